@@ -1,0 +1,23 @@
+"""cylayers: a small, fast, PyTorch-shaped neural-network layer library.
+
+A tape-based autograd engine in plain Python over numpy, with the compute-heavy layers
+(normalization, dropout, activations, im2col) as Cython + OpenMP kernels.
+"""
+from cylayers._dtype import (bool_ as bool, double, dtype, float, float16, float32, float64,
+                             get_default_dtype, int32, int64, long, set_default_dtype, uint8)
+from cylayers._tensor import Size, Tensor
+from cylayers.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from cylayers._creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
+                                full_like, linspace, ones, ones_like, rand, rand_like, randint,
+                                randn, randn_like, randperm, tensor, zeros, zeros_like)
+from cylayers._functions import *  # noqa: F401,F403
+from cylayers._threads import get_num_threads, have_openmp, set_num_threads
+from cylayers.random import initial_seed, manual_seed, seed
+from cylayers.serialization import load, save
+from cylayers import autograd, nn, optim  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)

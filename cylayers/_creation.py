@@ -1,0 +1,144 @@
+"""Tensor factories with PyTorch's names, dtype defaults and keyword arguments."""
+import numbers
+
+import numpy as np
+
+from cylayers import _dtype
+from cylayers._tensor import Tensor, _shape_arg
+from cylayers.random import get_generator
+
+
+def _infer_dtype(data):
+    """PyTorch's inference: Python floats -> default float; ints -> int64; bools -> bool;
+    numpy arrays keep their dtype."""
+    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
+        return data.dtype
+    arr = np.asarray(data)
+    if arr.dtype.kind == "f":
+        return _dtype.default_float()
+    if arr.dtype.kind in "iu":
+        return np.dtype(np.int64)
+    if arr.dtype.kind == "b":
+        return np.dtype(np.bool_)
+    raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+
+
+def _finish(arr, requires_grad):
+    t = Tensor._make(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """Copy ``data`` (nested lists, numbers, numpy arrays, Tensors) into a new Tensor."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        data = [d.data if isinstance(d, Tensor) else d for d in data]
+    np_dtype = _dtype.to_numpy_dtype(dtype) if dtype is not None else _infer_dtype(data)
+    return _finish(np.array(data, dtype=np_dtype, copy=True), requires_grad)
+
+
+def as_tensor(data, dtype=None):
+    if isinstance(data, Tensor) and dtype is None:
+        return data
+    if isinstance(data, np.ndarray) and dtype is None:
+        return Tensor._make(data)
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(array):
+    """A Tensor sharing memory with ``array`` (no copy)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    return Tensor._make(array)
+
+
+def _float_dtype(dtype):
+    return _dtype.to_numpy_dtype(dtype) if dtype is not None else _dtype.default_float()
+
+
+def zeros(*size, dtype=None, requires_grad=False, device=None):
+    return _finish(np.zeros(_shape_arg(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False, device=None):
+    return _finish(np.ones(_shape_arg(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False, device=None):
+    return _finish(np.empty(_shape_arg(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    if dtype is None:
+        dtype = _infer_dtype(fill_value)
+    return _finish(np.full(_shape_arg((size,)), fill_value, dtype=_dtype.to_numpy_dtype(dtype)),
+                   requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = np.int64 if is_int else _dtype.default_float()
+    return _finish(np.arange(start, end, step, dtype=_dtype.to_numpy_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    return _finish(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
+    np_dtype = _float_dtype(dtype)
+    gen = generator or get_generator()
+    arr = gen.standard_normal(_shape_arg(size), dtype=np.float64).astype(np_dtype, copy=False) \
+        if np_dtype not in (np.float32, np.float64) else \
+        gen.standard_normal(_shape_arg(size), dtype=np_dtype)
+    return _finish(arr, requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
+    np_dtype = _float_dtype(dtype)
+    gen = generator or get_generator()
+    return _finish(gen.random(_shape_arg(size), dtype=np_dtype), requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, requires_grad=False, device=None):
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    arr = get_generator().integers(low, high, size=_shape_arg((size,)), dtype=np.int64)
+    return _finish(arr.astype(_dtype.to_numpy_dtype(dtype or np.int64)), requires_grad)
+
+
+def randperm(n, dtype=None, device=None):
+    return Tensor._make(get_generator().permutation(n).astype(
+        _dtype.to_numpy_dtype(dtype or np.int64)))
+
+
+def _like(fn):
+    def like(input, dtype=None, requires_grad=False, device=None):
+        d = dtype if dtype is not None else input.data.dtype
+        return fn(*input.data.shape, dtype=d, requires_grad=requires_grad)
+    like.__name__ = fn.__name__ + "_like"
+    return like
+
+
+zeros_like = _like(zeros)
+ones_like = _like(ones)
+empty_like = _like(empty)
+randn_like = _like(randn)
+rand_like = _like(rand)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad=False, device=None):
+    return full(input.data.shape, fill_value, dtype=dtype or input.data.dtype,
+                requires_grad=requires_grad)

@@ -1,0 +1,417 @@
+"""Activation kernels: elementwise forward/backward pairs and softmax-family reductions.
+
+All arrays are flat and C-contiguous; the functional layer reshapes. Backward kernels take the
+saved *output* where the derivative can be written from it (relu, sigmoid, tanh, elu/selu,
+softmax), so the graph need not keep the input alive.
+"""
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+from libc.math cimport exp, expf, tanh, tanhf, log, logf, fabs, INFINITY
+
+cdef extern from "cylayers/scalar_math.h" nogil:
+    double cyl_sigmoid_d(double x)
+    float cyl_sigmoid_f(float x)
+    double cyl_elu_d(double x, double alpha, double scale, double input_scale)
+    float cyl_elu_f(float x, float alpha, float scale, float input_scale)
+    double cyl_softplus_d(double x, double beta, double threshold)
+    float cyl_softplus_f(float x, float beta, float threshold)
+    double cyl_gelu_d(double x)
+    float cyl_gelu_f(float x)
+    double cyl_gelu_grad_d(double x)
+    float cyl_gelu_grad_f(float x)
+    double cyl_gelu_tanh_d(double x)
+    float cyl_gelu_tanh_f(float x)
+    double cyl_gelu_tanh_grad_d(double x)
+    float cyl_gelu_tanh_grad_f(float x)
+    double cyl_mish_d(double x)
+    float cyl_mish_f(float x)
+    double cyl_mish_grad_d(double x)
+    float cyl_mish_grad_f(float x)
+    float cyl_tanh_fast_f(float x)
+    float cyl_sigmoid_fast_f(float x)
+    float cyl_expm1_fast_f(float x)
+    float cyl_exp_fast_f(float x)
+
+
+# ---------------------------------------------------------------- ReLU / Hardtanh / LeakyReLU
+
+def relu_forward(const floating[::1] x,   # IN
+                 floating[::1] out,       # OUT (may alias x for inplace)
+                 int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        # "x <= 0 ? 0 : x" rather than max(): NaN must propagate, as in PyTorch.
+        out[i] = 0 if x[i] <= 0 else x[i]
+
+
+def relu_backward(const floating[::1] grad,  # IN
+                  const floating[::1] y,     # IN  saved output
+                  floating[::1] grad_in,     # OUT
+                  int num_threads):
+    cdef Py_ssize_t i, n = grad.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        grad_in[i] = grad[i] if y[i] > 0 else 0
+
+
+def hardtanh_forward(const floating[::1] x, floating[::1] out, double min_val, double max_val,
+                     int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef floating lo = <floating>min_val, hi = <floating>max_val, v
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        v = x[i]
+        if v < lo:
+            v = lo
+        elif v > hi:
+            v = hi
+        out[i] = v
+
+
+def hardtanh_backward(const floating[::1] grad, const floating[::1] x, floating[::1] grad_in,
+                      double min_val, double max_val, int num_threads):
+    """x may be the input or the (clamped) output: the open interval test gives the same mask."""
+    cdef Py_ssize_t i, n = grad.shape[0]
+    cdef floating lo = <floating>min_val, hi = <floating>max_val
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        grad_in[i] = grad[i] if (x[i] > lo and x[i] < hi) else 0
+
+
+def leaky_relu_forward(const floating[::1] x, floating[::1] out, double negative_slope,
+                       int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef floating slope = <floating>negative_slope
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        out[i] = x[i] if x[i] > 0 else x[i] * slope
+
+
+def leaky_relu_backward(const floating[::1] grad, const floating[::1] x, floating[::1] grad_in,
+                        double negative_slope, int num_threads):
+    """x may be the output when negative_slope > 0: the sign is the same."""
+    cdef Py_ssize_t i, n = grad.shape[0]
+    cdef floating slope = <floating>negative_slope
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        grad_in[i] = grad[i] if x[i] > 0 else grad[i] * slope
+
+
+# ---------------------------------------------------------------- Sigmoid / Tanh
+
+def sigmoid_forward(const floating[::1] x, floating[::1] out, int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            out[i] = cyl_sigmoid_fast_f(x[i])
+        else:
+            out[i] = cyl_sigmoid_d(x[i])
+
+
+def sigmoid_backward(const floating[::1] grad, const floating[::1] y, floating[::1] grad_in,
+                     int num_threads):
+    cdef Py_ssize_t i, n = grad.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        grad_in[i] = grad[i] * y[i] * (1 - y[i])
+
+
+def tanh_forward(const floating[::1] x, floating[::1] out, int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            out[i] = cyl_tanh_fast_f(x[i])
+        else:
+            out[i] = tanh(x[i])
+
+
+def tanh_backward(const floating[::1] grad, const floating[::1] y, floating[::1] grad_in,
+                  int num_threads):
+    cdef Py_ssize_t i, n = grad.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        grad_in[i] = grad[i] * (1 - y[i] * y[i])
+
+
+# ---------------------------------------------------------------- ELU family (ELU, SELU, CELU)
+
+def elu_forward(const floating[::1] x, floating[::1] out, double alpha, double scale,
+                double input_scale, int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef floating a = <floating>alpha, s = <floating>scale, si = <floating>input_scale, v
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        v = x[i]
+        if floating is float:
+            out[i] = s * v if v > 0 else s * a * cyl_expm1_fast_f(si * v)
+        else:
+            out[i] = cyl_elu_d(v, a, s, si)
+
+
+def elu_backward(const floating[::1] grad, const floating[::1] saved, floating[::1] grad_in,
+                 double alpha, double scale, double input_scale, bint is_result,
+                 int num_threads):
+    """From the output (is_result, needs alpha > 0) or from the input."""
+    cdef Py_ssize_t i, n = grad.shape[0]
+    cdef floating a = <floating>alpha, s = <floating>scale, si = <floating>input_scale, v
+    cdef floating sa = s * a
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        v = saved[i]
+        if v > 0:
+            grad_in[i] = grad[i] * s
+        elif is_result:
+            grad_in[i] = grad[i] * si * (v + sa)
+        else:
+            if floating is float:
+                grad_in[i] = grad[i] * si * sa * cyl_exp_fast_f(si * v)
+            else:
+                grad_in[i] = grad[i] * si * sa * exp(si * v)
+
+
+# ---------------------------------------------------------------- smooth activations
+
+def gelu_forward(const floating[::1] x, floating[::1] out, bint tanh_approx, int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            out[i] = cyl_gelu_tanh_f(x[i]) if tanh_approx else cyl_gelu_f(x[i])
+        else:
+            out[i] = cyl_gelu_tanh_d(x[i]) if tanh_approx else cyl_gelu_d(x[i])
+
+
+def gelu_backward(const floating[::1] grad, const floating[::1] x, floating[::1] grad_in,
+                  bint tanh_approx, int num_threads):
+    cdef Py_ssize_t i, n = grad.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            grad_in[i] = grad[i] * (cyl_gelu_tanh_grad_f(x[i]) if tanh_approx
+                                    else cyl_gelu_grad_f(x[i]))
+        else:
+            grad_in[i] = grad[i] * (cyl_gelu_tanh_grad_d(x[i]) if tanh_approx
+                                    else cyl_gelu_grad_d(x[i]))
+
+
+def silu_forward(const floating[::1] x, floating[::1] out, int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            out[i] = x[i] * cyl_sigmoid_fast_f(x[i])
+        else:
+            out[i] = x[i] * cyl_sigmoid_d(x[i])
+
+
+def silu_backward(const floating[::1] grad, const floating[::1] x, floating[::1] grad_in,
+                  int num_threads):
+    cdef Py_ssize_t i, n = grad.shape[0]
+    cdef floating s
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            s = cyl_sigmoid_fast_f(x[i])
+        else:
+            s = cyl_sigmoid_d(x[i])
+        grad_in[i] = grad[i] * s * (1 + x[i] * (1 - s))
+
+
+def softplus_forward(const floating[::1] x, floating[::1] out, double beta, double threshold,
+                     int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            out[i] = cyl_softplus_f(x[i], <float>beta, <float>threshold)
+        else:
+            out[i] = cyl_softplus_d(x[i], beta, threshold)
+
+
+def softplus_backward(const floating[::1] grad, const floating[::1] x, floating[::1] grad_in,
+                      double beta, double threshold, int num_threads):
+    cdef Py_ssize_t i, n = grad.shape[0]
+    cdef floating bx
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        bx = <floating>beta * x[i]
+        if bx > threshold:
+            grad_in[i] = grad[i]
+        elif floating is float:
+            grad_in[i] = grad[i] * cyl_sigmoid_f(bx)
+        else:
+            grad_in[i] = grad[i] * cyl_sigmoid_d(bx)
+
+
+def mish_forward(const floating[::1] x, floating[::1] out, int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            out[i] = cyl_mish_f(x[i])
+        else:
+            out[i] = cyl_mish_d(x[i])
+
+
+def mish_backward(const floating[::1] grad, const floating[::1] x, floating[::1] grad_in,
+                  int num_threads):
+    cdef Py_ssize_t i, n = grad.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            grad_in[i] = grad[i] * cyl_mish_grad_f(x[i])
+        else:
+            grad_in[i] = grad[i] * cyl_mish_grad_d(x[i])
+
+
+# ---------------------------------------------------------------- PReLU
+
+def prelu_forward(const floating[::1] x,       # IN  (outer, channels, inner) flattened
+                  const floating[::1] weight,  # IN  (channels,) or (1,)
+                  floating[::1] out,           # OUT
+                  Py_ssize_t channels, Py_ssize_t inner, int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef bint shared = weight.shape[0] == 1
+    cdef floating a
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        a = weight[0] if shared else weight[(i // inner) % channels]
+        out[i] = x[i] if x[i] > 0 else a * x[i]
+
+
+def prelu_backward(const floating[::1] grad,    # IN
+                   const floating[::1] x,       # IN
+                   const floating[::1] weight,  # IN
+                   floating[::1] grad_in,       # OUT
+                   double[::1] grad_weight,     # OUT per channel, float64 accumulation
+                   Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner,
+                   int num_threads):
+    """Parallel over channels so each thread owns its weight-gradient sum: no atomics."""
+    cdef Py_ssize_t c, o, k, base
+    cdef bint shared = weight.shape[0] == 1
+    cdef floating a, v
+    cdef double acc
+    for c in prange(channels, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        a = weight[0] if shared else weight[c]
+        acc = 0
+        for o in range(outer):
+            base = (o * channels + c) * inner
+            for k in range(inner):
+                v = x[base + k]
+                if v > 0:
+                    grad_in[base + k] = grad[base + k]
+                else:
+                    grad_in[base + k] = a * grad[base + k]
+                    acc = acc + <double>v * grad[base + k]
+        grad_weight[c] = acc
+
+
+# ---------------------------------------------------------------- softmax / log_softmax
+
+def softmax_forward(const floating[::1] x,     # IN  (outer, dim, inner) flattened
+                    floating[::1] out,         # OUT
+                    double[:, ::1] scratch,    # scratch: (num_threads, 2 * inner) when inner > 1
+                    Py_ssize_t outer, Py_ssize_t dim, Py_ssize_t inner, bint log_output,
+                    int num_threads):
+    """Max-subtracted softmax with a float64 running sum, over the middle axis."""
+    cdef Py_ssize_t o, d, k, base, idx
+    cdef int tid
+    cdef double m, s, v
+    if inner == 1:
+        for o in prange(outer, nogil=True, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1):
+            base = o * dim
+            m = -INFINITY
+            for d in range(dim):
+                # "v != v" lets a NaN win the max, so NaN rows stay NaN as in PyTorch.
+                if x[base + d] > m or x[base + d] != x[base + d]:
+                    m = x[base + d]
+            s = 0
+            for d in range(dim):
+                if floating is float:
+                    v = cyl_exp_fast_f(<float>(x[base + d] - m))
+                else:
+                    v = exp(x[base + d] - m)
+                s = s + v
+                if not log_output:
+                    out[base + d] = <floating>v
+            if log_output:
+                s = log(s)
+                for d in range(dim):
+                    out[base + d] = <floating>(x[base + d] - m - s)
+            else:
+                s = 1.0 / s
+                for d in range(dim):
+                    out[base + d] = <floating>(out[base + d] * s)
+        return
+    # Strided case: walk the reduced axis in the outer loop so the inner axis stays contiguous,
+    # with one column of running max / sum per inner position in this thread's scratch row.
+    for o in prange(outer, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        tid = threadid()
+        base = o * dim * inner
+        for k in range(inner):
+            scratch[tid, k] = -INFINITY
+            scratch[tid, inner + k] = 0
+        for d in range(dim):
+            for k in range(inner):
+                v = x[base + d * inner + k]
+                if v > scratch[tid, k] or v != v:
+                    scratch[tid, k] = v
+        for d in range(dim):
+            for k in range(inner):
+                idx = base + d * inner + k
+                v = exp(x[idx] - scratch[tid, k])
+                scratch[tid, inner + k] += v
+                if not log_output:
+                    out[idx] = <floating>v
+        for k in range(inner):
+            if log_output:
+                scratch[tid, inner + k] = log(scratch[tid, inner + k])
+            else:
+                scratch[tid, inner + k] = 1.0 / scratch[tid, inner + k]
+        for d in range(dim):
+            for k in range(inner):
+                idx = base + d * inner + k
+                if log_output:
+                    out[idx] = <floating>(x[idx] - scratch[tid, k] - scratch[tid, inner + k])
+                else:
+                    out[idx] = <floating>(out[idx] * scratch[tid, inner + k])
+
+
+def softmax_backward(const floating[::1] grad,  # IN
+                     const floating[::1] y,     # IN  saved output (softmax or log_softmax)
+                     floating[::1] grad_in,     # OUT
+                     double[:, ::1] scratch,    # scratch: (num_threads, inner)
+                     Py_ssize_t outer, Py_ssize_t dim, Py_ssize_t inner, bint log_output,
+                     int num_threads):
+    """softmax: gx = y * (g - sum(g*y));  log_softmax: gx = g - exp(y) * sum(g)."""
+    cdef Py_ssize_t o, d, k, base, idx
+    cdef int tid
+    for o in prange(outer, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        tid = threadid()
+        base = o * dim * inner
+        for k in range(inner):
+            scratch[tid, k] = 0
+        for d in range(dim):
+            for k in range(inner):
+                idx = base + d * inner + k
+                if log_output:
+                    scratch[tid, k] += grad[idx]
+                else:
+                    scratch[tid, k] += <double>grad[idx] * y[idx]
+        for d in range(dim):
+            for k in range(inner):
+                idx = base + d * inner + k
+                if log_output:
+                    if floating is float:
+                        grad_in[idx] = <floating>(grad[idx] - cyl_exp_fast_f(y[idx]) * scratch[tid, k])
+                    else:
+                        grad_in[idx] = <floating>(grad[idx] - exp(y[idx]) * scratch[tid, k])
+                else:
+                    grad_in[idx] = <floating>(y[idx] * (grad[idx] - scratch[tid, k]))

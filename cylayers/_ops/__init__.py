@@ -1,0 +1,1 @@
+"""Core differentiable ops (forward/backward pairs) behind Tensor's operators and methods."""

@@ -1,0 +1,358 @@
+"""cylayers.Tensor: a numpy array plus what the tape needs (requires_grad, grad, its node)."""
+import numbers
+
+import numpy as np
+
+from cylayers import _dtype
+from cylayers.autograd.grad_mode import _GradState
+
+
+def _shape_arg(shape):
+    """Accept f(2, 3), f((2, 3)) and f([2, 3]) like PyTorch."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+class Size(tuple):
+    """Tensor shape; a tuple that prints like torch.Size."""
+
+    def __repr__(self):
+        return f"cylayers.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class Tensor:
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_vc", "_base", "__weakref__")
+    __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        arr = np.asarray(data.data if isinstance(data, Tensor) else data)
+        self.data = _coerce(arr, dtype)
+        self.requires_grad = False
+        self.grad = None
+        self._node = None
+        self._vc = [0]
+        self._base = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, arr, requires_grad=False):
+        t = object.__new__(Tensor)
+        t.data = arr
+        t.requires_grad = requires_grad
+        t.grad = None
+        t._node = None
+        t._vc = [0]
+        t._base = None
+        return t
+
+    def _make_view(self, arr, requires_grad):
+        """Wrap ``arr`` as a view of self when it shares self's memory (shared version counter)."""
+        t = Tensor._make(arr, requires_grad)
+        if np.may_share_memory(arr, self.data):
+            t._vc = self._vc
+            t._base = self if self._base is None else self._base
+        return t
+
+    # ------------------------------------------------------------------ basic properties
+    @property
+    def shape(self):
+        return Size(self.data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self.data.shape)
+        return self.data.shape[_norm_dim(dim, self.data.ndim)]
+
+    def dim(self):
+        return self.data.ndim
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return self.data.size
+
+    def nelement(self):
+        return self.data.size
+
+    def element_size(self):
+        return self.data.itemsize
+
+    @property
+    def dtype(self):
+        return _dtype.to_cylayers_dtype(self.data.dtype)
+
+    @property
+    def device(self):
+        return "cpu"
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def _version(self):
+        return self._vc[0]
+
+    def is_floating_point(self):
+        return self.data.dtype.kind == "f"
+
+    def is_contiguous(self):
+        return bool(self.data.flags.c_contiguous)
+
+    def stride(self, dim=None):
+        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        return strides if dim is None else strides[_norm_dim(dim, self.data.ndim)]
+
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.data.reshape(()))
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return _format(self)
+
+    # ------------------------------------------------------------------ autograd
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use "
+                "a computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach().")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self):
+        t = Tensor._make(self.data, False)
+        t._vc = self._vc
+        return t
+
+    def detach_(self):
+        self._node = None
+        self.requires_grad = False
+        return self
+
+    def backward(self, gradient=None, retain_graph=False):
+        from cylayers.autograd.engine import run_backward
+        if not self.requires_grad:
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
+                              dtype=self.data.dtype)
+            if grad.shape != self.data.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
+                                   f"{Size(grad.shape)} and output[0] has a shape of "
+                                   f"{Size(self.data.shape)}.")
+        run_backward(self, grad, retain_graph=retain_graph)
+
+    # ------------------------------------------------------------------ conversions
+    def to(self, *args, **kwargs):
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, (_dtype.dtype, np.dtype, type)):
+                dtype = a
+            elif isinstance(a, Tensor):
+                dtype = a.dtype
+            elif a not in ("cpu",) and not (hasattr(a, "type") and getattr(a, "type") == "cpu"):
+                raise ValueError(f"cylayers runs on the CPU only; cannot move to {a!r}")
+        if dtype is None:
+            return self
+        return self.type(dtype)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"cylayers.{self.dtype.name}"
+        np_dtype = _dtype.to_numpy_dtype(dtype)
+        if np_dtype == self.data.dtype:
+            return self
+        from cylayers._ops.shape import Cast
+        return Cast.apply(self, np_dtype)
+
+    def float(self):
+        return self.type(np.float32)
+
+    def double(self):
+        return self.type(np.float64)
+
+    def long(self):
+        return self.type(np.int64)
+
+    def int(self):
+        return self.type(np.int32)
+
+    def bool(self):
+        return self.type(np.bool_)
+
+    def cpu(self):
+        return self
+
+    def clone(self):
+        from cylayers._ops.shape import Clone
+        return Clone.apply(self)
+
+    def contiguous(self):
+        if self.data.flags.c_contiguous:
+            return self
+        return self.clone()
+
+    # ------------------------------------------------------------------ in-place ops
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        from cylayers._ops.shape import Fill
+        return Fill.apply_inplace(self, value.item() if isinstance(value, Tensor) else value)
+
+    def copy_(self, src):
+        from cylayers._ops.shape import CopyInto
+        if not isinstance(src, Tensor):
+            src = Tensor(np.asarray(src))
+        return CopyInto.apply_inplace(self, src)
+
+    def add_(self, other, alpha=1):
+        from cylayers._ops.arith import Add
+        if alpha != 1:
+            other = other * alpha
+        return Add.apply_inplace(self, other)
+
+    def sub_(self, other, alpha=1):
+        from cylayers._ops.arith import Sub
+        if alpha != 1:
+            other = other * alpha
+        return Sub.apply_inplace(self, other)
+
+    def mul_(self, other):
+        from cylayers._ops.arith import Mul
+        return Mul.apply_inplace(self, other)
+
+    def div_(self, other):
+        from cylayers._ops.arith import Div
+        return Div.apply_inplace(self, other)
+
+    def clamp_(self, min=None, max=None):
+        from cylayers._ops.arith import Clamp
+        return Clamp.apply_inplace(self, min, max)
+
+    def uniform_(self, a=0.0, b=1.0):
+        from cylayers.nn import init
+        return init.uniform_(self, a, b)
+
+    def normal_(self, mean=0.0, std=1.0):
+        from cylayers.nn import init
+        return init.normal_(self, mean, std)
+
+    def __setitem__(self, index, value):
+        from cylayers._ops.shape import SetItem
+        SetItem.apply_inplace(self, _index_arg(index),
+                              value if isinstance(value, Tensor) else np.asarray(value))
+
+
+def _coerce(arr, dtype):
+    if dtype is None:
+        # torch.Tensor(data) is always of the default float type.
+        return arr.astype(_dtype.default_float(), copy=False)
+    return arr.astype(_dtype.to_numpy_dtype(dtype), copy=False)
+
+
+def _norm_dim(dim, ndim):
+    nd = max(ndim, 1)
+    if not -nd <= dim < nd:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+    return dim % nd
+
+
+def _index_arg(index):
+    """Translate Tensor indices to numpy ones."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _format(t):
+    data = t.data
+    body = np.array2string(
+        data, separator=", ", prefix="tensor(", precision=4,
+        floatmode="maxprec_equal" if data.dtype.kind == "f" else "maxprec",
+        suppress_small=True, threshold=1000, edgeitems=3)
+    extras = []
+    if data.dtype not in (np.float32, np.int64, np.bool_) or (data.dtype == np.int64 and data.size == 0):
+        extras.append(f"dtype={t.dtype!r}")
+    elif data.size == 0 and data.dtype != np.float32:
+        extras.append(f"dtype={t.dtype!r}")
+    if data.size == 0 and data.ndim != 1:
+        extras.insert(0, f"size={tuple(data.shape)}")
+    if t._node is not None:
+        extras.append(f"grad_fn=<{t._node.name()}>")
+    elif t.requires_grad:
+        extras.append("requires_grad=True")
+    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+from cylayers import _tensor_methods  # noqa: E402,F401  (attaches operators and math methods)

@@ -1,0 +1,8 @@
+"""cylayers.nn.functional (import as F): the ops behind the nn modules."""
+from cylayers.nn.functional.linear import linear
+from cylayers.nn.functional.activation import (celu, elu, gelu, hardtanh, leaky_relu,
+                                               log_softmax, mish, prelu, relu, relu6, relu_,
+                                               selu, sigmoid, silu, softmax, softmin, softplus,
+                                               tanh)
+from cylayers.nn.functional.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
+                                         cross_entropy, l1_loss, mse_loss, nll_loss)

@@ -1,0 +1,331 @@
+"""Activation ops: forward/backward pairs on the Cython kernels of cylayers._kernels.activation."""
+import numpy as np
+
+from cylayers._kernels import activation as K
+from cylayers._tensor import Tensor, _norm_dim
+from cylayers._threads import threads_for
+from cylayers.autograd.function import Function
+from cylayers.nn.functional._kernel_call import (float_input, grad_like, run_unary,
+                                                 run_unary_backward)
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _apply(fn_cls, input, inplace, *params):
+    if inplace:
+        return fn_cls.apply_inplace(input, *params)
+    return fn_cls.apply(input, *params)
+
+
+# ---------------------------------------------------------------- from-output elementwise ops
+class ReLUFn(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = run_unary(ctx, K.relu_forward, x, "relu")
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return run_unary_backward(K.relu_backward, g, ctx.saved_tensors[0])
+
+
+class SigmoidFn(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = run_unary(ctx, K.sigmoid_forward, x, "sigmoid")
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return run_unary_backward(K.sigmoid_backward, g, ctx.saved_tensors[0])
+
+
+class TanhFn(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = run_unary(ctx, K.tanh_forward, x, "tanh")
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return run_unary_backward(K.tanh_backward, g, ctx.saved_tensors[0])
+
+
+class HardtanhFn(Function):
+    @staticmethod
+    def forward(ctx, x, min_val, max_val):
+        ctx.bounds = (min_val, max_val)
+        out = run_unary(ctx, K.hardtanh_forward, x, "hardtanh", min_val, max_val)
+        ctx.save_for_backward(out)  # strictly inside (min, max) <=> input strictly inside
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return (run_unary_backward(K.hardtanh_backward, g, ctx.saved_tensors[0], *ctx.bounds),
+                None, None)
+
+
+class LeakyReLUFn(Function):
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.slope = slope
+        out = run_unary(ctx, K.leaky_relu_forward, x, "leaky_relu", slope)
+        # With a positive slope the output has the input's sign, so it can stand in for it.
+        ctx.save_for_backward(out if slope > 0 else x)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return (run_unary_backward(K.leaky_relu_backward, g, ctx.saved_tensors[0], ctx.slope),
+                None)
+
+
+class ELUFn(Function):
+    """ELU, SELU and CELU: scale * (x if x > 0 else alpha * (exp(input_scale * x) - 1))."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, scale, input_scale):
+        ctx.params = (alpha, scale, input_scale)
+        out = run_unary(ctx, K.elu_forward, x, "elu", alpha, scale, input_scale)
+        ctx.is_result = alpha >= 0
+        ctx.save_for_backward(out if ctx.is_result else x)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return (run_unary_backward(K.elu_backward, g, ctx.saved_tensors[0], *ctx.params,
+                                   ctx.is_result), None, None, None)
+
+
+# ---------------------------------------------------------------- from-input elementwise ops
+class GELUFn(Function):
+    @staticmethod
+    def forward(ctx, x, tanh_approx):
+        ctx.tanh_approx = tanh_approx
+        ctx.save_for_backward(x)
+        return run_unary(ctx, K.gelu_forward, x, "gelu", tanh_approx)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (run_unary_backward(K.gelu_backward, g, ctx.saved_tensors[0], ctx.tanh_approx),
+                None)
+
+
+class SiLUFn(Function):
+    @staticmethod
+    def forward(ctx, x):
+        saved = x.copy() if ctx.out is not None else x  # in place overwrites the input
+        ctx.save_for_backward(saved)
+        return run_unary(ctx, K.silu_forward, x, "silu")
+
+    @staticmethod
+    def backward(ctx, g):
+        return run_unary_backward(K.silu_backward, g, ctx.saved_tensors[0])
+
+
+class SoftplusFn(Function):
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        ctx.params = (beta, threshold)
+        ctx.save_for_backward(x)
+        return run_unary(ctx, K.softplus_forward, x, "softplus", beta, threshold)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (run_unary_backward(K.softplus_backward, g, ctx.saved_tensors[0], *ctx.params),
+                None, None)
+
+
+class MishFn(Function):
+    @staticmethod
+    def forward(ctx, x):
+        saved = x.copy() if ctx.out is not None else x
+        ctx.save_for_backward(saved)
+        return run_unary(ctx, K.mish_forward, x, "mish")
+
+    @staticmethod
+    def backward(ctx, g):
+        return run_unary_backward(K.mish_backward, g, ctx.saved_tensors[0])
+
+
+# ---------------------------------------------------------------- PReLU
+def _prelu_layout(shape, n_weight):
+    ndim = len(shape)
+    channel_dim = 1 if ndim >= 2 else 0
+    channels = shape[channel_dim] if ndim else 1
+    if n_weight != 1 and n_weight != channels:
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
+                           f"parameter numbers = {n_weight} and channel size = {channels}.")
+    outer = shape[0] if ndim >= 2 else 1
+    inner = int(np.prod(shape[2:])) if ndim > 2 else 1
+    return outer, channels, inner
+
+
+class PReLUFn(Function):
+    @staticmethod
+    def forward(ctx, x, weight):
+        if weight.ndim != 1:
+            raise RuntimeError(f"prelu: weight must be 1-D, got {weight.ndim}-D")
+        xc = float_input(x, "prelu")
+        w = np.ascontiguousarray(weight, dtype=xc.dtype)
+        outer, channels, inner = _prelu_layout(xc.shape, w.shape[0])
+        out = np.empty_like(xc)
+        K.prelu_forward(xc.reshape(-1), w, out.reshape(-1), channels, inner,
+                        threads_for(xc.size))
+        ctx.layout = (outer, channels, inner)
+        ctx.save_for_backward(x, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        xc = np.ascontiguousarray(x)
+        w = np.ascontiguousarray(weight, dtype=xc.dtype)
+        g = grad_like(g, xc)
+        outer, channels, inner = ctx.layout
+        gx = np.empty_like(xc)
+        gw = np.empty(channels, dtype=np.float64)
+        K.prelu_backward(g.reshape(-1), xc.reshape(-1), w, gx.reshape(-1), gw,
+                         outer, channels, inner,
+                         threads_for(xc.size) if channels > 1 else 1)
+        if weight.shape[0] == 1:
+            gw = gw.sum(keepdims=True)
+        return gx, gw.astype(weight.dtype)
+
+
+# ---------------------------------------------------------------- softmax family
+def _softmax_layout(shape, dim):
+    d = _norm_dim(dim, len(shape))
+    outer = int(np.prod(shape[:d])) if shape else 1
+    size = shape[d] if shape else 1
+    inner = int(np.prod(shape[d + 1:])) if shape else 1
+    return outer, size, inner
+
+
+class SoftmaxFn(Function):
+    @staticmethod
+    def forward(ctx, x, dim, log_output):
+        xc = float_input(x, "log_softmax" if log_output else "softmax")
+        outer, size, inner = _softmax_layout(xc.shape, dim)
+        nt = threads_for(xc.size) if outer > 1 else 1
+        out = np.empty_like(xc)
+        scratch = np.empty((nt, 2 * inner if inner > 1 else 0), dtype=np.float64)
+        K.softmax_forward(xc.reshape(-1), out.reshape(-1), scratch, outer, size, inner,
+                          log_output, nt)
+        ctx.layout, ctx.log_output = (outer, size, inner), log_output
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        g = grad_like(g, y)
+        outer, size, inner = ctx.layout
+        nt = threads_for(y.size) if outer > 1 else 1
+        gi = np.empty_like(y)
+        scratch = np.empty((nt, inner), dtype=np.float64)
+        K.softmax_backward(g.reshape(-1), y.reshape(-1), gi.reshape(-1), scratch, outer, size,
+                           inner, ctx.log_output, nt)
+        return gi, None, None
+
+
+# ---------------------------------------------------------------- functional API
+def relu(input, inplace=False):
+    return _apply(ReLUFn, input, inplace)
+
+
+def relu_(input):
+    return relu(input, inplace=True)
+
+
+def sigmoid(input, inplace=False):
+    return _apply(SigmoidFn, input, inplace)
+
+
+def tanh(input, inplace=False):
+    return _apply(TanhFn, input, inplace)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _apply(HardtanhFn, input, inplace, float(min_val), float(max_val))
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace and negative_slope <= 0 and input.requires_grad:
+        raise RuntimeError("In-place leakyReLu backward calculation is triggered with a "
+                           "non-positive slope which is not supported. This is caused by "
+                           "calling in-place forward function with a non-positive slope, "
+                           "please call out-of-place version instead.")
+    return _apply(LeakyReLUFn, input, inplace, float(negative_slope))
+
+
+def elu(input, alpha=1.0, inplace=False):
+    if inplace and alpha < 0 and input.requires_grad:
+        raise RuntimeError("In-place elu backward calculation is triggered with a negative "
+                           "slope which is not supported.")
+    return _apply(ELUFn, input, inplace, float(alpha), 1.0, 1.0)
+
+
+def selu(input, inplace=False):
+    return _apply(ELUFn, input, inplace, SELU_ALPHA, SELU_SCALE, 1.0)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    if alpha == 0:
+        raise ValueError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return _apply(ELUFn, input, inplace, float(alpha), 1.0, 1.0 / alpha)
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
+    return GELUFn.apply(input, approximate == "tanh")
+
+
+def silu(input, inplace=False):
+    return _apply(SiLUFn, input, inplace)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return SoftplusFn.apply(input, float(beta), float(threshold))
+
+
+def mish(input, inplace=False):
+    return _apply(MishFn, input, inplace)
+
+
+def prelu(input, weight):
+    return PReLUFn.apply(input, weight)
+
+
+def _softmax_common(input, dim, dtype, log_output, name):
+    if dim is None:
+        raise ValueError(f"{name}: dim must be given explicitly (e.g. dim=1); cylayers does not "
+                         "guess the dimension")
+    if dtype is not None:
+        input = input.type(dtype)
+    return SoftmaxFn.apply(input, dim, log_output)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax_common(input, dim, dtype, False, "softmax")
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax_common(input, dim, dtype, True, "log_softmax")
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    if dtype is not None:
+        input = input.type(dtype)
+    return _softmax_common(-input, dim, None, False, "softmin")

@@ -1,0 +1,43 @@
+"""F.linear: one fused op (matmul + bias) so the tape records a single node."""
+import numpy as np
+
+from cylayers.autograd.function import Function
+
+
+class LinearFn(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        if x.ndim == 0:
+            raise RuntimeError("linear: input must have at least one dimension")
+        if x.shape[-1] != weight.shape[-1]:
+            rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]}"
+                               f" and {weight.shape[1]}x{weight.shape[0]})")
+        if x.dtype != weight.dtype:
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                               f"{x.dtype} and {weight.dtype}")
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad
+        gx = g @ weight if nx else None
+        gw = gb = None
+        if nw or nb:
+            g2 = g.reshape(-1, g.shape[-1])
+            if nw:
+                gw = g2.T @ x.reshape(-1, x.shape[-1])
+            if nb:
+                gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+
+def linear(input, weight, bias=None):
+    return LinearFn.apply(input, weight, bias)
+

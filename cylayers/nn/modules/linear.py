@@ -1,0 +1,47 @@
+"""Identity and Linear."""
+import math
+
+from cylayers import _creation
+from cylayers.nn import functional as F, init
+from cylayers.nn.modules.module import Module
+from cylayers.nn.parameter import Parameter
+
+
+class Identity(Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Linear(Module):
+    """y = x W^T + b, with PyTorch's default initialization U(-1/sqrt(in), 1/sqrt(in))."""
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        if in_features < 0 or out_features < 0:
+            raise ValueError(f"Linear: sizes must be non-negative, got in_features="
+                             f"{in_features}, out_features={out_features}")
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(_creation.empty(out_features, in_features, dtype=dtype))
+        if bias:
+            self.bias = Parameter(_creation.empty(out_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")

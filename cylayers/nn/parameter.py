@@ -1,0 +1,28 @@
+"""nn.Parameter: a leaf Tensor that modules register as learnable."""
+import numpy as np
+
+from cylayers._tensor import Tensor
+
+
+class Parameter(Tensor):
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:
+            arr = np.empty((0,), dtype=np.float32)
+        else:
+            arr = data.data if isinstance(data, Tensor) else np.asarray(data)
+        self.data = arr
+        self.grad = None
+        self._node = None
+        self._vc = [0]
+        self._base = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __reduce_ex__(self, proto):
+        raise TypeError("cylayers objects are saved with cylayers.save, which never pickles")

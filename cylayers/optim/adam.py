@@ -1,0 +1,72 @@
+"""Adam and AdamW, following PyTorch's single-tensor update order."""
+import math
+
+import numpy as np
+
+from cylayers.optim.optimizer import Optimizer
+
+
+def _check(lr, eps, betas, weight_decay):
+    if lr < 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if eps < 0.0:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if weight_decay < 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+class Adam(Optimizer):
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, maximize=False):
+        _check(lr, eps, betas, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize))
+
+    def _update(self, param, grad, state, group):
+        beta1, beta2 = group["betas"]
+        lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+        p = param.data
+        if group["maximize"]:
+            grad = -grad
+        if not state:
+            state["step"] = 0.0
+            state["exp_avg"] = np.zeros_like(p)
+            state["exp_avg_sq"] = np.zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(p)
+        state["step"] += 1
+        step = state["step"]
+        if wd != 0:
+            if self._decoupled:
+                p *= 1 - lr * wd
+            else:
+                grad = grad + wd * p
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg += (1 - beta1) * (grad - exp_avg)          # lerp toward grad
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+        step_size = lr / bias_correction1
+        if group["amsgrad"]:
+            np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+            denom = np.sqrt(state["max_exp_avg_sq"]) / bias_correction2_sqrt + eps
+        else:
+            denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
+        p -= step_size * (exp_avg / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default 0.01, as in PyTorch)."""
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

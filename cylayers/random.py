@@ -1,0 +1,62 @@
+"""Seeding for everything random in cylayers.
+
+Two generators, reset together by ``manual_seed``:
+- a numpy ``Generator`` (PCG64) for initialization and ``randn``/``rand``/shuffling;
+- a counter-based stream for the dropout kernels: each call takes the next ``offset``, and every
+  element's random number is a pure function of (seed, offset, element index), so masks do not
+  depend on the thread count and backward can regenerate them instead of storing them.
+"""
+import numpy as np
+
+_DEFAULT_SEED = 67280421310721  # PyTorch's default initial seed
+
+
+class _State:
+    seed = _DEFAULT_SEED
+    generator = np.random.Generator(np.random.PCG64(_DEFAULT_SEED))
+    kernel_offset = 0
+
+
+def manual_seed(seed):
+    """Seed every random number generator cylayers uses; returns the seed like PyTorch."""
+    seed = int(seed)
+    if not -(2 ** 63) <= seed < 2 ** 64:
+        raise ValueError(f"Overflow when unpacking long: seed {seed} does not fit in 64 bits")
+    seed &= (1 << 64) - 1
+    _State.seed = seed
+    _State.generator = np.random.Generator(np.random.PCG64(seed))
+    _State.kernel_offset = 0
+    return seed
+
+
+def seed():
+    """Seed from the operating system's entropy, like torch.seed()."""
+    return manual_seed(int(np.random.SeedSequence().entropy) & ((1 << 63) - 1))
+
+
+def initial_seed():
+    return _State.seed
+
+
+def get_generator():
+    return _State.generator
+
+
+def next_kernel_stream(count=1):
+    """(key, offset) for one call of a random kernel; advances the stream by ``count`` blocks."""
+    offset = _State.kernel_offset
+    _State.kernel_offset += count
+    return _State.seed, offset
+
+
+def get_rng_state():
+    g = _State.generator.bit_generator.state
+    return {"seed": _State.seed, "kernel_offset": _State.kernel_offset, "numpy": g}
+
+
+def set_rng_state(state):
+    _State.seed = state["seed"]
+    _State.kernel_offset = state["kernel_offset"]
+    bg = np.random.PCG64()
+    bg.state = state["numpy"]
+    _State.generator = np.random.Generator(bg)

@@ -1,0 +1,163 @@
+/* Scalar activation math shared by every kernel, in float and double.
+ *
+ * Each function is written so that it neither overflows nor loses precision at the extremes:
+ * sigmoid never evaluates exp() of a large positive number, softplus switches to the identity
+ * above PyTorch's threshold, and log1p/expm1 are used where the argument can be tiny. */
+#ifndef CYLAYERS_SCALAR_MATH_H
+#define CYLAYERS_SCALAR_MATH_H
+
+#include <math.h>
+
+#define CYL_SELU_ALPHA 1.6732632423543772848170429916717
+#define CYL_SELU_SCALE 1.0507009873554804934193349852946
+#define CYL_SQRT1_2 0.70710678118654752440084436210485
+#define CYL_SQRT2_OVER_PI 0.79788456080286535587989211986876
+#define CYL_INV_SQRT_2PI 0.39894228040143267793994605993438
+
+/* sigmoid(x) = 1 / (1 + exp(-x)); for x < 0 use exp(x) / (1 + exp(x)) so exp never overflows. */
+static inline double cyl_sigmoid_d(double x) {
+    if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+static inline float cyl_sigmoid_f(float x) {
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+/* ELU family: scale * (x > 0 ? x : alpha * (exp(input_scale * x) - 1)). expm1 keeps small
+ * negative inputs exact, as PyTorch does. */
+static inline double cyl_elu_d(double x, double alpha, double scale, double input_scale) {
+    return x > 0.0 ? scale * x : scale * alpha * expm1(input_scale * x);
+}
+static inline float cyl_elu_f(float x, float alpha, float scale, float input_scale) {
+    return x > 0.0f ? scale * x : scale * alpha * expm1f(input_scale * x);
+}
+
+/* softplus(x) = log1p(exp(beta x)) / beta, the identity once beta x > threshold. */
+static inline double cyl_softplus_d(double x, double beta, double threshold) {
+    double bx = beta * x;
+    return bx > threshold ? x : log1p(exp(bx)) / beta;
+}
+static inline float cyl_softplus_f(float x, float beta, float threshold) {
+    float bx = beta * x;
+    return bx > threshold ? x : log1pf(expf(bx)) / beta;
+}
+
+/* GELU, exact form: x * Phi(x). */
+static inline double cyl_gelu_d(double x) { return 0.5 * x * (1.0 + erf(x * CYL_SQRT1_2)); }
+static inline float cyl_gelu_f(float x) { return 0.5f * x * (1.0f + erff(x * (float)CYL_SQRT1_2)); }
+static inline double cyl_gelu_grad_d(double x) {
+    double cdf = 0.5 * (1.0 + erf(x * CYL_SQRT1_2));
+    return cdf + x * CYL_INV_SQRT_2PI * exp(-0.5 * x * x);
+}
+static inline float cyl_gelu_grad_f(float x) {
+    float cdf = 0.5f * (1.0f + erff(x * (float)CYL_SQRT1_2));
+    return cdf + x * (float)CYL_INV_SQRT_2PI * expf(-0.5f * x * x);
+}
+
+/* GELU, tanh approximation. */
+static inline double cyl_gelu_tanh_d(double x) {
+    double inner = CYL_SQRT2_OVER_PI * (x + 0.044715 * x * x * x);
+    return 0.5 * x * (1.0 + tanh(inner));
+}
+static inline float cyl_gelu_tanh_f(float x) {
+    float inner = (float)CYL_SQRT2_OVER_PI * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + tanhf(inner));
+}
+static inline double cyl_gelu_tanh_grad_d(double x) {
+    double x2 = x * x;
+    double inner = CYL_SQRT2_OVER_PI * (x + 0.044715 * x2 * x);
+    double t = tanh(inner);
+    double dinner = CYL_SQRT2_OVER_PI * (1.0 + 3.0 * 0.044715 * x2);
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner;
+}
+static inline float cyl_gelu_tanh_grad_f(float x) {
+    float x2 = x * x;
+    float inner = (float)CYL_SQRT2_OVER_PI * (x + 0.044715f * x2 * x);
+    float t = tanhf(inner);
+    float dinner = (float)CYL_SQRT2_OVER_PI * (1.0f + 3.0f * 0.044715f * x2);
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * dinner;
+}
+
+/* mish(x) = x * tanh(softplus(x)). */
+static inline double cyl_mish_d(double x) { return x * tanh(cyl_softplus_d(x, 1.0, 20.0)); }
+static inline float cyl_mish_f(float x) { return x * tanhf(cyl_softplus_f(x, 1.0f, 20.0f)); }
+static inline double cyl_mish_grad_d(double x) {
+    double t = tanh(cyl_softplus_d(x, 1.0, 20.0));
+    return t + x * (1.0 - t * t) * cyl_sigmoid_d(x);
+}
+static inline float cyl_mish_grad_f(float x) {
+    float t = tanhf(cyl_softplus_f(x, 1.0f, 20.0f));
+    return t + x * (1.0f - t * t) * cyl_sigmoid_f(x);
+}
+
+/* ---- branch-free float32 exp/expm1/tanh/sigmoid --------------------------------------------
+ * glibc's expf/tanhf are scalar calls that block auto-vectorization of the kernel loops. These
+ * are written with selects instead of branches so gcc/clang vectorize them, and stay within a
+ * few ulp of libm (Cephes-style range reduction + minimax polynomial). NaN and +-Inf propagate
+ * exactly as libm does: every clamp compares with <, >, which are false for NaN. */
+#include <stdint.h>
+#include <string.h>
+
+static inline float cyl_bits_to_float(int32_t b) { float f; memcpy(&f, &b, sizeof f); return f; }
+
+static inline float cyl_exp_fast_f(float x) {
+    const float log2e = 1.44269504088896341f;
+    const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+    const float round_magic = 12582912.0f;               /* 1.5 * 2^23: float round-to-int */
+    float xc = x > 88.72283935546875f ? 88.72283935546875f : x;
+    xc = xc < -103.97208f ? -103.97208f : xc;
+    float t = xc * log2e + round_magic;
+    float n = t - round_magic;
+    float r = xc - n * ln2_hi;
+    r = r - n * ln2_lo;
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    p = p * r * r + r + 1.0f;
+    /* 2^n in two halves so that n down to -150 (subnormal results) and up to 128 both work. */
+    int32_t ni = (int32_t)n;
+    int32_t n1 = ni >> 1, n2 = ni - n1;
+    float y = p * cyl_bits_to_float((n1 + 127) << 23) * cyl_bits_to_float((n2 + 127) << 23);
+    y = x > 88.72283935546875f ? INFINITY : y;
+    y = x < -103.97208f ? 0.0f : y;
+    return x != x ? x : y;
+}
+
+static inline float cyl_expm1_fast_f(float x) {
+    /* Taylor series near 0 where exp(x) - 1 would cancel; exp(x) - 1 elsewhere. */
+    float p = x * (1.0f / 362880.0f) + (1.0f / 40320.0f);
+    p = p * x + (1.0f / 5040.0f);
+    p = p * x + (1.0f / 720.0f);
+    p = p * x + (1.0f / 120.0f);
+    p = p * x + (1.0f / 24.0f);
+    p = p * x + (1.0f / 6.0f);
+    p = p * x + 0.5f;
+    p = (p * x) * x + x;
+    float e = cyl_exp_fast_f(x) - 1.0f;
+    return (x > -0.5f && x < 0.5f) ? p : e;
+}
+
+static inline float cyl_tanh_fast_f(float x) {
+    /* tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2), sign restored; saturates to +-1 exactly. */
+    float ax = x < 0.0f ? -x : x;
+    float a2 = ax > 20.0f ? 20.0f : 2.0f * ax;
+    float e = cyl_expm1_fast_f(a2);
+    float t = e / (e + 2.0f);
+    t = x < 0.0f ? -t : t;
+    return x != x ? x : t;
+}
+
+static inline float cyl_sigmoid_fast_f(float x) {
+    float ax = x < 0.0f ? -x : x;
+    float e = cyl_exp_fast_f(-ax);
+    float r = 1.0f / (1.0f + e);
+    return x >= 0.0f ? r : (x < 0.0f ? e * r : x);
+}
+
+#endif
