@@ -355,4 +355,7 @@ def _format(t):
     return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
 
+from cylayers.autograd import function as _function  # noqa: E402
+
+_function.Tensor = Tensor
 from cylayers import _tensor_methods  # noqa: E402,F401  (attaches operators and math methods)

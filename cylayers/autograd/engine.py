@@ -4,23 +4,27 @@ import sys
 import numpy as np
 
 
-def _owned(arr, dtype):
-    """An array the leaf may keep as its .grad: contiguous, writable, not shared with the graph."""
-    # Three references are ours (the caller's local, this frame's argument, getrefcount's own);
-    # more means another op may still read the array, so the leaf gets a copy.
-    if (arr.dtype == dtype and arr.base is None and arr.flags.c_contiguous
-            and arr.flags.writeable and sys.getrefcount(arr) <= 3):
-        return arr
-    return np.array(arr, dtype=dtype, order="C")
+def _one_local_refcount():
+    probe = np.empty(1)
+    return sys.getrefcount(probe)
 
 
-def _accumulate(leaf, grad):
+# getrefcount of an array held by exactly one local variable (calibrated, not assumed).
+_SOLE_OWNER = _one_local_refcount()
+
+
+def _accumulate(leaf, grad, sole_owner=False):
+    """Add ``grad`` into ``leaf.grad``. The first gradient is adopted without a copy only when
+    nothing else can see it (``sole_owner``): otherwise two leaves could share one .grad array."""
     from cylayers._tensor import Tensor
     if grad.shape != leaf.data.shape:
         raise RuntimeError(
             f"gradient of shape {grad.shape} does not match the leaf's shape {leaf.data.shape}")
     if leaf.grad is None:
-        leaf.grad = Tensor._make(_owned(grad, leaf.data.dtype), False)
+        adopt = (sole_owner and grad.dtype == leaf.data.dtype and grad.base is None
+                 and grad.flags.c_contiguous and grad.flags.writeable)
+        leaf.grad = Tensor._make(grad if adopt else np.array(grad, dtype=leaf.data.dtype,
+                                                             order="C"))
     else:
         leaf.grad.data = leaf.grad.data + grad.astype(leaf.data.dtype, copy=False)
 
@@ -53,17 +57,18 @@ def run_backward(root, grad, retain_graph=False):
         g = grads.pop(n)
         n._check_saved()
         in_grads = n.backward(n, g)
-        if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
+        in_grads = list(in_grads) if type(in_grads) is tuple else [in_grads]
         next_nodes = n.next_nodes
         if not retain_graph:
             n._release()
         del g
-        for nxt, ig in zip(next_nodes, in_grads):
+        for i, nxt in enumerate(next_nodes):
+            ig = in_grads[i]
+            in_grads[i] = None
             if nxt is None or ig is None:
                 continue
             if isinstance(nxt, Tensor):
-                _accumulate(nxt, ig)
+                _accumulate(nxt, ig, sys.getrefcount(ig) <= _SOLE_OWNER)
                 continue
             prev = grads.get(nxt)
             grads[nxt] = ig if prev is None else prev + ig

@@ -78,9 +78,10 @@ class Function:
                     )
 
     def _release(self):
-        if self.saved_tensors:
-            self.saved_tensors = ()
-            self._freed = True
+        # Everything forward kept for backward goes, so a second backward must be refused.
+        self.saved_tensors = ()
+        self._saved_versions = None
+        self._freed = True
         self.__dict__.clear()
 
     @classmethod
@@ -151,4 +152,5 @@ class Function:
         return target
 
 
-from cylayers._tensor import Tensor  # noqa: E402  (Tensor imports this module too)
+# Set by cylayers._tensor once Tensor exists (the two modules need each other).
+Tensor = None

@@ -1,0 +1,187 @@
+"""The tape: accumulation, freeing, retain_graph, version counters, no_grad, deep graphs."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import cylayers
+from cylayers import nn
+
+
+def test_gradients_accumulate_into_leaves():
+    x = cylayers.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3 + 2, 3 + 4])
+
+
+def test_two_leaves_never_share_a_grad_array():
+    a = cylayers.randn(3, requires_grad=True)
+    b = cylayers.randn(3, requires_grad=True)
+    (a + b).sum().backward()
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.zero_()
+    assert b.grad.numpy().tolist() == [1.0, 1.0, 1.0]
+
+
+def test_leaf_grad_never_aliases_user_gradient():
+    a = cylayers.randn(3, requires_grad=True)
+    g = cylayers.ones(3)
+    (a + 0).backward(g)
+    a.grad.zero_()
+    assert g.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_non_leaf_has_no_grad_and_graph_is_freed():
+    x = cylayers.randn(4, requires_grad=True)
+    y = x.exp()
+    node = weakref.ref(y.grad_fn)
+    y.sum().backward()
+    assert y.grad is None
+    assert y.grad_fn.saved_tensors == ()
+    del y
+    gc.collect()
+    assert node() is None
+
+
+def test_second_backward_raises_unless_retained():
+    x = cylayers.randn(3, requires_grad=True)
+    y = (x.exp() * 2).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 4 * np.exp(x.data), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_backward_on_non_scalar_needs_gradient():
+    x = cylayers.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="only for scalar outputs"):
+        (x * 2).backward()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        cylayers.randn(3).sum().backward()
+
+
+def test_100k_op_chain_has_no_recursion_limit():
+    x = cylayers.tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.sum().backward()
+    assert x.grad.item() == 1.0
+
+
+def test_inplace_modification_of_saved_tensor_raises():
+    a = cylayers.randn(3, requires_grad=True)
+    b = a * 2
+    c = b.exp()  # saves its output
+    c.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        c.sum().backward()
+    d = a * 2
+    e = d * d  # saves d
+    d.mul_(3)
+    with pytest.raises(RuntimeError, match="ExpBackward|MulBackward"):
+        e.sum().backward()
+
+
+def test_inplace_through_a_view_is_seen():
+    a = cylayers.randn(2, 3, requires_grad=True)
+    b = a * 1
+    c = b.sigmoid()
+    v = c.view(6)
+    with cylayers.no_grad():
+        v.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        c.sum().backward()
+
+
+def test_inplace_on_leaf_requiring_grad_raises():
+    w = cylayers.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w.add_(1)
+    with cylayers.no_grad():
+        w.add_(1)  # fine, as in PyTorch
+    assert w._version == 1
+
+
+def test_inplace_ops_are_differentiable():
+    x = cylayers.randn(5, requires_grad=True)
+    y = x * 2
+    y.add_(3).mul_(4)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full(5, 8.0))
+
+
+def test_no_grad_and_enable_grad():
+    x = cylayers.randn(3, requires_grad=True)
+    with cylayers.no_grad():
+        y = x * 2
+        assert not cylayers.is_grad_enabled()
+        with cylayers.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+
+    @cylayers.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(x).requires_grad
+    assert cylayers.is_grad_enabled()
+
+
+def test_detach_and_requires_grad_flags():
+    x = cylayers.randn(3, requires_grad=True)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+    with pytest.raises(RuntimeError, match="only Tensors of floating point"):
+        cylayers.tensor([1, 2]).requires_grad_()
+    with pytest.raises(RuntimeError, match="requires grad"):
+        x.numpy()
+    assert x.detach().numpy().shape == (3,)
+
+
+def test_broadcast_gradients_summed_back():
+    a = cylayers.randn(4, 1, 3, requires_grad=True)
+    b = cylayers.randn(5, 1, requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.shape == (4, 1, 3) and b.grad.shape == (5, 1)
+    np.testing.assert_allclose(a.grad.numpy(), np.broadcast_to(b.data.sum(), (4, 1, 3)),
+                               rtol=1e-5)
+
+
+def test_custom_function_on_the_tape():
+    class Cube(cylayers.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x * x * g
+
+    x = cylayers.tensor([2.0], requires_grad=True)
+    y = Cube.apply(x)
+    assert y.grad_fn.name() == "CubeBackward"
+    y.backward()
+    assert x.grad.item() == 12.0
+
+
+def test_module_training_loop_reduces_loss():
+    cylayers.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+    x = cylayers.randn(64, 4)
+    y = x.sum(1, keepdim=True)
+    opt = cylayers.optim.SGD(model.parameters(), lr=0.05)
+    first = None
+    for _ in range(100):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        first = first if first is not None else loss.item()
+    assert loss.item() < first * 0.1
