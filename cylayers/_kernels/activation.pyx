@@ -32,6 +32,14 @@ cdef extern from "cylayers/scalar_math.h" nogil:
     float cyl_expm1_fast_f(float x)
     float cyl_exp_fast_f(float x)
 
+cdef extern from "cylayers/row_kernels.h" nogil:
+    void cyl_softmax_row_f(const float* x, float* out, Py_ssize_t n, int log_output)
+    void cyl_softmax_row_d(const double* x, double* out, Py_ssize_t n, int log_output)
+    void cyl_softmax_row_backward_f(const float* g, const float* y, float* gx, Py_ssize_t n,
+                                    int log_output)
+    void cyl_softmax_row_backward_d(const double* g, const double* y, double* gx, Py_ssize_t n,
+                                    int log_output)
+
 
 # ---------------------------------------------------------------- ReLU / Hardtanh / LeakyReLU
 
@@ -273,13 +281,17 @@ def prelu_forward(const floating[::1] x,       # IN  (outer, channels, inner) fl
                   const floating[::1] weight,  # IN  (channels,) or (1,)
                   floating[::1] out,           # OUT
                   Py_ssize_t channels, Py_ssize_t inner, int num_threads):
-    cdef Py_ssize_t i, n = x.shape[0]
+    cdef Py_ssize_t row, k, base, n_rows = x.shape[0] // inner if inner > 0 else 0
     cdef bint shared = weight.shape[0] == 1
-    cdef floating a
-    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
-                    use_threads_if=num_threads > 1):
-        a = weight[0] if shared else weight[(i // inner) % channels]
-        out[i] = x[i] if x[i] > 0 else a * x[i]
+    cdef floating a, v
+    # One row = one (sample, channel) pair: the weight is fixed along the contiguous inner axis.
+    for row in prange(n_rows, nogil=True, schedule='static', num_threads=num_threads,
+                      use_threads_if=num_threads > 1):
+        a = weight[0] if shared else weight[row % channels]
+        base = row * inner
+        for k in range(inner):
+            v = x[base + k]
+            out[base + k] = v if v > 0 else a * v
 
 
 def prelu_backward(const floating[::1] grad,    # IN
@@ -293,7 +305,6 @@ def prelu_backward(const floating[::1] grad,    # IN
     cdef Py_ssize_t c, o, k, base
     cdef bint shared = weight.shape[0] == 1
     cdef floating a, v
-    cdef double acc
     for c in prange(channels, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
         a = weight[0] if shared else weight[c]
@@ -322,31 +333,14 @@ def softmax_forward(const floating[::1] x,     # IN  (outer, dim, inner) flatten
     cdef int tid
     cdef double m, s, v
     if inner == 1:
+        if outer == 0 or dim == 0:
+            return
         for o in prange(outer, nogil=True, schedule='static', num_threads=num_threads,
                         use_threads_if=num_threads > 1):
-            base = o * dim
-            m = -INFINITY
-            for d in range(dim):
-                # "v != v" lets a NaN win the max, so NaN rows stay NaN as in PyTorch.
-                if x[base + d] > m or x[base + d] != x[base + d]:
-                    m = x[base + d]
-            s = 0
-            for d in range(dim):
-                if floating is float:
-                    v = cyl_exp_fast_f(<float>(x[base + d] - m))
-                else:
-                    v = exp(x[base + d] - m)
-                s = s + v
-                if not log_output:
-                    out[base + d] = <floating>v
-            if log_output:
-                s = log(s)
-                for d in range(dim):
-                    out[base + d] = <floating>(x[base + d] - m - s)
+            if floating is float:
+                cyl_softmax_row_f(&x[o * dim], &out[o * dim], dim, log_output)
             else:
-                s = 1.0 / s
-                for d in range(dim):
-                    out[base + d] = <floating>(out[base + d] * s)
+                cyl_softmax_row_d(&x[o * dim], &out[o * dim], dim, log_output)
         return
     # Strided case: walk the reduced axis in the outer loop so the inner axis stays contiguous,
     # with one column of running max / sum per inner position in this thread's scratch row.
@@ -392,6 +386,18 @@ def softmax_backward(const floating[::1] grad,  # IN
     """softmax: gx = y * (g - sum(g*y));  log_softmax: gx = g - exp(y) * sum(g)."""
     cdef Py_ssize_t o, d, k, base, idx
     cdef int tid
+    if inner == 1:
+        if outer == 0 or dim == 0:
+            return
+        for o in prange(outer, nogil=True, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1):
+            if floating is float:
+                cyl_softmax_row_backward_f(&grad[o * dim], &y[o * dim], &grad_in[o * dim], dim,
+                                           log_output)
+            else:
+                cyl_softmax_row_backward_d(&grad[o * dim], &y[o * dim], &grad_in[o * dim], dim,
+                                           log_output)
+        return
     for o in prange(outer, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
         tid = threadid()

@@ -8,6 +8,13 @@
 
 #include <math.h>
 
+/* Forced inlining: a call left in a kernel loop stops it from being vectorized. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CYL_INLINE static inline __attribute__((always_inline))
+#else
+#define CYL_INLINE static inline
+#endif
+
 #define CYL_SELU_ALPHA 1.6732632423543772848170429916717
 #define CYL_SELU_SCALE 1.0507009873554804934193349852946
 #define CYL_SQRT1_2 0.70710678118654752440084436210485
@@ -15,12 +22,12 @@
 #define CYL_INV_SQRT_2PI 0.39894228040143267793994605993438
 
 /* sigmoid(x) = 1 / (1 + exp(-x)); for x < 0 use exp(x) / (1 + exp(x)) so exp never overflows. */
-static inline double cyl_sigmoid_d(double x) {
+CYL_INLINE double cyl_sigmoid_d(double x) {
     if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
     double e = exp(x);
     return e / (1.0 + e);
 }
-static inline float cyl_sigmoid_f(float x) {
+CYL_INLINE float cyl_sigmoid_f(float x) {
     if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
     float e = expf(x);
     return e / (1.0f + e);
@@ -28,52 +35,52 @@ static inline float cyl_sigmoid_f(float x) {
 
 /* ELU family: scale * (x > 0 ? x : alpha * (exp(input_scale * x) - 1)). expm1 keeps small
  * negative inputs exact, as PyTorch does. */
-static inline double cyl_elu_d(double x, double alpha, double scale, double input_scale) {
+CYL_INLINE double cyl_elu_d(double x, double alpha, double scale, double input_scale) {
     return x > 0.0 ? scale * x : scale * alpha * expm1(input_scale * x);
 }
-static inline float cyl_elu_f(float x, float alpha, float scale, float input_scale) {
+CYL_INLINE float cyl_elu_f(float x, float alpha, float scale, float input_scale) {
     return x > 0.0f ? scale * x : scale * alpha * expm1f(input_scale * x);
 }
 
 /* softplus(x) = log1p(exp(beta x)) / beta, the identity once beta x > threshold. */
-static inline double cyl_softplus_d(double x, double beta, double threshold) {
+CYL_INLINE double cyl_softplus_d(double x, double beta, double threshold) {
     double bx = beta * x;
     return bx > threshold ? x : log1p(exp(bx)) / beta;
 }
-static inline float cyl_softplus_f(float x, float beta, float threshold) {
+CYL_INLINE float cyl_softplus_f(float x, float beta, float threshold) {
     float bx = beta * x;
     return bx > threshold ? x : log1pf(expf(bx)) / beta;
 }
 
 /* GELU, exact form: x * Phi(x). */
-static inline double cyl_gelu_d(double x) { return 0.5 * x * (1.0 + erf(x * CYL_SQRT1_2)); }
-static inline float cyl_gelu_f(float x) { return 0.5f * x * (1.0f + erff(x * (float)CYL_SQRT1_2)); }
-static inline double cyl_gelu_grad_d(double x) {
+CYL_INLINE double cyl_gelu_d(double x) { return 0.5 * x * (1.0 + erf(x * CYL_SQRT1_2)); }
+CYL_INLINE float cyl_gelu_f(float x) { return 0.5f * x * (1.0f + erff(x * (float)CYL_SQRT1_2)); }
+CYL_INLINE double cyl_gelu_grad_d(double x) {
     double cdf = 0.5 * (1.0 + erf(x * CYL_SQRT1_2));
     return cdf + x * CYL_INV_SQRT_2PI * exp(-0.5 * x * x);
 }
-static inline float cyl_gelu_grad_f(float x) {
+CYL_INLINE float cyl_gelu_grad_f(float x) {
     float cdf = 0.5f * (1.0f + erff(x * (float)CYL_SQRT1_2));
     return cdf + x * (float)CYL_INV_SQRT_2PI * expf(-0.5f * x * x);
 }
 
 /* GELU, tanh approximation. */
-static inline double cyl_gelu_tanh_d(double x) {
+CYL_INLINE double cyl_gelu_tanh_d(double x) {
     double inner = CYL_SQRT2_OVER_PI * (x + 0.044715 * x * x * x);
     return 0.5 * x * (1.0 + tanh(inner));
 }
-static inline float cyl_gelu_tanh_f(float x) {
+CYL_INLINE float cyl_gelu_tanh_f(float x) {
     float inner = (float)CYL_SQRT2_OVER_PI * (x + 0.044715f * x * x * x);
     return 0.5f * x * (1.0f + tanhf(inner));
 }
-static inline double cyl_gelu_tanh_grad_d(double x) {
+CYL_INLINE double cyl_gelu_tanh_grad_d(double x) {
     double x2 = x * x;
     double inner = CYL_SQRT2_OVER_PI * (x + 0.044715 * x2 * x);
     double t = tanh(inner);
     double dinner = CYL_SQRT2_OVER_PI * (1.0 + 3.0 * 0.044715 * x2);
     return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner;
 }
-static inline float cyl_gelu_tanh_grad_f(float x) {
+CYL_INLINE float cyl_gelu_tanh_grad_f(float x) {
     float x2 = x * x;
     float inner = (float)CYL_SQRT2_OVER_PI * (x + 0.044715f * x2 * x);
     float t = tanhf(inner);
@@ -82,13 +89,13 @@ static inline float cyl_gelu_tanh_grad_f(float x) {
 }
 
 /* mish(x) = x * tanh(softplus(x)). */
-static inline double cyl_mish_d(double x) { return x * tanh(cyl_softplus_d(x, 1.0, 20.0)); }
-static inline float cyl_mish_f(float x) { return x * tanhf(cyl_softplus_f(x, 1.0f, 20.0f)); }
-static inline double cyl_mish_grad_d(double x) {
+CYL_INLINE double cyl_mish_d(double x) { return x * tanh(cyl_softplus_d(x, 1.0, 20.0)); }
+CYL_INLINE float cyl_mish_f(float x) { return x * tanhf(cyl_softplus_f(x, 1.0f, 20.0f)); }
+CYL_INLINE double cyl_mish_grad_d(double x) {
     double t = tanh(cyl_softplus_d(x, 1.0, 20.0));
     return t + x * (1.0 - t * t) * cyl_sigmoid_d(x);
 }
-static inline float cyl_mish_grad_f(float x) {
+CYL_INLINE float cyl_mish_grad_f(float x) {
     float t = tanhf(cyl_softplus_f(x, 1.0f, 20.0f));
     return t + x * (1.0f - t * t) * cyl_sigmoid_f(x);
 }
@@ -99,11 +106,14 @@ static inline float cyl_mish_grad_f(float x) {
  * few ulp of libm (Cephes-style range reduction + minimax polynomial). NaN and +-Inf propagate
  * exactly as libm does: every clamp compares with <, >, which are false for NaN. */
 #include <stdint.h>
-#include <string.h>
 
-static inline float cyl_bits_to_float(int32_t b) { float f; memcpy(&f, &b, sizeof f); return f; }
+CYL_INLINE float cyl_bits_to_float(int32_t b) {
+    union { int32_t i; float f; } u;   /* a union (not memcpy) keeps the loop vectorizable */
+    u.i = b;
+    return u.f;
+}
 
-static inline float cyl_exp_fast_f(float x) {
+CYL_INLINE float cyl_exp_fast_f(float x) {
     const float log2e = 1.44269504088896341f;
     const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
     const float round_magic = 12582912.0f;               /* 1.5 * 2^23: float round-to-int */
@@ -129,7 +139,7 @@ static inline float cyl_exp_fast_f(float x) {
     return x != x ? x : y;
 }
 
-static inline float cyl_expm1_fast_f(float x) {
+CYL_INLINE float cyl_expm1_fast_f(float x) {
     /* Taylor series near 0 where exp(x) - 1 would cancel; exp(x) - 1 elsewhere. */
     float p = x * (1.0f / 362880.0f) + (1.0f / 40320.0f);
     p = p * x + (1.0f / 5040.0f);
@@ -140,20 +150,22 @@ static inline float cyl_expm1_fast_f(float x) {
     p = p * x + 0.5f;
     p = (p * x) * x + x;
     float e = cyl_exp_fast_f(x) - 1.0f;
-    return (x > -0.5f && x < 0.5f) ? p : e;
+    return fabsf(x) < 0.5f ? p : e;
 }
 
-static inline float cyl_tanh_fast_f(float x) {
-    /* tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2), sign restored; saturates to +-1 exactly. */
-    float ax = x < 0.0f ? -x : x;
-    float a2 = ax > 20.0f ? 20.0f : 2.0f * ax;
+CYL_INLINE float cyl_tanh_fast_f(float x) {
+    /* tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2), sign restored; saturates to +-1 exactly.
+     * fabsf/copysignf are bit operations that keep the loop vectorizable (fminf is not: it is a
+     * libm call because of its NaN rule). Clamping keeps exp finite, so e / (e + 2) is never
+     * inf / inf. */
+    float a2 = 2.0f * fabsf(x);
+    a2 = a2 > 40.0f ? 40.0f : a2;
     float e = cyl_expm1_fast_f(a2);
-    float t = e / (e + 2.0f);
-    t = x < 0.0f ? -t : t;
+    float t = copysignf(e / (e + 2.0f), x);
     return x != x ? x : t;
 }
 
-static inline float cyl_sigmoid_fast_f(float x) {
+CYL_INLINE float cyl_sigmoid_fast_f(float x) {
     float ax = x < 0.0f ? -x : x;
     float e = cyl_exp_fast_f(-ax);
     float r = 1.0f / (1.0f + e);

@@ -1,0 +1,137 @@
+"""The benchmark cases. Shapes come from the seed document and the issues."""
+import numpy as np
+
+from cylayers.bench.registry import register
+
+
+def _lib(name):
+    if name == "cylayers":
+        import cylayers
+        return cylayers
+    if name == "torch":
+        import torch
+        return torch
+    return None
+
+
+def _data(shape, dtype, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def _module_case(make_module, shape, numpy_fwd=None, numpy_fwd_bwd=None, train=True):
+    """fwd / fwd+bwd callables for a module built by make_module(lib)."""
+    def build(lib_name, dtype):
+        if lib_name == "numpy":
+            if numpy_fwd is None:
+                return None
+            x = _data(shape, dtype)
+            out = {"fwd": lambda: numpy_fwd(x)}
+            if numpy_fwd_bwd is not None:
+                g = _data(shape, dtype, 1)
+                out["fwd+bwd"] = lambda: numpy_fwd_bwd(x, g)
+            return out
+        lib = _lib(lib_name)
+        m = make_module(lib)
+        m.train(train)
+        if dtype == np.float64:
+            m = m.double()
+        x_arr = _data(shape, dtype)
+        x = lib.tensor(x_arr) if lib_name == "cylayers" else lib.from_numpy(x_arr)
+        x.requires_grad_(True)
+        probe = m(x)
+        g_arr = _data(tuple(probe.shape), dtype, 1)
+        g = lib.tensor(g_arr) if lib_name == "cylayers" else lib.from_numpy(g_arr)
+        no_grad = lib.no_grad
+
+        def fwd():
+            with no_grad():
+                m(x)
+
+        def fwd_bwd():
+            x.grad = None
+            m(x).backward(g)
+        return {"fwd": fwd, "fwd+bwd": fwd_bwd}
+    return build
+
+
+def _numpy_relu(x):
+    return np.maximum(x, 0)
+
+
+def _numpy_relu_fb(x, g):
+    y = np.maximum(x, 0)
+    return y, g * (y > 0)
+
+
+def _numpy_sigmoid_fb(x, g):
+    y = 1 / (1 + np.exp(-x))
+    return y, g * y * (1 - y)
+
+
+def _numpy_tanh_fb(x, g):
+    y = np.tanh(x)
+    return y, g * (1 - y * y)
+
+
+def _numpy_softmax(x):
+    m = x.max(axis=1, keepdims=True)
+    e = np.exp(x - m)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _numpy_softmax_fb(x, g):
+    y = _numpy_softmax(x)
+    return y, y * (g - (g * y).sum(axis=1, keepdims=True))
+
+
+SEED_IMAGE = (20, 64, 32, 32)
+F32 = 4
+
+# ---------------------------------------------------------------- foundation
+register("Linear(512,256) on (256,512)", "foundation")(
+    _module_case(lambda L: L.nn.Linear(512, 256), (256, 512),
+                 numpy_fwd=None))
+
+
+@register("autograd overhead: 1000-op chain on (4,)", "foundation", ops=1000,
+          note="time per op (forward + backward)")
+def _chain(lib_name, dtype):
+    if lib_name == "numpy":
+        return None
+    lib = _lib(lib_name)
+    x_arr = _data((4,), dtype)
+    x = lib.tensor(x_arr, requires_grad=True) if lib_name == "cylayers" else \
+        lib.from_numpy(x_arr).requires_grad_(True)
+
+    def fwd():
+        with lib.no_grad():
+            y = x
+            for _ in range(1000):
+                y = y * 1.0001
+    def fwd_bwd():
+        x.grad = None
+        y = x
+        for _ in range(1000):
+            y = y * 1.0001
+        y.sum().backward()
+    return {"fwd": fwd, "fwd+bwd": fwd_bwd}
+
+
+# ---------------------------------------------------------------- activations (issue 4)
+_ACT_BYTES = 4 * int(np.prod(SEED_IMAGE)) * F32  # read x, write y; read g, y, write gx (approx)
+register("ReLU on (20,64,32,32)", "activation", _ACT_BYTES)(
+    _module_case(lambda L: L.nn.ReLU(), SEED_IMAGE, _numpy_relu, _numpy_relu_fb))
+register("Sigmoid on (20,64,32,32)", "activation", _ACT_BYTES)(
+    _module_case(lambda L: L.nn.Sigmoid(), SEED_IMAGE, lambda x: 1 / (1 + np.exp(-x)),
+                 _numpy_sigmoid_fb))
+register("Tanh on (20,64,32,32)", "activation", _ACT_BYTES)(
+    _module_case(lambda L: L.nn.Tanh(), SEED_IMAGE, np.tanh, _numpy_tanh_fb))
+register("SELU on (20,64,32,32)", "activation", _ACT_BYTES)(
+    _module_case(lambda L: L.nn.SELU(), SEED_IMAGE))
+register("PReLU(64) on (20,64,32,32)", "activation", _ACT_BYTES)(
+    _module_case(lambda L: L.nn.PReLU(64), SEED_IMAGE))
+register("Softmax(dim=1) on (4096,1000)", "activation")(
+    _module_case(lambda L: L.nn.Softmax(dim=1), (4096, 1000), _numpy_softmax,
+                 _numpy_softmax_fb))
+register("LogSoftmax(dim=1) on (4096,1000)", "activation")(
+    _module_case(lambda L: L.nn.LogSoftmax(dim=1), (4096, 1000)))

@@ -1,0 +1,56 @@
+/* Per-row softmax / log_softmax over a contiguous row, float and double.
+ *
+ * Called from the Cython kernels inside their prange over rows. Each reduction carries an
+ * `omp simd reduction` pragma: that (and only that) lets the compiler reorder the sums and the max
+ * into vector lanes, which plain -O3 must not do. Sums accumulate in double. */
+#ifndef CYLAYERS_ROW_KERNELS_H
+#define CYLAYERS_ROW_KERNELS_H
+
+#include <stddef.h>
+#include "cylayers/scalar_math.h"
+
+#define CYL_DEFINE_SOFTMAX_ROW(T, SUFFIX, EXP)                                                  \
+static inline void cyl_softmax_row_##SUFFIX(const T *x, T *out, ptrdiff_t n, int log_output) { \
+    T m = -INFINITY;                                                                            \
+    int has_nan = 0;                                                                            \
+    _Pragma("omp simd reduction(max:m) reduction(|:has_nan)")                                   \
+    for (ptrdiff_t i = 0; i < n; i++) { m = x[i] > m ? x[i] : m; has_nan |= x[i] != x[i]; }     \
+    if (has_nan) m = NAN; /* the max of a row with a NaN is NaN: the whole row becomes NaN */    \
+    double s = 0.0;                                                                             \
+    if (log_output) {                                                                           \
+        _Pragma("omp simd reduction(+:s)")                                                      \
+        for (ptrdiff_t i = 0; i < n; i++) s += (double)EXP(x[i] - m);                           \
+        T shift = (T)(m + log(s));                                                              \
+        _Pragma("omp simd")                                                                     \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] - shift;                                \
+    } else {                                                                                    \
+        _Pragma("omp simd reduction(+:s)")                                                      \
+        for (ptrdiff_t i = 0; i < n; i++) { T e = EXP(x[i] - m); out[i] = e; s += (double)e; }  \
+        T inv = (T)(1.0 / s);                                                                   \
+        _Pragma("omp simd")                                                                     \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] *= inv;                                        \
+    }                                                                                           \
+}                                                                                               \
+                                                                                                \
+static inline void cyl_softmax_row_backward_##SUFFIX(const T *g, const T *y, T *gx,            \
+                                                     ptrdiff_t n, int log_output) {             \
+    double s = 0.0;                                                                             \
+    if (log_output) {                                                                           \
+        _Pragma("omp simd reduction(+:s)")                                                      \
+        for (ptrdiff_t i = 0; i < n; i++) s += (double)g[i];                                    \
+        T sf = (T)s;                                                                            \
+        _Pragma("omp simd")                                                                     \
+        for (ptrdiff_t i = 0; i < n; i++) gx[i] = g[i] - EXP(y[i]) * sf;                        \
+    } else {                                                                                    \
+        _Pragma("omp simd reduction(+:s)")                                                      \
+        for (ptrdiff_t i = 0; i < n; i++) s += (double)g[i] * (double)y[i];                     \
+        T sf = (T)s;                                                                            \
+        _Pragma("omp simd")                                                                     \
+        for (ptrdiff_t i = 0; i < n; i++) gx[i] = y[i] * (g[i] - sf);                           \
+    }                                                                                           \
+}
+
+CYL_DEFINE_SOFTMAX_ROW(float, f, cyl_exp_fast_f)
+CYL_DEFINE_SOFTMAX_ROW(double, d, exp)
+
+#endif
