@@ -135,3 +135,13 @@ register("Softmax(dim=1) on (4096,1000)", "activation")(
                  _numpy_softmax_fb))
 register("LogSoftmax(dim=1) on (4096,1000)", "activation")(
     _module_case(lambda L: L.nn.LogSoftmax(dim=1), (4096, 1000)))
+
+# ---------------------------------------------------------------- dropout family (issue 4)
+register("Dropout(0.5) on (20,64,32,32)", "dropout", _ACT_BYTES)(
+    _module_case(lambda L: L.nn.Dropout(0.5), SEED_IMAGE))
+register("Dropout2d(0.2) on (20,64,32,32)", "dropout", _ACT_BYTES)(
+    _module_case(lambda L: L.nn.Dropout2d(0.2), SEED_IMAGE))
+register("Dropout3d(0.3) on (8,16,16,32,32)", "dropout")(
+    _module_case(lambda L: L.nn.Dropout3d(0.3), (8, 16, 16, 32, 32)))
+register("AlphaDropout(0.2) on (256,512)", "dropout")(
+    _module_case(lambda L: L.nn.AlphaDropout(0.2), (256, 512)))

@@ -6,3 +6,6 @@ from cylayers.nn.functional.activation import (celu, elu, gelu, hardtanh, leaky_
                                                tanh)
 from cylayers.nn.functional.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
                                          cross_entropy, l1_loss, mse_loss, nll_loss)
+from cylayers.nn.functional.dropout import (alpha_dropout, dropout, dropout1d, dropout2d,
+                                            dropout3d, feature_alpha_dropout)
+from cylayers.nn.functional.dropout import _check_p as dropout_check_p

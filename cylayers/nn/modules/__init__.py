@@ -7,3 +7,5 @@ from cylayers.nn.modules.activation import (CELU, ELU, GELU, Hardtanh, LeakyReLU
                                             Softmax, Softmin, Softplus, Tanh)
 from cylayers.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss,
                                       MSELoss, NLLLoss)
+from cylayers.nn.modules.dropout import (AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d,
+                                         FeatureAlphaDropout)

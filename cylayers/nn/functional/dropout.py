@@ -1,0 +1,132 @@
+"""Dropout family: one op on the counter-based RNG kernel; masks are regenerated in backward."""
+import math
+import warnings
+
+import numpy as np
+
+from cylayers._kernels import dropout as K
+from cylayers._threads import threads_for
+from cylayers.autograd.function import Function
+from cylayers.nn.functional._kernel_call import float_input, grad_like
+from cylayers.random import next_kernel_stream
+
+# SELU's negative saturation value -scale * alpha, which AlphaDropout gives dropped units.
+ALPHA_PRIME = 1.7580993408473766
+
+
+def _check_p(p):
+    if not (0.0 <= p <= 1.0):  # NaN fails both comparisons
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+class DropoutFn(Function):
+    @staticmethod
+    def forward(ctx, x, p, inner, alpha):
+        xc = float_input(x, "dropout")
+        seed, offset = next_kernel_stream()
+        threshold = int(round((1.0 - p) * 2.0 ** 32))  # keep if random < (1-p) * 2^32
+        if p == 1.0:
+            mul = add = drop = 0.0
+        elif alpha:
+            a = 1.0 / math.sqrt((ALPHA_PRIME ** 2 * p + 1) * (1 - p))
+            mul, add, drop = a, ALPHA_PRIME * a * p, -ALPHA_PRIME * a + ALPHA_PRIME * a * p
+        else:
+            mul, add, drop = 1.0 / (1.0 - p), 0.0, 0.0
+        target = ctx.out
+        out = target if target is not None and target.flags.c_contiguous else np.empty_like(xc)
+        K.masked_affine(xc.reshape(-1), out.reshape(-1), seed, offset, threshold, mul, add, drop,
+                        inner, threads_for(xc.size))
+        if target is not None and out is not target:
+            np.copyto(target, out)
+            out = target
+        ctx.mask_key = (seed, offset, threshold, mul, inner)  # 0 bytes per element
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        seed, offset, threshold, mul, inner = ctx.mask_key
+        g = grad_like(g, g if g.dtype.kind == "f" else g.astype(np.float32))
+        gi = np.empty_like(g)
+        K.masked_affine(g.reshape(-1), gi.reshape(-1), seed, offset, threshold, mul, 0.0, 0.0,
+                        inner, threads_for(g.size))
+        return gi, None, None, None
+
+
+def _dropout(input, p, training, inplace, inner, alpha):
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    if inplace:
+        return DropoutFn.apply_inplace(input, p, inner, alpha)
+    return DropoutFn.apply(input, p, inner, alpha)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    return _dropout(input, p, training, inplace, 1, False)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    return _dropout(input, p, training, inplace, 1, True)
+
+
+def _feature_inner(input, name, batched_dims, warn_dims=()):
+    nd = input.ndim
+    if nd in warn_dims:
+        warnings.warn(warn_dims[nd], UserWarning, stacklevel=4)
+    if nd < 2:
+        raise ValueError(f"{name}: Expected at least 2D input, but received a {nd}D input")
+    # Unbatched input (C, *spatial) has one fewer dim; either way the unit is one channel row.
+    spatial = input.shape[2:] if nd >= batched_dims else input.shape[1:]
+    return int(np.prod(spatial)) if spatial else 1
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D "
+                           "input. Note that dropout1d exists to provide channel-wise dropout on "
+                           "inputs with 1 spatial dimension, a channel dimension, and an optional "
+                           "batch dimension (i.e. 2D or 3D inputs).")
+    return _dropout(input, p, training, inplace, _feature_inner(input, "dropout1d", 3), False)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    nd = input.ndim
+    if nd not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {nd}-D input to dropout2d, which is deprecated and "
+                      "will result in an error in a future release. To retain the behavior and "
+                      "silence this warning, please use dropout instead. Note that dropout2d "
+                      "exists to provide channel-wise dropout on inputs with 2 spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D "
+                      "or 4D inputs).", UserWarning, stacklevel=2)
+    if nd == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+                      "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
+                      "where C is the channel dim. This behavior will change in a future release "
+                      "to interpret the input as one without a batch dimension, i.e. shape "
+                      "(C, H, W). To maintain the 1D channel-wise dropout behavior, please switch "
+                      "to using dropout1d instead.", UserWarning, stacklevel=2)
+        return _dropout(input, p, training, inplace, input.shape[2], False)
+    if nd < 2:
+        return dropout(input, p, training, inplace)
+    return _dropout(input, p, training, inplace, _feature_inner(input, "dropout2d", 4), False)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    nd = input.ndim
+    if nd not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {nd}-D input to dropout3d, which is deprecated and "
+                      "will result in an error in a future release. To retain the behavior and "
+                      "silence this warning, please use dropout instead. Note that dropout3d "
+                      "exists to provide channel-wise dropout on inputs with 3 spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 4D "
+                      "or 5D inputs).", UserWarning, stacklevel=2)
+    if nd < 2:
+        return dropout(input, p, training, inplace)
+    return _dropout(input, p, training, inplace, _feature_inner(input, "dropout3d", 5), False)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    if input.ndim < 2:
+        raise ValueError("feature_alpha_dropout: expected at least 2D input (N, C, *)")
+    inner = int(np.prod(input.shape[2:])) if input.ndim > 2 else 1
+    return _dropout(input, p, training, inplace, inner, True)
