@@ -76,3 +76,14 @@ def run_backward(root, grad, retain_graph=False):
             pending[nxt] = left
             if left == 0:
                 ready.append(nxt)
+
+
+def zero_grads(tensors, set_to_none=True):
+    """Reset .grad of every tensor (Module.zero_grad and Optimizer.zero_grad share this)."""
+    for t in tensors:
+        if t.grad is None:
+            continue
+        if set_to_none:
+            t.grad = None
+        else:
+            t.grad.data = np.zeros_like(t.grad.data)

@@ -4,6 +4,7 @@ import copy
 import numpy as np
 
 from cylayers._tensor import Tensor
+from cylayers.autograd.engine import zero_grads
 from cylayers.autograd.grad_mode import no_grad
 
 
@@ -52,14 +53,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none=True):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.data = np.zeros_like(p.grad.data)
+        zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def step(self, closure=None):
         loss = None

@@ -4,6 +4,7 @@ from collections import OrderedDict
 import numpy as np
 
 from cylayers._tensor import Tensor, Size
+from cylayers.autograd.engine import zero_grads
 from cylayers.nn.parameter import Parameter
 
 
@@ -215,13 +216,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.data = np.zeros_like(p.grad.data)
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn):
         for m in self.children():
