@@ -1,10 +1,7 @@
 """cylayers.Tensor: a numpy array plus what the tape needs (requires_grad, grad, its node)."""
-import numbers
-
 import numpy as np
 
 from cylayers import _dtype
-from cylayers.autograd.grad_mode import _GradState
 
 
 def _shape_arg(shape):
@@ -148,7 +145,7 @@ class Tensor:
     def __bool__(self):
         if self.data.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous")
+                "Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.data.reshape(()))
 
     def __float__(self):
@@ -342,9 +339,9 @@ def _format(t):
         floatmode="maxprec_equal" if data.dtype.kind == "f" else "maxprec",
         suppress_small=True, threshold=1000, edgeitems=3)
     extras = []
-    if data.dtype not in (np.float32, np.int64, np.bool_) or (data.dtype == np.int64 and data.size == 0):
-        extras.append(f"dtype={t.dtype!r}")
-    elif data.size == 0 and data.dtype != np.float32:
+    # PyTorch names the dtype unless it can be read off the printed values.
+    if data.dtype not in (np.float32, np.int64, np.bool_) or (data.size == 0
+                                                               and data.dtype != np.float32):
         extras.append(f"dtype={t.dtype!r}")
     if data.size == 0 and data.ndim != 1:
         extras.insert(0, f"size={tuple(data.shape)}")

@@ -7,7 +7,6 @@ import numpy as np
 from cylayers._tensor import Tensor, _index_arg, _norm_dim, _shape_arg
 from cylayers._ops import arith, reduce, shape as shape_ops
 
-_Arith = arith
 return_types_max = collections.namedtuple("max", ["values", "indices"])
 return_types_min = collections.namedtuple("min", ["values", "indices"])
 

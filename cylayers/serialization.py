@@ -7,7 +7,6 @@ renamed over the destination, so a crash mid-save leaves the previous checkpoint
 """
 import io
 import json
-import math
 import os
 import tempfile
 import zipfile

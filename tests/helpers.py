@@ -1,7 +1,6 @@
 """Shared test helpers. PyTorch is a test-only dependency: it is required here, never skipped, so
 that a CI run without it fails loudly instead of silently passing fewer tests."""
 import numpy as np
-import pytest
 
 import torch  # noqa: F401  (required: parity tests must run)
 

@@ -1,7 +1,6 @@
 """cylayers.save / load: round trips, atomic writes, corrupt and hostile files."""
 import os
 import pickle
-import zipfile
 from collections import OrderedDict
 
 import numpy as np

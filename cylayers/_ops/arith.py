@@ -222,12 +222,8 @@ class Clamp(Function):
         else:
             ctx.save_for_backward(a)
         ctx.lo, ctx.hi = lo, hi
-        out = a if ctx.out is None else ctx.out
-        if lo is not None:
-            out = np.maximum(a, lo, out=ctx.out)
-        if hi is not None:
-            out = np.minimum(out, hi, out=ctx.out)
-        return out.astype(a.dtype, copy=False) if ctx.out is None else out
+        out = np.clip(a, lo, hi, out=ctx.out)
+        return out if ctx.out is not None else out.astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):

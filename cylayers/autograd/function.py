@@ -6,8 +6,6 @@ argument. ``apply`` wraps the result in a Tensor and, when some input requires g
 ctx as that tensor's node on the tape. ``ctx`` is the node itself: it keeps only what backward
 needs, and the engine drops that after backward unless the graph is retained.
 """
-import numpy as np
-
 from cylayers.autograd.grad_mode import _GradState
 
 _FREED_MESSAGE = (

@@ -2,7 +2,7 @@
 import numpy as np
 
 from cylayers._kernels import activation as K
-from cylayers._tensor import Tensor, _norm_dim
+from cylayers._tensor import _norm_dim
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers.nn.functional._kernel_call import (float_input, grad_like, run_unary,

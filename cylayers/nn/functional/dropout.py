@@ -7,7 +7,7 @@ import numpy as np
 from cylayers._kernels import dropout as K
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import float_input, grad_like
+from cylayers.nn.functional._kernel_call import float_input
 from cylayers.random import next_kernel_stream
 
 # SELU's negative saturation value -scale * alpha, which AlphaDropout gives dropped units.
@@ -45,7 +45,7 @@ class DropoutFn(Function):
     @staticmethod
     def backward(ctx, g):
         seed, offset, threshold, mul, inner = ctx.mask_key
-        g = grad_like(g, g if g.dtype.kind == "f" else g.astype(np.float32))
+        g = np.ascontiguousarray(g)
         gi = np.empty_like(g)
         K.masked_affine(g.reshape(-1), gi.reshape(-1), seed, offset, threshold, mul, 0.0, 0.0,
                         inner, threads_for(g.size))
@@ -69,10 +69,8 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     return _dropout(input, p, training, inplace, 1, True)
 
 
-def _feature_inner(input, name, batched_dims, warn_dims=()):
+def _feature_inner(input, name, batched_dims):
     nd = input.ndim
-    if nd in warn_dims:
-        warnings.warn(warn_dims[nd], UserWarning, stacklevel=4)
     if nd < 2:
         raise ValueError(f"{name}: Expected at least 2D input, but received a {nd}D input")
     # Unbatched input (C, *spatial) has one fewer dim; either way the unit is one channel row.
@@ -89,15 +87,22 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _dropout(input, p, training, inplace, _feature_inner(input, "dropout1d", 3), False)
 
 
+def _warn_unexpected_rank(name, nd, spatial):
+    """PyTorch's deprecation warning for a dropout{2,3}d input of the wrong rank."""
+    if nd in (spatial + 1, spatial + 2):
+        return
+    ranks = f"{spatial + 1}D or {spatial + 2}D"
+    warnings.warn(f"{name}: Received a {nd}-D input to {name}, which is deprecated and will "
+                  "result in an error in a future release. To retain the behavior and silence "
+                  f"this warning, please use dropout instead. Note that {name} exists to provide "
+                  f"channel-wise dropout on inputs with {spatial} spatial dimensions, a channel "
+                  f"dimension, and an optional batch dimension (i.e. {ranks} inputs).",
+                  UserWarning, stacklevel=3)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
     nd = input.ndim
-    if nd not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {nd}-D input to dropout2d, which is deprecated and "
-                      "will result in an error in a future release. To retain the behavior and "
-                      "silence this warning, please use dropout instead. Note that dropout2d "
-                      "exists to provide channel-wise dropout on inputs with 2 spatial "
-                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D "
-                      "or 4D inputs).", UserWarning, stacklevel=2)
+    _warn_unexpected_rank("dropout2d", nd, 2)
     if nd == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
                       "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
@@ -113,13 +118,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
     nd = input.ndim
-    if nd not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {nd}-D input to dropout3d, which is deprecated and "
-                      "will result in an error in a future release. To retain the behavior and "
-                      "silence this warning, please use dropout instead. Note that dropout3d "
-                      "exists to provide channel-wise dropout on inputs with 3 spatial "
-                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 4D "
-                      "or 5D inputs).", UserWarning, stacklevel=2)
+    _warn_unexpected_rank("dropout3d", nd, 3)
     if nd < 2:
         return dropout(input, p, training, inplace)
     return _dropout(input, p, training, inplace, _feature_inner(input, "dropout3d", 5), False)

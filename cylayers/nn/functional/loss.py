@@ -4,7 +4,7 @@ import numpy as np
 from cylayers._tensor import Tensor
 from cylayers.autograd.function import Function
 from cylayers._ops.arith import unbroadcast
-from cylayers.nn.functional.activation import log_softmax, sigmoid
+from cylayers.nn.functional.activation import log_softmax
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -149,7 +149,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
 
 
-def _check_same_size(input, target, name):
+def _check_same_size(input, target):
     if tuple(np.shape(_raw(target))) != tuple(input.shape):
         raise ValueError(f"Using a target size ({tuple(np.shape(_raw(target)))}) that is "
                          f"different to the input size ({tuple(input.shape)}) is deprecated. "
@@ -201,7 +201,7 @@ class BCEFn(Function):
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     _check_reduction(reduction)
-    _check_same_size(input, target, "binary_cross_entropy")
+    _check_same_size(input, target)
     w = _raw(weight)
     return _reduce(BCEFn.apply(input, target if isinstance(target, Tensor) else _raw(target),
                                None if w is None else np.broadcast_to(w, tuple(input.shape))),
@@ -249,7 +249,7 @@ class BCEWithLogitsFn(Function):
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     _check_reduction(reduction)
-    _check_same_size(input, target, "binary_cross_entropy_with_logits")
+    _check_same_size(input, target)
     w, pw = _raw(weight), _raw(pos_weight)
     with np.errstate(over="ignore"):
         return _reduce(BCEWithLogitsFn.apply(

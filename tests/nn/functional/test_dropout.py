@@ -3,7 +3,6 @@ moments, determinism across thread counts, and PyTorch's edge-case semantics."""
 import os
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ import cylayers
 from cylayers import nn
 import cylayers.nn.functional as F
 from cylayers.autograd import gradcheck
-from helpers import assert_close, to_torch
+from helpers import assert_close
 
 ALPHA_PRIME = 1.7580993408473766
 
@@ -215,3 +214,16 @@ def test_property_dropout_any_shape_and_stride(data, dtype, p):
             F.dropout1d(cylayers.from_numpy(arr), p)
         rows = z.numpy().reshape(arr.shape[0] * arr.shape[1], int(np.prod(arr.shape[2:])))
         assert ((rows == 0).all(axis=1) | (rows != 0).all(axis=1)).all()
+
+
+def test_wrong_rank_warnings_match_pytorch_text():
+    with pytest.warns(UserWarning, match="Received a 5-D input to dropout2d") as ours:
+        F.dropout2d(cylayers.randn(2, 3, 4, 5, 6), 0.5)
+    with pytest.warns(UserWarning) as theirs:
+        torch.nn.functional.dropout2d(torch.randn(2, 3, 4, 5, 6), 0.5)
+    assert str(ours[0].message) == str(theirs[0].message)
+    with pytest.warns(UserWarning, match="Received a 3-D input to dropout3d") as ours:
+        F.dropout3d(cylayers.randn(2, 3, 4), 0.5)
+    with pytest.warns(UserWarning) as theirs:
+        torch.nn.functional.dropout3d(torch.randn(2, 3, 4), 0.5)
+    assert str(ours[0].message) == str(theirs[0].message)
