@@ -1,43 +1,46 @@
 """Dropout-family kernels on a counter-based RNG (include/cylayers/philox.h).
 
 One kernel serves Dropout, Dropout1d/2d/3d, AlphaDropout and FeatureAlphaDropout, forward and
-backward: out = keep ? x * mul + add : drop_value, where keep for unit u is Philox(seed, offset,
-u) < keep_prob * 2^32. A unit is an element (inner == 1) or a whole (sample, channel) row of
-``inner`` elements. Backward calls it on the gradient with add = drop_value = 0 and the forward's
-(seed, offset): the mask is regenerated, never stored.
+backward: out = x * (keep ? mul : 0) + (keep ? add : drop_add), where a unit u is kept when its
+16-bit Philox uniform for (seed, offset, u) is below keep_prob * 2^16 (eight units per Philox
+call). A unit is an element (inner == 1) or a whole (sample, channel) row of ``inner`` elements.
+Backward calls it on the gradient with add = drop_add = 0 and the forward's (seed, offset): the
+mask is regenerated, never stored. Dropped elements are x * 0 + drop_add, so a dropped inf becomes
+NaN exactly as in PyTorch's ``input * mask``.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdint cimport uint64_t, int64_t
+from libc.stdint cimport uint32_t, uint64_t, int64_t
 
 cdef extern from "cylayers/philox.h" nogil:
-    int cyl_keep_unit(uint64_t u, uint64_t seed, uint64_t offset, uint64_t threshold)
+    int CYL_UNITS_PER_BLOCK
+    int cyl_keep_unit(uint64_t u, uint64_t seed, uint64_t offset, uint32_t threshold)
     void cyl_masked_affine_f(const float* x, float* out, int64_t n, int64_t b0, int64_t b1,
-                             uint64_t seed, uint64_t offset, uint64_t threshold, float mul,
-                             float add, float drop_value)
+                             uint64_t seed, uint64_t offset, uint32_t threshold, float mul,
+                             float add, float drop_add)
     void cyl_masked_affine_d(const double* x, double* out, int64_t n, int64_t b0, int64_t b1,
-                             uint64_t seed, uint64_t offset, uint64_t threshold, double mul,
-                             double add, double drop_value)
+                             uint64_t seed, uint64_t offset, uint32_t threshold, double mul,
+                             double add, double drop_add)
 
 cdef enum:
-    # Blocks of 4 elements handed to a thread at a time: large enough to amortize scheduling.
-    CHUNK_BLOCKS = 2048
+    # Philox blocks (8 elements each) handed to a thread at a time.
+    CHUNK_BLOCKS = 1024
 
 
 def masked_affine(const floating[::1] x,   # IN  input (forward) or incoming gradient (backward)
                   floating[::1] out,       # OUT may alias x (in place)
-                  uint64_t seed, uint64_t offset, uint64_t threshold,
-                  double mul, double add, double drop_value,
+                  uint64_t seed, uint64_t offset, uint32_t threshold,
+                  double mul, double add, double drop_add,
                   Py_ssize_t inner, int num_threads):
     cdef int64_t n = x.shape[0]
     cdef int64_t n_blocks, n_chunks, c, b0, b1, row, k, base, n_rows
-    cdef floating fmul = <floating>mul, fadd = <floating>add, fdrop = <floating>drop_value
-    cdef floating v
+    cdef floating fmul = <floating>mul, fadd = <floating>add, fdrop = <floating>drop_add
+    cdef floating keep_mul, keep_add
     cdef bint keep
     if n == 0:
         return
     if inner == 1:
-        n_blocks = (n + 3) // 4
+        n_blocks = (n + CYL_UNITS_PER_BLOCK - 1) // CYL_UNITS_PER_BLOCK
         n_chunks = (n_blocks + CHUNK_BLOCKS - 1) // CHUNK_BLOCKS
         for c in prange(n_chunks, nogil=True, schedule='static', num_threads=num_threads,
                         use_threads_if=num_threads > 1):
@@ -56,16 +59,14 @@ def masked_affine(const floating[::1] x,   # IN  input (forward) or incoming gra
     for row in prange(n_rows, nogil=True, schedule='static', num_threads=num_threads,
                       use_threads_if=num_threads > 1):
         keep = cyl_keep_unit(<uint64_t>row, seed, offset, threshold)
+        keep_mul = fmul if keep else 0
+        keep_add = fadd if keep else fdrop
         base = row * inner
-        if keep:
-            for k in range(inner):
-                out[base + k] = x[base + k] * fmul + fadd
-        else:
-            for k in range(inner):
-                out[base + k] = fdrop
+        for k in range(inner):
+            out[base + k] = x[base + k] * keep_mul + keep_add
 
 
-def keep_mask(uint64_t n_units, uint64_t seed, uint64_t offset, uint64_t threshold,
+def keep_mask(uint64_t n_units, uint64_t seed, uint64_t offset, uint32_t threshold,
               unsigned char[::1] out):  # OUT one flag per unit (for tests and inspection)
     cdef uint64_t u
     for u in range(n_units):

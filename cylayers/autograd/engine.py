@@ -68,7 +68,10 @@ def run_backward(root, grad, retain_graph=False):
             if nxt is None or ig is None:
                 continue
             if isinstance(nxt, Tensor):
-                _accumulate(nxt, ig, sys.getrefcount(ig) <= _SOLE_OWNER)
+                # Measured in its own statement: inside the call's argument list, ig would also
+                # be on the evaluation stack and the count would always look shared.
+                sole_owner = sys.getrefcount(ig) <= _SOLE_OWNER
+                _accumulate(nxt, ig, sole_owner)
                 continue
             prev = grads.get(nxt)
             grads[nxt] = ig if prev is None else prev + ig

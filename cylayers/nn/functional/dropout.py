@@ -24,7 +24,7 @@ class DropoutFn(Function):
     def forward(ctx, x, p, inner, alpha):
         xc = float_input(x, "dropout")
         seed, offset = next_kernel_stream()
-        threshold = int(round((1.0 - p) * 2.0 ** 32))  # keep if random < (1-p) * 2^32
+        threshold = int(round((1.0 - p) * 65536))  # keep if a 16-bit uniform < (1-p) * 2^16
         if p == 1.0:
             mul = add = drop = 0.0
         elif alpha:

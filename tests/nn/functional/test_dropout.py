@@ -227,3 +227,23 @@ def test_wrong_rank_warnings_match_pytorch_text():
     with pytest.warns(UserWarning) as theirs:
         torch.nn.functional.dropout3d(torch.randn(2, 3, 4), 0.5)
     assert str(ours[0].message) == str(theirs[0].message)
+
+
+def test_dropped_inf_becomes_nan_like_pytorch_and_kept_values_propagate():
+    x = cylayers.full((4096,), float("inf"))
+    y = F.dropout(x, 0.5).numpy()
+    t = torch.nn.functional.dropout(torch.full((4096,), float("inf")), 0.5).numpy()
+    assert set(np.unique(np.isnan(y))) == set(np.unique(np.isnan(t))) == {False, True}
+    assert np.all(np.isinf(y[~np.isnan(y)]))
+    nan = F.dropout(cylayers.full((64,), float("nan")), 0.3).numpy()
+    assert np.isnan(nan).all()
+
+
+def test_keep_mask_kernel_matches_the_applied_mask():
+    from cylayers._kernels import dropout as K
+    cylayers.manual_seed(5)
+    seed, offset = cylayers.random.get_rng_state()["seed"], 0
+    y = F.dropout(cylayers.ones(1003), 0.25).numpy()
+    mask = np.empty(1003, dtype=np.uint8)
+    K.keep_mask(1003, seed, offset, int(round(0.75 * 65536)), mask)
+    np.testing.assert_array_equal(y != 0, mask.astype(bool))
