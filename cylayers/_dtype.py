@@ -1,4 +1,4 @@
-"""cylayers dtypes: thin names over numpy dtypes, printed and compared the way PyTorch users expect."""
+"""cylayers dtypes: thin names over numpy dtypes, printed and compared as PyTorch users expect."""
 import numpy as np
 
 

@@ -416,7 +416,8 @@ def softmax_backward(const floating[::1] grad,  # IN
                 idx = base + d * inner + k
                 if log_output:
                     if floating is float:
-                        grad_in[idx] = <floating>(grad[idx] - cyl_exp_fast_f(y[idx]) * scratch[tid, k])
+                        grad_in[idx] = <floating>(grad[idx]
+                                                  - cyl_exp_fast_f(y[idx]) * scratch[tid, k])
                     else:
                         grad_in[idx] = <floating>(grad[idx] - exp(y[idx]) * scratch[tid, k])
                 else:

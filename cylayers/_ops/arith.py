@@ -218,7 +218,9 @@ class Clamp(Function):
         if lo is None and hi is None:
             raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
         if ctx.out is not None and getattr(ctx, "needs_input_grad", (0,))[0]:
-            ctx.mask = ((a >= lo) if lo is not None else True) & ((a <= hi) if hi is not None else True)
+            # In place, a is about to be overwritten: keep only the pass-through mask.
+            ctx.mask = (((a >= lo) if lo is not None else True)
+                        & ((a <= hi) if hi is not None else True))
         else:
             ctx.save_for_backward(a)
         ctx.lo, ctx.hi = lo, hi
