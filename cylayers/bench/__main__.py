@@ -41,13 +41,15 @@ def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd
             fns = case.build(lib, dtype)
             if fns is not None:
                 built[lib] = fns
+        saved = {lib: f["saved"]() for lib, f in built.items() if "saved" in f}
         for mode in modes:
             fns = {lib: f[mode] for lib, f in built.items() if mode in f}
             if "cylayers" not in fns:
                 continue
             t = measure(fns, repeats=2 if quick else repeats, target=0.005 if quick else 0.02)
             rows.append(dict(case=case.name, group=case.group, mode=mode, ops=case.ops,
-                             bytes=case.bytes_moved, **{f"t_{k}": v for k, v in t.items()}))
+                             bytes=case.bytes_moved, saved=saved if mode == "fwd+bwd" else {},
+                             **{f"t_{k}": v for k, v in t.items()}))
     return rows, threads
 
 
@@ -56,8 +58,9 @@ def format_table(rows, threads, bandwidth=None):
              f"{cylayers.have_openmp()}" + (f", STREAM copy {bandwidth / 1e9:.1f} GB/s"
                                             if bandwidth else ""),
              "",
-             "| case | mode | cylayers ms | torch ms | numpy ms | cylayers/torch | note |",
-             "|---|---|---:|---:|---:|---:|---|"]
+             "| case | mode | cylayers ms | torch ms | numpy ms | cylayers/torch "
+             "| saved B/elem (cylayers / torch) | note |",
+             "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         scale = 1e3 / r["ops"]
         c, t, n = r.get("t_cylayers"), r.get("t_torch"), r.get("t_numpy")
@@ -66,8 +69,11 @@ def format_table(rows, threads, bandwidth=None):
         note = "per op" if r["ops"] > 1 else ""
         if r["bytes"] and c and r["mode"] == "fwd+bwd" and bandwidth:
             note = f"{r['bytes'] / c / 1e9:.1f} GB/s ({100 * r['bytes'] / c / bandwidth:.0f}%)"
+        sv = r.get("saved") or {}
+        saved = (f"{sv['cylayers']:.2f} / {sv['torch']:.2f}" if "torch" in sv
+                 else f"{sv['cylayers']:.2f}" if "cylayers" in sv else "")
         lines.append(f"| {r['case']} | {r['mode']} | {fmt(c)} | {fmt(t)} | {fmt(n)} | {ratio} "
-                     f"| {note} |")
+                     f"| {saved} | {note} |")
     return "\n".join(lines)
 
 

@@ -50,8 +50,44 @@ def _module_case(make_module, shape, numpy_fwd=None, numpy_fwd_bwd=None, train=T
         def fwd_bwd():
             x.grad = None
             m(x).backward(g)
-        return {"fwd": fwd, "fwd+bwd": fwd_bwd}
+
+        def saved():
+            return saved_bytes_per_element(lib_name, lambda: m(x), x)
+        return {"fwd": fwd, "fwd+bwd": fwd_bwd, "saved": saved}
     return build
+
+
+def saved_bytes_per_element(lib_name, run, x):
+    """Bytes the autograd graph of run() keeps for backward, per input element (the input
+    itself, which the caller holds anyway, is not counted)."""
+    numel = max(int(np.prod(tuple(x.shape))), 1)
+    if lib_name == "torch":
+        import torch
+        total = [0]
+
+        def pack(t):
+            if t.data_ptr() != x.data_ptr():
+                total[0] += t.numel() * t.element_size()
+            return t
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = run()
+        del out
+        return total[0] / numel
+    from cylayers._tensor import Tensor
+    out = run()
+    seen, stack, total = set(), [out._node], 0
+    while stack:
+        node = stack.pop()
+        if node is None or isinstance(node, Tensor) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        arrays = list(node.saved_tensors) + [v for v in vars(node).values()
+                                              if isinstance(v, np.ndarray)]
+        for a in arrays:
+            if isinstance(a, np.ndarray) and not np.shares_memory(a, x.data):
+                total += a.nbytes
+        stack.extend(node.next_nodes)
+    return total / numel
 
 
 def _numpy_relu(x):
