@@ -234,6 +234,12 @@ _REFERENCE = {
     "selu": lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x)),
     "silu": lambda x: x / (1 + np.exp(-x)),
     "softplus": lambda x: np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20)))),
+    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.01 * x),
+    "hardtanh": lambda x: np.clip(x, -1, 1),
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "gelu": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))) if x.size else x,
+    "mish": lambda x: x * np.tanh(np.log1p(np.exp(np.minimum(x, 20))) + np.maximum(x - 20, 0)),
 }
 
 
@@ -250,6 +256,7 @@ def test_property_elementwise_any_shape_and_stride(data, dtype, name):
     if arr.ndim > 1 and data.draw(st.booleans()):
         arr = arr.T  # non-contiguous view
     ours = getattr(F, name)(cylayers.from_numpy(arr)).numpy()
+    assert ours.shape == arr.shape
     with np.errstate(over="ignore"):
         ref = _REFERENCE[name](arr.astype(np.float64))
     np.testing.assert_allclose(ours, ref, rtol=2e-6 if dtype == np.float32 else 1e-12,
@@ -268,3 +275,29 @@ def test_property_softmax_any_shape_dim_and_stride(data, dtype):
     m = a.max(axis=dim, keepdims=True) if a.size else a
     ref = a - m - np.log(np.exp(a - m).sum(axis=dim, keepdims=True)) if a.size else a
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_property_prelu_any_shape_and_stride(data, dtype):
+    arr = data.draw(hnp.arrays(dtype, hnp.array_shapes(min_dims=2, max_dims=4, min_side=0,
+                                                       max_side=6),
+                               elements=st.floats(-30, 30, width=32)))
+    if data.draw(st.booleans()):
+        arr = np.swapaxes(arr, 0, -1)
+    channels = arr.shape[1]
+    per_channel = data.draw(st.booleans()) and channels > 0
+    w = np.linspace(0.1, 0.5, channels if per_channel else 1).astype(dtype)
+    x = cylayers.tensor(arr, requires_grad=True)
+    wt = cylayers.tensor(w, requires_grad=True)
+    y = F.prelu(x, wt)
+    shape = [1] * arr.ndim
+    shape[1] = w.size
+    ref = np.where(arr > 0, arr, w.reshape(shape) * arr)
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.where(arr > 0, 1, np.broadcast_to(
+        w.reshape(shape), arr.shape)), rtol=1e-6)
+    axes = tuple(i for i in range(arr.ndim) if not (per_channel and i == 1))
+    gw = np.where(arr > 0, 0, arr).astype(np.float64).sum(axis=axes).reshape(-1)
+    np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-4, atol=1e-4)
