@@ -181,3 +181,38 @@ register("Dropout3d(0.3) on (8,16,16,32,32)", "dropout")(
     _module_case(lambda L: L.nn.Dropout3d(0.3), (8, 16, 16, 32, 32)))
 register("AlphaDropout(0.2) on (256,512)", "dropout")(
     _module_case(lambda L: L.nn.AlphaDropout(0.2), (256, 512)))
+
+# ---------------------------------------------------------------- normalization (issue 3)
+def _norm_bytes(shape):
+    # forward: read x twice (stats, normalize), write y; backward: read g and x twice, write dx
+    return 8 * int(np.prod(shape)) * F32
+
+
+def _numpy_bn_fwd(x):
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)
+    var = x.var(axis=(0, 2, 3), keepdims=True)
+    return (x - mean) / np.sqrt(var + 1e-5)
+
+
+def _numpy_bn_fwd_bwd(x, g):
+    axes = (0, 2, 3)
+    mean = x.mean(axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + 1e-5)
+    xhat = (x - mean) * inv_std
+    gx = inv_std * (g - g.mean(axis=axes, keepdims=True)
+                    - xhat * (g * xhat).mean(axis=axes, keepdims=True))
+    return xhat, gx
+
+
+register("BatchNorm2d(64) on (20,64,32,32)", "normalization", _norm_bytes(SEED_IMAGE))(
+    _module_case(lambda L: L.nn.BatchNorm2d(64), SEED_IMAGE, _numpy_bn_fwd, _numpy_bn_fwd_bwd))
+register("BatchNorm2d(64) on (64,64,56,56)", "normalization", _norm_bytes((64, 64, 56, 56)))(
+    _module_case(lambda L: L.nn.BatchNorm2d(64), (64, 64, 56, 56)))
+register("LayerNorm([64,32]) on (20,64,32)", "normalization", _norm_bytes((20, 64, 32)))(
+    _module_case(lambda L: L.nn.LayerNorm([64, 32]), (20, 64, 32)))
+register("LayerNorm([64,32,32]) on (20,64,32,32)", "normalization", _norm_bytes(SEED_IMAGE))(
+    _module_case(lambda L: L.nn.LayerNorm([64, 32, 32]), SEED_IMAGE))
+register("InstanceNorm2d(64, affine) on (20,64,32,32)", "normalization", _norm_bytes(SEED_IMAGE))(
+    _module_case(lambda L: L.nn.InstanceNorm2d(64, affine=True), SEED_IMAGE))
+register("GroupNorm(8,64) on (20,64,32,32)", "normalization", _norm_bytes(SEED_IMAGE))(
+    _module_case(lambda L: L.nn.GroupNorm(8, 64), SEED_IMAGE))

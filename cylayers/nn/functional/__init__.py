@@ -9,3 +9,5 @@ from cylayers.nn.functional.loss import (binary_cross_entropy, binary_cross_entr
 from cylayers.nn.functional.dropout import (alpha_dropout, dropout, dropout1d, dropout2d,
                                             dropout3d, feature_alpha_dropout)
 from cylayers.nn.functional.dropout import _check_p as dropout_check_p
+from cylayers.nn.functional.normalization import (batch_norm, group_norm, instance_norm,
+                                                  layer_norm)

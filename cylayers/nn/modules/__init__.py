@@ -9,3 +9,6 @@ from cylayers.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLo
                                       MSELoss, NLLLoss)
 from cylayers.nn.modules.dropout import (AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d,
                                          FeatureAlphaDropout)
+from cylayers.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from cylayers.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from cylayers.nn.modules.normalization import GroupNorm, LayerNorm

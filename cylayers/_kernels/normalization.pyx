@@ -1,0 +1,250 @@
+"""Normalization kernels: BatchNorm, InstanceNorm, GroupNorm and LayerNorm.
+
+Every norm sees its input as B contiguous *blocks* of S elements: (sample, channel) planes for
+Batch/Instance/GroupNorm, rows for LayerNorm. A block is cut into k equal *tiles* (k > 1 only
+when there are fewer blocks than threads), tile t covering block t // k; the prange runs over
+tiles, so few huge blocks still use every thread. The inner loops live in
+include/cylayers/norm_kernels.h (float64 accumulation, SIMD reductions).
+
+- ``tile_stats``: per-tile mean and M2 = sum (x - mean)^2. Python merges tiles into blocks and
+  blocks into groups (Chan's formula for equal counts), so large means keep their variance.
+- ``block_affine``: y = (x - center[b]) * scale[b] + shift[b]: normalize, scale and shift in one
+  pass (Batch/Instance/GroupNorm).
+- ``tile_grad_sums`` / ``block_affine_grad``: backward's two passes. Sums of g and g*(x - center)
+  per tile, then dx = ga[b] * g + xa[b] * (x - center[b]) + c0[b], with the per-block
+  coefficients derived in Python from the sums. Nothing normalized is ever stored.
+- ``group_norm_forward`` / ``group_norm_backward``: Group- and InstanceNorm with batch statistics,
+  one group per iteration: statistics and affine fused, the group re-read from cache.
+- ``layer_norm_forward`` / ``layer_norm_backward``: one row per iteration, statistics fused into
+  the forward; backward fuses dx with dgamma/dbeta in per-thread float64 scratch rows.
+"""
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+
+cdef extern from "cylayers/norm_kernels.h" nogil:
+    void cyl_tile_stats_f(const float* x, Py_ssize_t n, double* mean, double* m2)
+    void cyl_tile_stats_d(const double* x, Py_ssize_t n, double* mean, double* m2)
+    void cyl_affine_f(const float* x, float* out, Py_ssize_t n, double center, double scale,
+                      double shift)
+    void cyl_affine_d(const double* x, double* out, Py_ssize_t n, double center, double scale,
+                      double shift)
+    void cyl_grad_sums_f(const float* g, const float* x, Py_ssize_t n, double center,
+                         double* sum_g, double* sum_gxc)
+    void cyl_grad_sums_d(const double* g, const double* x, Py_ssize_t n, double center,
+                         double* sum_g, double* sum_gxc)
+    void cyl_affine_grad_f(const float* g, const float* x, float* dx, Py_ssize_t n,
+                           double center, double ga, double xa, double c0)
+    void cyl_affine_grad_d(const double* g, const double* x, double* dx, Py_ssize_t n,
+                           double center, double ga, double xa, double c0)
+    void cyl_layer_norm_row_f(const float* x, const float* gamma, const float* beta, float* out,
+                              Py_ssize_t n, double eps, double* mean, double* inv_std)
+    void cyl_layer_norm_row_d(const double* x, const double* gamma, const double* beta,
+                              double* out, Py_ssize_t n, double eps, double* mean,
+                              double* inv_std)
+    void cyl_layer_norm_row_backward_f(const float* g, const float* x, const float* gamma,
+                                       float* dx, Py_ssize_t n, double mu, double rs,
+                                       double* dgamma, double* dbeta)
+    void cyl_group_norm_fwd_f(const float* x, float* out, Py_ssize_t cpg, Py_ssize_t plane_len,
+                              const float* gamma, const float* beta, double eps, double* mean,
+                              double* inv_std)
+    void cyl_group_norm_fwd_d(const double* x, double* out, Py_ssize_t cpg, Py_ssize_t plane_len,
+                              const double* gamma, const double* beta, double eps, double* mean,
+                              double* inv_std)
+    void cyl_group_norm_bwd_f(const float* g, const float* x, float* dx, Py_ssize_t cpg,
+                              Py_ssize_t plane_len, const float* gamma, double mu, double rs,
+                              double* sum_g, double* sum_gxc)
+    void cyl_group_norm_bwd_d(const double* g, const double* x, double* dx, Py_ssize_t cpg,
+                              Py_ssize_t plane_len, const double* gamma, double mu, double rs,
+                              double* sum_g, double* sum_gxc)
+    void cyl_layer_norm_row_backward_d(const double* g, const double* x, const double* gamma,
+                                       double* dx, Py_ssize_t n, double mu, double rs,
+                                       double* dgamma, double* dbeta)
+
+
+def tile_stats(const floating[::1] x,   # IN  n_tiles tiles of tile_len, contiguous
+               double[::1] mean,        # OUT per tile
+               double[::1] m2,          # OUT per tile: sum (x - mean)^2
+               Py_ssize_t tile_len, int num_threads):
+    cdef Py_ssize_t t, n_tiles = mean.shape[0]
+    if tile_len == 0 or n_tiles == 0:
+        return
+    for t in prange(n_tiles, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            cyl_tile_stats_f(&x[t * tile_len], tile_len, &mean[t], &m2[t])
+        else:
+            cyl_tile_stats_d(&x[t * tile_len], tile_len, &mean[t], &m2[t])
+
+
+def block_affine(const floating[::1] x,       # IN  B blocks of block_len
+                 const double[::1] center,    # IN  per block
+                 const double[::1] scale,     # IN  per block
+                 const double[::1] shift,     # IN  per block
+                 floating[::1] out,           # OUT may alias x
+                 Py_ssize_t block_len, Py_ssize_t tiles_per_block, int num_threads):
+    cdef Py_ssize_t t, b, tile_len, n_tiles = center.shape[0] * tiles_per_block
+    if block_len == 0 or n_tiles == 0:
+        return
+    tile_len = block_len // tiles_per_block
+    for t in prange(n_tiles, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        b = t // tiles_per_block
+        if floating is float:
+            cyl_affine_f(&x[t * tile_len], &out[t * tile_len], tile_len, center[b], scale[b],
+                         shift[b])
+        else:
+            cyl_affine_d(&x[t * tile_len], &out[t * tile_len], tile_len, center[b], scale[b],
+                         shift[b])
+
+
+def tile_grad_sums(const floating[::1] grad,   # IN
+                   const floating[::1] x,      # IN
+                   const double[::1] center,   # IN  per block
+                   double[::1] sum_g,          # OUT per tile: sum g
+                   double[::1] sum_gxc,        # OUT per tile: sum g * (x - center)
+                   Py_ssize_t block_len, Py_ssize_t tiles_per_block, int num_threads):
+    cdef Py_ssize_t t, tile_len, n_tiles = sum_g.shape[0]
+    if block_len == 0 or n_tiles == 0:
+        return
+    tile_len = block_len // tiles_per_block
+    for t in prange(n_tiles, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            cyl_grad_sums_f(&grad[t * tile_len], &x[t * tile_len], tile_len,
+                            center[t // tiles_per_block], &sum_g[t], &sum_gxc[t])
+        else:
+            cyl_grad_sums_d(&grad[t * tile_len], &x[t * tile_len], tile_len,
+                            center[t // tiles_per_block], &sum_g[t], &sum_gxc[t])
+
+
+def block_affine_grad(const floating[::1] grad,  # IN
+                      const floating[::1] x,     # IN
+                      const double[::1] center,  # IN  per block
+                      const double[::1] ga,      # IN  per block: coefficient of g
+                      const double[::1] xa,      # IN  per block: coefficient of (x - center)
+                      const double[::1] c0,      # IN  per block: constant
+                      floating[::1] grad_in,     # OUT
+                      Py_ssize_t block_len, Py_ssize_t tiles_per_block, int num_threads):
+    cdef Py_ssize_t t, b, o, tile_len, n_tiles = center.shape[0] * tiles_per_block
+    if block_len == 0 or n_tiles == 0:
+        return
+    tile_len = block_len // tiles_per_block
+    for t in prange(n_tiles, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        b = t // tiles_per_block
+        o = t * tile_len
+        if floating is float:
+            cyl_affine_grad_f(&grad[o], &x[o], &grad_in[o], tile_len, center[b], ga[b], xa[b],
+                              c0[b])
+        else:
+            cyl_affine_grad_d(&grad[o], &x[o], &grad_in[o], tile_len, center[b], ga[b], xa[b],
+                              c0[b])
+
+
+def layer_norm_forward(const floating[::1] x,       # IN  n_rows rows of row_len
+                       const floating[::1] gamma,   # IN  (row_len,) or empty for no weight
+                       const floating[::1] beta,    # IN  (row_len,) or empty for no bias
+                       floating[::1] out,           # OUT
+                       double[::1] mean,            # OUT per row
+                       double[::1] inv_std,         # OUT per row
+                       Py_ssize_t row_len, double eps, int num_threads):
+    cdef Py_ssize_t r, n_rows = mean.shape[0]
+    cdef const floating* g = &gamma[0] if gamma.shape[0] > 0 else NULL
+    cdef const floating* b = &beta[0] if beta.shape[0] > 0 else NULL
+    if row_len == 0 or n_rows == 0:
+        return
+    for r in prange(n_rows, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            cyl_layer_norm_row_f(&x[r * row_len], g, b, &out[r * row_len], row_len, eps,
+                                 &mean[r], &inv_std[r])
+        else:
+            cyl_layer_norm_row_d(&x[r * row_len], g, b, &out[r * row_len], row_len, eps,
+                                 &mean[r], &inv_std[r])
+
+
+def layer_norm_backward(const floating[::1] grad,     # IN  n_rows rows of row_len
+                        const floating[::1] x,        # IN
+                        const floating[::1] gamma,    # IN  (row_len,) or empty
+                        const double[::1] mean,       # IN  per row
+                        const double[::1] inv_std,    # IN  per row
+                        floating[::1] grad_in,        # OUT (empty when not needed)
+                        double[:, ::1] dgamma_part,   # OUT (threads, row_len), zeroed
+                        double[:, ::1] dbeta_part,    # OUT (threads, row_len), zeroed
+                        Py_ssize_t row_len, int num_threads):
+    """dx = inv_std * (g*gamma - mean(g*gamma) - xhat * mean(g*gamma*xhat)), fused with the
+    per-thread dgamma = sum_rows g*xhat and dbeta = sum_rows g."""
+    cdef Py_ssize_t r, n_rows = mean.shape[0]
+    cdef const floating* gm = &gamma[0] if gamma.shape[0] > 0 else NULL
+    cdef bint want_dx = grad_in.shape[0] > 0
+    cdef int tid
+    if row_len == 0 or n_rows == 0:
+        return
+    for r in prange(n_rows, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        tid = threadid()
+        if floating is float:
+            cyl_layer_norm_row_backward_f(&grad[r * row_len], &x[r * row_len], gm,
+                                          &grad_in[r * row_len] if want_dx else NULL, row_len,
+                                          mean[r], inv_std[r], &dgamma_part[tid, 0],
+                                          &dbeta_part[tid, 0])
+        else:
+            cyl_layer_norm_row_backward_d(&grad[r * row_len], &x[r * row_len], gm,
+                                          &grad_in[r * row_len] if want_dx else NULL, row_len,
+                                          mean[r], inv_std[r], &dgamma_part[tid, 0],
+                                          &dbeta_part[tid, 0])
+
+
+def group_norm_forward(const floating[::1] x,       # IN  (N, G, cpg, plane_len) flattened
+                       const floating[::1] gamma,   # IN  (G * cpg,) or empty
+                       const floating[::1] beta,    # IN  (G * cpg,) or empty
+                       floating[::1] out,           # OUT
+                       double[::1] mean,            # OUT per (n, g)
+                       double[::1] inv_std,         # OUT per (n, g)
+                       Py_ssize_t num_groups, Py_ssize_t cpg, Py_ssize_t plane_len, double eps,
+                       int num_threads):
+    """Group/InstanceNorm with batch statistics, one group per iteration (fused stats + affine)."""
+    cdef Py_ssize_t grp, o, cofs, n_groups = mean.shape[0], group_len = cpg * plane_len
+    cdef bint has_g = gamma.shape[0] > 0, has_b = beta.shape[0] > 0
+    if group_len == 0 or n_groups == 0:
+        return
+    for grp in prange(n_groups, nogil=True, schedule='static', num_threads=num_threads,
+                      use_threads_if=num_threads > 1):
+        o = grp * group_len
+        cofs = (grp % num_groups) * cpg
+        if floating is float:
+            cyl_group_norm_fwd_f(&x[o], &out[o], cpg, plane_len,
+                                 &gamma[cofs] if has_g else NULL, &beta[cofs] if has_b else NULL,
+                                 eps, &mean[grp], &inv_std[grp])
+        else:
+            cyl_group_norm_fwd_d(&x[o], &out[o], cpg, plane_len,
+                                 &gamma[cofs] if has_g else NULL, &beta[cofs] if has_b else NULL,
+                                 eps, &mean[grp], &inv_std[grp])
+
+
+def group_norm_backward(const floating[::1] grad,    # IN
+                        const floating[::1] x,       # IN
+                        const floating[::1] gamma,   # IN  (G * cpg,) or empty
+                        const double[::1] mean,      # IN  per (n, g)
+                        const double[::1] inv_std,   # IN  per (n, g)
+                        floating[::1] grad_in,       # OUT (empty when not needed)
+                        double[::1] sum_g,           # OUT per (n, c)
+                        double[::1] sum_gxc,         # OUT per (n, c): sum g * (x - mean)
+                        Py_ssize_t num_groups, Py_ssize_t cpg, Py_ssize_t plane_len,
+                        int num_threads):
+    cdef Py_ssize_t grp, o, cofs, n_groups = mean.shape[0], group_len = cpg * plane_len
+    cdef bint has_g = gamma.shape[0] > 0, want_dx = grad_in.shape[0] > 0
+    if group_len == 0 or n_groups == 0:
+        return
+    for grp in prange(n_groups, nogil=True, schedule='static', num_threads=num_threads,
+                      use_threads_if=num_threads > 1):
+        o = grp * group_len
+        cofs = (grp % num_groups) * cpg
+        if floating is float:
+            cyl_group_norm_bwd_f(&grad[o], &x[o], &grad_in[o] if want_dx else NULL, cpg,
+                                 plane_len, &gamma[cofs] if has_g else NULL, mean[grp],
+                                 inv_std[grp], &sum_g[grp * cpg], &sum_gxc[grp * cpg])
+        else:
+            cyl_group_norm_bwd_d(&grad[o], &x[o], &grad_in[o] if want_dx else NULL, cpg,
+                                 plane_len, &gamma[cofs] if has_g else NULL, mean[grp],
+                                 inv_std[grp], &sum_g[grp * cpg], &sum_gxc[grp * cpg])

@@ -1,0 +1,353 @@
+"""Normalization ops: forward/backward pairs on cylayers._kernels.normalization.
+
+Batch-, Instance- and GroupNorm share one op (BlockNormFn): the input (N, C, *spatial) is N*C
+contiguous blocks of S = prod(spatial) elements; statistics are shared by a *group* of blocks
+(BatchNorm: the N blocks of a channel; InstanceNorm: one block; GroupNorm: C/G consecutive blocks
+of a sample), and gamma/beta are constant per block. LayerNorm normalizes rows and has
+elementwise gamma/beta, so it has its own op. Backward keeps only per-group mean and inv_std
+(plus x, which the graph holds anyway), never a normalized copy.
+"""
+import numpy as np
+
+from cylayers._kernels import normalization as K
+from cylayers._tensor import Tensor
+from cylayers._threads import get_num_threads, threads_for
+from cylayers.autograd.function import Function
+from cylayers.nn.functional._kernel_call import float_input, grad_like
+
+
+def _tiles_per_block(n_blocks, block_len):
+    """Cut blocks into equal tiles when there are too few blocks to keep every thread busy."""
+    want = 4 * get_num_threads()
+    if n_blocks >= want or block_len < 4096:
+        return 1
+    k = -(-want // max(n_blocks, 1))
+    while k <= 64 * want and block_len % k:
+        k += 1
+    return k if block_len % k == 0 else 1
+
+
+def _merge(mean, m2, count, axes):
+    """Merge equal-count partial statistics along ``axes`` (Chan et al.), keeping dims."""
+    if not axes:
+        return mean, m2
+    mu = mean.mean(axis=axes, keepdims=True)
+    m2 = m2.sum(axis=axes, keepdims=True) + count * ((mean - mu) ** 2).sum(axis=axes,
+                                                                           keepdims=True)
+    return mu, m2
+
+
+def block_statistics(x_flat, n_blocks, block_len):
+    """Per-block float64 mean and M2 of a C-contiguous (n_blocks, block_len) array."""
+    k = _tiles_per_block(n_blocks, block_len)
+    mean = np.empty(n_blocks * k)
+    m2 = np.empty(n_blocks * k)
+    K.tile_stats(x_flat, mean, m2, block_len // k if block_len else 0,
+                 threads_for(x_flat.shape[0]))
+    mean, m2 = _merge(mean.reshape(n_blocks, k), m2.reshape(n_blocks, k), block_len // k
+                      if block_len else 0, (1,))
+    return mean.reshape(n_blocks), m2.reshape(n_blocks)
+
+
+class BlockLayout:
+    """Blocks of an (N, C, *spatial) input and the groups that share statistics."""
+
+    def __init__(self, shape, kind, num_groups=1):
+        self.n, self.c = shape[0], shape[1]
+        self.block_len = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+        self.n_blocks = self.n * self.c
+        if kind == "batch":
+            self.grouped, self.axes = (self.n, self.c), (0,)
+            self.channel_shape = (1, self.c)
+        elif kind == "instance":
+            self.grouped, self.axes = (self.n, self.c), ()
+            self.channel_shape = (1, self.c)
+        else:  # group
+            g = num_groups
+            self.grouped, self.axes = (self.n, g, self.c // g), (2,)
+            self.channel_shape = (1, g, self.c // g)
+        self.group_count = self.block_len * int(np.prod([self.grouped[a] for a in self.axes]))
+
+    def per_block(self, values):
+        """Broadcast group- or channel-shaped values to one float64 value per block."""
+        return np.ascontiguousarray(np.broadcast_to(values, self.grouped),
+                                    dtype=np.float64).reshape(self.n_blocks)
+
+    def per_channel_sum(self, per_block):
+        return per_block.reshape(self.n, self.c).sum(axis=0)
+
+
+class BlockNormFn(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, layout, eps, fixed_mean, fixed_var, stats_sink):
+        xc = float_input(x, "normalization")
+        flat = xc.reshape(-1)
+        if fixed_mean is None:
+            mean_b, m2_b = block_statistics(flat, layout.n_blocks, layout.block_len)
+            mean, m2 = _merge(mean_b.reshape(layout.grouped), m2_b.reshape(layout.grouped),
+                              layout.block_len, layout.axes)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                var = m2 / layout.group_count
+            if stats_sink is not None:
+                stats_sink.append((mean, m2, layout.group_count))
+        else:
+            mean = np.asarray(fixed_mean, dtype=np.float64).reshape(layout.channel_shape)
+            var = np.asarray(fixed_var, dtype=np.float64).reshape(layout.channel_shape)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        gamma = (np.asarray(weight, dtype=np.float64).reshape(layout.channel_shape)
+                 if weight is not None else 1.0)
+        beta = (np.asarray(bias, dtype=np.float64).reshape(layout.channel_shape)
+                if bias is not None else 0.0)
+        center = layout.per_block(mean)
+        out = np.empty_like(xc)
+        K.block_affine(flat, center, layout.per_block(inv_std * gamma), layout.per_block(beta),
+                       out.reshape(-1), layout.block_len,
+                       _tiles_per_block(layout.n_blocks, layout.block_len),
+                       threads_for(flat.shape[0]))
+        ctx.layout, ctx.batch_stats = layout, fixed_mean is None
+        ctx.mean, ctx.inv_std, ctx.gamma = mean, inv_std, gamma  # per group / channel: small
+        ctx.save_for_backward(x, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        layout = ctx.layout
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        xc = np.ascontiguousarray(x)
+        g = grad_like(g, xc)
+        flat_x, flat_g = xc.reshape(-1), g.reshape(-1)
+        nt = threads_for(flat_x.shape[0])
+        k = _tiles_per_block(layout.n_blocks, layout.block_len)
+        center = layout.per_block(ctx.mean)
+        sum_g = np.empty(layout.n_blocks * k)
+        sum_gxc = np.empty(layout.n_blocks * k)
+        K.tile_grad_sums(flat_g, flat_x, center, sum_g, sum_gxc, layout.block_len, k, nt)
+        sum_g = sum_g.reshape(layout.n_blocks, k).sum(axis=1)
+        sum_gxc = sum_gxc.reshape(layout.n_blocks, k).sum(axis=1)
+        inv_std_b = layout.per_block(ctx.inv_std)
+        dw = layout.per_channel_sum(inv_std_b * sum_gxc).astype(xc.dtype) if need_w else None
+        db = layout.per_channel_sum(sum_g).astype(xc.dtype) if need_b else None
+        dx = None
+        if need_x:
+            r = ctx.inv_std
+            gamma = np.broadcast_to(ctx.gamma, layout.grouped)
+            ga = r * gamma
+            if ctx.batch_stats:
+                sg = sum_g.reshape(layout.grouped)
+                sgx = sum_gxc.reshape(layout.grouped)
+                m = layout.group_count
+                mean_dxhat = (gamma * sg).sum(axis=layout.axes, keepdims=True) / m
+                mean_dxhat_xhat = r * (gamma * sgx).sum(axis=layout.axes, keepdims=True) / m
+                xa, c0 = -r * r * mean_dxhat_xhat, -r * mean_dxhat
+            else:  # fixed (running) statistics: an affine map of x
+                xa, c0 = 0.0, 0.0
+            dx = np.empty_like(xc)
+            K.block_affine_grad(flat_g, flat_x, center, layout.per_block(ga),
+                                layout.per_block(xa), layout.per_block(c0), dx.reshape(-1),
+                                layout.block_len, k, nt)
+        return dx, dw, db, None, None, None, None, None
+
+
+class GroupNormFn(Function):
+    """Group- and InstanceNorm with batch statistics: one fused kernel call per direction, each
+    group read from memory once (its statistics and its output computed while it is cached)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, num_groups, eps):
+        xc = float_input(x, "group_norm")
+        n, c = xc.shape[0], xc.shape[1]
+        plane = int(np.prod(xc.shape[2:])) if xc.ndim > 2 else 1
+        empty = np.empty(0, dtype=xc.dtype)
+        gamma = np.ascontiguousarray(weight, dtype=xc.dtype) if weight is not None else empty
+        beta = np.ascontiguousarray(bias, dtype=xc.dtype) if bias is not None else empty
+        out = np.empty_like(xc)
+        mean = np.empty(n * num_groups)
+        inv_std = np.empty(n * num_groups)
+        K.group_norm_forward(xc.reshape(-1), gamma, beta, out.reshape(-1), mean, inv_std,
+                             num_groups, c // num_groups, plane, eps, threads_for(xc.size))
+        ctx.shape, ctx.num_groups, ctx.mean, ctx.inv_std = (n, c, plane), num_groups, mean, inv_std
+        ctx.save_for_backward(x, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        n, c, plane = ctx.shape
+        groups = ctx.num_groups
+        xc = np.ascontiguousarray(x)
+        g = grad_like(g, xc)
+        gamma = (np.ascontiguousarray(weight, dtype=xc.dtype) if weight is not None
+                 else np.empty(0, dtype=xc.dtype))
+        dx = np.empty_like(xc) if need_x else np.empty(0, dtype=xc.dtype)
+        sum_g = np.empty(n * c)
+        sum_gxc = np.empty(n * c)
+        K.group_norm_backward(g.reshape(-1), xc.reshape(-1), gamma, ctx.mean, ctx.inv_std,
+                              dx.reshape(-1), sum_g, sum_gxc, groups, c // groups, plane,
+                              threads_for(xc.size))
+        inv_std_nc = np.repeat(ctx.inv_std, c // groups)
+        dw = ((inv_std_nc * sum_gxc).reshape(n, c).sum(axis=0).astype(xc.dtype) if need_w
+              else None)
+        db = sum_g.reshape(n, c).sum(axis=0).astype(xc.dtype) if need_b else None
+        return (dx if need_x else None), dw, db, None, None
+
+
+def _fused_groups_pay_off(n_groups):
+    # One group per thread iteration: with fewer groups than threads, the tiled path is faster.
+    return n_groups >= get_num_threads()
+
+
+def _raw(t):
+    return t.data if isinstance(t, Tensor) else t
+
+
+def _update_running(running_mean, running_var, mean, m2, count, momentum, channel_axes):
+    """PyTorch's update: running = (1 - momentum) * running + momentum * batch value, with the
+    unbiased variance. ``channel_axes`` average per-instance statistics over the batch."""
+    batch_mean = mean.mean(axis=channel_axes).reshape(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unbiased = (m2 / max(count - 1, 1) if count > 1 else m2 * np.nan)
+    batch_var = unbiased.mean(axis=channel_axes).reshape(-1)
+    for buf, value in ((running_mean, batch_mean), (running_var, batch_var)):
+        if buf is None:
+            continue
+        arr = buf.data
+        arr *= 1 - momentum
+        arr += (momentum * value).astype(arr.dtype)
+        buf._vc[0] += 1
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected at least 2D input (got {input.ndim}D input)")
+    shape = tuple(input.shape)
+    if training:
+        size = shape[0] * (int(np.prod(shape[2:])) if len(shape) > 2 else 1)
+        if size == 1:
+            raise ValueError("Expected more than 1 value per channel when training, got input "
+                             f"size {input.shape!r}")
+    c = shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise RuntimeError(f"batch_norm: {name} should contain {c} elements not "
+                               f"{int(np.prod(t.shape))}")
+    layout = BlockLayout(shape, "batch")
+    use_batch_stats = training or running_mean is None
+    if input.numel() == 0:
+        return input * 1.0
+    sink = [] if (training and running_mean is not None) else None
+    out = BlockNormFn.apply(input, weight, bias, layout, eps,
+                            None if use_batch_stats else _raw(running_mean),
+                            None if use_batch_stats else _raw(running_var), sink)
+    if sink:
+        mean, m2, count = sink[0]
+        _update_running(running_mean, running_var, mean, m2, count, momentum, (0,))
+    return out
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected at least 3D input (N, C, *) (got "
+                         f"{input.ndim}D input)")
+    shape = tuple(input.shape)
+    spatial = int(np.prod(shape[2:]))
+    if use_input_stats and spatial == 1:
+        raise ValueError("Expected more than 1 spatial element when training, got input size "
+                         f"{input.shape!r}")
+    if input.numel() == 0:
+        return input * 1.0
+    use_batch_stats = use_input_stats or running_mean is None
+    sink = [] if (use_input_stats and running_mean is not None) else None
+    if use_batch_stats and sink is None and _fused_groups_pay_off(shape[0] * shape[1]):
+        return GroupNormFn.apply(input, weight, bias, shape[1], eps)
+    layout = BlockLayout(shape, "instance")
+    out = BlockNormFn.apply(input, weight, bias, layout, eps,
+                            None if use_batch_stats else _raw(running_mean),
+                            None if use_batch_stats else _raw(running_var), sink)
+    if sink:
+        mean, m2, count = sink[0]
+        _update_running(running_mean, running_var, mean, m2, count, momentum, (0,))
+    return out
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm: expected at least 2D input (got {input.ndim}D input)")
+    shape = tuple(input.shape)
+    if shape[1] % num_groups != 0:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by "
+                           f"num_groups, but got input of shape {list(shape)} and "
+                           f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (shape[1],):
+            raise RuntimeError(f"group_norm: expected {name} to have {shape[1]} elements, got "
+                               f"{int(np.prod(t.shape))}")
+    if input.numel() == 0:
+        return input * 1.0
+    if _fused_groups_pay_off(shape[0] * num_groups):
+        return GroupNormFn.apply(input, weight, bias, num_groups, eps)
+    layout = BlockLayout(shape, "group", num_groups)
+    return BlockNormFn.apply(input, weight, bias, layout, eps, None, None, None)
+
+
+class LayerNormFn(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, row_len, param_ndim, eps):
+        xc = float_input(x, "layer_norm")
+        flat = xc.reshape(-1)
+        n_rows = flat.shape[0] // row_len
+        empty = np.empty(0, dtype=xc.dtype)
+        gamma = np.ascontiguousarray(weight, dtype=xc.dtype).reshape(-1) if weight is not None \
+            else empty
+        beta = np.ascontiguousarray(bias, dtype=xc.dtype).reshape(-1) if bias is not None \
+            else empty
+        out = np.empty_like(xc)
+        mean = np.empty(n_rows)
+        inv_std = np.empty(n_rows)
+        K.layer_norm_forward(flat, gamma, beta, out.reshape(-1), mean, inv_std, row_len, eps,
+                             threads_for(flat.shape[0]))
+        ctx.row_len, ctx.param_ndim, ctx.mean, ctx.inv_std = row_len, param_ndim, mean, inv_std
+        ctx.save_for_backward(x, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        xc = np.ascontiguousarray(x)
+        g = grad_like(g, xc)
+        row_len = ctx.row_len
+        nt = threads_for(xc.size)
+        gamma = (np.ascontiguousarray(weight, dtype=xc.dtype).reshape(-1) if weight is not None
+                 else np.empty(0, dtype=xc.dtype))
+        dgamma_part = np.zeros((nt, row_len))
+        dbeta_part = np.zeros((nt, row_len))
+        dx = np.empty_like(xc) if need_x else np.empty(0, dtype=xc.dtype)
+        K.layer_norm_backward(g.reshape(-1), xc.reshape(-1), gamma, ctx.mean, ctx.inv_std,
+                              dx.reshape(-1), dgamma_part, dbeta_part, row_len, nt)
+        param_shape = xc.shape[xc.ndim - ctx.param_ndim:]
+        dw = dgamma_part.sum(axis=0).reshape(param_shape).astype(xc.dtype) if need_w else None
+        db = dbeta_part.sum(axis=0).reshape(param_shape).astype(xc.dtype) if need_b else None
+        return (dx if need_x else None), dw, db, None, None, None
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    normalized_shape = ((normalized_shape,) if isinstance(normalized_shape, int)
+                        else tuple(normalized_shape))
+    k = len(normalized_shape)
+    shape = tuple(input.shape)
+    if k == 0 or shape[len(shape) - k:] != normalized_shape or len(shape) < k:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
+                           f"with shape [*, {', '.join(map(str, normalized_shape))}], but got "
+                           f"input of size{list(shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != normalized_shape:
+            raise RuntimeError(f"layer_norm: expected {name} of shape {list(normalized_shape)}, "
+                               f"got {list(t.shape)}")
+    if input.numel() == 0:
+        return input * 1.0
+    return LayerNormFn.apply(input, weight, bias, int(np.prod(normalized_shape)), k, eps)

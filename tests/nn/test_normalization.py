@@ -1,0 +1,351 @@
+"""Normalization layers: PyTorch parity for every option (several training steps then eval:
+outputs, input/weight/bias grads, all buffers), gradcheck, numerics, errors, threads."""
+import numpy as np
+import pytest
+import torch
+
+import cylayers
+from cylayers import nn
+import cylayers.nn.functional as F
+from cylayers.autograd import gradcheck
+from helpers import assert_close
+
+TN = torch.nn
+
+
+def _sync(ours, theirs, seed=0):
+    """Give both modules the same (random, not default) parameters."""
+    rng = np.random.default_rng(seed)
+    sd = {}
+    for k, v in theirs.state_dict().items():
+        if k.endswith("weight"):
+            sd[k] = torch.from_numpy(rng.uniform(0.5, 1.5, tuple(v.shape)).astype(
+                v.numpy().dtype))
+        elif k.endswith("bias"):
+            sd[k] = torch.from_numpy(rng.uniform(-0.5, 0.5, tuple(v.shape)).astype(
+                v.numpy().dtype))
+        else:
+            sd[k] = v
+    theirs.load_state_dict(sd)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+
+
+def _run_steps(ours, theirs, shape, dtype, steps=3, transpose=False, scale=1.0, shift=0.0):
+    """Train-mode steps then one eval step; compare everything after each."""
+    rng = np.random.default_rng(1)
+    for step in range(steps + 1):
+        if step == steps:
+            ours.eval()
+            theirs.eval()
+        x = (rng.standard_normal(shape) * scale + shift).astype(dtype)
+        if transpose:  # a non-contiguous input with the same logical shape
+            x_nc = np.swapaxes(np.ascontiguousarray(np.swapaxes(x, -1, -2)), -1, -2)
+            assert not x_nc.flags.c_contiguous
+            x = x_nc
+        xo = cylayers.tensor(x, requires_grad=True)
+        xt = torch.from_numpy(np.array(x)).requires_grad_()
+        if transpose:
+            xo = cylayers.from_numpy(x).requires_grad_()
+        yo, yt = ours(xo), theirs(xt)
+        assert_close(yo, yt, dtype)
+        g = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+        for p in ours.parameters():
+            p.grad = None
+        theirs.zero_grad()
+        yo.backward(cylayers.tensor(g))
+        yt.backward(torch.from_numpy(g))
+        assert_close(xo.grad, xt.grad, dtype)
+        for (n, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+            assert_close(p.grad, q.grad, dtype, err_msg=n)
+        for (n, b), (_, c) in zip(ours.named_buffers(), theirs.named_buffers()):
+            if c is None:
+                assert b is None
+            elif c.dtype == torch.int64:
+                assert b.item() == c.item(), n
+            else:
+                assert_close(b, c, dtype)
+
+
+BN_OPTIONS = [dict(), dict(momentum=None), dict(momentum=0.3, eps=1e-3), dict(affine=False),
+              dict(track_running_stats=False), dict(affine=False, track_running_stats=False),
+              dict(bias=False)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("opts", BN_OPTIONS, ids=str)
+@pytest.mark.parametrize("cls,shape", [("BatchNorm1d", (7, 5)), ("BatchNorm1d", (4, 5, 3)),
+                                       ("BatchNorm2d", (3, 5, 7, 1)),
+                                       ("BatchNorm2d", (2, 3, 1, 1)),
+                                       ("BatchNorm3d", (2, 3, 2, 5, 3))], ids=str)
+def test_batchnorm_parity(cls, shape, opts, dtype):
+    ours = getattr(nn, cls)(shape[1], **opts)
+    theirs = getattr(TN, cls)(shape[1], **opts)
+    if dtype == np.float64:
+        ours.double(), theirs.double()
+    _sync(ours, theirs)
+    _run_steps(ours, theirs, shape, dtype)
+    assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("opts", [dict(), dict(affine=True), dict(track_running_stats=True),
+                                  dict(affine=True, track_running_stats=True, momentum=0.2),
+                                  dict(affine=True, bias=False)], ids=str)
+@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (3, 4, 7)),
+                                       ("InstanceNorm1d", (4, 7)),
+                                       ("InstanceNorm2d", (2, 3, 5, 3)),
+                                       ("InstanceNorm2d", (3, 5, 3)),
+                                       ("InstanceNorm3d", (2, 3, 2, 3, 2))], ids=str)
+def test_instancenorm_parity(cls, shape, opts, dtype):
+    c = shape[1] if len(shape) == int(cls[-2]) + 2 else shape[0]
+    ours, theirs = getattr(nn, cls)(c, **opts), getattr(TN, cls)(c, **opts)
+    if dtype == np.float64:
+        ours.double(), theirs.double()
+    _sync(ours, theirs)
+    _run_steps(ours, theirs, shape, dtype)
+    assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("args,shape", [(((5,),), (3, 5)), (((4, 3),), (2, 7, 4, 3)),
+                                        (([64, 32],), (20, 64, 32)), ((7,), (7,)),
+                                        (((3,), 1e-3, False), (4, 3)),
+                                        (((3, 2), 1e-5, True, False), (5, 3, 2))], ids=str)
+def test_layernorm_parity(args, shape, dtype):
+    ours, theirs = nn.LayerNorm(*args), TN.LayerNorm(*args)
+    if dtype == np.float64:
+        ours.double(), theirs.double()
+    _sync(ours, theirs)
+    _run_steps(ours, theirs, shape, dtype, steps=1)
+    assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("args,shape", [((2, 6), (3, 6, 5)), ((3, 6), (2, 6, 4, 3)),
+                                        ((3, 6), (2, 6)), ((1, 4, 1e-3, False), (3, 4, 5)),
+                                        ((8, 64), (4, 64, 3, 3)), ((5, 5), (1, 5, 7, 1, 2))],
+                         ids=str)
+def test_groupnorm_parity(args, shape, dtype):
+    ours, theirs = nn.GroupNorm(*args), TN.GroupNorm(*args)
+    if dtype == np.float64:
+        ours.double(), theirs.double()
+    _sync(ours, theirs)
+    _run_steps(ours, theirs, shape, dtype, steps=1)
+    assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda L: L.nn.BatchNorm2d(4), (3, 4, 5, 6)),
+    (lambda L: L.nn.InstanceNorm2d(4, affine=True), (3, 4, 5, 6)),
+    (lambda L: L.nn.GroupNorm(2, 4), (3, 4, 5, 6)),
+    (lambda L: L.nn.LayerNorm([5, 6]), (3, 4, 5, 6))])
+def test_non_contiguous_inputs(make, shape):
+    ours, theirs = make(cylayers), make(torch)
+    _sync(ours, theirs)
+    _run_steps(ours, theirs, shape, np.float32, steps=1, transpose=True)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+    lambda x, w, b: F.batch_norm(x, cylayers.tensor(np.linspace(-1, 1, 3)),
+                                 cylayers.tensor(np.linspace(0.5, 2, 3)), w, b, training=False),
+    lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
+    lambda x, w, b: F.group_norm(x, 3, w, b),
+    lambda x, w, b: F.layer_norm(x.transpose(1, 3), [3], w, b),  # non-contiguous rows
+], ids=["batch_train", "batch_eval", "instance", "group", "layer"])
+def test_gradcheck(fn):
+    rng = np.random.default_rng(0)
+    x = cylayers.tensor(rng.standard_normal((2, 3, 2, 4)), requires_grad=True)
+    w = cylayers.tensor(rng.uniform(0.5, 1.5, 3), requires_grad=True)
+    b = cylayers.tensor(rng.uniform(-1, 1, 3), requires_grad=True)
+    assert gradcheck(fn, [x, w, b])
+
+
+def test_large_mean_input_keeps_its_variance():
+    rng = np.random.default_rng(0)
+    x = (1e4 + rng.standard_normal((16, 3, 32, 32))).astype(np.float32)
+    bn = nn.BatchNorm2d(3)
+    y = bn(cylayers.tensor(x)).detach().numpy()
+    ref_var = x.astype(np.float64).var(axis=(0, 2, 3))
+    np.testing.assert_allclose(bn.running_var.numpy(),
+                               0.9 + 0.1 * ref_var * x[:, 0].size / (x[:, 0].size - 1), rtol=1e-5)
+    assert abs(y.std() - 1) < 1e-3 and abs(y.mean()) < 1e-3
+    ln = F.layer_norm(cylayers.tensor(x), [3, 32, 32]).numpy()
+    assert abs(ln.std() - 1) < 1e-3
+
+
+def test_batchnorm_eval_uses_running_stats_and_errors():
+    bn = nn.BatchNorm1d(3)
+    bn.running_mean.data[:] = [1.0, 2.0, 3.0]
+    bn.running_var.data[:] = [4.0, 1.0, 0.25]
+    bn.eval()
+    x = cylayers.tensor([[1.0, 2.0, 3.0], [3.0, 3.0, 3.5]])
+    expected = (x.numpy() - [1, 2, 3]) / np.sqrt(np.array([4.0, 1.0, 0.25]) + 1e-5)
+    np.testing.assert_allclose(bn(x).detach().numpy(), expected, rtol=1e-6)
+    bn.train()
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        bn(cylayers.randn(1, 3))
+    with pytest.raises(ValueError, match="expected 4D input \\(got 3D input\\)"):
+        nn.BatchNorm2d(3)(cylayers.randn(2, 3, 4))
+    with pytest.raises(ValueError, match="expected 2D or 3D input"):
+        bn(cylayers.randn(2, 3, 4, 5))
+    bn.reset_running_stats()
+    assert bn.running_var.tolist() == [1, 1, 1] and bn.num_batches_tracked.item() == 0
+    assert bn.num_batches_tracked.dtype == cylayers.int64
+
+
+def test_constructor_and_shape_errors():
+    with pytest.raises(ValueError, match="num_channels must be divisible by num_groups"):
+        nn.GroupNorm(3, 64)
+    with pytest.raises(ValueError, match="num_groups must be a positive integer"):
+        nn.GroupNorm(0, 64)
+    with pytest.raises(RuntimeError, match="expected input with shape \\[\\*, 64, 32\\]"):
+        nn.LayerNorm([64, 32])(cylayers.randn(20, 64, 31))
+    with pytest.raises(RuntimeError, match="divisible by num_groups"):
+        F.group_norm(cylayers.randn(2, 6, 3), 4)
+    with pytest.raises(ValueError, match="expected input's size at dim=1 to match num_features"):
+        nn.InstanceNorm2d(4, affine=True)(cylayers.randn(2, 3, 5, 5))
+    with pytest.warns(UserWarning, match="does not match num_features"):
+        nn.InstanceNorm2d(4)(cylayers.randn(2, 3, 5, 5))
+
+
+def test_empty_batches():
+    assert nn.LayerNorm(4)(cylayers.randn(0, 4)).shape == (0, 4)
+    assert nn.GroupNorm(2, 4)(cylayers.randn(0, 4, 3)).shape == (0, 4, 3)
+
+
+def test_nan_and_inf_propagate_like_pytorch():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    x[0, 1, 2, 2] = np.nan
+    x[1, 2, 0, 0] = np.inf
+    for make in (lambda L: L.nn.BatchNorm2d(3), lambda L: L.nn.GroupNorm(3, 3),
+                 lambda L: L.nn.InstanceNorm2d(3), lambda L: L.nn.LayerNorm([4, 4])):
+        assert_close(make(cylayers)(cylayers.tensor(x)), make(torch)(torch.from_numpy(x)))
+
+
+def test_thread_counts_agree():
+    x = cylayers.randn(8, 16, 40, 40)
+    results = []
+    for n in (1, 2):
+        cylayers.set_num_threads(n)
+        results.append([m(x).detach().numpy().copy() for m in (
+            nn.BatchNorm2d(16), nn.GroupNorm(4, 16), nn.InstanceNorm2d(16),
+            nn.LayerNorm([16, 40, 40]))])
+    cylayers.set_num_threads(2)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_big_blocks_are_split_into_tiles():
+    """Fewer blocks than threads: the kernels tile the blocks; results unchanged."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, 128, 128)).astype(np.float64)
+    xo = cylayers.tensor(x, requires_grad=True)
+    xt = torch.from_numpy(x).requires_grad_()
+    yo = F.batch_norm(xo, None, None, training=True)
+    yt = torch.nn.functional.batch_norm(xt, None, None, training=True)
+    assert_close(yo, yt, np.float64)
+    yo.sum().backward()
+    (yt * 1).sum().backward()
+    assert_close(xo.grad, xt.grad, np.float64, atol=1e-9)
+
+
+# ---------------------------------------------------------------- property-based
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+def _reference(x, axes, eps=1e-5):
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=axes, keepdims=True)
+    var = x64.var(axis=axes, keepdims=True)
+    return (x64 - mean) / np.sqrt(var + eps)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
+       kind=st.sampled_from(["batch", "instance", "group", "layer"]))
+def test_property_norms_match_numpy(data, dtype, kind):
+    min_dims = 3 if kind == "instance" else 2
+    shape = data.draw(hnp.array_shapes(min_dims=min_dims, max_dims=5, min_side=1, max_side=6))
+    arr = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-100, 100, width=32)))
+    if data.draw(st.booleans()):
+        arr = np.swapaxes(np.ascontiguousarray(np.swapaxes(arr, 0, -1)), 0, -1)
+    x = cylayers.from_numpy(arr)
+    n, c = shape[0], shape[1]
+    spatial = int(np.prod(shape[2:]))
+    tol = dict(rtol=1e-3, atol=2e-3) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-9)
+    if kind == "batch":
+        if n * spatial == 1:
+            with pytest.raises(ValueError, match="more than 1 value per channel"):
+                F.batch_norm(x, None, None, training=True)
+            return
+        out = F.batch_norm(x, None, None, training=True).numpy()
+        ref = _reference(arr, tuple(i for i in range(arr.ndim) if i != 1))
+    elif kind == "instance":
+        if spatial == 1:
+            return
+        out = F.instance_norm(x).numpy()
+        ref = _reference(arr, tuple(range(2, arr.ndim)))
+    elif kind == "group":
+        divisors = [g for g in range(1, c + 1) if c % g == 0]
+        g = data.draw(st.sampled_from(divisors))
+        out = F.group_norm(x, g).numpy()
+        ref = _reference(arr.reshape(n, g, -1), (2,)).reshape(shape)
+    else:
+        k = data.draw(st.integers(1, arr.ndim))
+        out = F.layer_norm(x, shape[arr.ndim - k:]).numpy()
+        ref = _reference(arr, tuple(range(arr.ndim - k, arr.ndim)))
+    assert out.shape == arr.shape and out.dtype == dtype
+    np.testing.assert_allclose(out, ref, **tol)
+
+
+def test_seed_normalization_samples_match_pytorch():
+    """The seed's LayerNorm / InstanceNorm2d / GroupNorm snippets and NormalizationExample."""
+    code = '''
+class NormalizationExample(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.batch_norm = nn.BatchNorm2d(channels)
+        self.layer_norm = nn.LayerNorm([channels, 32, 32])
+        self.instance_norm = nn.InstanceNorm2d(channels)
+        self.group_norm = nn.GroupNorm(8, channels)
+    def forward(self, x):
+        # 不同归一化方法的效果
+        batch_norm_out = self.batch_norm(x)
+        layer_norm_out = self.layer_norm(x)
+        instance_norm_out = self.instance_norm(x)
+        group_norm_out = self.group_norm(x)
+        return {
+            'batch_norm': batch_norm_out,
+            'layer_norm': layer_norm_out,
+            'instance_norm': instance_norm_out,
+            'group_norm': group_norm_out
+        }
+
+layer_norm = nn.LayerNorm(normalized_shape=[64, 32])
+instance_norm = nn.InstanceNorm2d(num_features=64, affine=True)
+group_norm = nn.GroupNorm(num_groups=8, num_channels=64)
+'''
+    spaces = {}
+    for name, lib in (("ours", cylayers), ("theirs", torch)):
+        ns = {"torch": lib, "nn": lib.nn}
+        exec(code, ns)
+        spaces[name] = ns
+    rng = np.random.default_rng(0)
+    inputs = {"layer_norm": (20, 64, 32), "instance_norm": (20, 64, 32, 32),
+              "group_norm": (20, 64, 32, 32)}
+    for key, shape in inputs.items():
+        ours, theirs = spaces["ours"][key], spaces["theirs"][key]
+        _sync(ours, theirs)
+        x = rng.standard_normal(shape).astype(np.float32)
+        assert_close(ours(cylayers.tensor(x)), theirs(torch.from_numpy(x)))
+    ours = spaces["ours"]["NormalizationExample"](16)
+    theirs = spaces["theirs"]["NormalizationExample"](16)
+    _sync(ours, theirs)
+    x = rng.standard_normal((4, 16, 32, 32)).astype(np.float32)
+    out_o, out_t = ours(cylayers.tensor(x)), theirs(torch.from_numpy(x))
+    assert list(out_o) == list(out_t)
+    for k in out_o:
+        assert_close(out_o[k], out_t[k])
+    assert_close(ours.batch_norm.running_var, theirs.batch_norm.running_var)
