@@ -1,0 +1,167 @@
+"""Max, average and adaptive-average pooling over 1-, 2- and 3-D windows (as 3-D with unit
+depth/height), forward and backward, one (sample, channel) plane per iteration."""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+
+
+def max_pool_forward(const floating[::1] x,     # IN  (planes, D, H, W)
+                     floating[::1] out,         # OUT (planes, oD, oH, oW)
+                     int64_t[::1] indices,      # OUT flat index of the max within its plane
+                     Py_ssize_t n_planes, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                     Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                     Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
+                     Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
+                     Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
+                     Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW, int num_threads):
+    cdef Py_ssize_t p, od, oh, ow, a, b, e, idd, ih, iw, o, best, xb, plane = D * H * W
+    cdef Py_ssize_t L = oD * oH * oW
+    cdef floating v, m
+    for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        xb = p * plane
+        for od in range(oD):
+            for oh in range(oH):
+                for ow in range(oW):
+                    best = -1
+                    m = 0
+                    for a in range(kd):
+                        idd = od * sd - pd + a * dd
+                        if idd < 0 or idd >= D:
+                            continue
+                        for b in range(kh):
+                            ih = oh * sh - ph + b * dh
+                            if ih < 0 or ih >= H:
+                                continue
+                            for e in range(kw):
+                                iw = ow * sw - pw + e * dw
+                                if iw < 0 or iw >= W:
+                                    continue
+                                v = x[xb + (idd * H + ih) * W + iw]
+                                # The first NaN wins, as in PyTorch; on ties the first
+                                # maximum is kept.
+                                if best < 0 or v > m or (v != v and m == m):
+                                    m = v
+                                    best = (idd * H + ih) * W + iw
+                    o = p * L + (od * oH + oh) * oW + ow
+                    out[o] = m
+                    indices[o] = best
+
+
+def max_pool_backward(const floating[::1] grad,    # IN  (planes, L)
+                      const int64_t[::1] indices,  # IN  (planes, L)
+                      floating[::1] dx,            # OUT (planes, plane), overwritten
+                      Py_ssize_t n_planes, Py_ssize_t plane, Py_ssize_t L, int num_threads):
+    cdef Py_ssize_t p, i
+    for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        for i in range(plane):
+            dx[p * plane + i] = 0
+        for i in range(L):
+            if indices[p * L + i] >= 0:
+                dx[p * plane + indices[p * L + i]] += grad[p * L + i]
+
+
+cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a if a < b else b
+
+
+cdef inline Py_ssize_t _max(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a if a > b else b
+
+
+def avg_pool(const floating[::1] src,   # IN  forward: x (planes, D, H, W); backward: grad
+             floating[::1] dst,         # OUT forward: out; backward: dx (overwritten)
+             bint backward,
+             Py_ssize_t n_planes, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+             Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+             Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
+             Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
+             Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW,
+             bint count_include_pad, Py_ssize_t divisor_override, int num_threads):
+    """PyTorch's window rule: the window may extend into the padding (counted when
+    count_include_pad) but is clipped at input + padding; divisor_override > 0 replaces it."""
+    cdef Py_ssize_t p, od, oh, ow, d0, d1, h0, h1, w0, w1, a, b, e, o, xb, div
+    cdef Py_ssize_t plane = D * H * W, L = oD * oH * oW
+    cdef double acc, share
+    for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        xb = p * plane
+        if backward:
+            for a in range(plane):
+                dst[xb + a] = 0
+        for od in range(oD):
+            for oh in range(oH):
+                for ow in range(oW):
+                    d0 = od * sd - pd
+                    h0 = oh * sh - ph
+                    w0 = ow * sw - pw
+                    d1 = _min(d0 + kd, D + pd)
+                    h1 = _min(h0 + kh, H + ph)
+                    w1 = _min(w0 + kw, W + pw)
+                    div = (d1 - d0) * (h1 - h0) * (w1 - w0)
+                    d0 = _max(d0, 0)
+                    h0 = _max(h0, 0)
+                    w0 = _max(w0, 0)
+                    d1 = _min(d1, D)
+                    h1 = _min(h1, H)
+                    w1 = _min(w1, W)
+                    if divisor_override > 0:
+                        div = divisor_override
+                    elif not count_include_pad:
+                        div = (d1 - d0) * (h1 - h0) * (w1 - w0)
+                    o = p * L + (od * oH + oh) * oW + ow
+                    if backward:
+                        share = src[o] / <double>div
+                        for a in range(d0, d1):
+                            for b in range(h0, h1):
+                                for e in range(w0, w1):
+                                    dst[xb + (a * H + b) * W + e] += <floating>share
+                    else:
+                        acc = 0
+                        for a in range(d0, d1):
+                            for b in range(h0, h1):
+                                for e in range(w0, w1):
+                                    acc = acc + src[xb + (a * H + b) * W + e]
+                        dst[o] = <floating>(acc / div)
+
+
+def adaptive_avg_pool(const floating[::1] src,  # IN  forward: x; backward: grad
+                      floating[::1] dst,        # OUT forward: out; backward: dx (overwritten)
+                      bint backward,
+                      Py_ssize_t n_planes, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                      Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW, int num_threads):
+    """Output cell i covers input [floor(i*in/out), ceil((i+1)*in/out))."""
+    cdef Py_ssize_t p, od, oh, ow, d0, d1, h0, h1, w0, w1, a, b, e, o, xb, cnt
+    cdef Py_ssize_t plane = D * H * W, L = oD * oH * oW
+    cdef double acc, share
+    for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        xb = p * plane
+        if backward:
+            for a in range(plane):
+                dst[xb + a] = 0
+        for od in range(oD):
+            d0 = (od * D) // oD
+            d1 = ((od + 1) * D + oD - 1) // oD
+            for oh in range(oH):
+                h0 = (oh * H) // oH
+                h1 = ((oh + 1) * H + oH - 1) // oH
+                for ow in range(oW):
+                    w0 = (ow * W) // oW
+                    w1 = ((ow + 1) * W + oW - 1) // oW
+                    cnt = (d1 - d0) * (h1 - h0) * (w1 - w0)
+                    o = p * L + (od * oH + oh) * oW + ow
+                    if backward:
+                        share = src[o] / <double>cnt
+                        for a in range(d0, d1):
+                            for b in range(h0, h1):
+                                for e in range(w0, w1):
+                                    dst[xb + (a * H + b) * W + e] += <floating>share
+                    else:
+                        acc = 0
+                        for a in range(d0, d1):
+                            for b in range(h0, h1):
+                                for e in range(w0, w1):
+                                    acc = acc + src[xb + (a * H + b) * W + e]
+                        dst[o] = <floating>(acc / cnt)

@@ -1,0 +1,156 @@
+"""Convolutions as im2col (Cython) + GEMM (numpy's BLAS); 1-D and 2-D run as 3-D with unit
+leading spatial dims. Backward recomputes the columns from x instead of storing them."""
+import numbers
+
+import numpy as np
+
+from cylayers._kernels import im2col as K
+from cylayers._threads import threads_for
+from cylayers.autograd.function import Function
+from cylayers.nn.functional._kernel_call import float_input, grad_like
+
+
+def ntuple(value, n, name):
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) != n:
+        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value}")
+    return value
+
+
+def _as3(t, fill):
+    return (fill,) * (3 - len(t)) + tuple(t)
+
+
+class ConvGeometry:
+    """Sizes of an N-d convolution/pooling window, padded to 3-D."""
+
+    def __init__(self, in_spatial, kernel, stride, pad_before, pad_after, dilation,
+                 ceil_mode=False):
+        self.nd = len(in_spatial)
+        padded = [i + p + q for i, p, q in zip(in_spatial, pad_before, pad_after)]
+        effective = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+        if any(k > i for k, i in zip(effective, padded)):
+            raise RuntimeError(
+                f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
+                f"Kernel size: ({' x '.join(map(str, effective))}). Kernel size can't be "
+                "greater than actual input size")
+        self.in3 = _as3(in_spatial, 1)
+        self.k3 = _as3(kernel, 1)
+        self.s3 = _as3(stride, 1)
+        self.p3 = _as3(pad_before, 0)
+        self.d3 = _as3(dilation, 1)
+        out = []
+        for i, s, p, span in zip(in_spatial, stride, pad_before,
+                                 (q - k for q, k in zip(padded, effective))):
+            o = (-(-span // s) if ceil_mode else span // s) + 1
+            if ceil_mode and (o - 1) * s >= i + p:
+                o -= 1  # the last window must start inside the input or the left padding
+            out.append(o)
+        self.out_spatial = tuple(out)
+        self.out3 = _as3(self.out_spatial, 1)
+
+    def kernel_args(self):
+        return (*self.in3, *self.k3, *self.s3, *self.p3, *self.d3, *self.out3)
+
+
+class ConvFn(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, geom, groups):
+        xc = float_input(x, "conv")
+        w = np.ascontiguousarray(weight, dtype=xc.dtype)
+        n, c = xc.shape[0], xc.shape[1]
+        o = w.shape[0]
+        taps = int(np.prod(geom.k3))
+        L = int(np.prod(geom.out3))
+        cols = np.empty((n, c * taps, L), dtype=xc.dtype)
+        K.im2col(xc.reshape(-1), cols.reshape(-1), n * c, *geom.kernel_args(),
+                 threads_for(cols.size))
+        cg, og = c // groups, o // groups
+        out = np.matmul(w.reshape(groups, og, cg * taps), cols.reshape(n, groups, cg * taps, L))
+        out = out.reshape(n, o, L)
+        if bias is not None:
+            out += bias.reshape(1, o, 1).astype(xc.dtype, copy=False)
+        ctx.geom, ctx.groups = geom, groups
+        ctx.save_for_backward(x, weight)
+        return out.reshape((n, o) + geom.out_spatial)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        geom, groups = ctx.geom, ctx.groups
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        xc = np.ascontiguousarray(x)
+        w = np.ascontiguousarray(weight, dtype=xc.dtype)
+        n, c, o = xc.shape[0], xc.shape[1], w.shape[0]
+        taps = int(np.prod(geom.k3))
+        L = int(np.prod(geom.out3))
+        cg, og = c // groups, o // groups
+        g4 = grad_like(g, xc).reshape(n, groups, og, L)
+        nt = threads_for(n * c * taps * L)
+        dx = dw = db = None
+        if need_w:
+            cols = np.empty((n, c * taps, L), dtype=xc.dtype)
+            K.im2col(xc.reshape(-1), cols.reshape(-1), n * c, *geom.kernel_args(), nt)
+            cols4 = cols.reshape(n, groups, cg * taps, L)
+            dw = np.matmul(g4, cols4.transpose(0, 1, 3, 2)).sum(axis=0).reshape(weight.shape)
+        if need_b:
+            db = g4.sum(axis=(0, 3)).reshape(o)
+        if need_x:
+            wt = w.reshape(groups, og, cg * taps).transpose(0, 2, 1)
+            dcols = np.ascontiguousarray(np.matmul(wt, g4))  # (n, groups, cg*taps, L)
+            dx = np.empty_like(xc)
+            K.col2im(dcols.reshape(-1), dx.reshape(-1), n * c, *geom.kernel_args(), nt)
+        return dx, dw, db, None, None
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, nd):
+    name = f"conv{nd}d"
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to "
+                           f"{name}, but got input of size: {list(input.shape)}")
+    unbatched = input.ndim == nd + 1
+    x = input.unsqueeze(0) if unbatched else input
+    c = x.shape[1]
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{name}: expected a {nd + 2}D weight, got {weight.ndim}D")
+    if groups < 1 or c % groups or weight.shape[0] % groups:
+        raise RuntimeError(f"{name}: groups={groups} must divide both in_channels ({c}) and "
+                           f"out_channels ({weight.shape[0]})")
+    if weight.shape[1] * groups != c:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
+                           f"expected input{list(x.shape)} to have {weight.shape[1] * groups} "
+                           f"channels, but got {c} channels instead")
+    kernel = tuple(weight.shape[2:])
+    stride = ntuple(stride, nd, "stride")
+    dilation = ntuple(dilation, nd, "dilation")
+    if isinstance(padding, str):
+        if padding == "valid":
+            before = after = (0,) * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            before = tuple(t // 2 for t in total)
+            after = tuple(t - b for t, b in zip(total, before))
+        else:
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of "
+                             "{'valid', 'same'}")
+    else:
+        before = after = ntuple(padding, nd, "padding")
+    geom = ConvGeometry(tuple(x.shape[2:]), kernel, stride, before, after, dilation)
+    out = ConvFn.apply(x, weight, bias, geom, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 3)

@@ -1,0 +1,186 @@
+"""Max, average and adaptive-average pooling ops on cylayers._kernels.pooling."""
+import numpy as np
+
+from cylayers._kernels import pooling as K
+from cylayers._threads import threads_for
+from cylayers.autograd.function import Function
+from cylayers.nn.functional._kernel_call import float_input, grad_like
+from cylayers.nn.functional.conv import ConvGeometry, ntuple
+
+
+def _batched(input, nd, name):
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}: Expected {nd + 1}D or {nd + 2}D input, but got "
+                           f"{input.ndim}D input of size {list(input.shape)}")
+    return input.ndim == nd + 1
+
+
+def _planes(shape, nd):
+    return int(np.prod(shape[:-nd]))
+
+
+class MaxPoolFn(Function):
+    @staticmethod
+    def forward(ctx, x, geom):
+        xc = float_input(x, "max_pool")
+        planes = _planes(xc.shape, geom.nd)
+        out = np.empty(xc.shape[:-geom.nd] + geom.out_spatial, dtype=xc.dtype)
+        idx = np.empty(out.shape, dtype=np.int64)
+        K.max_pool_forward(xc.reshape(-1), out.reshape(-1), idx.reshape(-1), planes,
+                           *geom.kernel_args(), threads_for(out.size * int(np.prod(geom.k3))))
+        ctx.geom, ctx.in_shape, ctx.indices = geom, xc.shape, idx
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        geom = ctx.geom
+        dx = np.empty(ctx.in_shape, dtype=g.dtype)
+        planes = _planes(ctx.in_shape, geom.nd)
+        g = np.ascontiguousarray(g)
+        K.max_pool_backward(g.reshape(-1), ctx.indices.reshape(-1), dx.reshape(-1), planes,
+                            int(np.prod(geom.in3)), int(np.prod(geom.out3)), threads_for(dx.size))
+        return dx, None
+
+
+class AvgPoolFn(Function):
+    @staticmethod
+    def forward(ctx, x, geom, count_include_pad, divisor_override):
+        xc = float_input(x, "avg_pool")
+        planes = _planes(xc.shape, geom.nd)
+        out = np.empty(xc.shape[:-geom.nd] + geom.out_spatial, dtype=xc.dtype)
+        args = (planes, *geom.in3, *geom.k3, *geom.s3, *geom.p3, *geom.out3,
+                count_include_pad, divisor_override or 0)
+        K.avg_pool(xc.reshape(-1), out.reshape(-1), False, *args,
+                   threads_for(out.size * int(np.prod(geom.k3))))
+        ctx.args, ctx.in_shape = args, xc.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = np.empty(ctx.in_shape, dtype=g.dtype)
+        K.avg_pool(np.ascontiguousarray(g).reshape(-1), dx.reshape(-1), True, *ctx.args,
+                   threads_for(dx.size))
+        return dx, None, None, None
+
+
+class AdaptiveAvgPoolFn(Function):
+    @staticmethod
+    def forward(ctx, x, out_spatial):
+        xc = float_input(x, "adaptive_avg_pool")
+        nd = len(out_spatial)
+        planes = _planes(xc.shape, nd)
+        in3 = (1,) * (3 - nd) + xc.shape[-nd:]
+        out3 = (1,) * (3 - nd) + out_spatial
+        out = np.empty(xc.shape[:-nd] + out_spatial, dtype=xc.dtype)
+        K.adaptive_avg_pool(xc.reshape(-1), out.reshape(-1), False, planes, *in3, *out3,
+                            threads_for(xc.size))
+        ctx.args, ctx.in_shape = (planes, *in3, *out3), xc.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = np.empty(ctx.in_shape, dtype=g.dtype)
+        K.adaptive_avg_pool(np.ascontiguousarray(g).reshape(-1), dx.reshape(-1), True,
+                            *ctx.args, threads_for(dx.size))
+        return dx, None
+
+
+def _window(input, nd, name, kernel_size, stride, padding, dilation, ceil_mode):
+    kernel = ntuple(kernel_size, nd, "kernel_size")
+    stride = kernel if (stride is None or stride == () or stride == []) else \
+        ntuple(stride, nd, "stride")
+    padding = ntuple(padding, nd, "padding")
+    dilation = ntuple(dilation, nd, "dilation")
+    for p, k, d in zip(padding, kernel, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={d}")
+    if any(s <= 0 for s in stride) or any(k <= 0 for k in kernel):
+        raise RuntimeError(f"{name}: kernel_size and stride must be positive")
+    return ConvGeometry(tuple(input.shape[-nd:]), kernel, stride, padding, padding, dilation,
+                        ceil_mode)
+
+
+def _max_pool(input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    name = f"max_pool{nd}d"
+    unbatched = _batched(input, nd, name)
+    geom = _window(input, nd, name, kernel_size, stride, padding, dilation, ceil_mode)
+    out = MaxPoolFn.apply(input, geom)
+    if return_indices:
+        from cylayers._tensor import Tensor
+        idx = out._node.indices if out._node is not None else None
+        if idx is None:  # no graph recorded: recompute (cheap) to return the indices
+            with_grad = MaxPoolFn()
+            MaxPoolFn.forward(with_grad, np.ascontiguousarray(input.data), geom)
+            idx = with_grad.indices
+        return out, Tensor._make(idx)
+    return out
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    return _max_pool(input, 1, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    return _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def _avg_pool(input, nd, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    name = f"avg_pool{nd}d"
+    _batched(input, nd, name)
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    geom = _window(input, nd, name, kernel_size, stride, padding, 1, ceil_mode)
+    return AvgPoolFn.apply(input, geom, count_include_pad, divisor_override)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    return _avg_pool(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    return _avg_pool(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    return _avg_pool(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def _adaptive_avg_pool(input, nd, output_size):
+    _batched(input, nd, f"adaptive_avg_pool{nd}d")
+    if isinstance(output_size, (int, np.integer)) or output_size is None:
+        output_size = (output_size,) * nd
+    sizes = tuple(int(input.shape[-nd + i]) if s is None else int(s)
+                  for i, s in enumerate(output_size))
+    if len(sizes) != nd or any(s <= 0 for s in sizes):
+        raise ValueError(f"adaptive_avg_pool{nd}d: output_size must be {nd} positive ints, got "
+                         f"{output_size}")
+    return AdaptiveAvgPoolFn.apply(input, sizes)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    return _adaptive_avg_pool(input, 1, output_size)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    return _adaptive_avg_pool(input, 2, output_size)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    return _adaptive_avg_pool(input, 3, output_size)

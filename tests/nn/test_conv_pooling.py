@@ -1,0 +1,187 @@
+"""Convolutions and pooling: PyTorch parity over stride/padding/dilation/groups/'same'/ceil_mode,
+both dtypes, gradcheck, clear errors, and random configurations (hypothesis)."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import cylayers
+from cylayers import nn
+import cylayers.nn.functional as F
+from cylayers.autograd import gradcheck
+from helpers import assert_close
+
+TF = torch.nn.functional
+
+
+def _pair(shape, dtype, seed=0):
+    a = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    return cylayers.tensor(a, requires_grad=True), torch.from_numpy(a.copy()).requires_grad_()
+
+
+def _check(fo, ft, inputs, dtype):
+    ours = [o for o, _ in inputs]
+    theirs = [t for _, t in inputs]
+    yo, yt = fo(*ours), ft(*theirs)
+    assert tuple(yo.shape) == tuple(yt.shape)
+    assert_close(yo, yt, dtype, **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
+    g = np.random.default_rng(9).standard_normal(tuple(yt.shape)).astype(dtype)
+    yo.backward(cylayers.tensor(g))
+    yt.backward(torch.from_numpy(g))
+    for o, t in zip(ours, theirs):
+        assert_close(o.grad, t.grad, dtype, **({} if dtype == np.float64 else
+                                                dict(rtol=1e-4, atol=1e-4)))
+
+
+CONV_CASES = [
+    (1, (2, 4, 11), (6, 4, 3), dict()),
+    (1, (2, 4, 11), (6, 2, 3), dict(stride=2, padding=2, dilation=2, groups=2)),
+    (1, (4, 9), (5, 4, 4), dict(padding="same")),
+    (2, (2, 3, 8, 7), (5, 3, 3, 3), dict()),
+    (2, (2, 3, 8, 7), (5, 3, 3, 2), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))),
+    (2, (2, 4, 7, 7), (6, 2, 3, 3), dict(groups=2, padding=1)),
+    (2, (1, 4, 6, 6), (4, 1, 3, 3), dict(groups=4, padding="same")),  # depthwise
+    (2, (2, 3, 6, 5), (4, 3, 4, 2), dict(padding="same", dilation=2)),  # even kernel 'same'
+    (2, (2, 3, 5, 5), (4, 3, 5, 5), dict(padding="valid")),
+    (2, (3, 6, 6), (2, 3, 1, 1), dict()),  # unbatched, 1x1
+    (3, (1, 2, 5, 6, 4), (3, 2, 3, 3, 2), dict(padding=1, stride=(1, 2, 1))),
+    (3, (2, 1, 4, 4, 4), (2, 1, 2, 2, 2), dict(dilation=2)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nd,xshape,wshape,kw", CONV_CASES, ids=str)
+def test_conv_parity(nd, xshape, wshape, kw, dtype):
+    x = _pair(xshape, dtype, 0)
+    w = _pair(wshape, dtype, 1)
+    b = _pair((wshape[0],), dtype, 2)
+    fo = getattr(F, f"conv{nd}d")
+    ft = getattr(TF, f"conv{nd}d")
+    _check(lambda a, c, d: fo(a, c, d, **kw), lambda a, c, d: ft(a, c, d, **kw), [x, w, b], dtype)
+
+
+@pytest.mark.parametrize("nd,xshape,wshape,kw", [CONV_CASES[1], CONV_CASES[5], CONV_CASES[7],
+                                                 CONV_CASES[10]], ids=str)
+def test_conv_gradcheck(nd, xshape, wshape, kw):
+    x, _ = _pair(xshape, np.float64, 0)
+    w, _ = _pair(wshape, np.float64, 1)
+    b, _ = _pair((wshape[0],), np.float64, 2)
+    fn = getattr(F, f"conv{nd}d")
+    assert gradcheck(lambda a, c, d: fn(a, c, d, **kw), [x, w, b])
+
+
+def test_conv_modules_load_torch_weights_and_init():
+    for ours, theirs, shape in ((nn.Conv2d(3, 8, 3, padding=1), torch.nn.Conv2d(3, 8, 3, padding=1),
+                                 (2, 3, 9, 9)),
+                                (nn.Conv1d(4, 6, 5, groups=2, bias=False),
+                                 torch.nn.Conv1d(4, 6, 5, groups=2, bias=False), (3, 4, 12)),
+                                (nn.Conv3d(1, 16, 3), torch.nn.Conv3d(1, 16, 3), (1, 1, 5, 5, 5))):
+        assert list(ours.state_dict()) == list(theirs.state_dict())
+        assert repr(ours) == repr(theirs)
+        ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        assert_close(ours(cylayers.tensor(x)), theirs(torch.from_numpy(x)), rtol=1e-4, atol=1e-5)
+    conv = nn.Conv2d(16, 32, 3)
+    bound = 1 / np.sqrt(16 * 9)
+    assert np.abs(conv.weight.detach().numpy()).max() <= bound
+    assert np.abs(conv.bias.detach().numpy()).max() <= bound
+
+
+def test_conv_errors():
+    with pytest.raises(RuntimeError, match="expected input\\[2, 4, 5, 5\\] to have 3 channels"):
+        F.conv2d(cylayers.randn(2, 4, 5, 5), cylayers.randn(8, 3, 3, 3))
+    with pytest.raises(ValueError, match="in_channels must be divisible by groups"):
+        nn.Conv2d(3, 6, 3, groups=2)
+    with pytest.raises(RuntimeError, match="Kernel size can't be greater than actual input size"):
+        F.conv2d(cylayers.randn(1, 3, 2, 2), cylayers.randn(4, 3, 3, 3))
+    with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
+        nn.Conv2d(3, 3, 3, stride=2, padding="same")
+    with pytest.raises(RuntimeError, match="Expected 3D \\(unbatched\\) or 4D \\(batched\\)"):
+        nn.Conv2d(3, 3, 3)(cylayers.randn(3, 5))
+    with pytest.raises(ValueError, match="padding_mode='reflect' is not supported"):
+        nn.Conv2d(3, 3, 3, padding_mode="reflect")
+
+
+POOL_CASES = [
+    ("max_pool1d", (2, 3, 11), dict(kernel_size=3)),
+    ("max_pool1d", (2, 3, 11), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("max_pool2d", (2, 3, 9, 8), dict(kernel_size=2)),
+    ("max_pool2d", (2, 3, 9, 8), dict(kernel_size=(3, 2), stride=(2, 1), padding=1, dilation=2)),
+    ("max_pool2d", (3, 7, 7), dict(kernel_size=3, stride=2, ceil_mode=True)),
+    ("max_pool3d", (1, 2, 5, 6, 7), dict(kernel_size=2, stride=2, ceil_mode=True)),
+    ("avg_pool1d", (2, 3, 10), dict(kernel_size=4, stride=3, padding=2)),
+    ("avg_pool2d", (2, 3, 9, 8), dict(kernel_size=3, stride=2, padding=1)),
+    ("avg_pool2d", (2, 3, 9, 8), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                      count_include_pad=False)),
+    ("avg_pool2d", (2, 3, 8, 8), dict(kernel_size=2, divisor_override=3)),
+    ("avg_pool3d", (1, 2, 5, 6, 7), dict(kernel_size=(2, 3, 2), padding=1, ceil_mode=True)),
+    ("adaptive_avg_pool1d", (2, 3, 10), dict(output_size=4)),
+    ("adaptive_avg_pool2d", (2, 3, 9, 7), dict(output_size=(4, 3))),
+    ("adaptive_avg_pool2d", (2, 3, 9, 7), dict(output_size=1)),
+    ("adaptive_avg_pool2d", (2, 3, 5, 7), dict(output_size=(None, 2))),
+    ("adaptive_avg_pool3d", (1, 2, 5, 6, 7), dict(output_size=(2, 3, 5))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,shape,kw", POOL_CASES, ids=str)
+def test_pool_parity(name, shape, kw, dtype):
+    x = _pair(shape, dtype)
+    _check(lambda a: getattr(F, name)(a, **kw), lambda a: getattr(TF, name)(a, **kw), [x], dtype)
+
+
+@pytest.mark.parametrize("name,shape,kw", [POOL_CASES[3], POOL_CASES[8], POOL_CASES[12]],
+                         ids=str)
+def test_pool_gradcheck(name, shape, kw):
+    x, _ = _pair(shape, np.float64)
+    assert gradcheck(lambda a: getattr(F, name)(a, **kw), [x])
+
+
+def test_max_pool_nan_indices_and_errors():
+    x = np.random.default_rng(0).standard_normal((1, 1, 4, 4)).astype(np.float32)
+    x[0, 0, 1, 1] = np.nan
+    assert_close(F.max_pool2d(cylayers.tensor(x), 2), TF.max_pool2d(torch.from_numpy(x), 2))
+    out, idx = F.max_pool2d(cylayers.tensor(x), 2, return_indices=True)
+    _, tidx = TF.max_pool2d(torch.from_numpy(x), 2, return_indices=True)
+    assert idx.tolist() == tidx.tolist()
+    with pytest.raises(RuntimeError, match="pad should be at most half of effective kernel"):
+        F.max_pool2d(cylayers.randn(1, 1, 5, 5), 3, padding=2)
+    assert repr(nn.MaxPool2d(2)) == repr(torch.nn.MaxPool2d(2))
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_property_conv2d_random_configs(data):
+    n = data.draw(st.integers(1, 3))
+    groups = data.draw(st.integers(1, 3))
+    cin = groups * data.draw(st.integers(1, 2))
+    cout = groups * data.draw(st.integers(1, 2))
+    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    sh, sw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    dh, dw = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))
+    ph, pw = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))
+    h = data.draw(st.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), 9))
+    w = data.draw(st.integers(max(1, dw * (kw - 1) + 1 - 2 * pw), 9))
+    x = _pair((n, cin, h, w), np.float64, 0)
+    wt = _pair((cout, cin // groups, kh, kw), np.float64, 1)
+    kw_ = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups)
+    _check(lambda a, b: F.conv2d(a, b, **kw_), lambda a, b: TF.conv2d(a, b, **kw_), [x, wt],
+           np.float64)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), kind=st.sampled_from(["max", "avg"]))
+def test_property_pool2d_random_configs(data, kind):
+    k = data.draw(st.integers(1, 4))
+    s = data.draw(st.integers(1, 3))
+    p = data.draw(st.integers(0, k // 2))
+    ceil = data.draw(st.booleans())
+    h = data.draw(st.integers(max(1, k - 2 * p), 10))
+    w = data.draw(st.integers(max(1, k - 2 * p), 10))
+    x = _pair((2, 2, h, w), np.float64)
+    name = f"{kind}_pool2d"
+    kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil)
+    if kind == "avg":
+        kw["count_include_pad"] = data.draw(st.booleans())
+    _check(lambda a: getattr(F, name)(a, **kw), lambda a: getattr(TF, name)(a, **kw), [x],
+           np.float64)
