@@ -25,17 +25,22 @@ class CheckpointError(RuntimeError):
     """The file is not a readable cylayers checkpoint."""
 
 
+def _c_order(arr):
+    # Not np.ascontiguousarray: that turns 0-d arrays (e.g. num_batches_tracked) into 1-d.
+    return np.asarray(arr, order="C")
+
+
 def _encode(obj, arrays):
     if isinstance(obj, Tensor):
         key = f"a{len(arrays)}"
-        arrays[key] = np.ascontiguousarray(obj.data)
+        arrays[key] = _c_order(obj.data)
         return {"t": "tensor", "ref": key, "requires_grad": bool(obj.requires_grad),
                 "parameter": type(obj).__name__ == "Parameter"}
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             raise TypeError("cylayers.save cannot store object arrays (they would need pickle)")
         key = f"a{len(arrays)}"
-        arrays[key] = np.ascontiguousarray(obj)
+        arrays[key] = _c_order(obj)
         return {"t": "ndarray", "ref": key}
     if isinstance(obj, np.generic):
         return _encode(obj.item(), arrays)

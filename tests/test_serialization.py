@@ -17,7 +17,8 @@ def test_round_trip_nested_state(tmp_path):
     obj = {"model": model.state_dict(), "epoch": 3, "lr": 0.125, "name": "run-1",
            "history": [1.5, 2.5, float("nan")], "shape": (2, 3), "none": None, "flag": True,
            "big": 2 ** 70, "ints": {0: np.arange(3), 1: cylayers.tensor([1, 2])},
-           "f64": cylayers.randn(2, dtype=cylayers.float64)}
+           "f64": cylayers.randn(2, dtype=cylayers.float64),
+           "scalar": cylayers.tensor(5), "transposed": cylayers.arange(6).view(2, 3).T}
     path = tmp_path / "ckpt.cyl"
     cylayers.save(obj, path)
     back = cylayers.load(path)
@@ -31,6 +32,8 @@ def test_round_trip_nested_state(tmp_path):
     assert back["big"] == 2 ** 70
     assert back["ints"][0].tolist() == [0, 1, 2] and back["ints"][1].dtype == cylayers.int64
     assert back["f64"].dtype == cylayers.float64
+    assert back["scalar"].shape == () and back["scalar"].item() == 5
+    assert back["transposed"].tolist() == [[0, 3], [1, 4], [2, 5]]
     model2 = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     model2.load_state_dict(back["model"])
     x = cylayers.randn(5, 3)

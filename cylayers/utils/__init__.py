@@ -1,0 +1,2 @@
+"""PyTorch-style import paths: ``from cylayers.utils.data import DataLoader``."""
+from cylayers.utils import data

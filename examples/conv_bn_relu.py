@@ -1,0 +1,52 @@
+"""A CNN built from the seed's ConvBNReLU blocks (+ max pooling), on digits or MNIST.
+
+    python examples/conv_bn_relu.py
+    python examples/conv_bn_relu.py --dataset mnist --data ~/mnist
+"""
+import sys
+
+import cylayers as torch
+from cylayers import nn
+
+from training import fit, load_data, make_parser
+
+
+class ConvBNReLU(nn.Module):  # the seed's block, verbatim
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.bn(self.conv(x)))
+
+
+class ConvBNReLUNet(nn.Module):
+    def __init__(self, in_channels=1, classes=10, width=32):
+        super().__init__()
+        self.features = nn.Sequential(
+            ConvBNReLU(in_channels, width), ConvBNReLU(width, width), nn.MaxPool2d(2),
+            ConvBNReLU(width, 2 * width), nn.MaxPool2d(2),
+            ConvBNReLU(2 * width, 2 * width), nn.AdaptiveAvgPool2d(1))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(2 * width, classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+def main(argv=None):
+    parser = make_parser(__doc__, epochs=15, batch_size=64, lr=2e-3, name="conv_bn_relu")
+    parser.add_argument("--width", type=int, default=32)
+    args = parser.parse_args(argv)
+    torch.manual_seed(args.seed)
+    train, test = load_data(args, flatten=False)
+    model = ConvBNReLUNet(train.arrays[0].shape[1], 10, args.width)
+    print(model)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
+    return fit(model, train, test, args, optimizer=opt, scheduler=sched)[0]
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() > 0 else 1)

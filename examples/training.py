@@ -1,0 +1,140 @@
+"""The training loop shared by the example scripts: data, progress bar, per-epoch checkpoint with
+--resume, final test accuracy, and a loss/accuracy curve PNG."""
+import argparse
+import os
+import time
+
+import numpy as np
+
+import cylayers
+from cylayers import nn
+from cylayers.data import DataLoader
+
+
+def make_parser(description, epochs, batch_size, lr, name):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--dataset", choices=["digits", "mnist", "fashion-mnist"], default="digits",
+                   help="digits: scikit-learn's bundled 8x8 digits (no download, default); "
+                        "mnist/fashion-mnist: IDX files in --data")
+    p.add_argument("--data", default="data", help="folder with the (Fashion)MNIST IDX files")
+    p.add_argument("--download", action="store_true", help="fetch (Fashion)MNIST if missing")
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="kernel threads (default: all)")
+    p.add_argument("--checkpoint", default=f"runs/{name}.cyl", help="saved after every epoch")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    p.add_argument("--plot", default=f"runs/{name}.png", help="loss/accuracy curves (PNG)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def load_data(args, flatten):
+    if args.dataset == "digits":
+        from cylayers.datasets import load_digits
+        return load_digits(seed=args.seed, flatten=flatten)
+    from cylayers.datasets import FashionMNIST, MNIST
+    cls = MNIST if args.dataset == "mnist" else FashionMNIST
+    train = cls(args.data, train=True, download=args.download)
+    test = cls(args.data, train=False, download=args.download)
+    if flatten:
+        for ds in (train, test):
+            ds.arrays[0] = ds.arrays[0].reshape(len(ds), -1)
+    return train, test
+
+
+def evaluate(model, dataset, batch_size=512):
+    model.eval()
+    correct = 0
+    with cylayers.no_grad():
+        for x, y in DataLoader(dataset, batch_size=batch_size):
+            correct += int((model(x).argmax(1).numpy() == y.numpy()).sum())
+    model.train()
+    return correct / len(dataset)
+
+
+def _progress(iterable, total, desc, disable):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the examples extra brings tqdm; without it, plain output
+        return iterable
+    return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False)
+
+
+def plot_history(history, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot written")
+        return
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.plot(epochs, history["loss"], marker="o")
+    a.set_xlabel("epoch"), a.set_ylabel("training loss")
+    b.plot(epochs, history["train_acc"], marker="o", label="train")
+    b.plot(epochs, history["test_acc"], marker="o", label="test")
+    b.set_xlabel("epoch"), b.set_ylabel("accuracy"), b.legend()
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def fit(model, train, test, args, optimizer=None, scheduler=None, log=print):
+    """Train ``model``; returns the final test accuracy. Resumable from args.checkpoint."""
+    if args.threads:
+        cylayers.set_num_threads(args.threads)
+    optimizer = optimizer or cylayers.optim.Adam(model.parameters(), lr=args.lr)
+    loss_fn = nn.CrossEntropyLoss()
+    history = {"loss": [], "train_acc": [], "test_acc": []}
+    start_epoch = 0
+    if args.resume and os.path.exists(args.checkpoint):
+        state = cylayers.load(args.checkpoint)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and "scheduler" in state:
+            scheduler.load_state_dict(state["scheduler"])
+        history = state["history"]
+        start_epoch = state["epoch"]
+        cylayers.random.set_rng_state(state["rng"])
+        log(f"resumed from {args.checkpoint} at epoch {start_epoch}")
+    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True)
+    for epoch in range(start_epoch, args.epochs):
+        t0 = time.perf_counter()
+        total, correct, seen = 0.0, 0, 0
+        bar = _progress(loader, len(loader), f"epoch {epoch + 1}/{args.epochs}",
+                        args.no_progress)
+        for x, y in bar:
+            optimizer.zero_grad()
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            loss.backward()
+            optimizer.step()
+            n = y.shape[0]
+            total += loss.item() * n
+            correct += int((logits.detach().numpy().argmax(1) == y.numpy()).sum())
+            seen += n
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{total / seen:.4f}", acc=f"{correct / seen:.3f}")
+        if scheduler is not None:
+            scheduler.step()
+        test_acc = evaluate(model, test)
+        history["loss"].append(total / seen)
+        history["train_acc"].append(correct / seen)
+        history["test_acc"].append(test_acc)
+        log(f"epoch {epoch + 1:3d}  loss {total / seen:.4f}  train acc {correct / seen:.4f}  "
+            f"test acc {test_acc:.4f}  ({time.perf_counter() - t0:.1f}s)")
+        os.makedirs(os.path.dirname(args.checkpoint) or ".", exist_ok=True)
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "epoch": epoch + 1, "history": history,
+                 "rng": cylayers.random.get_rng_state()}
+        if scheduler is not None:
+            state["scheduler"] = scheduler.state_dict()
+        cylayers.save(state, args.checkpoint)
+    plot_history(history, args.plot)
+    final = evaluate(model, test)
+    log(f"final test accuracy {final:.4f}")
+    return final, history

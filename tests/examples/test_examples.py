@@ -1,0 +1,82 @@
+"""The example training scripts run for real: short versions learn, checkpoint and resume."""
+import importlib
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+import cylayers
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def examples():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        yield {name: importlib.import_module(name) for name in (
+            "self_normalizing_net", "conv_bn_relu", "complex_net", "compare_normalizations")}
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+def _args(tmp_path, name, *extra):
+    return ["--no-progress", "--checkpoint", str(tmp_path / f"{name}.cyl"),
+            "--plot", str(tmp_path / f"{name}.png"), *extra]
+
+
+@pytest.mark.parametrize("name,epochs,min_acc", [("self_normalizing_net", 4, 0.85),
+                                                 ("conv_bn_relu", 2, 0.85),
+                                                 ("complex_net", 2, 0.85)])
+def test_short_training_learns(examples, tmp_path, capsys, name, epochs, min_acc):
+    acc = examples[name].main(_args(tmp_path, name, "--epochs", str(epochs)))
+    out = capsys.readouterr().out
+    losses = [float(line.split()[3]) for line in out.splitlines() if line.startswith("epoch")]
+    assert len(losses) == epochs and losses[-1] < losses[0]
+    assert acc > min_acc  # chance is 0.1
+    assert (tmp_path / f"{name}.png").stat().st_size > 0
+    state = cylayers.load(tmp_path / f"{name}.cyl")
+    assert state["epoch"] == epochs and len(state["history"]["loss"]) == epochs
+
+
+def test_resume_continues_from_the_checkpoint(examples, tmp_path, capsys):
+    mod = examples["self_normalizing_net"]
+    mod.main(_args(tmp_path, "snn", "--epochs", "2"))
+    capsys.readouterr()
+    mod.main(_args(tmp_path, "snn", "--epochs", "3", "--resume"))
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "at epoch 2" in out
+    epochs = [line.split()[1] for line in out.splitlines() if line.startswith("epoch")]
+    assert epochs == ["3"]
+    assert len(cylayers.load(tmp_path / "snn.cyl")["history"]["loss"]) == 3
+
+
+def test_resume_reproduces_an_uninterrupted_run(examples, tmp_path, capsys):
+    # complex_net: no schedule tied to --epochs, and dropout, so the restored RNG state matters
+    mod = examples["complex_net"]
+    straight = mod.main(_args(tmp_path, "a", "--epochs", "2"))
+    mod.main(_args(tmp_path, "b", "--epochs", "1"))
+    resumed = mod.main(_args(tmp_path, "b", "--epochs", "2", "--resume"))
+    assert resumed == straight
+    a, b = cylayers.load(tmp_path / "a.cyl"), cylayers.load(tmp_path / "b.cyl")
+    for k in a["model"]:
+        np.testing.assert_array_equal(a["model"][k].numpy(), b["model"][k].numpy())
+
+
+def test_compare_normalizations_runs(examples, tmp_path, capsys):
+    results = examples["compare_normalizations"].main(
+        ["--epochs", "1", "--batch-sizes", "8", "64", "--plot", str(tmp_path / "cmp.png")])
+    assert set(results) == {(n, bs) for n in ("batch_norm", "layer_norm", "instance_norm",
+                                              "group_norm") for bs in (8, 64)}
+    assert all(0 <= acc <= 1 for acc in results.values())
+    assert max(results.values()) > 0.5  # one epoch is enough for the batch-8 runs to learn
+    assert (tmp_path / "cmp.png").stat().st_size > 0
+
+
+def test_help(examples, capsys):
+    for mod in examples.values():
+        with pytest.raises(SystemExit) as e:
+            mod.main(["--help"])
+        assert e.value.code == 0
+    assert "--resume" in capsys.readouterr().out
