@@ -1,24 +1,26 @@
 """im2col / col2im for 1-, 2- and 3-D convolutions (vol2col: 1-D and 2-D are 3-D with unit
 depth and height), so a convolution becomes a GEMM on numpy's BLAS.
 
-cols has layout (N, C, kd, kh, kw, oD, oH, oW): row (c, a, b, e) of sample n holds the input
-element that kernel tap (a, b, e) of channel c meets at every output position, 0 in the padding.
-Both kernels run one (sample, channel) plane per iteration, so col2im's scatter-add never races.
+cols has layout (C, kd, kh, kw, N, oD, oH, oW): row (c, a, b, e) holds, for every sample and
+output position, the input element that kernel tap (a, b, e) of channel c meets (0 in the
+padding). With the batch inside the columns, a convolution is one GEMM per group of shape
+(out, C*taps) x (C*taps, N*L) instead of N small ones. Both kernels run one (sample, channel)
+plane per iteration, so col2im's scatter-add never races.
 """
 from cython cimport floating
 from cython.parallel cimport prange
 
 
 def im2col(const floating[::1] x,      # IN  (N, C, D, H, W)
-           floating[::1] cols,         # OUT (N, C, kd, kh, kw, oD, oH, oW)
-           Py_ssize_t n_planes, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+           floating[::1] cols,         # OUT (C, kd, kh, kw, N, oD, oH, oW)
+           Py_ssize_t N, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
            Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
            Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
            Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
            Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
            Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW, int num_threads):
     cdef Py_ssize_t p, a, b, e, od, oh, ow, idd, ih, iw, xbase, cbase, row, L = oD * oH * oW
-    cdef Py_ssize_t plane = D * H * W, taps = kd * kh * kw
+    cdef Py_ssize_t plane = D * H * W, taps = kd * kh * kw, n_planes = N * C
     for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
         xbase = p * plane
@@ -26,7 +28,7 @@ def im2col(const floating[::1] x,      # IN  (N, C, D, H, W)
             for b in range(kh):
                 for e in range(kw):
                     row = (a * kh + b) * kw + e
-                    cbase = (p * taps + row) * L
+                    cbase = (((p % C) * taps + row) * N + p // C) * L
                     for od in range(oD):
                         idd = od * sd - pd + a * dd
                         for oh in range(oH):
@@ -44,16 +46,16 @@ def im2col(const floating[::1] x,      # IN  (N, C, D, H, W)
                                         cols[cbase + (od * oH + oh) * oW + ow] = 0
 
 
-def col2im(const floating[::1] cols,   # IN  (N, C, kd, kh, kw, oD, oH, oW)
+def col2im(const floating[::1] cols,   # IN  (C, kd, kh, kw, N, oD, oH, oW)
            floating[::1] dx,           # OUT (N, C, D, H, W), overwritten
-           Py_ssize_t n_planes, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+           Py_ssize_t N, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
            Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
            Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t sw,
            Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
            Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
            Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW, int num_threads):
     cdef Py_ssize_t p, i, a, b, e, od, oh, ow, idd, ih, iw, xbase, cbase, row, L = oD * oH * oW
-    cdef Py_ssize_t plane = D * H * W, taps = kd * kh * kw
+    cdef Py_ssize_t plane = D * H * W, taps = kd * kh * kw, n_planes = N * C
     for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
         xbase = p * plane
@@ -63,7 +65,7 @@ def col2im(const floating[::1] cols,   # IN  (N, C, kd, kh, kw, oD, oH, oW)
             for b in range(kh):
                 for e in range(kw):
                     row = (a * kh + b) * kw + e
-                    cbase = (p * taps + row) * L
+                    cbase = (((p % C) * taps + row) * N + p // C) * L
                     for od in range(oD):
                         idd = od * sd - pd + a * dd
                         if idd < 0 or idd >= D:

@@ -23,7 +23,7 @@ def _torch():
         return None
 
 
-def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd+bwd"),
+def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd+bwd", "epoch"),
         dtype=np.float32):
     torch = _torch()
     threads = threads or cylayers.get_num_threads()

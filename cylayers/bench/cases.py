@@ -216,3 +216,52 @@ register("InstanceNorm2d(64, affine) on (20,64,32,32)", "normalization", _norm_b
     _module_case(lambda L: L.nn.InstanceNorm2d(64, affine=True), SEED_IMAGE))
 register("GroupNorm(8,64) on (20,64,32,32)", "normalization", _norm_bytes(SEED_IMAGE))(
     _module_case(lambda L: L.nn.GroupNorm(8, 64), SEED_IMAGE))
+
+# ---------------------------------------------------------------- convolution and whole epochs
+register("Conv2d(3,64,3) on (20,3,32,32)", "conv")(
+    _module_case(lambda L: L.nn.Conv2d(3, 64, 3), (20, 3, 32, 32)))
+register("MaxPool2d(2) on (20,64,32,32)", "conv")(
+    _module_case(lambda L: L.nn.MaxPool2d(2), SEED_IMAGE))
+
+
+def _digits_epoch(make_model, flatten, batch_size=64):
+    """One training epoch (Adam, cross-entropy) of an example model on the digits training set,
+    same data, batch order and architecture in both libraries."""
+    def build(lib_name, dtype):
+        if lib_name == "numpy":
+            return None
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError:
+            return None
+        from cylayers.bench import models
+        lib = _lib(lib_name)
+        digits = load_digits()
+        x = (digits.images / 16.0).astype(dtype)
+        x = x.reshape(len(x), 64) if flatten else x.reshape(len(x), 1, 8, 8)
+        y = digits.target.astype(np.int64)
+        lib.manual_seed(0)
+        model = getattr(models, make_model)(lib)
+        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+        loss_fn = lib.nn.CrossEntropyLoss()
+        as_tensor = lib.tensor if lib_name == "cylayers" else lib.from_numpy
+        order = np.random.default_rng(0).permutation(len(x))
+        batches = [(as_tensor(np.ascontiguousarray(x[order[i:i + batch_size]])),
+                    as_tensor(np.ascontiguousarray(y[order[i:i + batch_size]])))
+                   for i in range(0, len(x), batch_size)]
+
+        def epoch():
+            for xb, yb in batches:
+                opt.zero_grad()
+                loss_fn(model(xb), yb).backward()
+                opt.step()
+        return {"epoch": epoch}
+    return build
+
+
+register("epoch: SelfNormalizingNet on digits (batch 64)", "epoch")(
+    _digits_epoch("self_normalizing_net", flatten=True))
+register("epoch: ConvBNReLU CNN on digits (batch 64)", "epoch")(
+    _digits_epoch("conv_bn_relu_net", flatten=False))
+register("epoch: ComplexNet on digits (batch 64)", "epoch")(
+    _digits_epoch("complex_net", flatten=False))

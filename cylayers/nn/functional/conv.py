@@ -60,16 +60,15 @@ class ConvFn(Function):
     def forward(ctx, x, weight, bias, geom, groups):
         xc = float_input(x, "conv")
         w = np.ascontiguousarray(weight, dtype=xc.dtype)
-        n, c = xc.shape[0], xc.shape[1]
-        o = w.shape[0]
+        n, c, o = xc.shape[0], xc.shape[1], w.shape[0]
         taps = int(np.prod(geom.k3))
         L = int(np.prod(geom.out3))
-        cols = np.empty((n, c * taps, L), dtype=xc.dtype)
-        K.im2col(xc.reshape(-1), cols.reshape(-1), n * c, *geom.kernel_args(),
-                 threads_for(cols.size))
         cg, og = c // groups, o // groups
-        out = np.matmul(w.reshape(groups, og, cg * taps), cols.reshape(n, groups, cg * taps, L))
-        out = out.reshape(n, o, L)
+        cols = np.empty((groups, cg * taps, n * L), dtype=xc.dtype)
+        K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(),
+                 threads_for(cols.size))
+        out = np.matmul(w.reshape(groups, og, cg * taps), cols)  # (groups, og, n*L)
+        out = np.ascontiguousarray(out.reshape(o, n, L).transpose(1, 0, 2))
         if bias is not None:
             out += bias.reshape(1, o, 1).astype(xc.dtype, copy=False)
         ctx.geom, ctx.groups = geom, groups
@@ -87,21 +86,22 @@ class ConvFn(Function):
         taps = int(np.prod(geom.k3))
         L = int(np.prod(geom.out3))
         cg, og = c // groups, o // groups
-        g4 = grad_like(g, xc).reshape(n, groups, og, L)
+        g3 = grad_like(g, xc).reshape(n, o, L)
+        # The gradient with the batch inside the columns, matching the cols layout.
+        g_cols = np.ascontiguousarray(g3.transpose(1, 0, 2)).reshape(groups, og, n * L)
         nt = threads_for(n * c * taps * L)
         dx = dw = db = None
         if need_w:
-            cols = np.empty((n, c * taps, L), dtype=xc.dtype)
-            K.im2col(xc.reshape(-1), cols.reshape(-1), n * c, *geom.kernel_args(), nt)
-            cols4 = cols.reshape(n, groups, cg * taps, L)
-            dw = np.matmul(g4, cols4.transpose(0, 1, 3, 2)).sum(axis=0).reshape(weight.shape)
+            cols = np.empty((groups, cg * taps, n * L), dtype=xc.dtype)
+            K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(), nt)
+            dw = np.matmul(g_cols, cols.transpose(0, 2, 1)).reshape(weight.shape)
         if need_b:
-            db = g4.sum(axis=(0, 3)).reshape(o)
+            db = g3.sum(axis=(0, 2))
         if need_x:
-            wt = w.reshape(groups, og, cg * taps).transpose(0, 2, 1)
-            dcols = np.ascontiguousarray(np.matmul(wt, g4))  # (n, groups, cg*taps, L)
+            dcols = np.matmul(w.reshape(groups, og, cg * taps).transpose(0, 2, 1), g_cols)
             dx = np.empty_like(xc)
-            K.col2im(dcols.reshape(-1), dx.reshape(-1), n * c, *geom.kernel_args(), nt)
+            K.col2im(np.ascontiguousarray(dcols).reshape(-1), dx.reshape(-1), n, c,
+                     *geom.kernel_args(), nt)
         return dx, dw, db, None, None
 
 

@@ -1,0 +1,51 @@
+"""The example networks, written once against a library namespace (cylayers or torch), so the
+benchmark trains exactly the same architecture in both."""
+
+
+def self_normalizing_net(lib, in_features=64, hidden=256, classes=10, p=0.1):
+    nn, F = lib.nn, lib.nn.functional
+
+    class SelfNormalizingNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(in_features, hidden)
+            self.alpha_dropout1 = nn.AlphaDropout(p)
+            self.fc2 = nn.Linear(hidden, hidden)
+            self.alpha_dropout2 = nn.AlphaDropout(p)
+            self.fc3 = nn.Linear(hidden, classes)
+
+        def forward(self, x):
+            x = self.alpha_dropout1(F.selu(self.fc1(x)))
+            x = self.alpha_dropout2(F.selu(self.fc2(x)))
+            return self.fc3(x)
+    return SelfNormalizingNet()
+
+
+def conv_bn_relu_net(lib, in_channels=1, width=32, classes=10):
+    nn = lib.nn
+
+    def block(i, o):
+        return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU())
+    return nn.Sequential(block(in_channels, width), block(width, width), nn.MaxPool2d(2),
+                         block(width, 2 * width), nn.MaxPool2d(2),
+                         block(2 * width, 2 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(2 * width, classes))
+
+
+def complex_net(lib, in_channels=1, image_size=8, classes=10):
+    nn, F = lib.nn, lib.nn.functional
+
+    class ComplexNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(in_channels, 64, 3)
+            self.dropout2d = nn.Dropout2d(0.2)
+            self.fc1 = nn.Linear(64 * (image_size - 2) ** 2, 512)
+            self.dropout = nn.Dropout(0.5)
+            self.fc2 = nn.Linear(512, classes)
+
+        def forward(self, x):
+            x = self.dropout2d(F.relu(self.conv(x)))
+            x = x.view(x.size(0), -1)
+            return self.fc2(self.dropout(F.relu(self.fc1(x))))
+    return ComplexNet()
