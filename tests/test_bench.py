@@ -10,7 +10,7 @@ def test_registry_has_the_foundation_cases():
 
 
 def test_quick_run_writes_markdown(tmp_path, capsys):
-    assert main(["--quick", "--filter", "ReLU", "--repeats", "1", "--out", str(tmp_path)]) == 0
+    assert main(["--quick", "--filter", "ReLU on", "--repeats", "1", "--out", str(tmp_path)]) == 0
     table = (tmp_path / "results.md").read_text()
     assert "| ReLU on (20,64,32,32) | fwd+bwd |" in table
     rows, threads = run("autograd overhead", quick=True)
