@@ -118,7 +118,8 @@ def fit(model, train, test, args, optimizer=None, scheduler=None, log=print):
             correct += int((logits.detach().numpy().argmax(1) == y.numpy()).sum())
             seen += n
             if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{total / seen:.4f}", acc=f"{correct / seen:.3f}")
+                bar.set_postfix(loss=f"{total / seen:.4f}", acc=f"{correct / seen:.3f}",
+                                refresh=False)
         if scheduler is not None:
             scheduler.step()
         test_acc = evaluate(model, test)
