@@ -4,7 +4,7 @@ import numpy as np
 from cylayers._kernels import pooling as K
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import float_input, grad_like
+from cylayers.nn.functional._kernel_call import float_input
 from cylayers.nn.functional.conv import ConvGeometry, ntuple
 
 
@@ -103,16 +103,17 @@ def _window(input, nd, name, kernel_size, stride, padding, dilation, ceil_mode):
 
 def _max_pool(input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     name = f"max_pool{nd}d"
-    unbatched = _batched(input, nd, name)
+    _batched(input, nd, name)
     geom = _window(input, nd, name, kernel_size, stride, padding, dilation, ceil_mode)
     out = MaxPoolFn.apply(input, geom)
     if return_indices:
         from cylayers._tensor import Tensor
-        idx = out._node.indices if out._node is not None else None
-        if idx is None:  # no graph recorded: recompute (cheap) to return the indices
-            with_grad = MaxPoolFn()
-            MaxPoolFn.forward(with_grad, np.ascontiguousarray(input.data), geom)
-            idx = with_grad.indices
+        if out._node is not None:
+            idx = out._node.indices
+        else:  # no graph was recorded, so no ctx kept the indices: run forward on a fresh one
+            ctx = MaxPoolFn()
+            MaxPoolFn.forward(ctx, input.data, geom)
+            idx = ctx.indices
         return out, Tensor._make(idx)
     return out
 

@@ -1,9 +1,8 @@
 """Conv1d / Conv2d / Conv3d on a shared _ConvNd (weight layout (out, in/groups, *kernel))."""
-import math
-
 from cylayers import _creation
-from cylayers.nn import functional as F, init
+from cylayers.nn import functional as F
 from cylayers.nn.functional.conv import ntuple
+from cylayers.nn.modules._params import reset_linear_like
 from cylayers.nn.modules.module import Module
 from cylayers.nn.parameter import Parameter
 
@@ -49,12 +48,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        reset_linear_like(self.weight, self.bias)
 
     def forward(self, input):
         fn = (F.conv1d, F.conv2d, F.conv3d)[self._nd - 1]

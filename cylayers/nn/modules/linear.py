@@ -1,8 +1,7 @@
 """Identity and Linear."""
-import math
-
 from cylayers import _creation
-from cylayers.nn import functional as F, init
+from cylayers.nn import functional as F
+from cylayers.nn.modules._params import reset_linear_like
 from cylayers.nn.modules.module import Module
 from cylayers.nn.parameter import Parameter
 
@@ -33,11 +32,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_linear_like(self.weight, self.bias)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
