@@ -66,11 +66,11 @@ def test_resume_reproduces_an_uninterrupted_run(examples, tmp_path, capsys):
 
 def test_compare_normalizations_runs(examples, tmp_path, capsys):
     results = examples["compare_normalizations"].main(
-        ["--epochs", "1", "--batch-sizes", "16", "64", "--plot", str(tmp_path / "cmp.png")])
+        ["--steps", "60", "--batch-sizes", "16", "64", "--plot", str(tmp_path / "cmp.png")])
     assert set(results) == {(n, bs) for n in ("batch_norm", "layer_norm", "instance_norm",
                                               "group_norm") for bs in (16, 64)}
     assert all(0 <= acc <= 1 for acc in results.values())
-    assert max(results.values()) > 0.5  # one epoch is enough for the batch-16 runs to learn
+    assert max(results.values()) > 0.5  # 60 steps are enough for some runs to learn
     assert (tmp_path / "cmp.png").stat().st_size > 0
 
 
