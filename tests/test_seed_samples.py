@@ -59,6 +59,20 @@ class SelfNormalizingNet(nn.Module):
         x = self.fc3(x)
         return x
 
+# 创建模型实例
+model = SelfNormalizingNet(
+    input_size=784,
+    hidden_size=512,
+    output_size=10,
+    dropout_p=0.2
+)
+
+# 假设输入张量 x 的形状是 [32, 64, 30, 30]
+x = torch.randn(32, 64, 30, 30)
+x = x.view(x.size(0), -1)
+# 输出张量形状变为 [32, 57600]
+flattened_shape = tuple(x.shape)
+
 class SigmoidExample(nn.Module):
     def __init__(self):
         super().__init__()
@@ -238,3 +252,10 @@ def test_complex_net_flattens_to_57600_features():
     x = cylayers.randn(2, 3, 32, 32)
     h = net.dropout2d(cylayers.nn.functional.relu(net.conv(x)))
     assert tuple(h.view(h.size(0), -1).shape) == (2, 57600) == (2, 64 * 30 * 30)
+
+
+def test_seed_statements_ran_as_written():
+    for ns in (OURS, THEIRS):
+        assert ns["flattened_shape"] == (32, 57600)
+        assert type(ns["model"]).__name__ == "SelfNormalizingNet"
+    assert list(OURS["model"].state_dict()) == list(THEIRS["model"].state_dict())

@@ -323,15 +323,30 @@ class NormalizationExample(nn.Module):
             'group_norm': group_norm_out
         }
 
+# LayerNorm示例
 layer_norm = nn.LayerNorm(normalized_shape=[64, 32])
+input = torch.randn(20, 64, 32) # batch_size=20
+output = layer_norm(input)
+ln_output = output
+# InstanceNorm2d示例
 instance_norm = nn.InstanceNorm2d(num_features=64, affine=True)
+input = torch.randn(20, 64, 32, 32) # batch_size=20, channels=64
+output = instance_norm(input)
+in_output = output
+# GroupNorm示例
 group_norm = nn.GroupNorm(num_groups=8, num_channels=64)
+input = torch.randn(20, 64, 32, 32)
+output = group_norm(input)
+gn_output = output
 '''
     spaces = {}
     for name, lib in (("ours", cylayers), ("theirs", torch)):
         ns = {"torch": lib, "nn": lib.nn}
         exec(code, ns)
         spaces[name] = ns
+    for key, shape in (("ln_output", (20, 64, 32)), ("in_output", (20, 64, 32, 32)),
+                       ("gn_output", (20, 64, 32, 32))):  # the snippets ran as written
+        assert tuple(spaces["ours"][key].shape) == shape == tuple(spaces["theirs"][key].shape)
     rng = np.random.default_rng(0)
     inputs = {"layer_norm": (20, 64, 32), "instance_norm": (20, 64, 32, 32),
               "group_norm": (20, 64, 32, 32)}
