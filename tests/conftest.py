@@ -1,8 +1,16 @@
-"""Every test starts from the same seeds (cylayers and torch)."""
+"""Every test starts from the same seeds (cylayers and torch). Under CI, hypothesis draws the
+same examples on every run (derandomize), so a red CI always means a reproducible failure."""
+import os
+
 import pytest
 import torch
+from hypothesis import settings
 
 import cylayers
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

@@ -9,15 +9,15 @@
 #include <stddef.h>
 
 #define CYL_DEFINE_NORM_KERNELS(T, SUFFIX)                                                      \
-/* mean and M2 = sum (x - mean)^2 of x[0:n] in one pass over shifted data: d = x - x[0] keeps  \
- * the sums small whatever the mean (no cancellation for x = 1e4 + N(0, 1)), in float64.       \
+/* mean and M2 = sum (x - mean)^2 of x[0:n] in one pass over shifted data: d = x - x[0] keeps   \
+ * the sums small whatever the mean (no cancellation for x = 1e4 + N(0, 1)), in float64.        \
  */                                                                                             \
-static inline void cyl_tile_stats_##SUFFIX(const T *x, ptrdiff_t n, double *mean, double *m2) {\
+static inline void cyl_tile_stats_##SUFFIX(const T *x, ptrdiff_t n, double *mean, double *m2) { \
     if (n <= 0) { *mean = 0.0; *m2 = 0.0; return; }                                             \
     const double shift = (double)x[0];                                                          \
     double s1 = 0.0, s2 = 0.0;                                                                  \
     _Pragma("omp simd reduction(+:s1,s2)")                                                      \
-    for (ptrdiff_t i = 0; i < n; i++) { double d = (double)x[i] - shift; s1 += d; s2 += d * d; }\
+    for (ptrdiff_t i = 0; i < n; i++) { double d = (double)x[i] - shift; s1 += d; s2 += d * d; } \
     double md = s1 / (double)n;                                                                 \
     double v = s2 - s1 * md;                                                                    \
     *mean = shift + md;                                                                         \
@@ -25,17 +25,19 @@ static inline void cyl_tile_stats_##SUFFIX(const T *x, ptrdiff_t n, double *mean
 }                                                                                               \
                                                                                                 \
 /* out = (x - center) * scale + shift */                                                        \
-static inline void cyl_affine_##SUFFIX(const T *x, T *out, ptrdiff_t n, double center,         \
+static inline void cyl_affine_##SUFFIX(const T *x, T *out, ptrdiff_t n, double center,          \
                                        double scale, double shift) {                            \
-    /* Elementwise work in T (the statistics stay float64): x - center is exact for x near     \
-     * center, so large means lose nothing more than the rounding of center itself. */          \
-    const T c = (T)center, a = (T)scale, b = (T)shift;                                          \
+    /* Elementwise work in T (the statistics stay float64). The center is split into a T part   \
+     * and its T remainder: x - c_hi is exact for x near the center, so a large mean            \
+     * (x = 1e4 + N(0, 1)) costs no precision at T speed. */                                    \
+    const T c_hi = (T)center, c_lo = (T)(center - (double)c_hi);                                \
+    const T a = (T)scale, b = (T)shift;                                                         \
     _Pragma("omp simd")                                                                         \
-    for (ptrdiff_t i = 0; i < n; i++) out[i] = (x[i] - c) * a + b;                              \
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = ((x[i] - c_hi) - c_lo) * a + b;                  \
 }                                                                                               \
                                                                                                 \
 /* sum g and sum g * (x - center) */                                                            \
-static inline void cyl_grad_sums_##SUFFIX(const T *g, const T *x, ptrdiff_t n, double center, \
+static inline void cyl_grad_sums_##SUFFIX(const T *g, const T *x, ptrdiff_t n, double center,   \
                                           double *sum_g, double *sum_gxc) {                     \
     double s1 = 0.0, s2 = 0.0;                                                                  \
     _Pragma("omp simd reduction(+:s1,s2)")                                                      \
@@ -49,16 +51,17 @@ static inline void cyl_grad_sums_##SUFFIX(const T *g, const T *x, ptrdiff_t n, d
 }                                                                                               \
                                                                                                 \
 /* dx = ga * g + xa * (x - center) + c0 */                                                      \
-static inline void cyl_affine_grad_##SUFFIX(const T *g, const T *x, T *dx, ptrdiff_t n,        \
+static inline void cyl_affine_grad_##SUFFIX(const T *g, const T *x, T *dx, ptrdiff_t n,         \
                                             double center, double ga, double xa, double c0) {   \
-    const T c = (T)center, a = (T)ga, k = (T)xa, z = (T)c0;                                     \
+    const T c_hi = (T)center, c_lo = (T)(center - (double)c_hi);                                \
+    const T a = (T)ga, k = (T)xa, z = (T)c0;                                                    \
     _Pragma("omp simd")                                                                         \
-    for (ptrdiff_t i = 0; i < n; i++) dx[i] = a * g[i] + k * (x[i] - c) + z;                    \
+    for (ptrdiff_t i = 0; i < n; i++) dx[i] = a * g[i] + k * ((x[i] - c_hi) - c_lo) + z;        \
 }                                                                                               \
                                                                                                 \
-/* One LayerNorm row: statistics, then (x - mean) * inv_std * gamma + beta (gamma/beta may be  \
- * NULL). Writes the row's mean and inv_std for backward. */                                   \
-static inline void cyl_layer_norm_row_##SUFFIX(const T *x, const T *gamma, const T *beta,      \
+/* One LayerNorm row: statistics, then (x - mean) * inv_std * gamma + beta (gamma/beta may be   \
+ * NULL). Writes the row's mean and inv_std for backward. */                                    \
+static inline void cyl_layer_norm_row_##SUFFIX(const T *x, const T *gamma, const T *beta,       \
                                                T *out, ptrdiff_t n, double eps,                 \
                                                double *mean, double *inv_std) {                 \
     double mu, m2;                                                                              \
@@ -66,29 +69,29 @@ static inline void cyl_layer_norm_row_##SUFFIX(const T *x, const T *gamma, const
     double rs = 1.0 / sqrt(m2 / (double)n + eps);                                               \
     *mean = mu;                                                                                 \
     *inv_std = rs;                                                                              \
-    const T m = (T)mu, r = (T)rs;                                                               \
+    const T m = (T)mu, m_lo = (T)(mu - (double)m), r = (T)rs;                                   \
     if (gamma && beta) {                                                                        \
         _Pragma("omp simd")                                                                     \
-        for (ptrdiff_t i = 0; i < n; i++) out[i] = (x[i] - m) * r * gamma[i] + beta[i];         \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = ((x[i] - m) - m_lo) * r * gamma[i] + beta[i]; \
     } else if (gamma) {                                                                         \
         _Pragma("omp simd")                                                                     \
-        for (ptrdiff_t i = 0; i < n; i++) out[i] = (x[i] - m) * r * gamma[i];                   \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = ((x[i] - m) - m_lo) * r * gamma[i];          \
     } else {                                                                                    \
         _Pragma("omp simd")                                                                     \
-        for (ptrdiff_t i = 0; i < n; i++) out[i] = (x[i] - m) * r;                              \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = ((x[i] - m) - m_lo) * r;                     \
     }                                                                                           \
 }                                                                                               \
                                                                                                 \
-/* One LayerNorm row of backward: dx (if dx != NULL) and this thread's dgamma/dbeta sums. */     \
-static inline void cyl_layer_norm_row_backward_##SUFFIX(const T *g, const T *x, const T *gamma,\
+/* One LayerNorm row of backward: dx (if dx != NULL) and this thread's dgamma/dbeta sums. */    \
+static inline void cyl_layer_norm_row_backward_##SUFFIX(const T *g, const T *x, const T *gamma, \
                                                         T *dx, ptrdiff_t n, double mu,          \
                                                         double rs, double *dgamma,              \
                                                         double *dbeta) {                        \
-    const T m = (T)mu, r = (T)rs;                                                               \
+    const T m = (T)mu, m_lo = (T)(mu - (double)m), r = (T)rs;                                   \
     double s1 = 0.0, s2 = 0.0;                                                                  \
     _Pragma("omp simd reduction(+:s1,s2)")                                                      \
     for (ptrdiff_t i = 0; i < n; i++) {                                                         \
-        T xh = (x[i] - m) * r;                                                                  \
+        T xh = ((x[i] - m) - m_lo) * r;                                                         \
         T gv = g[i];                                                                            \
         dgamma[i] += (double)(gv * xh);                                                         \
         dbeta[i] += (double)gv;                                                                 \
@@ -100,17 +103,17 @@ static inline void cyl_layer_norm_row_backward_##SUFFIX(const T *g, const T *x, 
     const T a = (T)(s1 / (double)n), k = (T)(s2 / (double)n);                                   \
     _Pragma("omp simd")                                                                         \
     for (ptrdiff_t i = 0; i < n; i++) {                                                         \
-        T xh = (x[i] - m) * r;                                                                  \
+        T xh = ((x[i] - m) - m_lo) * r;                                                         \
         T gg = gamma ? g[i] * gamma[i] : g[i];                                                  \
         dx[i] = r * (gg - a - xh * k);                                                          \
     }                                                                                           \
 }                                                                                               \
                                                                                                 \
 /* One GroupNorm group = cpg channel planes of plane_len contiguous elements (InstanceNorm is   \
- * cpg == 1): statistics and the per-channel affine in one call, so the group is read from     \
- * memory once and from cache the second time. gamma/beta point at the group's cpg channels.   \
+ * cpg == 1): statistics and the per-channel affine in one call, so the group is read from      \
+ * memory once and from cache the second time. gamma/beta point at the group's cpg channels.    \
  */                                                                                             \
-static inline void cyl_group_norm_fwd_##SUFFIX(const T *x, T *out, ptrdiff_t cpg,              \
+static inline void cyl_group_norm_fwd_##SUFFIX(const T *x, T *out, ptrdiff_t cpg,               \
                                                ptrdiff_t plane_len, const T *gamma,             \
                                                const T *beta, double eps, double *mean,         \
                                                double *inv_std) {                               \
@@ -127,7 +130,7 @@ static inline void cyl_group_norm_fwd_##SUFFIX(const T *x, T *out, ptrdiff_t cpg
                                                                                                 \
 /* Backward of one group: per-channel sums of g and g*(x - mean) (for dgamma/dbeta), then dx    \
  * (when dx != NULL) from the closed form, re-reading the group from cache. */                  \
-static inline void cyl_group_norm_bwd_##SUFFIX(const T *g, const T *x, T *dx, ptrdiff_t cpg,   \
+static inline void cyl_group_norm_bwd_##SUFFIX(const T *g, const T *x, T *dx, ptrdiff_t cpg,    \
                                                ptrdiff_t plane_len, const T *gamma, double mu,  \
                                                double rs, double *sum_g, double *sum_gxc) {     \
     double a = 0.0, b = 0.0;                                                                    \

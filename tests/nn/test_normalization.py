@@ -364,3 +364,25 @@ gn_output = output
     for k in out_o:
         assert_close(out_o[k], out_t[k])
     assert_close(ours.batch_norm.running_var, theirs.batch_norm.running_var)
+
+
+@pytest.mark.parametrize("fn,axes", [
+    (lambda x: F.batch_norm(x, None, None, training=True), (0, 2, 3)),
+    (lambda x: F.instance_norm(x), (2, 3)),
+    (lambda x: F.group_norm(x, 1), (1, 2, 3)),
+    (lambda x: F.layer_norm(x, [3, 16, 16]), (1, 2, 3)),
+], ids=["batch", "instance", "group", "layer"])
+def test_float32_large_mean_is_as_accurate_as_float64(fn, axes):
+    """x = 1e4 + N(0, 1) in float32: outputs and input gradients within 1e-4 of the float64
+    result (a naive float32 x - mean would be off by ~1e-3)."""
+    rng = np.random.default_rng(0)
+    x32 = (1e4 + rng.standard_normal((4, 3, 16, 16))).astype(np.float32)
+    g = rng.standard_normal(x32.shape)
+    outs = []
+    for dtype in (np.float32, np.float64):
+        x = cylayers.tensor(x32.astype(dtype), requires_grad=True)
+        y = fn(x)
+        y.backward(cylayers.tensor(g.astype(dtype)))
+        outs.append((y.detach().numpy().astype(np.float64), x.grad.numpy().astype(np.float64)))
+    np.testing.assert_allclose(outs[0][0], outs[1][0], atol=1e-4)
+    np.testing.assert_allclose(outs[0][1], outs[1][1], atol=1e-4)
