@@ -212,7 +212,7 @@ class Tensor:
                 dtype = a
             elif isinstance(a, Tensor):
                 dtype = a.dtype
-            elif a not in ("cpu",) and not (hasattr(a, "type") and getattr(a, "type") == "cpu"):
+            elif str(a) != "cpu":  # a device name or a device object
                 raise ValueError(f"cylayers runs on the CPU only; cannot move to {a!r}")
         if dtype is None:
             return self

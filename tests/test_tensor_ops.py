@@ -223,3 +223,15 @@ def test_bad_shapes_raise_clear_errors():
         x.sum(5)
     with pytest.raises(RuntimeError, match="only one dimension can be inferred"):
         x.view(-1, -1)
+
+
+def test_to_and_devices():
+    x = cylayers.randn(3)
+    assert x.to("cpu") is x and x.cpu() is x
+    assert x.to(cylayers.float64).dtype == cylayers.float64
+    assert x.to(dtype=cylayers.float64).dtype == cylayers.float64
+    assert x.to(cylayers.zeros(1, dtype=cylayers.float64)).dtype == cylayers.float64
+    with pytest.raises(ValueError, match="CPU only"):
+        x.to("cuda")
+    with pytest.raises(ValueError, match="CPU only"):
+        cylayers.nn.Linear(2, 2).to("cuda:0")

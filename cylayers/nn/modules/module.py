@@ -246,7 +246,7 @@ class Module:
         for a in args:
             if isinstance(a, (_dtype.dtype, np.dtype, type)):
                 dtype = a
-            elif a != "cpu":
+            elif str(a) != "cpu":
                 raise ValueError(f"cylayers runs on the CPU only; cannot move to {a!r}")
         if dtype is None:
             return self
