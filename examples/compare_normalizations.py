@@ -21,7 +21,7 @@ import cylayers as torch
 from cylayers import nn
 from cylayers.data import DataLoader
 
-from training import evaluate, load_data
+from training import evaluate, load_data, progress
 
 NORMS = {
     "batch_norm": lambda c, hw: nn.BatchNorm2d(c),
@@ -115,21 +115,37 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--plot", default="runs/compare_normalizations.png")
+    p.add_argument("--checkpoint", default="runs/compare_normalizations.cyl",
+                   help="results so far, saved after every run")
+    p.add_argument("--resume", action="store_true", help="skip the runs --checkpoint has")
+    p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     train, test = load_data(args, flatten=False)
-    results, stats = {}, {}
+    done = {}
+    if args.resume and os.path.exists(args.checkpoint):
+        done = torch.load(args.checkpoint)["runs"]
+        print(f"resumed from {args.checkpoint}: {len(done)} runs already done")
+    runs = [(norm, bs) for norm in NORMS for bs in args.batch_sizes]
+    bar = progress(runs, args.no_progress)
+    for norm, bs in bar:
+        key = f"{norm}@{bs}"
+        if key not in done:
+            model, acc = train_one(norm, bs, train, test, args)
+            mean, std = channel_stats(model, test)
+            done[key] = {"accuracy": acc, "channel_mean": mean, "channel_std": std}
+            os.makedirs(os.path.dirname(args.checkpoint) or ".", exist_ok=True)
+            torch.save({"runs": done, "args": vars(args)}, args.checkpoint)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(run=key, acc=f"{done[key]['accuracy']:.3f}")
+    results = {(n, bs): done[f"{n}@{bs}"]["accuracy"] for n, bs in runs}
+    stats = {n: (done[f"{n}@{args.batch_sizes[0]}"]["channel_mean"],
+                 done[f"{n}@{args.batch_sizes[0]}"]["channel_std"]) for n in NORMS}
     print(f"{'norm':15s}" + "".join(f"  batch {bs:<4d}" for bs in args.batch_sizes))
     for norm in NORMS:
-        row = []
-        for bs in args.batch_sizes:
-            model, acc = train_one(norm, bs, train, test, args)
-            results[(norm, bs)] = acc
-            row.append(acc)
-            if bs == args.batch_sizes[0]:
-                stats[norm] = channel_stats(model, test)
-        print(f"{norm:15s}" + "".join(f"  {acc:10.4f}" for acc in row), flush=True)
+        print(f"{norm:15s}" + "".join(f"  {results[(norm, bs)]:10.4f}"
+                                      for bs in args.batch_sizes))
     plot(results, stats, args.batch_sizes, args.plot)
     print(f"plot written to {args.plot}")
     return results

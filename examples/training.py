@@ -54,10 +54,11 @@ def evaluate(model, dataset, batch_size=512):
     return correct / len(dataset)
 
 
-def _progress(iterable, total, desc, disable):
+def progress(iterable, disable=False, total=None, desc=None):
+    """A tqdm progress bar (the examples extra brings tqdm); the plain iterable without it."""
     try:
         from tqdm import tqdm
-    except ImportError:  # the examples extra brings tqdm; without it, plain output
+    except ImportError:
         return iterable
     return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False)
 
@@ -105,8 +106,7 @@ def fit(model, train, test, args, optimizer=None, scheduler=None, log=print):
     for epoch in range(start_epoch, args.epochs):
         t0 = time.perf_counter()
         total, correct, seen = 0.0, 0, 0
-        bar = _progress(loader, len(loader), f"epoch {epoch + 1}/{args.epochs}",
-                        args.no_progress)
+        bar = progress(loader, args.no_progress, len(loader), f"epoch {epoch + 1}/{args.epochs}")
         for x, y in bar:
             optimizer.zero_grad()
             logits = model(x)

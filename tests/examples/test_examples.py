@@ -64,14 +64,18 @@ def test_resume_reproduces_an_uninterrupted_run(examples, tmp_path, capsys):
         np.testing.assert_array_equal(a["model"][k].numpy(), b["model"][k].numpy())
 
 
-def test_compare_normalizations_runs(examples, tmp_path, capsys):
-    results = examples["compare_normalizations"].main(
-        ["--steps", "60", "--batch-sizes", "16", "64", "--plot", str(tmp_path / "cmp.png")])
+def test_compare_normalizations_runs_and_resumes(examples, tmp_path, capsys):
+    argv = ["--steps", "60", "--batch-sizes", "16", "64", "--plot", str(tmp_path / "cmp.png"),
+            "--checkpoint", str(tmp_path / "cmp.cyl"), "--no-progress"]
+    results = examples["compare_normalizations"].main(argv)
     assert set(results) == {(n, bs) for n in ("batch_norm", "layer_norm", "instance_norm",
                                               "group_norm") for bs in (16, 64)}
     assert all(0 <= acc <= 1 for acc in results.values())
     assert max(results.values()) > 0.5  # 60 steps are enough for some runs to learn
     assert (tmp_path / "cmp.png").stat().st_size > 0
+    capsys.readouterr()
+    again = examples["compare_normalizations"].main(argv + ["--resume"])
+    assert again == results and "8 runs already done" in capsys.readouterr().out
 
 
 def test_help(examples, capsys):
