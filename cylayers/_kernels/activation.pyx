@@ -33,6 +33,10 @@ cdef extern from "cylayers/scalar_math.h" nogil:
     float cyl_exp_fast_f(float x)
 
 cdef extern from "cylayers/row_kernels.h" nogil:
+    double cyl_prelu_row_backward_f(const float* g, const float* x, float* gx, Py_ssize_t n,
+                                    float a)
+    double cyl_prelu_row_backward_d(const double* g, const double* x, double* gx, Py_ssize_t n,
+                                    double a)
     void cyl_softmax_row_f(const float* x, float* out, Py_ssize_t n, int log_output)
     void cyl_softmax_row_d(const double* x, double* out, Py_ssize_t n, int log_output)
     void cyl_softmax_row_backward_f(const float* g, const float* y, float* gx, Py_ssize_t n,
@@ -298,27 +302,23 @@ def prelu_backward(const floating[::1] grad,    # IN
                    const floating[::1] x,       # IN
                    const floating[::1] weight,  # IN
                    floating[::1] grad_in,       # OUT
-                   double[::1] grad_weight,     # OUT per channel, float64 accumulation
-                   Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner,
-                   int num_threads):
-    """Parallel over channels so each thread owns its weight-gradient sum: no atomics."""
-    cdef Py_ssize_t c, o, k, base
+                   double[::1] row_weight_grad, # OUT per (sample, channel) row, float64
+                   Py_ssize_t channels, Py_ssize_t inner, int num_threads):
+    """One (sample, channel) row per iteration; each row's weight-gradient sum goes to its own
+    slot (summed per channel by the caller), so no two threads ever add into the same place."""
+    cdef Py_ssize_t row, o, n_rows = row_weight_grad.shape[0]
     cdef bint shared = weight.shape[0] == 1
-    cdef floating a, v
-    for c in prange(channels, nogil=True, schedule='static', num_threads=num_threads,
-                    use_threads_if=num_threads > 1):
-        a = weight[0] if shared else weight[c]
-        acc = 0
-        for o in range(outer):
-            base = (o * channels + c) * inner
-            for k in range(inner):
-                v = x[base + k]
-                if v > 0:
-                    grad_in[base + k] = grad[base + k]
-                else:
-                    grad_in[base + k] = a * grad[base + k]
-                    acc = acc + <double>v * grad[base + k]
-        grad_weight[c] = acc
+    cdef floating a
+    if inner == 0:
+        return
+    for row in prange(n_rows, nogil=True, schedule='static', num_threads=num_threads,
+                      use_threads_if=num_threads > 1):
+        a = weight[0] if shared else weight[row % channels]
+        o = row * inner
+        if floating is float:
+            row_weight_grad[row] = cyl_prelu_row_backward_f(&grad[o], &x[o], &grad_in[o], inner, a)
+        else:
+            row_weight_grad[row] = cyl_prelu_row_backward_d(&grad[o], &x[o], &grad_in[o], inner, a)
 
 
 # ---------------------------------------------------------------- softmax / log_softmax

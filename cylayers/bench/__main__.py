@@ -1,7 +1,8 @@
 """python -m cylayers.bench [--filter TEXT] [--threads N] [--out DIR] [--quick]
 
 Times every registered case for cylayers, PyTorch (when installed; same process, same thread
-count) and a plain-numpy reference, interleaving repeats and keeping minimums. Prints a table of
+count), a plain-numpy reference and, for the activation and dropout cases, JAX's jit (when
+installed; XLA picks its own threads), interleaving repeats and keeping minimums. Prints a table of
 times and ratios, writes it as markdown (and a PNG bar chart when matplotlib is installed)."""
 import argparse
 import os
@@ -35,7 +36,7 @@ def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd
         if filter_text and filter_text.lower() not in (case.name + " " + case.group).lower():
             continue
         built = {}
-        for lib in ("cylayers", "torch", "numpy"):
+        for lib in ("cylayers", "torch", "numpy", "jax"):
             if lib == "torch" and torch is None:
                 continue
             fns = case.build(lib, dtype)
@@ -58,12 +59,12 @@ def format_table(rows, threads, bandwidth=None):
              f"{cylayers.have_openmp()}" + (f", STREAM copy {bandwidth / 1e9:.1f} GB/s"
                                             if bandwidth else ""),
              "",
-             "| case | mode | cylayers ms | torch ms | numpy ms | cylayers/torch "
+             "| case | mode | cylayers ms | torch ms | numpy ms | jax ms | cylayers/torch "
              "| saved B/elem (cylayers / torch) | note |",
-             "|---|---|---:|---:|---:|---:|---:|---|"]
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         scale = 1e3 / r["ops"]
-        c, t, n = r.get("t_cylayers"), r.get("t_torch"), r.get("t_numpy")
+        c, t, n, j = r.get("t_cylayers"), r.get("t_torch"), r.get("t_numpy"), r.get("t_jax")
         fmt = lambda v: f"{v * scale:.4f}" if v is not None else "-"
         ratio = f"{c / t:.2f}x" if t else "-"
         note = "per op" if r["ops"] > 1 else ""
@@ -72,7 +73,8 @@ def format_table(rows, threads, bandwidth=None):
         sv = r.get("saved") or {}
         saved = (f"{sv['cylayers']:.2f} / {sv['torch']:.2f}" if "torch" in sv
                  else f"{sv['cylayers']:.2f}" if "cylayers" in sv else "")
-        lines.append(f"| {r['case']} | {r['mode']} | {fmt(c)} | {fmt(t)} | {fmt(n)} | {ratio} "
+        lines.append(f"| {r['case']} | {r['mode']} | {fmt(c)} | {fmt(t)} | {fmt(n)} | {fmt(j)} "
+                     f"| {ratio} "
                      f"| {saved} | {note} |")
     return "\n".join(lines)
 

@@ -4,6 +4,27 @@ import numpy as np
 from cylayers.bench.registry import register
 
 
+def _jax_dropout(p, alpha=False):
+    """JAX dropout with a fixed key, as a jitted training step would draw it."""
+    def fn(jnp, x):
+        import jax
+        keep = jax.random.bernoulli(jax.random.PRNGKey(0), 1 - p, x.shape)
+        if not alpha:
+            return jnp.where(keep, x / (1 - p), 0)
+        a = (1.7580993408473766 ** 2 * p + 1) ** -0.5 * (1 - p) ** -0.5
+        return a * jnp.where(keep, x, -1.7580993408473766) + a * 1.7580993408473766 * p
+    return fn
+
+
+def _jax_selu(jnp, x):
+    return 1.0507009873554805 * jnp.where(x > 0, x, 1.6732632423543772 * jnp.expm1(x))
+
+
+def _jax_prelu(jnp, x):
+    w = jnp.full((1, x.shape[1], 1, 1), 0.25, dtype=x.dtype)
+    return jnp.where(x > 0, x, w * x)
+
+
 def _lib(name):
     if name == "cylayers":
         import cylayers
@@ -18,9 +39,30 @@ def _data(shape, dtype, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-def _module_case(make_module, shape, numpy_fwd=None, numpy_fwd_bwd=None, train=True):
+def _jax_build(jax_fn, shape, dtype):
+    """fwd / fwd+bwd of jax_fn(jnp, x) under jax.jit (vjp for backward), when JAX is installed."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    x = jnp.asarray(_data(shape, dtype))
+    g = jnp.asarray(_data(shape, dtype, 1))
+    fwd = jax.jit(lambda a: jax_fn(jnp, a))
+    def forward_backward(a, b):
+        y, vjp = jax.vjp(lambda t: jax_fn(jnp, t), a)
+        return y, vjp(b)[0]  # the output is returned too, as a training step uses it
+    fwd_bwd = jax.jit(forward_backward)
+    return {"fwd": lambda: fwd(x).block_until_ready(),
+            "fwd+bwd": lambda: jax.block_until_ready(fwd_bwd(x, g))}
+
+
+def _module_case(make_module, shape, numpy_fwd=None, numpy_fwd_bwd=None, train=True,
+                 jax_fn=None):
     """fwd / fwd+bwd callables for a module built by make_module(lib)."""
     def build(lib_name, dtype):
+        if lib_name == "jax":
+            return _jax_build(jax_fn, shape, dtype) if jax_fn is not None else None
         if lib_name == "numpy":
             if numpy_fwd is None:
                 return None
@@ -156,16 +198,18 @@ def _chain(lib_name, dtype):
 # ---------------------------------------------------------------- activations (issue 4)
 _ACT_BYTES = 4 * int(np.prod(SEED_IMAGE)) * F32  # read x, write y; read g, y, write gx (approx)
 register("ReLU on (20,64,32,32)", "activation", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.ReLU(), SEED_IMAGE, _numpy_relu, _numpy_relu_fb))
+    _module_case(lambda L: L.nn.ReLU(), SEED_IMAGE, _numpy_relu, _numpy_relu_fb,
+                 jax_fn=lambda jnp, x: jnp.maximum(x, 0)))
 register("Sigmoid on (20,64,32,32)", "activation", _ACT_BYTES)(
     _module_case(lambda L: L.nn.Sigmoid(), SEED_IMAGE, lambda x: 1 / (1 + np.exp(-x)),
-                 _numpy_sigmoid_fb))
+                 _numpy_sigmoid_fb, jax_fn=lambda jnp, x: 1 / (1 + jnp.exp(-x))))
 register("Tanh on (20,64,32,32)", "activation", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.Tanh(), SEED_IMAGE, np.tanh, _numpy_tanh_fb))
+    _module_case(lambda L: L.nn.Tanh(), SEED_IMAGE, np.tanh, _numpy_tanh_fb,
+                 jax_fn=lambda jnp, x: jnp.tanh(x)))
 register("SELU on (20,64,32,32)", "activation", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.SELU(), SEED_IMAGE))
+    _module_case(lambda L: L.nn.SELU(), SEED_IMAGE, jax_fn=_jax_selu))
 register("PReLU(64) on (20,64,32,32)", "activation", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.PReLU(64), SEED_IMAGE))
+    _module_case(lambda L: L.nn.PReLU(64), SEED_IMAGE, jax_fn=_jax_prelu))
 register("Softmax(dim=1) on (4096,1000)", "activation")(
     _module_case(lambda L: L.nn.Softmax(dim=1), (4096, 1000), _numpy_softmax,
                  _numpy_softmax_fb))
@@ -174,13 +218,14 @@ register("LogSoftmax(dim=1) on (4096,1000)", "activation")(
 
 # ---------------------------------------------------------------- dropout family (issue 4)
 register("Dropout(0.5) on (20,64,32,32)", "dropout", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.Dropout(0.5), SEED_IMAGE))
+    _module_case(lambda L: L.nn.Dropout(0.5), SEED_IMAGE, jax_fn=_jax_dropout(0.5)))
 register("Dropout2d(0.2) on (20,64,32,32)", "dropout", _ACT_BYTES)(
     _module_case(lambda L: L.nn.Dropout2d(0.2), SEED_IMAGE))
 register("Dropout3d(0.3) on (8,16,16,32,32)", "dropout")(
     _module_case(lambda L: L.nn.Dropout3d(0.3), (8, 16, 16, 32, 32)))
 register("AlphaDropout(0.2) on (256,512)", "dropout")(
-    _module_case(lambda L: L.nn.AlphaDropout(0.2), (256, 512)))
+    _module_case(lambda L: L.nn.AlphaDropout(0.2), (256, 512),
+                 jax_fn=_jax_dropout(0.2, alpha=True)))
 
 # ---------------------------------------------------------------- normalization (issue 3)
 def _norm_bytes(shape):

@@ -53,4 +53,22 @@ static inline void cyl_softmax_row_backward_##SUFFIX(const T *g, const T *y, T *
 CYL_DEFINE_SOFTMAX_ROW(float, f, cyl_exp_fast_f)
 CYL_DEFINE_SOFTMAX_ROW(double, d, exp)
 
+/* PReLU backward over one (sample, channel) row with slope a: writes the input gradient and
+ * returns the row's float64 contribution to the weight gradient, sum over x <= 0 of x * g. */
+#define CYL_DEFINE_PRELU_ROW(T, SUFFIX)                                                          \
+static inline double cyl_prelu_row_backward_##SUFFIX(const T *g, const T *x, T *gx,           \
+                                                     ptrdiff_t n, T a) {                        \
+    double acc = 0.0;                                                                           \
+    _Pragma("omp simd reduction(+:acc)")                                                        \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                         \
+        int pos = x[i] > 0;                                                                     \
+        gx[i] = pos ? g[i] : a * g[i];                                                          \
+        acc += pos ? 0.0 : (double)(x[i] * g[i]);                                               \
+    }                                                                                           \
+    return acc;                                                                                 \
+}
+
+CYL_DEFINE_PRELU_ROW(float, f)
+CYL_DEFINE_PRELU_ROW(double, d)
+
 #endif

@@ -188,10 +188,10 @@ class PReLUFn(Function):
         g = grad_like(g, xc)
         outer, channels, inner = ctx.layout
         gx = np.empty_like(xc)
-        gw = np.empty(channels, dtype=np.float64)
-        K.prelu_backward(g.reshape(-1), xc.reshape(-1), w, gx.reshape(-1), gw,
-                         outer, channels, inner,
-                         threads_for(xc.size) if channels > 1 else 1)
+        row_gw = np.zeros(outer * channels)
+        K.prelu_backward(g.reshape(-1), xc.reshape(-1), w, gx.reshape(-1), row_gw, channels,
+                         inner, threads_for(xc.size))
+        gw = row_gw.reshape(outer, channels).sum(axis=0)
         if weight.shape[0] == 1:
             gw = gw.sum(keepdims=True)
         return gx, gw.astype(weight.dtype)
