@@ -174,7 +174,7 @@ register("Linear(512,256) on (256,512)", "foundation")(
 @register("autograd overhead: 1000-op chain on (4,)", "foundation", ops=1000,
           note="time per op (forward + backward)")
 def _chain(lib_name, dtype):
-    if lib_name == "numpy":
+    if lib_name not in ("cylayers", "torch"):
         return None
     lib = _lib(lib_name)
     x_arr = _data((4,), dtype)
@@ -273,7 +273,7 @@ def _digits_epoch(make_model, flatten, batch_size=64):
     """One training epoch (Adam, cross-entropy) of an example model on the digits training set,
     same data, batch order and architecture in both libraries."""
     def build(lib_name, dtype):
-        if lib_name == "numpy":
+        if lib_name not in ("cylayers", "torch"):
             return None
         try:
             from sklearn.datasets import load_digits
