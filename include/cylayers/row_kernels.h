@@ -9,30 +9,35 @@
 #include <stddef.h>
 #include "cylayers/scalar_math.h"
 
-#define CYL_DEFINE_SOFTMAX_ROW(T, SUFFIX, EXP)                                                  \
-static inline void cyl_softmax_row_##SUFFIX(const T *x, T *out, ptrdiff_t n, int log_output) { \
+/* EXP_FWD only ever sees x - max <= 0 (NaN rows are handled before it), so float uses the
+ * cheaper non-positive exp there; backward's EXP must pass NaN through. */
+#define CYL_DEFINE_SOFTMAX_ROW(T, SUFFIX, EXP_FWD, EXP)                                         \
+static inline void cyl_softmax_row_##SUFFIX(const T *x, T *out, ptrdiff_t n, int log_output) {  \
     T m = -INFINITY;                                                                            \
     int has_nan = 0;                                                                            \
     _Pragma("omp simd reduction(max:m) reduction(|:has_nan)")                                   \
     for (ptrdiff_t i = 0; i < n; i++) { m = x[i] > m ? x[i] : m; has_nan |= x[i] != x[i]; }     \
-    if (has_nan) m = NAN; /* the max of a row with a NaN is NaN: the whole row becomes NaN */    \
+    if (has_nan) { /* a NaN anywhere makes the whole row NaN, as in PyTorch */                  \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = (T)NAN;                                      \
+        return;                                                                                 \
+    }                                                                                           \
     double s = 0.0;                                                                             \
     if (log_output) {                                                                           \
         _Pragma("omp simd reduction(+:s)")                                                      \
-        for (ptrdiff_t i = 0; i < n; i++) s += (double)EXP(x[i] - m);                           \
+        for (ptrdiff_t i = 0; i < n; i++) s += (double)EXP_FWD(x[i] - m);                       \
         T shift = (T)(m + log(s));                                                              \
         _Pragma("omp simd")                                                                     \
         for (ptrdiff_t i = 0; i < n; i++) out[i] = x[i] - shift;                                \
     } else {                                                                                    \
         _Pragma("omp simd reduction(+:s)")                                                      \
-        for (ptrdiff_t i = 0; i < n; i++) { T e = EXP(x[i] - m); out[i] = e; s += (double)e; }  \
+        for (ptrdiff_t i = 0; i < n; i++) { T e = EXP_FWD(x[i] - m); out[i] = e; s += (double)e; } \
         T inv = (T)(1.0 / s);                                                                   \
         _Pragma("omp simd")                                                                     \
         for (ptrdiff_t i = 0; i < n; i++) out[i] *= inv;                                        \
     }                                                                                           \
 }                                                                                               \
                                                                                                 \
-static inline void cyl_softmax_row_backward_##SUFFIX(const T *g, const T *y, T *gx,            \
+static inline void cyl_softmax_row_backward_##SUFFIX(const T *g, const T *y, T *gx,             \
                                                      ptrdiff_t n, int log_output) {             \
     double s = 0.0;                                                                             \
     if (log_output) {                                                                           \
@@ -50,13 +55,13 @@ static inline void cyl_softmax_row_backward_##SUFFIX(const T *g, const T *y, T *
     }                                                                                           \
 }
 
-CYL_DEFINE_SOFTMAX_ROW(float, f, cyl_exp_fast_f)
-CYL_DEFINE_SOFTMAX_ROW(double, d, exp)
+CYL_DEFINE_SOFTMAX_ROW(float, f, cyl_exp_nonpositive_f, cyl_exp_fast_f)
+CYL_DEFINE_SOFTMAX_ROW(double, d, exp, exp)
 
 /* PReLU backward over one (sample, channel) row with slope a: writes the input gradient and
  * returns the row's float64 contribution to the weight gradient, sum over x <= 0 of x * g. */
-#define CYL_DEFINE_PRELU_ROW(T, SUFFIX)                                                          \
-static inline double cyl_prelu_row_backward_##SUFFIX(const T *g, const T *x, T *gx,           \
+#define CYL_DEFINE_PRELU_ROW(T, SUFFIX)                                                         \
+static inline double cyl_prelu_row_backward_##SUFFIX(const T *g, const T *x, T *gx,             \
                                                      ptrdiff_t n, T a) {                        \
     double acc = 0.0;                                                                           \
     _Pragma("omp simd reduction(+:acc)")                                                        \

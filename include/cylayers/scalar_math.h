@@ -165,11 +165,35 @@ CYL_INLINE float cyl_tanh_fast_f(float x) {
     return x != x ? x : t;
 }
 
+/* exp(x) for x <= 0 only (sigmoid's exp(-|x|)): no overflow path, and results below 2^-126
+ * scale in two steps so that subnormals come out right. */
+CYL_INLINE float cyl_exp_nonpositive_f(float x) {
+    const float log2e = 1.44269504088896341f;
+    const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+    const float round_magic = 12582912.0f;
+    float xc = x < -103.97208f ? -103.97208f : x;
+    float t = xc * log2e + round_magic;
+    float n = t - round_magic;
+    float r = xc - n * ln2_hi;
+    r = r - n * ln2_lo;
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t ni = (int32_t)n;
+    int32_t n1 = ni >> 1, n2 = ni - n1;
+    float y = p * cyl_bits_to_float((n1 + 127) << 23) * cyl_bits_to_float((n2 + 127) << 23);
+    return x < -103.97208f ? 0.0f : y;
+}
+
 CYL_INLINE float cyl_sigmoid_fast_f(float x) {
     float ax = x < 0.0f ? -x : x;
-    float e = cyl_exp_fast_f(-ax);
+    float e = cyl_exp_nonpositive_f(-ax);
     float r = 1.0f / (1.0f + e);
-    return x >= 0.0f ? r : (x < 0.0f ? e * r : x);
+    return x >= 0.0f ? r : (x < 0.0f ? e * r : x);   /* the last branch passes NaN through */
 }
 
 #endif
