@@ -11,6 +11,8 @@ import os as _os
 # unless the user chose a policy. Must be set before the kernels load the OpenMP runtime.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from cylayers import _malloc  # noqa: E402,F401  (reuse freed large blocks: see its docstring)
+
 from cylayers._dtype import (bool_ as bool, double, dtype, float, float16, float32, float64,
                              get_default_dtype, int32, int64, long, set_default_dtype, uint8)
 from cylayers._tensor import Size, Tensor

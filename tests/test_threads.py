@@ -38,3 +38,17 @@ def test_openmp_threads_sleep_when_idle_unless_the_user_chose():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "ACTIVE"
+
+
+def test_malloc_tuning_on_glibc_and_opt_out():
+    code = "import cylayers._malloc as m; print(m.tuned)"
+    env = dict(os.environ)
+    env.pop("CYLAYERS_MALLOC_TUNING", None)
+    on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                        check=True).stdout.strip()
+    import platform
+    assert on == ("True" if platform.libc_ver()[0] == "glibc" else "False")
+    env["CYLAYERS_MALLOC_TUNING"] = "0"
+    off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert off == "False"
