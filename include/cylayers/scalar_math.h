@@ -113,12 +113,13 @@ CYL_INLINE float cyl_bits_to_float(int32_t b) {
     return u.f;
 }
 
-CYL_INLINE float cyl_exp_fast_f(float x) {
+/* exp of an argument already clamped to [-103.97, 88.72]: Cody-Waite reduction x = n ln2 + r,
+ * a degree-6 polynomial for exp(r), and 2^n applied in two halves so that results from
+ * subnormal (n down to -150) to the largest float (n = 128) come out right. */
+CYL_INLINE float cyl_exp_clamped_f(float xc) {
     const float log2e = 1.44269504088896341f;
     const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
     const float round_magic = 12582912.0f;               /* 1.5 * 2^23: float round-to-int */
-    float xc = x > 88.72283935546875f ? 88.72283935546875f : x;
-    xc = xc < -103.97208f ? -103.97208f : xc;
     float t = xc * log2e + round_magic;
     float n = t - round_magic;
     float r = xc - n * ln2_hi;
@@ -130,10 +131,15 @@ CYL_INLINE float cyl_exp_fast_f(float x) {
     p = p * r + 1.6666665459E-1f;
     p = p * r + 5.0000001201E-1f;
     p = p * r * r + r + 1.0f;
-    /* 2^n in two halves so that n down to -150 (subnormal results) and up to 128 both work. */
     int32_t ni = (int32_t)n;
     int32_t n1 = ni >> 1, n2 = ni - n1;
-    float y = p * cyl_bits_to_float((n1 + 127) << 23) * cyl_bits_to_float((n2 + 127) << 23);
+    return p * cyl_bits_to_float((n1 + 127) << 23) * cyl_bits_to_float((n2 + 127) << 23);
+}
+
+CYL_INLINE float cyl_exp_fast_f(float x) {
+    float xc = x > 88.72283935546875f ? 88.72283935546875f : x;
+    xc = xc < -103.97208f ? -103.97208f : xc;
+    float y = cyl_exp_clamped_f(xc);
     y = x > 88.72283935546875f ? INFINITY : y;
     y = x < -103.97208f ? 0.0f : y;
     return x != x ? x : y;
@@ -165,27 +171,10 @@ CYL_INLINE float cyl_tanh_fast_f(float x) {
     return x != x ? x : t;
 }
 
-/* exp(x) for x <= 0 only (sigmoid's exp(-|x|)): no overflow path, and results below 2^-126
- * scale in two steps so that subnormals come out right. */
+/* exp(x) for x <= 0 only (sigmoid's exp(-|x|), softmax's exp(x - max)): no overflow path. */
 CYL_INLINE float cyl_exp_nonpositive_f(float x) {
-    const float log2e = 1.44269504088896341f;
-    const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
-    const float round_magic = 12582912.0f;
     float xc = x < -103.97208f ? -103.97208f : x;
-    float t = xc * log2e + round_magic;
-    float n = t - round_magic;
-    float r = xc - n * ln2_hi;
-    r = r - n * ln2_lo;
-    float p = 1.9875691500E-4f;
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t ni = (int32_t)n;
-    int32_t n1 = ni >> 1, n2 = ni - n1;
-    float y = p * cyl_bits_to_float((n1 + 127) << 23) * cyl_bits_to_float((n2 + 127) << 23);
+    float y = cyl_exp_clamped_f(xc);
     return x < -103.97208f ? 0.0f : y;
 }
 
