@@ -16,7 +16,8 @@ from cylayers import _malloc  # noqa: E402,F401  (reuse freed large blocks: see 
 from cylayers._dtype import (bool_ as bool, double, dtype, float, float16, float32, float64,
                              get_default_dtype, int32, int64, long, set_default_dtype, uint8)
 from cylayers._tensor import Size, Tensor
-from cylayers.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from cylayers.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
+                                         is_inference_mode_enabled, no_grad, set_grad_enabled)
 from cylayers._creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
                                 full_like, linspace, ones, ones_like, rand, rand_like, randint,
                                 randn, randn_like, randperm, tensor, zeros, zeros_like)

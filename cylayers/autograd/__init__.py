@@ -1,4 +1,5 @@
 """The tape: Function (forward/backward pairs), the backward engine, grad mode, gradcheck."""
-from cylayers.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from cylayers.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
+                                         is_inference_mode_enabled, no_grad, set_grad_enabled)
 from cylayers.autograd.function import Function
 from cylayers.autograd.gradcheck import gradcheck, GradcheckError

@@ -6,7 +6,7 @@ argument. ``apply`` wraps the result in a Tensor and, when some input requires g
 ctx as that tensor's node on the tape. ``ctx`` is the node itself: it keeps only what backward
 needs, and the engine drops that after backward unless the graph is retained.
 """
-from cylayers.autograd.grad_mode import _GradState
+from cylayers.autograd.grad_mode import grad_state
 
 _FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -96,7 +96,7 @@ class Function:
                     requires = True
             else:
                 raw.append(a)
-        requires = requires and _GradState.enabled
+        requires = requires and grad_state.enabled
         if requires:
             ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         if cls.returns_view:
@@ -117,7 +117,7 @@ class Function:
     @classmethod
     def apply_inplace(cls, target, *args):
         """Run the op writing into ``target`` and make target the op's output on the tape."""
-        grad_on = _GradState.enabled
+        grad_on = grad_state.enabled
         if grad_on and target.requires_grad and target._node is None:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation.")

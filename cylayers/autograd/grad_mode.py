@@ -1,53 +1,113 @@
-"""Global switch for recording operations on the tape."""
+"""Whether operations are recorded on the tape: a per-thread switch, as in PyTorch.
+
+Each thread has its own state and a new thread starts with recording on, so one thread's
+``no_grad`` (an eval loop, ``Optimizer.step``) never switches recording off for another.
+"""
 import functools
+import threading
 
 
-class _GradState:
+class _GradState(threading.local):
+    # Class attributes are every thread's starting values; assignments are per thread.
     enabled = True
+    inference = False
+
+
+grad_state = _GradState()
 
 
 def is_grad_enabled():
-    return _GradState.enabled
+    return grad_state.enabled
+
+
+def is_inference_mode_enabled():
+    return grad_state.inference
 
 
 class _GradModeContext:
-    _mode = True
+    """Sets grad mode on entry and restores the calling thread's previous mode on exit."""
+
+    def __init__(self, mode=True):
+        self._mode = bool(mode)
+        self._prev = []  # a stack, so one instance may be entered again while active
+
+    def _clone(self):
+        return type(self)(self._mode)
 
     def __enter__(self):
-        self._prev = _GradState.enabled
-        _GradState.enabled = self._mode
+        self._prev.append((grad_state.enabled, grad_state.inference))
+        self._set()
+
+    def _set(self):
+        grad_state.enabled = self._mode
 
     def __exit__(self, *exc):
-        _GradState.enabled = self._prev
+        grad_state.enabled, grad_state.inference = self._prev.pop()
         return False
 
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            with self._clone():
                 return fn(*args, **kwargs)
         return wrapper
 
 
 class no_grad(_GradModeContext):
     """Context manager and decorator: operations inside are not recorded for backward."""
-    _mode = False
+
+    def __init__(self):
+        super().__init__(False)
+
+    def _clone(self):
+        return no_grad()
 
 
 class enable_grad(_GradModeContext):
     """Context manager and decorator: re-enable recording inside a ``no_grad`` region."""
-    _mode = True
+
+    def __init__(self):
+        super().__init__(True)
+
+    def _clone(self):
+        return enable_grad()
 
 
 class set_grad_enabled(_GradModeContext):
+    """``set_grad_enabled(False)`` switches recording off for this thread at once (like
+    PyTorch, it works as a plain call); used with ``with``, the previous mode comes back on exit."""
+
     def __init__(self, mode):
-        self._mode = bool(mode)
-        self._prev = _GradState.enabled
-        _GradState.enabled = self._mode  # like PyTorch, it also works as a plain function call
+        super().__init__(mode)
+        self._prev.append((grad_state.enabled, grad_state.inference))
+        self._set()
 
     def __enter__(self):
-        pass
+        pass  # already applied by the constructor
 
     def __exit__(self, *exc):
-        _GradState.enabled = self._prev
+        if self._prev:
+            grad_state.enabled, grad_state.inference = self._prev.pop()
         return False
+
+    def __call__(self, fn):
+        # As a decorator the constructor's immediate switch is undone: only calls are affected.
+        self.__exit__()
+        return super().__call__(fn)
+
+    def _clone(self):
+        return _GradModeContext(self._mode)  # switches on entry, not on construction
+
+
+class inference_mode(_GradModeContext):
+    """``inference_mode(True)``: no recording, like ``no_grad`` (cylayers keeps no extra
+    per-tensor bookkeeping that inference mode could skip, so the two cost the same here).
+    ``inference_mode(False)`` leaves grad mode as it is."""
+
+    def __init__(self, mode=True):
+        super().__init__(mode)
+
+    def _set(self):
+        if self._mode:
+            grad_state.enabled = False
+            grad_state.inference = True
