@@ -33,9 +33,9 @@ def _finish(arr, requires_grad):
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """Copy ``data`` (nested lists, numbers, numpy arrays, Tensors) into a new Tensor."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._array
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
-        data = [d.data if isinstance(d, Tensor) else d for d in data]
+        data = [d._array if isinstance(d, Tensor) else d for d in data]
     np_dtype = _dtype.to_numpy_dtype(dtype) if dtype is not None else _infer_dtype(data)
     return _finish(np.array(data, dtype=np_dtype, copy=True), requires_grad)
 
@@ -126,8 +126,8 @@ def randperm(n, dtype=None, device=None):
 
 def _like(fn):
     def like(input, dtype=None, requires_grad=False, device=None):
-        d = dtype if dtype is not None else input.data.dtype
-        return fn(*input.data.shape, dtype=d, requires_grad=requires_grad)
+        d = dtype if dtype is not None else input._array.dtype
+        return fn(*input._array.shape, dtype=d, requires_grad=requires_grad)
     like.__name__ = fn.__name__ + "_like"
     return like
 
@@ -140,5 +140,5 @@ rand_like = _like(rand)
 
 
 def full_like(input, fill_value, dtype=None, requires_grad=False, device=None):
-    return full(input.data.shape, fill_value, dtype=dtype or input.data.dtype,
+    return full(input._array.shape, fill_value, dtype=dtype or input._array.dtype,
                 requires_grad=requires_grad)

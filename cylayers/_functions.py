@@ -13,7 +13,7 @@ def cat(tensors, dim=0):
     tensors = [_as_tensor(t) for t in tensors]
     if not tensors:
         raise RuntimeError("cat(): expected a non-empty list of Tensors")
-    d = _norm_dim(dim, tensors[0].data.ndim)
+    d = _norm_dim(dim, tensors[0]._array.ndim)
     try:
         return shape_ops.Cat.apply(d, *tensors)
     except ValueError as e:
@@ -27,7 +27,7 @@ def stack(tensors, dim=0):
     tensors = [_as_tensor(t) for t in tensors]
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
-    d = _norm_dim(dim, tensors[0].data.ndim + 1)
+    d = _norm_dim(dim, tensors[0]._array.ndim + 1)
     try:
         return shape_ops.Stack.apply(d, *tensors)
     except ValueError as e:
@@ -35,7 +35,7 @@ def stack(tensors, dim=0):
 
 
 def where(condition, input, other):
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._array if isinstance(condition, Tensor) else np.asarray(condition)
     return arith.Where.apply(cond.astype(bool, copy=False), input, other)
 
 
@@ -47,11 +47,11 @@ mm = matmul
 
 
 def maximum(a, b):
-    return arith.Where.apply(a.data >= b.data, a, b)
+    return arith.Where.apply(a._array >= b._array, a, b)
 
 
 def minimum(a, b):
-    return arith.Where.apply(a.data <= b.data, a, b)
+    return arith.Where.apply(a._array <= b._array, a, b)
 
 
 def _method(name):

@@ -25,13 +25,17 @@ class Size(tuple):
 
 
 class Tensor:
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_vc", "_base", "__weakref__")
+    # A view (``_base`` set) also has ``_view_chain``, the view ops that made it from ``_base``,
+    # and ``_view_version``, the version its node was built at: after an in-place change of the
+    # shared storage its node is rebuilt from the base's (see _refresh_view).
+    __slots__ = ("_array", "_requires_grad", "grad", "_node", "_vc", "_base", "_view_chain",
+                 "_view_version", "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        arr = np.asarray(data.data if isinstance(data, Tensor) else data)
-        self.data = _coerce(arr, dtype)
-        self.requires_grad = False
+        arr = np.asarray(data._array if isinstance(data, Tensor) else data)
+        self._array = _coerce(arr, dtype)
+        self._requires_grad = False
         self.grad = None
         self._node = None
         self._vc = [0]
@@ -42,51 +46,97 @@ class Tensor:
     @classmethod
     def _make(cls, arr, requires_grad=False):
         t = object.__new__(Tensor)
-        t.data = arr
-        t.requires_grad = requires_grad
+        t._array = arr
+        t._requires_grad = requires_grad
         t.grad = None
         t._node = None
         t._vc = [0]
         t._base = None
         return t
 
-    def _make_view(self, arr, requires_grad):
-        """Wrap ``arr`` as a view of self when it shares self's memory (shared version counter)."""
+    def _make_view(self, arr, requires_grad, view_fn, view_args):
+        """Wrap ``arr``, the result of ``view_fn`` applied to self with ``view_args``, as a view of
+        self when it shares self's memory (shared version counter, chain back to the base)."""
         t = Tensor._make(arr, requires_grad)
-        if np.may_share_memory(arr, self.data):
+        if np.may_share_memory(arr, self._array):
             t._vc = self._vc
-            t._base = self if self._base is None else self._base
+            if self._base is None:
+                t._base, t._view_chain = self, ((view_fn, view_args),)
+            else:
+                t._base, t._view_chain = self._base, self._view_chain + ((view_fn, view_args),)
+            t._view_version = self._vc[0]
         return t
+
+    def _refresh_view(self):
+        """Rebuild a view's node from its base's current one after an in-place change of their
+        shared storage, so gradients flow through that change (PyTorch rebases views the same
+        way); a no-op while the version is unchanged."""
+        if self._base is None or self._view_version == self._vc[0]:
+            return
+        from cylayers.autograd.grad_mode import enable_grad
+        t = self._base
+        with enable_grad():  # the view's history exists whatever the current mode
+            for view_fn, view_args in self._view_chain:
+                t = view_fn.apply(t, *view_args)
+        self._node = t._node
+        self._requires_grad = t._requires_grad
+        self._view_version = self._vc[0]
+
+    @property
+    def requires_grad(self):
+        self._refresh_view()
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
+    # ------------------------------------------------------------------ storage
+    @property
+    def data(self):
+        """A Tensor sharing this one's storage, outside the graph and with its own version
+        counter: changes through it are not seen by autograd (PyTorch's ``.data``)."""
+        return Tensor._make(self._array)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
+        self._array = value._array
+
+    def _bump_version(self):
+        """Record an in-place change, so backward can refuse saved values that changed."""
+        self._vc[0] += 1
 
     # ------------------------------------------------------------------ basic properties
     @property
     def shape(self):
-        return Size(self.data.shape)
+        return Size(self._array.shape)
 
     def size(self, dim=None):
         if dim is None:
-            return Size(self.data.shape)
-        return self.data.shape[_norm_dim(dim, self.data.ndim)]
+            return Size(self._array.shape)
+        return self._array.shape[_norm_dim(dim, self._array.ndim)]
 
     def dim(self):
-        return self.data.ndim
+        return self._array.ndim
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._array.ndim
 
     def numel(self):
-        return self.data.size
+        return self._array.size
 
     def nelement(self):
-        return self.data.size
+        return self._array.size
 
     def element_size(self):
-        return self.data.itemsize
+        return self._array.itemsize
 
     @property
     def dtype(self):
-        return _dtype.to_cylayers_dtype(self.data.dtype)
+        return _dtype.to_cylayers_dtype(self._array.dtype)
 
     @property
     def device(self):
@@ -94,10 +144,12 @@ class Tensor:
 
     @property
     def is_leaf(self):
+        self._refresh_view()
         return self._node is None
 
     @property
     def grad_fn(self):
+        self._refresh_view()
         return self._node
 
     @property
@@ -105,48 +157,48 @@ class Tensor:
         return self._vc[0]
 
     def is_floating_point(self):
-        return self.data.dtype.kind == "f"
+        return self._array.dtype.kind == "f"
 
     def is_contiguous(self):
-        return bool(self.data.flags.c_contiguous)
+        return bool(self._array.flags.c_contiguous)
 
     def stride(self, dim=None):
-        strides = tuple(s // self.data.itemsize for s in self.data.strides)
-        return strides if dim is None else strides[_norm_dim(dim, self.data.ndim)]
+        strides = tuple(s // self._array.itemsize for s in self._array.strides)
+        return strides if dim is None else strides[_norm_dim(dim, self._array.ndim)]
 
     def numpy(self):
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
-        return self.data
+        return self._array
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._array if dtype is None else self._array.astype(dtype)
 
     def item(self):
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise RuntimeError(
-                f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
-        return self.data.reshape(()).item()
+                f"a Tensor with {self._array.size} elements cannot be converted to Scalar")
+        return self._array.reshape(()).item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._array.tolist()
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._array.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._array.shape[0]))
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise RuntimeError(
                 "Boolean value of Tensor with more than one value is ambiguous")
-        return bool(self.data.reshape(()))
+        return bool(self._array.reshape(()))
 
     def __float__(self):
         return float(self.item())
@@ -155,7 +207,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._array.dtype.kind not in "iub" or self._array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -166,24 +218,24 @@ class Tensor:
 
     # ------------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._array.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
-        if not requires_grad and self._node is not None:
+        if not requires_grad and self.grad_fn is not None:
             raise RuntimeError(
                 "you can only change requires_grad flags of leaf variables. If you want to use "
                 "a computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         return self
 
     def detach(self):
-        t = Tensor._make(self.data, False)
+        t = Tensor._make(self._array, False)
         t._vc = self._vc
         return t
 
     def detach_(self):
         self._node = None
-        self.requires_grad = False
+        self._requires_grad = False
         return self
 
     def backward(self, gradient=None, retain_graph=False):
@@ -192,16 +244,16 @@ class Tensor:
             raise RuntimeError(
                 "element 0 of tensors does not require grad and does not have a grad_fn")
         if gradient is None:
-            if self.data.size != 1:
+            if self._array.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            grad = np.ones_like(self.data)
+            grad = np.ones_like(self._array)
         else:
-            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
-                              dtype=self.data.dtype)
-            if grad.shape != self.data.shape:
+            grad = np.asarray(gradient._array if isinstance(gradient, Tensor) else gradient,
+                              dtype=self._array.dtype)
+            if grad.shape != self._array.shape:
                 raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
                                    f"{Size(grad.shape)} and output[0] has a shape of "
-                                   f"{Size(self.data.shape)}.")
+                                   f"{Size(self._array.shape)}.")
         run_backward(self, grad, retain_graph=retain_graph)
 
     # ------------------------------------------------------------------ conversions
@@ -222,7 +274,7 @@ class Tensor:
         if dtype is None:
             return f"cylayers.{self.dtype.name}"
         np_dtype = _dtype.to_numpy_dtype(dtype)
-        if np_dtype == self.data.dtype:
+        if np_dtype == self._array.dtype:
             return self
         from cylayers._ops.shape import Cast
         return Cast.apply(self, np_dtype)
@@ -250,7 +302,7 @@ class Tensor:
         return Clone.apply(self)
 
     def contiguous(self):
-        if self.data.flags.c_contiguous:
+        if self._array.flags.c_contiguous:
             return self
         return self.clone()
 
@@ -324,16 +376,16 @@ def _norm_dim(dim, ndim):
 def _index_arg(index):
     """Translate Tensor indices to numpy ones."""
     if isinstance(index, Tensor):
-        return index.data
+        return index._array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i._array if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return np.asarray(index)
     return index
 
 
 def _format(t):
-    data = t.data
+    data = t._array
     body = np.array2string(
         data, separator=", ", prefix="tensor(", precision=4,
         floatmode="maxprec_equal" if data.dtype.kind == "f" else "maxprec",

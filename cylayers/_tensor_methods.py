@@ -58,11 +58,11 @@ Tensor.neg = lambda self: -self
 
 
 def _floordiv(self, other):
-    return Tensor._make(np.floor_divide(self.data, _raw(other)))
+    return Tensor._make(np.floor_divide(self._array, _raw(other)))
 
 
 def _mod(self, other):
-    return Tensor._make(np.remainder(self.data, _raw(other)))
+    return Tensor._make(np.remainder(self._array, _raw(other)))
 
 
 Tensor.__floordiv__ = _floordiv
@@ -70,12 +70,12 @@ Tensor.__mod__ = _mod
 
 
 def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._array if isinstance(x, Tensor) else x
 
 
 def _compare(ufunc):
     def method(self, other):
-        return Tensor._make(ufunc(self.data, _raw(_other(other))))
+        return Tensor._make(ufunc(self._array, _raw(_other(other))))
     return method
 
 
@@ -90,21 +90,21 @@ Tensor.lt, Tensor.le, Tensor.gt, Tensor.ge = (Tensor.__lt__, Tensor.__le__, Tens
                                               Tensor.__ge__)
 Tensor.__and__ = _compare(np.logical_and)
 Tensor.__or__ = _compare(np.logical_or)
-Tensor.__invert__ = lambda self: Tensor._make(np.logical_not(self.data) if self.data.dtype == bool
-                                              else np.invert(self.data))
+Tensor.__invert__ = lambda self: Tensor._make(np.logical_not(self._array) if self._array.dtype == bool
+                                              else np.invert(self._array))
 
 
 def _equal(self, other):
-    return bool(self.data.shape == other.data.shape and np.array_equal(self.data, other.data))
+    return bool(self._array.shape == other._array.shape and np.array_equal(self._array, other._array))
 
 
 Tensor.equal = _equal
 Tensor.allclose = lambda self, other, rtol=1e-5, atol=1e-8, equal_nan=False: bool(
-    np.allclose(self.data, _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
-Tensor.isnan = lambda self: Tensor._make(np.isnan(self.data))
-Tensor.isfinite = lambda self: Tensor._make(np.isfinite(self.data))
-Tensor.all = lambda self, dim=None: Tensor._make(np.asarray(np.all(self.data, axis=dim)))
-Tensor.any = lambda self, dim=None: Tensor._make(np.asarray(np.any(self.data, axis=dim)))
+    np.allclose(self._array, _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+Tensor.isnan = lambda self: Tensor._make(np.isnan(self._array))
+Tensor.isfinite = lambda self: Tensor._make(np.isfinite(self._array))
+Tensor.all = lambda self, dim=None: Tensor._make(np.asarray(np.all(self._array, axis=dim)))
+Tensor.any = lambda self, dim=None: Tensor._make(np.asarray(np.any(self._array, axis=dim)))
 
 # -------------------------------------------------------------------- math
 Tensor.exp = lambda self: arith.Exp.apply(self)
@@ -113,7 +113,7 @@ Tensor.sqrt = lambda self: arith.Sqrt.apply(self)
 Tensor.rsqrt = lambda self: 1.0 / arith.Sqrt.apply(self)
 Tensor.abs = lambda self: arith.Abs.apply(self)
 Tensor.square = lambda self: arith.Mul.apply(self, self)
-Tensor.sign = lambda self: Tensor._make(np.sign(self.data))
+Tensor.sign = lambda self: Tensor._make(np.sign(self._array))
 
 
 def _clamp(self, min=None, max=None):
@@ -156,16 +156,16 @@ def _max_or_min(use_min):
     def method(self, dim=None, keepdim=False):
         if isinstance(dim, Tensor):  # elementwise max(a, b)
             other = dim
-            cond = (self.data <= other.data) if use_min else (self.data >= other.data)
+            cond = (self._array <= other._array) if use_min else (self._array >= other._array)
             return arith.Where.apply(cond, self, other)
         if dim is None:
             return reduce.MaxAll.apply(self, use_min)
         values = reduce.MaxDim.apply(self, dim, keepdim, use_min)
         indices = values._node.indices if values._node is not None else None
         if indices is None:  # not recorded: recompute cheaply
-            d = _norm_dim(dim, self.data.ndim)
+            d = _norm_dim(dim, self._array.ndim)
             fn = np.argmin if use_min else np.argmax
-            indices = fn(self.data, axis=d, keepdims=keepdim).astype(np.int64)
+            indices = fn(self._array, axis=d, keepdims=keepdim).astype(np.int64)
         return result_type(values, Tensor._make(indices))
     return method
 
@@ -173,9 +173,9 @@ def _max_or_min(use_min):
 def _arg(fn):
     def method(self, dim=None, keepdim=False):
         if dim is None:
-            return Tensor._make(np.asarray(fn(self.data), dtype=np.int64))
-        d = _norm_dim(dim, self.data.ndim)
-        return Tensor._make(fn(self.data, axis=d, keepdims=keepdim).astype(np.int64))
+            return Tensor._make(np.asarray(fn(self._array), dtype=np.int64))
+        d = _norm_dim(dim, self._array.ndim)
+        return Tensor._make(fn(self._array, axis=d, keepdims=keepdim).astype(np.int64))
     return method
 
 
@@ -188,7 +188,7 @@ Tensor.min = _max_or_min(True)
 Tensor.argmax = _arg(np.argmax)
 Tensor.argmin = _arg(np.argmin)
 Tensor.prod = lambda self, dim=None, keepdim=False: Tensor._make(
-    np.asarray(np.prod(self.data, axis=dim, keepdims=keepdim)))
+    np.asarray(np.prod(self._array, axis=dim, keepdims=keepdim)))
 
 # -------------------------------------------------------------------- shape
 
@@ -219,23 +219,23 @@ def _resolve_shape(numel, shape):
 def _view(self, *shape):
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
         return self.type(shape[0])  # view(dtype)
-    shape = _resolve_shape(self.data.size, _shape_arg(shape))
+    shape = _resolve_shape(self._array.size, _shape_arg(shape))
     return shape_ops.Reshape.apply(self, shape, True)
 
 
 def _reshape(self, *shape):
-    shape = _resolve_shape(self.data.size, _shape_arg(shape))
+    shape = _resolve_shape(self._array.size, _shape_arg(shape))
     return shape_ops.Reshape.apply(self, shape, False)
 
 
 def _flatten(self, start_dim=0, end_dim=-1):
-    nd = self.data.ndim
+    nd = self._array.ndim
     if nd == 0:
         return _reshape(self, 1)
     s, e = _norm_dim(start_dim, nd), _norm_dim(end_dim, nd)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    shp = self.data.shape
+    shp = self._array.shape
     mid = 1
     for d in shp[s:e + 1]:
         mid *= d
@@ -243,8 +243,8 @@ def _flatten(self, start_dim=0, end_dim=-1):
 
 
 def _unflatten(self, dim, sizes):
-    d = _norm_dim(dim, self.data.ndim)
-    shp = self.data.shape
+    d = _norm_dim(dim, self._array.ndim)
+    shp = self._array.shape
     sizes = list(sizes)
     if -1 in sizes:
         known = int(np.prod([s for s in sizes if s != -1]))
@@ -256,7 +256,7 @@ def _unflatten(self, dim, sizes):
 
 
 def _squeeze(self, dim=None):
-    shp = self.data.shape
+    shp = self._array.shape
     if dim is None:
         new = tuple(s for s in shp if s != 1)
     else:
@@ -267,15 +267,15 @@ def _squeeze(self, dim=None):
 
 
 def _unsqueeze(self, dim):
-    nd = self.data.ndim + 1
+    nd = self._array.ndim + 1
     d = _norm_dim(dim, nd)
-    shp = self.data.shape
+    shp = self._array.shape
     return shape_ops.Reshape.apply(self, shp[:d] + (1,) + shp[d:], False)
 
 
 def _permute(self, *dims):
     dims = _shape_arg(dims)
-    nd = self.data.ndim
+    nd = self._array.ndim
     if len(dims) != nd:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
                            f"not match the length of the desired ordering of dimensions i.e. "
@@ -287,7 +287,7 @@ def _permute(self, *dims):
 
 
 def _transpose(self, dim0, dim1):
-    nd = self.data.ndim
+    nd = self._array.ndim
     if nd == 0:
         return self
     d0, d1 = _norm_dim(dim0, nd), _norm_dim(dim1, nd)
@@ -297,12 +297,12 @@ def _transpose(self, dim0, dim1):
 
 
 def _T(self):
-    return shape_ops.Permute.apply(self, tuple(reversed(range(self.data.ndim))))
+    return shape_ops.Permute.apply(self, tuple(reversed(range(self._array.ndim))))
 
 
 def _expand(self, *sizes):
     sizes = list(_shape_arg(sizes))
-    shp = self.data.shape
+    shp = self._array.shape
     offset = len(sizes) - len(shp)
     if offset < 0:
         raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
@@ -331,7 +331,7 @@ Tensor.squeeze = _squeeze
 Tensor.unsqueeze = _unsqueeze
 Tensor.permute = _permute
 Tensor.transpose = _transpose
-Tensor.t = lambda self: _transpose(self, 0, 1) if self.data.ndim == 2 else self
+Tensor.t = lambda self: _transpose(self, 0, 1) if self._array.ndim == 2 else self
 Tensor.T = property(_T)
 Tensor.mT = property(lambda self: _transpose(self, -2, -1))
 Tensor.expand = _expand

@@ -33,7 +33,7 @@ def _c_order(arr):
 def _encode(obj, arrays):
     if isinstance(obj, Tensor):
         key = f"a{len(arrays)}"
-        arrays[key] = _c_order(obj.data)
+        arrays[key] = _c_order(obj._array)
         return {"t": "tensor", "ref": key, "requires_grad": bool(obj.requires_grad),
                 "parameter": type(obj).__name__ == "Parameter"}
     if isinstance(obj, np.ndarray):

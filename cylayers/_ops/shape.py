@@ -27,6 +27,10 @@ class Reshape(Function):
     def backward(ctx, g):
         return g.reshape(ctx.in_shape), None, None
 
+    @classmethod
+    def replay_on_array(cls, arr, shape, must_view):
+        return arr.reshape(shape)  # arr's layout may differ from the original's: copying is fine
+
 
 class Permute(Function):
     returns_view = True
@@ -67,7 +71,11 @@ class GetItem(Function):
     def forward(ctx, a, index):
         ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
         try:
-            return a[index]
+            out = a[index]
+            if not isinstance(out, np.ndarray):
+                # numpy gives a scalar copy for a full integer index; PyTorch a 0-d view.
+                out = a[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+            return out
         except IndexError as e:
             raise IndexError(str(e)) from None
 

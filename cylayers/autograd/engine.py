@@ -17,16 +17,16 @@ def _accumulate(leaf, grad, sole_owner=False):
     """Add ``grad`` into ``leaf.grad``. The first gradient is adopted without a copy only when
     nothing else can see it (``sole_owner``): otherwise two leaves could share one .grad array."""
     from cylayers._tensor import Tensor
-    if grad.shape != leaf.data.shape:
+    if grad.shape != leaf._array.shape:
         raise RuntimeError(
-            f"gradient of shape {grad.shape} does not match the leaf's shape {leaf.data.shape}")
+            f"gradient of shape {grad.shape} does not match the leaf's shape {leaf._array.shape}")
     if leaf.grad is None:
-        adopt = (sole_owner and grad.dtype == leaf.data.dtype and grad.base is None
+        adopt = (sole_owner and grad.dtype == leaf._array.dtype and grad.base is None
                  and grad.flags.c_contiguous and grad.flags.writeable)
-        leaf.grad = Tensor._make(grad if adopt else np.array(grad, dtype=leaf.data.dtype,
+        leaf.grad = Tensor._make(grad if adopt else np.array(grad, dtype=leaf._array.dtype,
                                                              order="C"))
     else:
-        leaf.grad.data = leaf.grad.data + grad.astype(leaf.data.dtype, copy=False)
+        leaf.grad._array = leaf.grad._array + grad.astype(leaf._array.dtype, copy=False)
 
 
 def run_backward(root, grad, retain_graph=False):
@@ -89,4 +89,4 @@ def zero_grads(tensors, set_to_none=True):
         if set_to_none:
             t.grad = None
         else:
-            t.grad.data = np.zeros_like(t.grad.data)
+            t.grad._array = np.zeros_like(t.grad._array)

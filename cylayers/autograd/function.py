@@ -6,6 +6,8 @@ argument. ``apply`` wraps the result in a Tensor and, when some input requires g
 ctx as that tensor's node on the tape. ``ctx`` is the node itself: it keeps only what backward
 needs, and the engine drops that after backward unless the graph is retained.
 """
+import numpy as np
+
 from cylayers.autograd.grad_mode import grad_state
 
 _FREED_MESSAGE = (
@@ -42,6 +44,11 @@ class Function:
     def backward(ctx, grad):
         raise NotImplementedError
 
+    @classmethod
+    def replay_on_array(cls, arr, *view_args):
+        """For view ops (returns_view): the same view of a plain array, outside the tape."""
+        return cls.forward(cls(), arr, *view_args)
+
     def name(self):
         return type(self).__name__ + "Backward"
 
@@ -56,7 +63,7 @@ class Function:
             return
         versions = []
         for t in tensors:
-            data = t.data
+            data = t._array
             for s in saved:
                 if s is data:
                     versions.append((t._vc, t._vc[0]))
@@ -90,7 +97,7 @@ class Function:
         requires = False
         for a in args:
             if isinstance(a, Tensor):
-                raw.append(a.data)
+                raw.append(a._array)
                 tensors.append(a)
                 if a.requires_grad:
                     requires = True
@@ -98,17 +105,16 @@ class Function:
                 raw.append(a)
         requires = requires and grad_state.enabled
         if requires:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        result = cls.forward(ctx, *raw)
+        if type(result) is not np.ndarray:  # a numpy scalar from a reduction or scalar math
+            result = np.asarray(result)
         if cls.returns_view:
-            out = args[0]._make_view(cls.forward(ctx, *raw), requires)
+            out = args[0]._make_view(result, requires, cls, args[1:])
         else:
-            out = Tensor._make(cls.forward(ctx, *raw), requires)
+            out = Tensor._make(result, requires)
         if requires:
-            ctx.next_nodes = tuple(
-                (a._node if a._node is not None else a) if isinstance(a, Tensor) and a.requires_grad
-                else None
-                for a in args
-            )
+            ctx.next_nodes = _next_nodes(args)
             tensors.append(out)
             ctx._record_versions(tensors)
             out._node = ctx
@@ -116,38 +122,86 @@ class Function:
 
     @classmethod
     def apply_inplace(cls, target, *args):
-        """Run the op writing into ``target`` and make target the op's output on the tape."""
+        """Run the op writing into ``target`` and make target the op's output on the tape.
+
+        When target is a view, the write lands in its base's storage: the base's node becomes a
+        CopySlices node (gradient outside the view passes through, inside it goes through this
+        op), and every view of the base rebuilds its node on next use (Tensor._refresh_view)."""
         grad_on = grad_state.enabled
-        if grad_on and target.requires_grad and target._node is None:
+        base = target._base
+        target_requires = target.requires_grad  # refreshes a stale view first
+        if grad_on and target_requires and target._node is None:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation.")
-        requires = grad_on and (target.requires_grad or any(
-            isinstance(a, Tensor) and a.requires_grad for a in args))
-        if requires and target._base is not None and target._base.requires_grad:
+        if grad_on and base is not None and base._node is None and base.requires_grad:
             raise RuntimeError(
-                f"in-place {cls.__name__} on a view of a tensor that requires grad is not "
-                "supported by cylayers; apply it out of place (inplace=False) instead")
+                "a view of a leaf Variable that requires grad is being used in an in-place "
+                "operation.")
+        if not target._array.flags.writeable:
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers to "
+                "a single memory location. Please clone() the tensor before performing the "
+                "operation.")
+        requires = grad_on and (target_requires or any(
+            isinstance(a, Tensor) and a.requires_grad for a in args))
         ctx = cls()
-        ctx.out = target.data
+        ctx.out = target._array
         full = (target,) + args
-        raw = [a.data if isinstance(a, Tensor) else a for a in full]
+        raw = [a._array if isinstance(a, Tensor) else a for a in full]
         if requires:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in full)
-            ctx.next_nodes = tuple(
-                (a._node if a._node is not None else a) if isinstance(a, Tensor) and a.requires_grad
-                else None
-                for a in full
-            )
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in full)
+            ctx.next_nodes = _next_nodes(full)
         result = cls.forward(ctx, *raw)
-        if result is not target.data:
+        if result is not target._array:
             raise AssertionError(f"{cls.__name__}.forward ignored ctx.out")
-        target._vc[0] += 1
-        if requires:
-            ctx._record_versions([a for a in args if isinstance(a, Tensor)] + [target])
-            target._node = ctx
-            target.requires_grad = True
+        target._bump_version()
         ctx.out = None
+        if not requires:
+            return target
+        ctx._record_versions([a for a in args if isinstance(a, Tensor)] + [target])
+        if base is None:
+            target._node = ctx
+            target._requires_grad = True
+            return target
+        copy = CopySlices()
+        copy.view_chain, copy.base_shape = target._view_chain, base._array.shape
+        copy.needs_input_grad = (base._requires_grad, True)
+        copy.next_nodes = ((base._node if base._node is not None else base)
+                           if base._requires_grad else None, ctx)
+        base._node = copy
+        base._requires_grad = True
+        target._refresh_view()  # now a view of the base's new history
         return target
+
+
+def _next_nodes(args):
+    """Where each argument's gradient goes: its node, the leaf itself, or nowhere (None)."""
+    return tuple((a._node if a._node is not None else a)
+                 if isinstance(a, Tensor) and a._requires_grad else None for a in args)
+
+
+class CopySlices(Function):
+    """The base's node after an in-place op on one of its views: the gradient outside the view
+    goes to the base's previous history, the part inside to the in-place op."""
+
+    def _view_indices(self):
+        """Flat base index of every view element, by replaying the view ops on an index array
+        (independent of the memory layout of the gradient that arrives)."""
+        idx = np.arange(int(np.prod(self.base_shape)), dtype=np.int64).reshape(self.base_shape)
+        for view_fn, view_args in self.view_chain:
+            idx = view_fn.replay_on_array(idx, *view_args)
+        return idx
+
+    @staticmethod
+    def backward(ctx, g):
+        idx = ctx._view_indices()
+        g = np.ascontiguousarray(g)
+        g_view = g.reshape(-1)[idx]
+        g_base = None
+        if ctx.needs_input_grad[0]:
+            g_base = g.copy()
+            g_base.reshape(-1)[idx] = 0
+        return g_base, g_view
 
 
 # Set by cylayers._tensor once Tensor exists (the two modules need each other).

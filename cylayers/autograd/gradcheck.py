@@ -11,7 +11,7 @@ class GradcheckError(RuntimeError):
 def _outputs(fn, inputs):
     out = fn(*inputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
-    return [o for o in outs if isinstance(o, _tensor.Tensor) and o.data.dtype.kind == "f"]
+    return [o for o in outs if isinstance(o, _tensor.Tensor) and o._array.dtype.kind == "f"]
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
@@ -26,15 +26,15 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     if not diff_inputs:
         raise ValueError("gradcheck expects at least one input tensor to require gradient")
     for k, t in diff_inputs:
-        if t.data.dtype != np.float64:
-            raise ValueError(f"gradcheck: input {k} is {t.data.dtype}; gradcheck needs float64 "
+        if t._array.dtype != np.float64:
+            raise ValueError(f"gradcheck: input {k} is {t._array.dtype}; gradcheck needs float64 "
                              "inputs for finite differences to be meaningful")
     outs = _outputs(fn, inputs)
-    out_sizes = [o.data.size for o in outs]
+    out_sizes = [o._array.size for o in outs]
     n_out = sum(out_sizes)
 
     # Analytical Jacobian, one vector-Jacobian product per output element.
-    analytical = {k: np.zeros((n_out, t.data.size)) for k, t in diff_inputs}
+    analytical = {k: np.zeros((n_out, t._array.size)) for k, t in diff_inputs}
     row = 0
     for oi, size in enumerate(out_sizes):
         for j in range(size):
@@ -45,7 +45,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
             for oj, o in enumerate(fresh):
                 if not o.requires_grad:
                     continue
-                seed = np.zeros(o.data.shape)
+                seed = np.zeros(o._array.shape)
                 if oj == oi:
                     seed.reshape(-1)[j] = 1.0
                 term = (o * _tensor.Tensor._make(seed)).sum()
@@ -54,21 +54,21 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
                 total.backward()
             for k, t in diff_inputs:
                 if t.grad is not None:
-                    analytical[k][row] = t.grad.data.reshape(-1)
+                    analytical[k][row] = t.grad._array.reshape(-1)
             row += 1
     for _, t in diff_inputs:
         t.grad = None
 
     # Numerical Jacobian.
     for k, t in diff_inputs:
-        flat = t.data.reshape(-1)
+        flat = t._array.reshape(-1)
         numerical = np.zeros((n_out, flat.size))
         for j in range(flat.size):
             orig = flat[j]
             flat[j] = orig + eps
-            plus = np.concatenate([o.data.reshape(-1) for o in _outputs(fn, inputs)] or [[]])
+            plus = np.concatenate([o._array.reshape(-1) for o in _outputs(fn, inputs)] or [[]])
             flat[j] = orig - eps
-            minus = np.concatenate([o.data.reshape(-1) for o in _outputs(fn, inputs)] or [[]])
+            minus = np.concatenate([o._array.reshape(-1) for o in _outputs(fn, inputs)] or [[]])
             flat[j] = orig
             numerical[:, j] = (plus - minus) / (2 * eps)
         a = analytical[k]

@@ -126,7 +126,7 @@ def saved_bytes_per_element(lib_name, run, x):
         arrays = list(node.saved_tensors) + [v for v in vars(node).values()
                                               if isinstance(v, np.ndarray)]
         for a in arrays:
-            if isinstance(a, np.ndarray) and not np.shares_memory(a, x.data):
+            if isinstance(a, np.ndarray) and not np.shares_memory(a, x._array):
                 total += a.nbytes
         stack.extend(node.next_nodes)
     return total / numel

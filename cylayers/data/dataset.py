@@ -20,7 +20,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
-        arrays = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
+        arrays = [t._array if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
         n = arrays[0].shape[0]
         if any(a.shape[0] != n for a in arrays):
             raise ValueError("Size mismatch between tensors: every tensor needs the same first "

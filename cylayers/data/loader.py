@@ -16,7 +16,7 @@ def default_collate(samples):
     if isinstance(first, dict):
         return {k: default_collate([s[k] for s in samples]) for k in first}
     if isinstance(first, Tensor):
-        return Tensor._make(np.stack([s.data for s in samples]))
+        return Tensor._make(np.stack([s._array for s in samples]))
     if isinstance(first, np.ndarray):
         return Tensor._make(np.stack(samples))
     if isinstance(first, bool):

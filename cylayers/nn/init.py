@@ -29,7 +29,7 @@ def calculate_gain(nonlinearity, param=None):
 
 
 def _calculate_fan_in_and_fan_out(tensor):
-    shape = tensor.data.shape
+    shape = tensor._array.shape
     if len(shape) < 2:
         raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 "
                          "dimensions")
@@ -48,24 +48,24 @@ def _fan(tensor, mode):
 
 
 def _write(tensor, values):
-    tensor.data[...] = values
-    tensor._vc[0] += 1
+    tensor._array[...] = values
+    tensor._bump_version()
     return tensor
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     gen = generator or get_generator()
-    return _write(tensor, gen.uniform(a, b, size=tensor.data.shape))
+    return _write(tensor, gen.uniform(a, b, size=tensor._array.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     gen = generator or get_generator()
-    return _write(tensor, gen.normal(mean, std, size=tensor.data.shape))
+    return _write(tensor, gen.normal(mean, std, size=tensor._array.shape))
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     gen = generator or get_generator()
-    out = gen.normal(mean, std, size=tensor.data.shape)
+    out = gen.normal(mean, std, size=tensor._array.shape)
     bad = (out < a) | (out > b)
     while bad.any():  # resample the tails; terminates with probability 1
         out[bad] = gen.normal(mean, std, size=int(bad.sum()))
@@ -86,9 +86,9 @@ def ones_(tensor):
 
 
 def eye_(tensor):
-    if tensor.data.ndim != 2:
+    if tensor._array.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    return _write(tensor, np.eye(*tensor.data.shape))
+    return _write(tensor, np.eye(*tensor._array.shape))
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
@@ -105,7 +105,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    if 0 in tensor.data.shape:
+    if 0 in tensor._array.shape:
         return tensor
     fan = _fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
@@ -114,7 +114,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    if 0 in tensor.data.shape:
+    if 0 in tensor._array.shape:
         return tensor
     fan = _fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)

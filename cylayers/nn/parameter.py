@@ -11,8 +11,8 @@ class Parameter(Tensor):
         if data is None:
             arr = np.empty((0,), dtype=np.float32)
         else:
-            arr = data.data if isinstance(data, Tensor) else np.asarray(data)
-        self.data = arr
+            arr = data._array if isinstance(data, Tensor) else np.asarray(data)
+        self._array = arr
         self.grad = None
         self._node = None
         self._vc = [0]

@@ -32,7 +32,7 @@ class Adam(Optimizer):
     def _update(self, param, grad, state, group):
         beta1, beta2 = group["betas"]
         lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
-        p = param.data
+        p = param._array
         if group["maximize"]:
             grad = -grad
         if not state:

@@ -67,8 +67,8 @@ class Optimizer:
                     if p.grad is None:
                         continue
                     state = self.state.setdefault(p, {})
-                    self._update(p, p.grad.data, state, group)
-                    p._vc[0] += 1  # the update is in place, like PyTorch's
+                    self._update(p, p.grad._array, state, group)
+                    p._bump_version()  # the update is in place, like PyTorch's
         return loss
 
     def _update(self, param, grad, state, group):
@@ -115,12 +115,12 @@ class Optimizer:
             restored = {}
             for k, v in st.items():
                 if isinstance(v, Tensor):
-                    v = v.data
+                    v = v._array
                 if isinstance(v, np.ndarray) and v.ndim > 0:
-                    if v.shape != p.data.shape:
+                    if v.shape != p._array.shape:
                         raise ValueError(f"optimizer state {k!r} for parameter {key} has shape "
-                                         f"{v.shape}, expected {p.data.shape}")
-                    v = v.astype(p.data.dtype, copy=True)
+                                         f"{v.shape}, expected {p._array.shape}")
+                    v = v.astype(p._array.dtype, copy=True)
                 elif isinstance(v, np.ndarray):
                     v = v.item()
                 restored[k] = v

@@ -22,7 +22,7 @@ class SGD(Optimizer):
             grad = -grad
         wd, momentum = group["weight_decay"], group["momentum"]
         if wd != 0:
-            grad = grad + wd * param.data
+            grad = grad + wd * param._array
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -32,4 +32,4 @@ class SGD(Optimizer):
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
-        param.data -= group["lr"] * grad
+        param._array -= group["lr"] * grad

@@ -23,7 +23,7 @@ def _reduce(loss, reduction):
 
 
 def _raw(x):
-    return x.data if isinstance(x, Tensor) else (None if x is None else np.asarray(x))
+    return x._array if isinstance(x, Tensor) else (None if x is None else np.asarray(x))
 
 
 def _class_layout(logp, target):
@@ -116,14 +116,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         probs = target_arr
         if label_smoothing > 0:
             probs = probs * (1 - label_smoothing) + label_smoothing / n_classes
-        prod = logp * Tensor._make(probs.astype(logp.data.dtype))
+        prod = logp * Tensor._make(probs.astype(logp._array.dtype))
         if w is not None:
             wshape = [1] * input.ndim
             wshape[class_dim] = n_classes
-            prod = prod * Tensor._make(w.reshape(wshape).astype(logp.data.dtype))
+            prod = prod * Tensor._make(w.reshape(wshape).astype(logp._array.dtype))
         loss = -prod.sum(class_dim)
         if reduction == "mean":
-            return loss.sum() / (loss.data.size if input.ndim > 1 else 1)
+            return loss.sum() / (loss._array.size if input.ndim > 1 else 1)
         return _reduce(loss, reduction)
     nll = NLLLossFn.apply(logp, target_arr, w, ignore_index, reduction)
     if label_smoothing == 0.0:
@@ -134,10 +134,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if w is not None:
         wshape = [1] * input.ndim
         wshape[class_dim] = n_classes
-        smooth = -(logp * Tensor._make(w.reshape(wshape).astype(logp.data.dtype))).sum(class_dim)
+        smooth = -(logp * Tensor._make(w.reshape(wshape).astype(logp._array.dtype))).sum(class_dim)
     else:
         smooth = -logp.sum(class_dim)
-    smooth = smooth * Tensor._make((~ignore).astype(logp.data.dtype))
+    smooth = smooth * Tensor._make((~ignore).astype(logp._array.dtype))
     if reduction == "mean":
         if w is not None:
             denom = w[target_arr[~ignore]].sum()

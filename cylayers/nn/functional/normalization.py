@@ -199,7 +199,7 @@ def _fused_groups_pay_off(n_groups):
 
 
 def _raw(t):
-    return t.data if isinstance(t, Tensor) else t
+    return t._array if isinstance(t, Tensor) else t
 
 
 def _update_running(running_mean, running_var, mean, m2, count, momentum, channel_axes):
@@ -212,10 +212,10 @@ def _update_running(running_mean, running_var, mean, m2, count, momentum, channe
     for buf, value in ((running_mean, batch_mean), (running_var, batch_var)):
         if buf is None:
             continue
-        arr = buf.data
+        arr = buf._array
         arr *= 1 - momentum
         arr += (momentum * value).astype(arr.dtype)
-        buf._vc[0] += 1
+        buf._bump_version()
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,

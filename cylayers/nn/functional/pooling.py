@@ -112,7 +112,7 @@ def _max_pool(input, nd, kernel_size, stride, padding, dilation, ceil_mode, retu
             idx = out._node.indices
         else:  # no graph was recorded, so no ctx kept the indices: run forward on a fresh one
             ctx = MaxPoolFn()
-            MaxPoolFn.forward(ctx, input.data, geom)
+            MaxPoolFn.forward(ctx, input._array, geom)
             idx = ctx.indices
         return out, Tensor._make(idx)
     return out

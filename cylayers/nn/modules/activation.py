@@ -135,7 +135,7 @@ class PReLU(Module):
                                                dtype=dtype or _creation._float_dtype(None)))
 
     def reset_parameters(self):
-        self.weight.data[...] = self.init
+        self.weight._array[...] = self.init
 
     def forward(self, input):
         return F.prelu(input, self.weight)

@@ -34,11 +34,11 @@ class _NormBase(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._array[...] = 0
+            self.running_var._array[...] = 1
+            self.num_batches_tracked._array[...] = 0
             for b in (self.running_mean, self.running_var, self.num_batches_tracked):
-                b._vc[0] += 1
+                b._bump_version()
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -51,8 +51,8 @@ class _NormBase(Module):
         """Advance num_batches_tracked; momentum=None means a cumulative moving average."""
         if not (self.training and self.track_running_stats):
             return 0.0 if self.momentum is None else self.momentum
-        self.num_batches_tracked.data += 1
-        self.num_batches_tracked._vc[0] += 1
+        self.num_batches_tracked._array += 1
+        self.num_batches_tracked._bump_version()
         if self.momentum is None:
             return 1.0 / float(self.num_batches_tracked.item())
         return self.momentum

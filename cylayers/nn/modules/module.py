@@ -23,7 +23,7 @@ class _IncompatibleKeys(tuple):
 
 def _as_array(value, key):
     if isinstance(value, Tensor):
-        return value.data
+        return value._array
     if isinstance(value, np.ndarray):
         return value
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # e.g. a torch.Tensor
@@ -228,10 +228,10 @@ class Module:
         for m in self.modules():
             for store in (m._parameters, m._buffers):
                 for t in store.values():
-                    if t is not None and t.data.dtype.kind == "f" and t.data.dtype != np_dtype:
-                        t.data = t.data.astype(np_dtype)
+                    if t is not None and t._array.dtype.kind == "f" and t._array.dtype != np_dtype:
+                        t._array = t._array.astype(np_dtype)
                         if t.grad is not None:
-                            t.grad.data = t.grad.data.astype(np_dtype)
+                            t.grad._array = t.grad._array.astype(np_dtype)
         return self
 
     def float(self):
@@ -282,16 +282,16 @@ class Module:
             if key not in state_dict:
                 continue
             value = _as_array(state_dict[key], key)
-            if value.shape != target.data.shape:
+            if value.shape != target._array.shape:
                 errors.append(f"size mismatch for {key}: copying a param with shape "
                               f"{Size(value.shape)!r} from checkpoint, the shape in current "
-                              f"model is {Size(target.data.shape)!r}.")
+                              f"model is {Size(target._array.shape)!r}.")
                 continue
             if assign:
-                target.data = np.array(value, dtype=target.data.dtype)
+                target._array = np.array(value, dtype=target._array.dtype)
             else:
-                np.copyto(target.data, value, casting="unsafe")
-            target._vc[0] += 1
+                np.copyto(target._array, value, casting="unsafe")
+            target._bump_version()
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: "
