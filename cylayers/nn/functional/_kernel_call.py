@@ -1,28 +1,41 @@
 """Shared plumbing between functional ops and the Cython kernels."""
+import functools
+import types
+
 import numpy as np
 
 from cylayers._threads import threads_for
+
+
+def c_array(a, dtype=None):
+    """``a`` as a C-contiguous array of native byte order, copying only when needed.
+
+    Not np.ascontiguousarray: that turns 0-d arrays into 1-d ones, and keeps a big-endian
+    ('>f4') dtype that the kernels' typed memoryviews refuse."""
+    dt = a.dtype if dtype is None else np.dtype(dtype)
+    if not dt.isnative:
+        dt = dt.newbyteorder("=")
+    return np.asarray(a, dtype=dt, order="C")
 
 
 def float_input(x, op):
     """A C-contiguous float32/float64 array for a kernel (copying only when needed)."""
     if x.dtype.kind != "f" or x.dtype.itemsize not in (4, 8):
         raise TypeError(f"{op}: expected a float32 or float64 tensor, but got {x.dtype}")
-    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    return c_array(x)
 
 
 def grad_like(g, ref):
     """The incoming gradient as a contiguous array of ``ref``'s dtype."""
-    if g.dtype != ref.dtype or not g.flags.c_contiguous:
-        g = np.ascontiguousarray(g, dtype=ref.dtype)
-    return g
+    return c_array(g, ref.dtype)
 
 
 def run_unary(ctx, kernel, x, op, *params):
     """Run an elementwise kernel x -> out; writes into ctx.out when the op runs in place."""
     xc = float_input(x, op)
     target = ctx.out
-    out = target if target is not None and target.flags.c_contiguous else np.empty_like(xc)
+    out = (target if target is not None and target.flags.c_contiguous and target.dtype.isnative
+           else np.empty_like(xc))
     kernel(xc.reshape(-1), out.reshape(-1), *params, threads_for(xc.size))
     if target is not None and out is not target:
         np.copyto(target, out)
@@ -31,8 +44,30 @@ def run_unary(ctx, kernel, x, op, *params):
 
 
 def run_unary_backward(kernel, g, saved, *params):
-    saved = np.ascontiguousarray(saved)
+    saved = c_array(saved)
     g = grad_like(g, saved)
     gi = np.empty_like(saved)
     kernel(g.reshape(-1), saved.reshape(-1), gi.reshape(-1), *params, threads_for(g.size))
     return gi
+
+
+def named_kernels(module):
+    """The kernel module's functions, each re-raising argument errors (a buffer of the wrong
+    dtype, shape or layout) with the kernel's name, so no error leaves a kernel anonymous."""
+    wrapped = types.SimpleNamespace()
+    for name in dir(module):
+        fn = getattr(module, name)
+        if name.startswith("_") or not callable(fn):
+            continue
+        setattr(wrapped, name, _name_errors(fn, f"{module.__name__.rsplit('.', 1)[-1]}.{name}"))
+    return wrapped
+
+
+def _name_errors(fn, qualname):
+    @functools.wraps(fn)
+    def call(*args):
+        try:
+            return fn(*args)
+        except (ValueError, TypeError, BufferError) as e:
+            raise type(e)(f"cylayers kernel {qualname}: {e}") from e
+    return call

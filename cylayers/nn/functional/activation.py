@@ -1,12 +1,14 @@
 """Activation ops: forward/backward pairs on the Cython kernels of cylayers._kernels.activation."""
 import numpy as np
 
-from cylayers._kernels import activation as K
+from cylayers._kernels import activation as _kernel_module
 from cylayers._tensor import _norm_dim
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import (float_input, grad_like, run_unary,
-                                                 run_unary_backward)
+from cylayers.nn.functional._kernel_call import (c_array, float_input, grad_like, named_kernels,
+                                                run_unary, run_unary_backward)
+
+K = named_kernels(_kernel_module)
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -155,14 +157,13 @@ class MishFn(Function):
 # ---------------------------------------------------------------- PReLU
 def _prelu_layout(shape, n_weight):
     ndim = len(shape)
-    channel_dim = 1 if ndim >= 2 else 0
-    channels = shape[channel_dim] if ndim else 1
+    channels = shape[1] if ndim >= 2 else 1  # a 1-D input is one channel, as in PyTorch
     if n_weight != 1 and n_weight != channels:
         raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
                            f"parameter numbers = {n_weight} and channel size = {channels}.")
-    outer = shape[0] if ndim >= 2 else 1
-    inner = int(np.prod(shape[2:])) if ndim > 2 else 1
-    return outer, channels, inner
+    if ndim < 2:
+        return 1, 1, int(np.prod(shape))
+    return shape[0], channels, int(np.prod(shape[2:]))
 
 
 class PReLUFn(Function):
@@ -171,7 +172,7 @@ class PReLUFn(Function):
         if weight.ndim != 1:
             raise RuntimeError(f"prelu: weight must be 1-D, got {weight.ndim}-D")
         xc = float_input(x, "prelu")
-        w = np.ascontiguousarray(weight, dtype=xc.dtype)
+        w = c_array(weight, dtype=xc.dtype)
         outer, channels, inner = _prelu_layout(xc.shape, w.shape[0])
         out = np.empty_like(xc)
         K.prelu_forward(xc.reshape(-1), w, out.reshape(-1), channels, inner,
@@ -183,8 +184,8 @@ class PReLUFn(Function):
     @staticmethod
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
-        xc = np.ascontiguousarray(x)
-        w = np.ascontiguousarray(weight, dtype=xc.dtype)
+        xc = c_array(x)
+        w = c_array(weight, dtype=xc.dtype)
         g = grad_like(g, xc)
         outer, channels, inner = ctx.layout
         gx = np.empty_like(xc)

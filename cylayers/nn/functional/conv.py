@@ -4,10 +4,12 @@ import numbers
 
 import numpy as np
 
-from cylayers._kernels import im2col as K
+from cylayers._kernels import im2col as _kernel_module
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import float_input, grad_like
+from cylayers.nn.functional._kernel_call import c_array, float_input, grad_like, named_kernels
+
+K = named_kernels(_kernel_module)
 
 
 def ntuple(value, n, name):
@@ -17,6 +19,17 @@ def ntuple(value, n, name):
     if len(value) != n:
         raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value}")
     return value
+
+
+def check_window_args(kernel, stride, padding, dilation, error=ValueError):
+    """The window arguments' ranges, checked before any arithmetic uses them (a zero stride
+    would otherwise surface as a ZeroDivisionError, a zero dilation as a message about pad)."""
+    for name, values, low, what in (("kernel_size", kernel, 1, "greater than zero"),
+                                    ("stride", stride, 1, "greater than zero"),
+                                    ("padding", padding, 0, "non-negative"),
+                                    ("dilation", dilation, 1, "greater than zero")):
+        if values is not None and any(v < low for v in values):
+            raise error(f"{name} must be {what}, but got {name}={tuple(values)}")
 
 
 def _as3(t, fill):
@@ -59,7 +72,7 @@ class ConvFn(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, geom, groups):
         xc = float_input(x, "conv")
-        w = np.ascontiguousarray(weight, dtype=xc.dtype)
+        w = c_array(weight, dtype=xc.dtype)
         n, c, o = xc.shape[0], xc.shape[1], w.shape[0]
         taps = int(np.prod(geom.k3))
         L = int(np.prod(geom.out3))
@@ -68,7 +81,7 @@ class ConvFn(Function):
         K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(),
                  threads_for(cols.size))
         out = np.matmul(w.reshape(groups, og, cg * taps), cols)  # (groups, og, n*L)
-        out = np.ascontiguousarray(out.reshape(o, n, L).transpose(1, 0, 2))
+        out = c_array(out.reshape(o, n, L).transpose(1, 0, 2))
         if bias is not None:
             out += bias.reshape(1, o, 1).astype(xc.dtype, copy=False)
         ctx.geom, ctx.groups = geom, groups
@@ -80,15 +93,15 @@ class ConvFn(Function):
         x, weight = ctx.saved_tensors
         geom, groups = ctx.geom, ctx.groups
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        xc = np.ascontiguousarray(x)
-        w = np.ascontiguousarray(weight, dtype=xc.dtype)
+        xc = c_array(x)
+        w = c_array(weight, dtype=xc.dtype)
         n, c, o = xc.shape[0], xc.shape[1], w.shape[0]
         taps = int(np.prod(geom.k3))
         L = int(np.prod(geom.out3))
         cg, og = c // groups, o // groups
         g3 = grad_like(g, xc).reshape(n, o, L)
         # The gradient with the batch inside the columns, matching the cols layout.
-        g_cols = np.ascontiguousarray(g3.transpose(1, 0, 2)).reshape(groups, og, n * L)
+        g_cols = c_array(g3.transpose(1, 0, 2)).reshape(groups, og, n * L)
         nt = threads_for(n * c * taps * L)
         dx = dw = db = None
         if need_w:
@@ -100,7 +113,7 @@ class ConvFn(Function):
         if need_x:
             dcols = np.matmul(w.reshape(groups, og, cg * taps).transpose(0, 2, 1), g_cols)
             dx = np.empty_like(xc)
-            K.col2im(np.ascontiguousarray(dcols).reshape(-1), dx.reshape(-1), n, c,
+            K.col2im(c_array(dcols).reshape(-1), dx.reshape(-1), n, c,
                      *geom.kernel_args(), nt)
         return dx, dw, db, None, None
 
@@ -125,6 +138,12 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd):
     kernel = tuple(weight.shape[2:])
     stride = ntuple(stride, nd, "stride")
     dilation = ntuple(dilation, nd, "dilation")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError("non-positive dilation is not supported")
+    if not isinstance(padding, str) and any(p < 0 for p in ntuple(padding, nd, "padding")):
+        raise RuntimeError("negative padding is not supported")
     if isinstance(padding, str):
         if padding == "valid":
             before = after = (0,) * nd

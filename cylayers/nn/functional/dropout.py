@@ -4,11 +4,13 @@ import warnings
 
 import numpy as np
 
-from cylayers._kernels import dropout as K
+from cylayers._kernels import dropout as _kernel_module
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import float_input
+from cylayers.nn.functional._kernel_call import c_array, float_input, named_kernels
 from cylayers.random import next_kernel_stream
+
+K = named_kernels(_kernel_module)
 
 # SELU's negative saturation value -scale * alpha, which AlphaDropout gives dropped units.
 ALPHA_PRIME = 1.7580993408473766
@@ -45,7 +47,7 @@ class DropoutFn(Function):
     @staticmethod
     def backward(ctx, g):
         seed, offset, threshold, mul, inner = ctx.mask_key
-        g = np.ascontiguousarray(g)
+        g = c_array(g)
         gi = np.empty_like(g)
         K.masked_affine(g.reshape(-1), gi.reshape(-1), seed, offset, threshold, mul, 0.0, 0.0,
                         inner, threads_for(g.size))

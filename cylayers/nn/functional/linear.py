@@ -30,9 +30,10 @@ class LinearFn(Function):
         gx = g @ weight if nx else None
         gw = gb = None
         if nw or nb:
-            g2 = g.reshape(-1, g.shape[-1])
+            rows = int(np.prod(g.shape[:-1]))  # explicit: -1 cannot be inferred for 0 elements
+            g2 = g.reshape(rows, g.shape[-1])
             if nw:
-                gw = g2.T @ x.reshape(-1, x.shape[-1])
+                gw = g2.T @ x.reshape(rows, x.shape[-1])
             if nb:
                 gb = g2.sum(axis=0)
         return gx, gw, gb

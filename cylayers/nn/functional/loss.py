@@ -1,12 +1,20 @@
 """Loss functions. Cross-entropy is log_softmax (a kernel) followed by nll_loss."""
+import warnings
+
 import numpy as np
 
-from cylayers._tensor import Tensor
+from cylayers._tensor import Size, Tensor
 from cylayers.autograd.function import Function
 from cylayers._ops.arith import unbroadcast
 from cylayers.nn.functional.activation import log_softmax
 
 _REDUCTIONS = ("none", "mean", "sum")
+
+
+def _torch_name(dtype):
+    """PyTorch's scalar-type name in its dtype errors: Float, Double, Long..."""
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int", "bool": "Bool", "uint8": "Byte"}.get(dtype.name, dtype.name)
 
 
 def _check_reduction(reduction):
@@ -33,6 +41,8 @@ def _class_layout(logp, target):
             raise ValueError(f"Expected input batch_size (1) to match target batch_size "
                              f"({target.shape[0] if target.ndim else 1}).")
         return logp.reshape(1, -1), target.reshape(1)
+    if logp.ndim == 2 and target.ndim == 2:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if target.ndim != logp.ndim - 1 or target.shape[0] != logp.shape[0]:
         raise ValueError(f"Expected input batch_size ({logp.shape[0]}) to match target "
                          f"batch_size ({target.shape[0] if target.ndim else 1}).")
@@ -40,7 +50,8 @@ def _class_layout(logp, target):
         raise RuntimeError(f"Expected target size {(logp.shape[0],) + logp.shape[2:]}, got "
                            f"{target.shape}")
     c = logp.shape[1]
-    return np.moveaxis(logp, 1, -1).reshape(-1, c), target.reshape(-1)
+    m = target.size  # explicit: with zero classes, -1 could not be inferred
+    return np.moveaxis(logp, 1, -1).reshape(m, c), target.reshape(m)
 
 
 class NLLLossFn(Function):
@@ -82,6 +93,10 @@ class NLLLossFn(Function):
             coef = -w * g.reshape(-1)
         elif reduction == "sum":
             coef = -w * g
+        elif ctx.denom == 0:
+            # Every target ignored: the loss is 0/0 = NaN, but no sample contributed, so the
+            # gradient is zero (PyTorch's answer), not NaN that one optimizer step would spread.
+            coef = np.zeros_like(w)
         else:
             coef = -w * (g / ctx.denom)
         c = shape[1] if len(shape) > 1 else shape[0]
@@ -110,43 +125,55 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     w = _raw(weight)
     n_classes = input.shape[class_dim]
     if target_arr.dtype.kind == "f":  # class probabilities
-        if target_arr.shape != tuple(input.shape):
-            raise RuntimeError("cross_entropy: with probability targets, target must have the "
-                               f"input's shape {tuple(input.shape)}, got {target_arr.shape}")
-        probs = target_arr
-        if label_smoothing > 0:
-            probs = probs * (1 - label_smoothing) + label_smoothing / n_classes
-        prod = logp * Tensor._make(probs.astype(logp._array.dtype))
-        if w is not None:
-            wshape = [1] * input.ndim
-            wshape[class_dim] = n_classes
-            prod = prod * Tensor._make(w.reshape(wshape).astype(logp._array.dtype))
-        loss = -prod.sum(class_dim)
-        if reduction == "mean":
-            return loss.sum() / (loss._array.size if input.ndim > 1 else 1)
-        return _reduce(loss, reduction)
+        return _cross_entropy_probs(input, target, logp, w, class_dim, n_classes, reduction,
+                                    label_smoothing)
     nll = NLLLossFn.apply(logp, target_arr, w, ignore_index, reduction)
     if label_smoothing == 0.0:
         return nll
     # Smoothing term, following PyTorch: -sum_c w_c log p_c, zero on ignored targets, with the
     # mean normalized like nll_loss's.
+    dtype = logp._array.dtype
     ignore = target_arr == ignore_index
     if w is not None:
         wshape = [1] * input.ndim
         wshape[class_dim] = n_classes
-        smooth = -(logp * Tensor._make(w.reshape(wshape).astype(logp._array.dtype))).sum(class_dim)
+        smooth = -(logp * Tensor._make(w.reshape(wshape).astype(dtype))).sum(class_dim)
     else:
         smooth = -logp.sum(class_dim)
-    smooth = smooth * Tensor._make((~ignore).astype(logp._array.dtype))
+    smooth = smooth * Tensor._make((~ignore).astype(dtype))
     if reduction == "mean":
-        if w is not None:
-            denom = w[target_arr[~ignore]].sum()
+        denom = float(w[target_arr[~ignore]].sum() if w is not None else (~ignore).sum())
+        if denom == 0:
+            # Every target ignored: NaN loss with zero gradients, as nll_loss gives.
+            smooth = smooth.sum() * 0.0 + Tensor._make(np.asarray(np.nan, dtype=dtype))
         else:
-            denom = (~ignore).sum()
-        smooth = smooth.sum() / float(denom)
+            smooth = smooth.sum() / denom
     elif reduction == "sum":
         smooth = smooth.sum()
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
+
+
+def _cross_entropy_probs(input, target, logp, w, class_dim, n_classes, reduction,
+                         label_smoothing):
+    """Cross-entropy against class probabilities; differentiable in the target too."""
+    if tuple(np.shape(_raw(target))) != tuple(input.shape):
+        raise RuntimeError("cross_entropy: with probability targets, target must have the "
+                           f"input's shape {tuple(input.shape)}, got {np.shape(_raw(target))}")
+    dtype = logp._array.dtype
+    probs = target if isinstance(target, Tensor) else Tensor._make(np.asarray(target))
+    if probs._array.dtype != dtype:
+        probs = probs.type(dtype)
+    if label_smoothing > 0:
+        probs = probs * (1 - label_smoothing) + label_smoothing / n_classes
+    prod = logp * probs
+    if w is not None:
+        wshape = [1] * input.ndim
+        wshape[class_dim] = n_classes
+        prod = prod * Tensor._make(w.reshape(wshape).astype(dtype))
+    loss = -prod.sum(class_dim)
+    if reduction == "mean":
+        return loss.sum() / (loss._array.size if input.ndim > 1 else 1)
+    return _reduce(loss, reduction)
 
 
 def _check_same_size(input, target):
@@ -156,14 +183,25 @@ def _check_same_size(input, target):
                          f"Please ensure they have the same size.")
 
 
+def _warn_if_broadcasting(input, target):
+    target_shape = tuple(np.shape(_raw(target)))
+    if target_shape != tuple(input.shape):
+        warnings.warn(f"Using a target size ({Size(target_shape)}) that is different to the "
+                      f"input size ({Size(tuple(input.shape))}). This will likely lead to "
+                      "incorrect results due to broadcasting. Please ensure they have the same "
+                      "size.", UserWarning, stacklevel=3)
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     _check_reduction(reduction)
+    _warn_if_broadcasting(input, target)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     _check_reduction(reduction)
+    _warn_if_broadcasting(input, target)
     return _reduce((input - target).abs(), reduction)
 
 
@@ -172,7 +210,8 @@ class BCEFn(Function):
     def forward(ctx, x, y, weight):
         if np.any((x < 0) | (x > 1)):
             raise RuntimeError("all elements of input should be between 0 and 1")
-        y = y.astype(x.dtype, copy=False)
+        if np.any((y < 0) | (y > 1)):
+            raise RuntimeError("all elements of target should be between 0 and 1")
         with np.errstate(divide="ignore"):
             # PyTorch clamps the logs at -100 so that a confident mistake costs 100, not inf.
             log_x = np.maximum(np.log(x), -100)
@@ -203,7 +242,13 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     _check_reduction(reduction)
     _check_same_size(input, target)
     w = _raw(weight)
-    return _reduce(BCEFn.apply(input, target if isinstance(target, Tensor) else _raw(target),
+    if isinstance(target, Tensor):
+        if target.dtype != input.dtype:  # PyTorch does not promote here
+            raise RuntimeError(f"Found dtype {_torch_name(target.dtype)} but expected "
+                               f"{_torch_name(input.dtype)}")
+    else:  # an array or list: taken in the input's dtype
+        target = _raw(target).astype(input._array.dtype)
+    return _reduce(BCEFn.apply(input, target,
                                None if w is None else np.broadcast_to(w, tuple(input.shape))),
                    reduction)
 
@@ -211,7 +256,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 class BCEWithLogitsFn(Function):
     @staticmethod
     def forward(ctx, x, y, weight, pos_weight):
-        y = y.astype(x.dtype, copy=False)
+        # PyTorch's loss has the target's dtype (it is computed as (1 - target) * input + ...),
+        # whatever the input's; the arithmetic here runs in the wider of the two.
+        ctx.in_dtypes = (x.dtype, y.dtype)
+        dtype = np.result_type(x.dtype, y.dtype)
+        x, y = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
         # log(1 + exp(-|x|)) + max(-x, 0) = softplus(-x), never overflowing.
         sp_neg = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)
         if pos_weight is not None:
@@ -222,7 +271,7 @@ class BCEWithLogitsFn(Function):
         if weight is not None:
             loss = loss * weight
         ctx.save_for_backward(x, y, weight, pos_weight)
-        return loss.astype(x.dtype, copy=False)
+        return loss.astype(ctx.in_dtypes[1], copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -243,7 +292,8 @@ class BCEWithLogitsFn(Function):
             gy = g * gy
             if weight is not None:
                 gy = gy * weight
-        return gx.astype(x.dtype, copy=False), gy, None, None
+            gy = gy.astype(ctx.in_dtypes[1], copy=False)
+        return gx.astype(ctx.in_dtypes[0], copy=False), gy, None, None
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -251,7 +301,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _check_reduction(reduction)
     _check_same_size(input, target)
     w, pw = _raw(weight), _raw(pos_weight)
+    if isinstance(target, Tensor):
+        if target._array.dtype.kind != "f":
+            raise RuntimeError(f"result type {_torch_name(input.dtype)} can't be cast to the "
+                               f"desired output type {_torch_name(target.dtype)}")
+    else:  # an array or list: taken in the input's dtype
+        target = _raw(target).astype(input._array.dtype)
     with np.errstate(over="ignore"):
         return _reduce(BCEWithLogitsFn.apply(
-            input, target if isinstance(target, Tensor) else _raw(target),
+            input, target,
             None if w is None else np.broadcast_to(w, tuple(input.shape)), pw), reduction)

@@ -9,11 +9,13 @@ elementwise gamma/beta, so it has its own op. Backward keeps only per-group mean
 """
 import numpy as np
 
-from cylayers._kernels import normalization as K
+from cylayers._kernels import normalization as _kernel_module
 from cylayers._tensor import Tensor
 from cylayers._threads import get_num_threads, threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import float_input, grad_like
+from cylayers.nn.functional._kernel_call import c_array, float_input, grad_like, named_kernels
+
+K = named_kernels(_kernel_module)
 
 
 def _tiles_per_block(n_blocks, block_len):
@@ -70,7 +72,7 @@ class BlockLayout:
 
     def per_block(self, values):
         """Broadcast group- or channel-shaped values to one float64 value per block."""
-        return np.ascontiguousarray(np.broadcast_to(values, self.grouped),
+        return c_array(np.broadcast_to(values, self.grouped),
                                     dtype=np.float64).reshape(self.n_blocks)
 
     def per_channel_sum(self, per_block):
@@ -114,7 +116,7 @@ class BlockNormFn(Function):
         x, weight = ctx.saved_tensors
         layout = ctx.layout
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        xc = np.ascontiguousarray(x)
+        xc = c_array(x)
         g = grad_like(g, xc)
         flat_x, flat_g = xc.reshape(-1), g.reshape(-1)
         nt = threads_for(flat_x.shape[0])
@@ -159,8 +161,8 @@ class GroupNormFn(Function):
         n, c = xc.shape[0], xc.shape[1]
         plane = int(np.prod(xc.shape[2:])) if xc.ndim > 2 else 1
         empty = np.empty(0, dtype=xc.dtype)
-        gamma = np.ascontiguousarray(weight, dtype=xc.dtype) if weight is not None else empty
-        beta = np.ascontiguousarray(bias, dtype=xc.dtype) if bias is not None else empty
+        gamma = c_array(weight, dtype=xc.dtype) if weight is not None else empty
+        beta = c_array(bias, dtype=xc.dtype) if bias is not None else empty
         out = np.empty_like(xc)
         mean = np.empty(n * num_groups)
         inv_std = np.empty(n * num_groups)
@@ -176,9 +178,9 @@ class GroupNormFn(Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         n, c, plane = ctx.shape
         groups = ctx.num_groups
-        xc = np.ascontiguousarray(x)
+        xc = c_array(x)
         g = grad_like(g, xc)
-        gamma = (np.ascontiguousarray(weight, dtype=xc.dtype) if weight is not None
+        gamma = (c_array(weight, dtype=xc.dtype) if weight is not None
                  else np.empty(0, dtype=xc.dtype))
         dx = np.empty_like(xc) if need_x else np.empty(0, dtype=xc.dtype)
         sum_g = np.empty(n * c)
@@ -200,6 +202,31 @@ def _fused_groups_pay_off(n_groups):
 
 def _raw(t):
     return t._array if isinstance(t, Tensor) else t
+
+
+class EmptyNormFn(Function):
+    """A normalization of an input with no elements: an empty output, and zero gradients for
+    the affine parameters (PyTorch's answer), so an optimizer step still sees them."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.shapes = (None if weight is None else weight.shape,
+                      None if bias is None else bias.shape, x.dtype)
+        return np.empty_like(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        w_shape, b_shape, dtype = ctx.shapes
+        return (np.zeros_like(g),
+                None if w_shape is None else np.zeros(w_shape, dtype),
+                None if b_shape is None else np.zeros(b_shape, dtype))
+
+
+def _check_eps(eps, op, positive=False):
+    if positive and not eps > 0:
+        raise ValueError(f"{op} eps must be positive during training, but got {eps}")
+    if not eps >= 0:  # also refuses NaN
+        raise ValueError(f"{op} eps must be non-negative, but got {eps}")
 
 
 def _update_running(running_mean, running_var, mean, m2, count, momentum, channel_axes):
@@ -236,8 +263,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                f"{int(np.prod(t.shape))}")
     layout = BlockLayout(shape, "batch")
     use_batch_stats = training or running_mean is None
+    _check_eps(eps, "batch_norm", positive=use_batch_stats)
     if input.numel() == 0:
-        return input * 1.0
+        return EmptyNormFn.apply(input, weight, bias)
     sink = [] if (training and running_mean is not None) else None
     out = BlockNormFn.apply(input, weight, bias, layout, eps,
                             None if use_batch_stats else _raw(running_mean),
@@ -258,8 +286,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if use_input_stats and spatial == 1:
         raise ValueError("Expected more than 1 spatial element when training, got input size "
                          f"{input.shape!r}")
+    _check_eps(eps, "instance_norm")
     if input.numel() == 0:
-        return input * 1.0
+        return EmptyNormFn.apply(input, weight, bias)
     use_batch_stats = use_input_stats or running_mean is None
     sink = [] if (use_input_stats and running_mean is not None) else None
     if use_batch_stats and sink is None and _fused_groups_pay_off(shape[0] * shape[1]):
@@ -278,6 +307,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if input.ndim < 2:
         raise RuntimeError(f"group_norm: expected at least 2D input (got {input.ndim}D input)")
     shape = tuple(input.shape)
+    if num_groups <= 0:
+        raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
     if shape[1] % num_groups != 0:
         raise RuntimeError(f"Expected number of channels in input to be divisible by "
                            f"num_groups, but got input of shape {list(shape)} and "
@@ -286,8 +317,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         if t is not None and tuple(t.shape) != (shape[1],):
             raise RuntimeError(f"group_norm: expected {name} to have {shape[1]} elements, got "
                                f"{int(np.prod(t.shape))}")
+    _check_eps(eps, "group_norm")
     if input.numel() == 0:
-        return input * 1.0
+        return EmptyNormFn.apply(input, weight, bias)
     if _fused_groups_pay_off(shape[0] * num_groups):
         return GroupNormFn.apply(input, weight, bias, num_groups, eps)
     layout = BlockLayout(shape, "group", num_groups)
@@ -301,9 +333,9 @@ class LayerNormFn(Function):
         flat = xc.reshape(-1)
         n_rows = flat.shape[0] // row_len
         empty = np.empty(0, dtype=xc.dtype)
-        gamma = np.ascontiguousarray(weight, dtype=xc.dtype).reshape(-1) if weight is not None \
+        gamma = c_array(weight, dtype=xc.dtype).reshape(-1) if weight is not None \
             else empty
-        beta = np.ascontiguousarray(bias, dtype=xc.dtype).reshape(-1) if bias is not None \
+        beta = c_array(bias, dtype=xc.dtype).reshape(-1) if bias is not None \
             else empty
         out = np.empty_like(xc)
         mean = np.empty(n_rows)
@@ -318,11 +350,11 @@ class LayerNormFn(Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        xc = np.ascontiguousarray(x)
+        xc = c_array(x)
         g = grad_like(g, xc)
         row_len = ctx.row_len
         nt = threads_for(xc.size)
-        gamma = (np.ascontiguousarray(weight, dtype=xc.dtype).reshape(-1) if weight is not None
+        gamma = (c_array(weight, dtype=xc.dtype).reshape(-1) if weight is not None
                  else np.empty(0, dtype=xc.dtype))
         dgamma_part = np.zeros((nt, row_len))
         dbeta_part = np.zeros((nt, row_len))
@@ -348,6 +380,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         if t is not None and tuple(t.shape) != normalized_shape:
             raise RuntimeError(f"layer_norm: expected {name} of shape {list(normalized_shape)}, "
                                f"got {list(t.shape)}")
+    _check_eps(eps, "layer_norm")
     if input.numel() == 0:
-        return input * 1.0
+        return EmptyNormFn.apply(input, weight, bias)
     return LayerNormFn.apply(input, weight, bias, int(np.prod(normalized_shape)), k, eps)

@@ -1,11 +1,13 @@
 """Max, average and adaptive-average pooling ops on cylayers._kernels.pooling."""
 import numpy as np
 
-from cylayers._kernels import pooling as K
+from cylayers._kernels import pooling as _kernel_module
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import float_input
-from cylayers.nn.functional.conv import ConvGeometry, ntuple
+from cylayers.nn.functional._kernel_call import c_array, float_input, named_kernels
+from cylayers.nn.functional.conv import ConvGeometry, check_window_args, ntuple
+
+K = named_kernels(_kernel_module)
 
 
 def _batched(input, nd, name):
@@ -36,7 +38,7 @@ class MaxPoolFn(Function):
         geom = ctx.geom
         dx = np.empty(ctx.in_shape, dtype=g.dtype)
         planes = _planes(ctx.in_shape, geom.nd)
-        g = np.ascontiguousarray(g)
+        g = c_array(g)
         K.max_pool_backward(g.reshape(-1), ctx.indices.reshape(-1), dx.reshape(-1), planes,
                             int(np.prod(geom.in3)), int(np.prod(geom.out3)), threads_for(dx.size))
         return dx, None
@@ -58,7 +60,7 @@ class AvgPoolFn(Function):
     @staticmethod
     def backward(ctx, g):
         dx = np.empty(ctx.in_shape, dtype=g.dtype)
-        K.avg_pool(np.ascontiguousarray(g).reshape(-1), dx.reshape(-1), True, *ctx.args,
+        K.avg_pool(c_array(g).reshape(-1), dx.reshape(-1), True, *ctx.args,
                    threads_for(dx.size))
         return dx, None, None, None
 
@@ -80,7 +82,7 @@ class AdaptiveAvgPoolFn(Function):
     @staticmethod
     def backward(ctx, g):
         dx = np.empty(ctx.in_shape, dtype=g.dtype)
-        K.adaptive_avg_pool(np.ascontiguousarray(g).reshape(-1), dx.reshape(-1), True,
+        K.adaptive_avg_pool(c_array(g).reshape(-1), dx.reshape(-1), True,
                             *ctx.args, threads_for(dx.size))
         return dx, None
 
@@ -91,12 +93,11 @@ def _window(input, nd, name, kernel_size, stride, padding, dilation, ceil_mode):
         ntuple(stride, nd, "stride")
     padding = ntuple(padding, nd, "padding")
     dilation = ntuple(dilation, nd, "dilation")
+    check_window_args(kernel, stride, padding, dilation, RuntimeError)
     for p, k, d in zip(padding, kernel, dilation):
         if p > (d * (k - 1) + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
                                f"pad={p}, kernel_size={k} and dilation={d}")
-    if any(s <= 0 for s in stride) or any(k <= 0 for k in kernel):
-        raise RuntimeError(f"{name}: kernel_size and stride must be positive")
     return ConvGeometry(tuple(input.shape[-nd:]), kernel, stride, padding, padding, dilation,
                         ceil_mode)
 
@@ -140,8 +141,9 @@ def _avg_pool(input, nd, kernel_size, stride, padding, ceil_mode, count_include_
               divisor_override):
     name = f"avg_pool{nd}d"
     _batched(input, nd, name)
-    if divisor_override is not None and divisor_override == 0:
-        raise RuntimeError("divisor must be not zero")
+    if divisor_override is not None and divisor_override <= 0:
+        raise RuntimeError(f"divisor_override must be a positive integer, but got "
+                           f"{divisor_override}")
     geom = _window(input, nd, name, kernel_size, stride, padding, 1, ceil_mode)
     return AvgPoolFn.apply(input, geom, count_include_pad, divisor_override)
 

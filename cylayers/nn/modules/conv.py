@@ -1,7 +1,7 @@
 """Conv1d / Conv2d / Conv3d on a shared _ConvNd (weight layout (out, in/groups, *kernel))."""
 from cylayers import _creation
 from cylayers.nn import functional as F
-from cylayers.nn.functional.conv import ntuple
+from cylayers.nn.functional.conv import check_window_args, ntuple
 from cylayers.nn.modules._params import reset_linear_like
 from cylayers.nn.modules.module import Module
 from cylayers.nn.parameter import Parameter
@@ -36,6 +36,8 @@ class _ConvNd(Module):
             self.padding = padding
         else:
             self.padding = ntuple(padding, nd, "padding")
+        check_window_args(self.kernel_size, self.stride,
+                          None if isinstance(self.padding, str) else self.padding, self.dilation)
         self.groups, self.padding_mode = groups, padding_mode
         self.output_padding = (0,) * nd
         self.transposed = False
