@@ -2,7 +2,7 @@
 
 One kernel serves Dropout, Dropout1d/2d/3d, AlphaDropout and FeatureAlphaDropout, forward and
 backward: out = x * (keep ? mul : 0) + (keep ? add : drop_add), where a unit u is kept when its
-16-bit Philox uniform for (seed, offset, u) is below keep_prob * 2^16 (eight units per Philox
+32-bit Philox uniform for (seed, offset, u) is below keep_prob * 2^32 (four units per Philox
 call). A unit is an element (inner == 1) or a whole (sample, channel) row of ``inner`` elements.
 Backward calls it on the gradient with add = drop_add = 0 and the forward's (seed, offset): the
 mask is regenerated, never stored. Dropped elements are x * 0 + drop_add, so a dropped inf becomes
@@ -23,8 +23,8 @@ cdef extern from "cylayers/philox.h" nogil:
                              double add, double drop_add)
 
 cdef enum:
-    # Philox blocks (8 elements each) handed to a thread at a time.
-    CHUNK_BLOCKS = 1024
+    # Philox blocks (4 elements each) handed to a thread at a time.
+    CHUNK_BLOCKS = 2048
 
 
 def masked_affine(const floating[::1] x,   # IN  input (forward) or incoming gradient (backward)

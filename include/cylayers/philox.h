@@ -5,9 +5,10 @@
  * random number of unit u depends on (seed, offset, u) only, never on the thread that computes
  * it; backward regenerates a dropout mask instead of storing it.
  *
- * Each Philox call yields 128 bits, split into eight 16-bit uniforms: one per unit. A unit is
- * kept when its uniform is below threshold = round(keep_prob * 2^16), so keep probabilities
- * are exact to 2^-16 (at most 1.5e-5 off), and one call serves eight elements. */
+ * Each Philox call yields 128 bits, split into four 32-bit uniforms: one per unit. A unit is
+ * kept when its uniform is below threshold = round(keep_prob * 2^32) (capped at 2^32 - 1), so
+ * keep probabilities are exact to about 2^-32: even p = 0.999999 keeps 1e-6 of the units, not a
+ * 16-bit rounding of it. One call serves four elements. */
 #ifndef CYLAYERS_PHILOX_H
 #define CYLAYERS_PHILOX_H
 
@@ -17,7 +18,7 @@
 #define CYL_PHILOX_M1 0xCD9E8D57u
 #define CYL_PHILOX_W0 0x9E3779B9u
 #define CYL_PHILOX_W1 0xBB67AE85u
-#define CYL_UNITS_PER_BLOCK 8
+#define CYL_UNITS_PER_BLOCK 4
 
 /* The 10 rounds, written on scalars only so that a loop over blocks vectorizes. */
 #define CYL_PHILOX_ROUNDS(c0, c1, c2, c3, key0, key1)                                         \
@@ -40,12 +41,10 @@ static inline int cyl_keep_unit(uint64_t u, uint64_t seed, uint64_t offset, uint
     uint32_t c2 = (uint32_t)offset, c3 = (uint32_t)(offset >> 32);
     CYL_PHILOX_ROUNDS(c0, c1, c2, c3, (uint32_t)seed, (uint32_t)(seed >> 32));
     uint32_t words[4] = {c0, c1, c2, c3};
-    unsigned lane = (unsigned)(u % CYL_UNITS_PER_BLOCK);
-    uint32_t r16 = (words[lane >> 1] >> (16 * (lane & 1))) & 0xFFFFu;
-    return r16 < threshold;
+    return words[u % CYL_UNITS_PER_BLOCK] < threshold;
 }
 
-/* out[i] = x[i] * (keep ? mul : 0) + (keep ? add : drop_add) for elements [8*b0, 8*b1) ∩ [0, n).
+/* out[i] = x[i] * (keep ? mul : 0) + (keep ? add : drop_add) for elements [4*b0, 4*b1) ∩ [0, n).
  * The multiply form (not a select) matches PyTorch's input * mask: a dropped inf gives NaN.
  * Backward calls it on the gradient with add = drop_add = 0: the same mask, regenerated. */
 #define CYL_DEFINE_MASKED_AFFINE(T, SUFFIX)                                                     \
@@ -60,23 +59,16 @@ static inline void cyl_masked_affine_##SUFFIX(const T *x, T *out, int64_t n, int
     for (int64_t b = b0; b < end; b++) {                                                        \
         uint32_t c0 = (uint32_t)b, c1 = (uint32_t)((uint64_t)b >> 32), c2 = off0, c3 = off1;    \
         CYL_PHILOX_ROUNDS(c0, c1, c2, c3, key0, key1);                                          \
-        const T *xb = x + 8 * b;                                                                \
-        T *ob = out + 8 * b;                                                                    \
-        int k0 = (c0 & 0xFFFFu) < threshold, k1 = (c0 >> 16) < threshold;                       \
-        int k2 = (c1 & 0xFFFFu) < threshold, k3 = (c1 >> 16) < threshold;                       \
-        int k4 = (c2 & 0xFFFFu) < threshold, k5 = (c2 >> 16) < threshold;                       \
-        int k6 = (c3 & 0xFFFFu) < threshold, k7 = (c3 >> 16) < threshold;                       \
+        const T *xb = x + 4 * b;                                                                \
+        T *ob = out + 4 * b;                                                                    \
+        int k0 = c0 < threshold, k1 = c1 < threshold, k2 = c2 < threshold, k3 = c3 < threshold; \
         ob[0] = xb[0] * (k0 ? mul : (T)0) + (k0 ? add : drop_add);                              \
         ob[1] = xb[1] * (k1 ? mul : (T)0) + (k1 ? add : drop_add);                              \
         ob[2] = xb[2] * (k2 ? mul : (T)0) + (k2 ? add : drop_add);                              \
         ob[3] = xb[3] * (k3 ? mul : (T)0) + (k3 ? add : drop_add);                              \
-        ob[4] = xb[4] * (k4 ? mul : (T)0) + (k4 ? add : drop_add);                              \
-        ob[5] = xb[5] * (k5 ? mul : (T)0) + (k5 ? add : drop_add);                              \
-        ob[6] = xb[6] * (k6 ? mul : (T)0) + (k6 ? add : drop_add);                              \
-        ob[7] = xb[7] * (k7 ? mul : (T)0) + (k7 ? add : drop_add);                              \
     }                                                                                           \
     if (b1 > full) { /* the partial last block, if this range owns it */                        \
-        for (int64_t i = 8 * full; i < n; i++) {                                                \
+        for (int64_t i = 4 * full; i < n; i++) {                                                \
             int k = cyl_keep_unit((uint64_t)i, seed, offset, threshold);                        \
             out[i] = x[i] * (k ? mul : (T)0) + (k ? add : drop_add);                            \
         }                                                                                       \

@@ -26,7 +26,8 @@ class DropoutFn(Function):
     def forward(ctx, x, p, inner, alpha):
         xc = float_input(x, "dropout")
         seed, offset = next_kernel_stream()
-        threshold = int(round((1.0 - p) * 65536))  # keep if a 16-bit uniform < (1-p) * 2^16
+        # Keep a unit when its 32-bit uniform is below (1 - p) * 2^32: unbiased to ~2^-32.
+        threshold = min(int(round((1.0 - p) * 2.0 ** 32)), 2 ** 32 - 1)
         if p == 1.0:
             mul = add = drop = 0.0
         elif alpha:

@@ -245,5 +245,21 @@ def test_keep_mask_kernel_matches_the_applied_mask():
     seed, offset = cylayers.random.get_rng_state()["seed"], 0
     y = F.dropout(cylayers.ones(1003), 0.25).numpy()
     mask = np.empty(1003, dtype=np.uint8)
-    K.keep_mask(1003, seed, offset, int(round(0.75 * 65536)), mask)
+    K.keep_mask(1003, seed, offset, int(round(0.75 * 2 ** 32)), mask)
     np.testing.assert_array_equal(y != 0, mask.astype(bool))
+
+
+@pytest.mark.parametrize("p", [0.9999, 0.99999, 0.999999, 1e-5, 0.3])
+def test_keep_rate_is_unbiased_in_the_tails(p):
+    """16-bit thresholds kept 7.8% too many at p=0.9999, doubled the mean at p=0.99999 and
+    dropped everything at p=0.999999; the keep rate must be (1 - p) within sampling noise."""
+    n = 1 << 25
+    cylayers.manual_seed(11)
+    out = F.dropout(cylayers.ones(n, requires_grad=True), p)
+    kept = int(np.count_nonzero(out.detach().numpy()))
+    expected = n * (1 - p)
+    assert abs(kept - expected) <= 5 * np.sqrt(n * p * (1 - p)), (kept, expected)
+    # The kernel keeps a unit when its uniform is below the threshold (the keep_mask test
+    # above); that threshold is (1 - p) to 2^-32, far finer than sampling can resolve here.
+    threshold = out.grad_fn.mask_key[2]
+    assert abs(threshold / 2 ** 32 - (1 - p)) <= 2 ** -32
