@@ -1,5 +1,6 @@
 """The one place that decides how many threads a kernel uses."""
 import os
+import warnings
 
 from cylayers._kernels import _openmp
 
@@ -18,6 +19,21 @@ def _default_num_threads():
 
 
 _num_threads = _default_num_threads()
+# Set once a kernel has been given more than one thread, i.e. OpenMP's thread pool exists.
+_pool_started = False
+# In a child forked after that: the pool's threads did not survive the fork, and libgomp waits
+# for them forever at the next parallel region, so the child's kernels run serially.
+_serial_after_fork = False
+
+
+def _after_fork_in_child():
+    global _serial_after_fork
+    if _pool_started:
+        _serial_after_fork = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def set_num_threads(n):
@@ -25,12 +41,19 @@ def set_num_threads(n):
     global _num_threads
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads expects a positive integer, but got {n!r}")
+    if n > 1 and _serial_after_fork:
+        warnings.warn("cylayers: this process was forked after its parent ran parallel kernels; "
+                      "OpenMP cannot be used here, so kernels stay serial (start workers with the "
+                      "'spawn' method to run them in parallel)", RuntimeWarning, stacklevel=2)
     _num_threads = n
 
 
 def get_num_threads():
-    """Threads the kernels use for large inputs (1 in a build without OpenMP)."""
-    return _num_threads if _openmp.have_openmp() else 1
+    """Threads the kernels use for large inputs (1 in a build without OpenMP, and in a child
+    forked after its parent ran parallel kernels)."""
+    if _serial_after_fork or not _openmp.have_openmp():
+        return 1
+    return _num_threads
 
 
 def have_openmp():
@@ -40,6 +63,10 @@ def have_openmp():
 
 def threads_for(work_items, min_items=PARALLEL_MIN_ELEMENTS):
     """Thread count for a kernel over ``work_items`` elements: serial when small."""
+    global _pool_started
     if work_items < min_items:
         return 1
-    return max(1, min(get_num_threads(), work_items // (min_items // 2) or 1))
+    n = max(1, min(get_num_threads(), work_items // (min_items // 2) or 1))
+    if n > 1:
+        _pool_started = True
+    return n
