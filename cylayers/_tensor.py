@@ -45,7 +45,7 @@ class Tensor:
 
     @classmethod
     def _make(cls, arr, requires_grad=False):
-        t = object.__new__(Tensor)
+        t = object.__new__(cls)
         t._array = arr
         t._requires_grad = requires_grad
         t.grad = None
@@ -212,6 +212,27 @@ class Tensor:
         return int(self.item())
 
     __hash__ = object.__hash__
+
+    # ------------------------------------------------------------------ copy and pickle
+    def _refuse_non_leaf(self, what):
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                f"Only Tensors created explicitly by the user (graph leaves) support the {what}. "
+                "If you just want to transfer the data, call detach() on the tensor first.")
+
+    def __deepcopy__(self, memo):
+        self._refuse_non_leaf("deepcopy protocol")
+        new = type(self)._make(self._array.copy(), self._requires_grad)
+        memo[id(self)] = new
+        if self.grad is not None:
+            new.grad = self.grad.__deepcopy__(memo)
+        return new
+
+    def __reduce_ex__(self, protocol):
+        # Pickling is for multiprocessing (DataLoader workers) and copy; cylayers.save never
+        # pickles, and cylayers.load never unpickles.
+        self._refuse_non_leaf("pickle protocol (autograd does not cross process boundaries)")
+        return (type(self)._make, (self._array, self._requires_grad))
 
     def __repr__(self):
         return _format(self)

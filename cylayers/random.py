@@ -6,6 +6,8 @@ Two generators, reset together by ``manual_seed``:
   element's random number is a pure function of (seed, offset, element index), so masks do not
   depend on the thread count and backward can regenerate them instead of storing them.
 """
+import json
+
 import numpy as np
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's default initial seed
@@ -38,8 +40,58 @@ def initial_seed():
     return _State.seed
 
 
-def get_generator():
-    return _State.generator
+def get_generator(generator=None):
+    """The numpy generator behind ``generator`` (a :class:`Generator`), or the global one."""
+    if generator is None:
+        return _State.generator
+    if not isinstance(generator, Generator):
+        raise TypeError(f"expected a cylayers.Generator, got {type(generator).__name__}")
+    return generator._numpy
+
+
+class Generator:
+    """``torch.Generator``: an independent random stream (numpy's PCG64) for shuffling and
+    sampling, e.g. ``DataLoader(..., generator=cylayers.Generator().manual_seed(0))``."""
+
+    def __init__(self, device="cpu"):
+        if str(device) != "cpu":
+            raise ValueError(f"cylayers runs on the CPU only; cannot make a generator on "
+                             f"{device!r}")
+        self.manual_seed(_DEFAULT_SEED)
+
+    @property
+    def device(self):
+        from cylayers.device import device
+        return device("cpu")
+
+    def manual_seed(self, seed):
+        seed = int(seed)
+        if not -(2 ** 63) <= seed < 2 ** 64:
+            raise ValueError(f"Overflow when unpacking long: seed {seed} does not fit in 64 bits")
+        self._seed = seed & ((1 << 64) - 1)
+        self._numpy = np.random.Generator(np.random.PCG64(self._seed))
+        return self
+
+    def seed(self):
+        self.manual_seed(int(np.random.SeedSequence().entropy) & ((1 << 63) - 1))
+        return self._seed
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        """An opaque uint8 tensor, as in PyTorch; pass it back to :meth:`set_state`."""
+        from cylayers._tensor import Tensor
+        state = json.dumps({"seed": self._seed, "numpy": self._numpy.bit_generator.state})
+        return Tensor._make(np.frombuffer(state.encode(), dtype=np.uint8).copy())
+
+    def set_state(self, state):
+        raw = state._array if hasattr(state, "_array") else np.asarray(state, dtype=np.uint8)
+        data = json.loads(raw.tobytes().decode())
+        bit_generator = np.random.PCG64()
+        bit_generator.state = data["numpy"]
+        self._seed, self._numpy = data["seed"], np.random.Generator(bit_generator)
+        return self
 
 
 def next_kernel_stream(count=1):

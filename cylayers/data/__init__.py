@@ -1,3 +1,11 @@
-"""Datasets and a DataLoader that yields cylayers tensors."""
-from cylayers.data.dataset import Dataset, TensorDataset
-from cylayers.data.loader import DataLoader, default_collate
+"""Datasets, samplers and a DataLoader that yields cylayers tensors (``torch.utils.data``)."""
+from cylayers.data._worker import get_worker_info
+from cylayers.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from cylayers.data.loader import DataLoader, default_collate, default_convert
+from cylayers.data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                                   SubsetRandomSampler, WeightedRandomSampler)
+
+__all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "RandomSampler", "Sampler",
+           "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
+           "WeightedRandomSampler", "default_collate", "default_convert", "get_worker_info",
+           "random_split"]

@@ -1,2 +1,3 @@
-"""Alias of :mod:`cylayers.data` under PyTorch's path."""
-from cylayers.data import DataLoader, Dataset, TensorDataset, default_collate  # noqa: F401
+"""Alias of :mod:`cylayers.data` under PyTorch's path (``torch.utils.data``)."""
+from cylayers.data import *  # noqa: F401,F403
+from cylayers.data import __all__  # noqa: F401
