@@ -2,7 +2,8 @@
 import numpy as np
 
 from cylayers._tensor import Tensor, _norm_dim
-from cylayers._ops import arith, shape as shape_ops
+from cylayers._ops import arith, indexing, shape as shape_ops
+from cylayers._tensor_methods import _where
 
 
 def _as_tensor(x):
@@ -34,9 +35,46 @@ def stack(tensors, dim=0):
         raise RuntimeError(f"stack(): {e}") from None
 
 
-def where(condition, input, other):
-    cond = condition._array if isinstance(condition, Tensor) else np.asarray(condition)
-    return arith.Where.apply(cond.astype(bool, copy=False), input, other)
+def where(condition, input=None, other=None):
+    """where(cond, x, y) picks elementwise; where(cond) alone is nonzero(cond, as_tuple=True)."""
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    return _where(condition, input, other)
+
+
+def nonzero(input, *, as_tuple=False):
+    arr = input._array if isinstance(input, Tensor) else np.asarray(input)
+    if as_tuple:
+        return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(arr)))
+    return Tensor._make(np.argwhere(arr).astype(np.int64))
+
+
+def pow(input, exponent):
+    """input ** exponent, where either may be a Python number (torch.pow(2, x) included)."""
+    if isinstance(input, Tensor):
+        return input ** exponent
+    return _as_tensor(exponent).__rpow__(input)
+
+
+def einsum(equation, *operands):
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return indexing.Einsum.apply(equation, *[_as_tensor(o) for o in operands])
+
+
+def atan2(input, other):
+    return _as_tensor(input).atan2(other)
+
+
+arctan2 = atan2
+
+
+def logaddexp(input, other):
+    return _as_tensor(input).logaddexp(other)
+
+
+def lerp(input, end, weight):
+    return input.lerp(end, weight)
 
 
 def matmul(a, b):
@@ -62,16 +100,27 @@ def _method(name):
     return fn
 
 
-for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "clamp", "clip", "sum", "mean", "var", "std",
-              "max", "min", "argmax", "argmin", "flatten", "reshape", "squeeze", "unsqueeze",
-              "transpose", "permute", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
-              "square", "sign", "neg", "add", "sub", "mul", "div", "pow", "isnan", "isfinite",
-              "all", "any", "prod", "clone", "t", "numel", "equal", "allclose", "unflatten"):
+# torch.f(x, ...) for every one of these is x.f(...).
+_METHOD_FUNCTIONS = (
+    "exp", "log", "sqrt", "rsqrt", "abs", "absolute", "clamp", "clip", "sum", "mean", "var",
+    "std", "max", "min", "argmax", "argmin", "flatten", "reshape", "squeeze", "unsqueeze",
+    "transpose", "permute", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "square",
+    "sign", "neg", "negative", "add", "sub", "mul", "div", "isnan", "isinf", "isposinf",
+    "isneginf", "isfinite", "all", "any", "prod", "clone", "t", "numel", "equal", "allclose",
+    "unflatten", "sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan",
+    "sinh", "cosh", "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "exp2",
+    "expm1", "log2", "log10", "log1p", "reciprocal", "erf", "frac", "floor", "ceil", "round",
+    "trunc", "fix", "fmod", "remainder", "nan_to_num", "eq", "ne", "lt", "le", "gt", "ge",
+    "greater", "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or",
+    "logical_xor", "logical_not", "logsumexp", "amax", "amin", "median", "mode", "chunk",
+    "split", "masked_fill", "topk", "sort", "argsort", "msort", "kthvalue", "bmm", "gather",
+    "index_select", "cumsum", "norm", "tril", "triu", "relu_", "sigmoid_", "tanh_",
+    "exp_", "sin_", "cos_", "sqrt_", "abs_", "neg_", "floor_", "ceil_", "round_", "trunc_",
+    "clamp_", "nan_to_num_", "cumsum",
+)
+for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _method(_name)
 
-__all__ = ["cat", "concat", "stack", "where", "matmul", "mm", "maximum", "minimum", "exp", "log",
-           "sqrt", "rsqrt", "abs", "clamp", "clip", "sum", "mean", "var", "std", "max", "min",
-           "argmax", "argmin", "flatten", "reshape", "squeeze", "unsqueeze", "transpose",
-           "permute", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "square", "sign",
-           "neg", "add", "sub", "mul", "div", "pow", "isnan", "isfinite", "all", "any", "prod",
-           "clone", "t", "numel", "equal", "allclose", "unflatten"]
+__all__ = ["cat", "concat", "stack", "where", "nonzero", "pow", "einsum", "atan2", "arctan2",
+           "logaddexp", "lerp", "matmul", "mm", "maximum", "minimum",
+           *dict.fromkeys(_METHOD_FUNCTIONS)]

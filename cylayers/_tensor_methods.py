@@ -5,7 +5,7 @@ import collections
 import numpy as np
 
 from cylayers._tensor import Tensor, _index_arg, _norm_dim, _shape_arg
-from cylayers._ops import arith, reduce, shape as shape_ops
+from cylayers._ops import arith, indexing, pointwise, reduce, shape as shape_ops
 
 return_types_max = collections.namedtuple("max", ["values", "indices"])
 return_types_min = collections.namedtuple("min", ["values", "indices"])
@@ -41,7 +41,6 @@ Tensor.__matmul__ = _binary(arith.MatMul)
 Tensor.__rmatmul__ = _binary(arith.MatMul, swap=True)
 Tensor.__neg__ = lambda self: arith.Neg.apply(self)
 Tensor.__pos__ = lambda self: self
-Tensor.__abs__ = lambda self: arith.Abs.apply(self)
 Tensor.__iadd__ = lambda self, o: self.add_(_other(o))
 Tensor.__isub__ = lambda self, o: self.sub_(_other(o))
 Tensor.__imul__ = lambda self, o: self.mul_(_other(o))
@@ -61,12 +60,7 @@ def _floordiv(self, other):
     return Tensor._make(np.floor_divide(self._array, _raw(other)))
 
 
-def _mod(self, other):
-    return Tensor._make(np.remainder(self._array, _raw(other)))
-
-
 Tensor.__floordiv__ = _floordiv
-Tensor.__mod__ = _mod
 
 
 def _raw(x):
@@ -90,30 +84,132 @@ Tensor.lt, Tensor.le, Tensor.gt, Tensor.ge = (Tensor.__lt__, Tensor.__le__, Tens
                                               Tensor.__ge__)
 Tensor.__and__ = _compare(np.logical_and)
 Tensor.__or__ = _compare(np.logical_or)
-Tensor.__invert__ = lambda self: Tensor._make(np.logical_not(self._array) if self._array.dtype == bool
-                                              else np.invert(self._array))
+Tensor.__invert__ = lambda self: Tensor._make(
+    np.logical_not(self._array) if self._array.dtype == bool else np.invert(self._array))
 
 
 def _equal(self, other):
-    return bool(self._array.shape == other._array.shape and np.array_equal(self._array, other._array))
+    return bool(self._array.shape == other._array.shape
+                and np.array_equal(self._array, other._array))
 
 
 Tensor.equal = _equal
 Tensor.allclose = lambda self, other, rtol=1e-5, atol=1e-8, equal_nan=False: bool(
     np.allclose(self._array, _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 Tensor.isnan = lambda self: Tensor._make(np.isnan(self._array))
+Tensor.isinf = lambda self: Tensor._make(np.isinf(self._array))
+Tensor.isposinf = lambda self: Tensor._make(np.isposinf(self._array))
+Tensor.isneginf = lambda self: Tensor._make(np.isneginf(self._array))
 Tensor.isfinite = lambda self: Tensor._make(np.isfinite(self._array))
-Tensor.all = lambda self, dim=None: Tensor._make(np.asarray(np.all(self._array, axis=dim)))
-Tensor.any = lambda self, dim=None: Tensor._make(np.asarray(np.any(self._array, axis=dim)))
+Tensor.isreal = lambda self: Tensor._make(np.isreal(self._array))
 
-# -------------------------------------------------------------------- math
-Tensor.exp = lambda self: arith.Exp.apply(self)
-Tensor.log = lambda self: arith.Log.apply(self)
-Tensor.sqrt = lambda self: arith.Sqrt.apply(self)
-Tensor.rsqrt = lambda self: 1.0 / arith.Sqrt.apply(self)
-Tensor.abs = lambda self: arith.Abs.apply(self)
-Tensor.square = lambda self: arith.Mul.apply(self, self)
-Tensor.sign = lambda self: Tensor._make(np.sign(self._array))
+
+def _logical(ufunc):
+    def method(self, other):
+        return Tensor._make(ufunc(self._array, _raw(_other(other))))
+    return method
+
+
+Tensor.logical_and = _logical(np.logical_and)
+Tensor.logical_or = _logical(np.logical_or)
+Tensor.logical_xor = _logical(np.logical_xor)
+Tensor.logical_not = lambda self: Tensor._make(np.logical_not(self._array))
+Tensor.__xor__ = _compare(np.logical_xor)
+Tensor.greater, Tensor.greater_equal = Tensor.gt, Tensor.ge
+Tensor.less, Tensor.less_equal, Tensor.not_equal = Tensor.lt, Tensor.le, Tensor.ne
+
+
+# -------------------------------------------------------------------- elementwise math
+def _unary(name):
+    def method(self):
+        return pointwise.Unary.apply(self, name)
+
+    def method_(self):
+        return pointwise.Unary.apply_inplace(self, name)
+    method.__name__, method_.__name__ = name, name + "_"
+    return method, method_
+
+
+for _name in pointwise.UNARY:
+    _out_of_place, _in_place = _unary(_name)
+    setattr(Tensor, _name, _out_of_place)
+    setattr(Tensor, _name + "_", _in_place)
+for _alias, _name in (("arcsin", "asin"), ("arccos", "acos"), ("arctan", "atan"),
+                      ("arcsinh", "asinh"), ("arccosh", "acosh"), ("arctanh", "atanh"),
+                      ("absolute", "abs"), ("fix", "trunc")):
+    setattr(Tensor, _alias, getattr(Tensor, _name))
+    setattr(Tensor, _alias + "_", getattr(Tensor, _name + "_"))
+Tensor.__abs__ = Tensor.abs
+
+
+def _round(self, decimals=0):
+    if decimals == 0:
+        return pointwise.Unary.apply(self, "round")
+    scale = 10.0 ** decimals  # PyTorch's definition: round(x * 10^d) / 10^d
+    return pointwise.Unary.apply(self * scale, "round") / scale
+
+
+Tensor.round = _round
+Tensor.round_ = lambda self, decimals=0: (pointwise.Unary.apply_inplace(self, "round")
+                                          if decimals == 0 else self.copy_(_round(self, decimals)))
+Tensor.neg_ = lambda self: arith.Neg.apply_inplace(self)
+Tensor.negative, Tensor.negative_ = Tensor.neg, Tensor.neg_
+
+
+def _nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+    return pointwise.NanToNum.apply(self, nan, posinf, neginf)
+
+
+Tensor.nan_to_num = _nan_to_num
+Tensor.nan_to_num_ = lambda self, nan=0.0, posinf=None, neginf=None: \
+    pointwise.NanToNum.apply_inplace(self, nan, posinf, neginf)
+
+
+def _binary_math(op):
+    def method(self, other):
+        return op.apply(self, _other(other))
+
+    def method_(self, other):
+        return op.apply_inplace(self, _other(other))
+    return method, method_
+
+
+Tensor.atan2, Tensor.atan2_ = _binary_math(pointwise.Atan2)
+Tensor.arctan2, Tensor.arctan2_ = Tensor.atan2, Tensor.atan2_
+Tensor.fmod, Tensor.fmod_ = _binary_math(pointwise.Fmod)
+Tensor.remainder, Tensor.remainder_ = _binary_math(pointwise.Remainder)
+Tensor.logaddexp = _binary_math(pointwise.LogAddExp)[0]
+Tensor.__mod__ = Tensor.remainder
+
+
+def _rmod(self, other):
+    return pointwise.Remainder.apply(_other(other), self)
+
+
+Tensor.__rmod__ = _rmod
+Tensor.pow_ = lambda self, exponent: arith.Pow.apply_inplace(self, _other(exponent))
+Tensor.__ipow__ = Tensor.pow_
+
+
+def _lerp(self, end, weight):
+    return pointwise.Lerp.apply(self, _other(end), _other(weight))
+
+
+Tensor.lerp = _lerp
+Tensor.lerp_ = lambda self, end, weight: pointwise.Lerp.apply_inplace(self, _other(end),
+                                                                      _other(weight))
+
+
+def _format(self, spec):
+    # PyTorch formats a 0-d tensor as its number; anything else only with an empty spec.
+    if self._array.ndim == 0:
+        return format(self.item(), spec)
+    if spec:
+        raise TypeError("unsupported format string passed to Tensor.__format__")
+    return str(self)
+
+
+Tensor.__format__ = _format
 
 
 def _clamp(self, min=None, max=None):
@@ -187,8 +283,176 @@ Tensor.max = _max_or_min(False)
 Tensor.min = _max_or_min(True)
 Tensor.argmax = _arg(np.argmax)
 Tensor.argmin = _arg(np.argmin)
-Tensor.prod = lambda self, dim=None, keepdim=False: Tensor._make(
-    np.asarray(np.prod(self._array, axis=dim, keepdims=keepdim)))
+
+
+def _prod(self, dim=None, keepdim=False, dtype=None):
+    x = self if dtype is None else self.type(dtype)
+    d = None if dim is None else _norm_dim(dim, self._array.ndim)
+    return reduce.Prod.apply(x, d, keepdim)
+
+
+def _reduce_dims(self, dim):
+    return reduce.norm_dims(dim, self._array.ndim)
+
+
+def _logsumexp(self, dim, keepdim=False):
+    x = self if self._array.dtype.kind == "f" else self.float()
+    return reduce.LogSumExp.apply(x, _reduce_dims(self, dim), keepdim)
+
+
+def _amax_or_amin(use_min):
+    def method(self, dim=(), keepdim=False):
+        dims = _reduce_dims(self, None if dim == () or dim == [] else dim)
+        return reduce.AmaxAmin.apply(self, dims, keepdim, use_min)
+    return method
+
+
+def _all_or_any(fn):
+    def method(self, dim=None, keepdim=False):
+        dims = None if dim is None else _reduce_dims(self, dim)
+        return Tensor._make(np.asarray(fn(self._array, axis=dims, keepdims=keepdim)))
+    return method
+
+
+values_indices = {name: collections.namedtuple(name, ["values", "indices"])
+                  for name in ("median", "mode", "sort", "topk", "kthvalue", "cummax")}
+
+
+def _pick(self, indices, d, keepdim, result_type):
+    """(values, indices) where values are self's entries at ``indices`` along dim ``d``."""
+    values = reduce.Select.apply(self, indices, d)
+    if not keepdim and self._array.ndim:
+        values = values.squeeze(d)
+        indices = np.squeeze(indices, axis=d)
+    return result_type(values, Tensor._make(np.asarray(indices, dtype=np.int64)))
+
+
+def _sorted_indices(arr, axis, descending):
+    """Stable argsort along ``axis``; NaN counts as the largest value, as in PyTorch."""
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.int8)
+    if not descending:
+        return np.argsort(arr, axis=axis, kind="stable")
+    if arr.dtype.kind == "f":
+        nan = np.isnan(arr)
+        return np.lexsort((np.where(nan, 0, -arr), ~nan), axis=axis)
+    return np.lexsort((-arr.astype(np.int64 if arr.dtype.kind in "iu" else arr.dtype),),
+                      axis=axis)
+
+
+def _median(self, dim=None, keepdim=False):
+    arr = self._array
+    if dim is None:
+        flat = arr.reshape(-1)
+        if flat.size == 0:
+            return Tensor._make(np.asarray(np.nan, dtype=arr.dtype))
+        if np.isnan(flat).any():
+            return reduce.ValueOfTies.apply(self, np.asarray(np.nan, dtype=arr.dtype))
+        # The lower median; its gradient is shared between the entries equal to it (PyTorch).
+        value = flat[_sorted_indices(flat, 0, False)[(flat.size - 1) // 2]]
+        return reduce.ValueOfTies.apply(self, np.asarray(value))
+    d = _norm_dim(dim, arr.ndim)
+    order = _sorted_indices(arr, d, False) if arr.ndim else np.zeros((), np.int64)
+    if not arr.ndim:
+        return values_indices["median"](self.clone(), Tensor._make(np.zeros((), np.int64)))
+    k = (arr.shape[d] - 1) // 2
+    idx = np.take(order, [k], axis=d)
+    if arr.dtype.kind == "f":  # a row with NaN has median NaN, at its first NaN
+        nan = np.isnan(arr)
+        has_nan = nan.any(axis=d, keepdims=True)
+        idx = np.where(has_nan, np.argmax(nan, axis=d, keepdims=True), idx)
+    return _pick(self, idx, d, keepdim, values_indices["median"])
+
+
+def _mode(self, dim=-1, keepdim=False):
+    arr = self._array
+    if arr.ndim == 0:
+        return values_indices["mode"](self.clone(), Tensor._make(np.zeros((), np.int64)))
+    d = _norm_dim(dim, arr.ndim)
+    moved = np.moveaxis(arr, d, -1)
+    rows = moved.reshape(-1, moved.shape[-1])
+    picks = np.empty(rows.shape[0], dtype=np.int64)
+    for r, row in enumerate(rows):
+        values, counts = np.unique(row, return_counts=True)
+        best = values[np.argmax(counts)]  # the smallest of the most frequent values
+        picks[r] = np.flatnonzero(row == best)[-1]  # its last occurrence, as PyTorch
+    idx = np.expand_dims(picks.reshape(moved.shape[:-1]), -1)
+    return _pick(self, np.moveaxis(idx, -1, d), d, keepdim, values_indices["mode"])
+
+
+def _sort(self, dim=-1, descending=False, stable=False):
+    if self._array.ndim == 0:
+        return values_indices["sort"](self.clone(), Tensor._make(np.zeros((), np.int64)))
+    d = _norm_dim(dim, self._array.ndim)
+    idx = _sorted_indices(self._array, d, descending)
+    return _pick(self, idx, d, True, values_indices["sort"])
+
+
+def _argsort(self, dim=-1, descending=False, stable=False):
+    if self._array.ndim == 0:
+        return Tensor._make(np.zeros((), np.int64))
+    return Tensor._make(_sorted_indices(self._array, _norm_dim(dim, self._array.ndim),
+                                        descending).astype(np.int64))
+
+
+def _topk(self, k, dim=-1, largest=True, sorted=True):
+    arr = self._array
+    d = _norm_dim(dim, arr.ndim) if arr.ndim else 0
+    size = arr.shape[d] if arr.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError("selected index k out of range")
+    if arr.ndim == 0:
+        return values_indices["topk"](self.clone(), Tensor._make(np.zeros((), np.int64)))
+    idx = np.take(_sorted_indices(arr, d, largest), range(k), axis=d)
+    return _pick(self, idx, d, True, values_indices["topk"])
+
+
+def _kthvalue(self, k, dim=-1, keepdim=False):
+    arr = self._array
+    d = _norm_dim(dim, arr.ndim) if arr.ndim else 0
+    if not 1 <= k <= (arr.shape[d] if arr.ndim else 1):
+        raise RuntimeError("kthvalue(): selected number k out of range")
+    if arr.ndim == 0:
+        return values_indices["kthvalue"](self.clone(), Tensor._make(np.zeros((), np.int64)))
+    idx = np.take(_sorted_indices(arr, d, False), [k - 1], axis=d)
+    return _pick(self, idx, d, keepdim, values_indices["kthvalue"])
+
+
+def _cumsum(self, dim, dtype=None):
+    x = self if dtype is None else self.type(dtype)
+    if x._array.ndim == 0:
+        return x.clone()
+    return reduce.CumSum.apply(x, _norm_dim(dim, x._array.ndim))
+
+
+def _norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+    x = self if dtype is None else self.type(dtype)
+    if x._array.dtype.kind != "f":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {x.dtype}")
+    if p == "fro" or p is None:
+        p = 2
+    elif p == "nuc" or isinstance(p, str):
+        raise NotImplementedError(f"norm: p={p!r} (matrix norms) is not supported by cylayers; "
+                                  "vector p-norms (numbers, inf, 'fro') are")
+    return reduce.Norm.apply(x, float(p), _reduce_dims(x, dim), keepdim)
+
+
+Tensor.prod = _prod
+Tensor.logsumexp = _logsumexp
+Tensor.amax = _amax_or_amin(False)
+Tensor.amin = _amax_or_amin(True)
+Tensor.all = _all_or_any(np.all)
+Tensor.any = _all_or_any(np.any)
+Tensor.median = _median
+Tensor.mode = _mode
+Tensor.sort = _sort
+Tensor.argsort = _argsort
+Tensor.msort = lambda self: _sort(self, 0).values
+Tensor.topk = _topk
+Tensor.kthvalue = _kthvalue
+Tensor.cumsum = _cumsum
+Tensor.norm = _norm
 
 # -------------------------------------------------------------------- shape
 
@@ -337,6 +601,87 @@ Tensor.mT = property(lambda self: _transpose(self, -2, -1))
 Tensor.expand = _expand
 Tensor.expand_as = lambda self, other: _expand(self, other.shape)
 Tensor.__getitem__ = _getitem
+
+
+def _repeat(self, *sizes):
+    return indexing.Repeat.apply(self, _shape_arg(sizes))
+
+
+def _split(self, split_size_or_sections, dim=0):
+    """Views of consecutive pieces along ``dim``: equal pieces of split_size (the last may be
+    smaller), or pieces of the listed sizes."""
+    d = _norm_dim(dim, self._array.ndim)
+    size = self._array.shape[d]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        step = int(split_size_or_sections)
+        if step <= 0 and size:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {size}")
+        sizes = [min(step, size - s) for s in range(0, size, step)] if size else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
+                               f"(input tensor's size at dimension {dim}), but got "
+                               f"split_sizes={sizes}")
+    pieces, start = [], 0
+    for n in sizes:
+        index = (slice(None),) * d + (slice(start, start + n),)
+        pieces.append(shape_ops.GetItem.apply(self, index))
+        start += n
+    return tuple(pieces)
+
+
+def _chunk(self, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+    size = self._array.shape[_norm_dim(dim, self._array.ndim)]
+    return _split(self, max(-(-size // chunks), 1), dim)
+
+
+def _masked_fill(self, mask, value):
+    return indexing.MaskedFill.apply(self, _raw(mask), _other(value))
+
+
+def _masked_fill_(self, mask, value):
+    return indexing.MaskedFill.apply_inplace(self, _raw(mask), _other(value))
+
+
+def _gather(self, dim, index, sparse_grad=False):
+    return indexing.Gather.apply(self, _norm_dim(dim, self._array.ndim), _raw(index))
+
+
+def _index_select(self, dim, index):
+    return indexing.IndexSelect.apply(self, _norm_dim(dim, self._array.ndim),
+                                      np.asarray(_raw(index)).astype(np.int64))
+
+
+def _bmm(self, other):
+    if self._array.ndim != 3 or _raw(other).ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor (got {self._array.ndim}D and "
+                           f"{_raw(other).ndim}D)")
+    return self @ other
+
+
+Tensor.repeat = _repeat
+Tensor.split = _split
+Tensor.chunk = _chunk
+Tensor.masked_fill = _masked_fill
+Tensor.masked_fill_ = _masked_fill_
+Tensor.gather = _gather
+Tensor.index_select = _index_select
+Tensor.bmm = _bmm
+Tensor.tril = lambda self, diagonal=0: indexing.Triangle.apply(self, diagonal, False)
+Tensor.triu = lambda self, diagonal=0: indexing.Triangle.apply(self, diagonal, True)
+Tensor.tril_ = lambda self, diagonal=0: indexing.Triangle.apply_inplace(self, diagonal, False)
+Tensor.triu_ = lambda self, diagonal=0: indexing.Triangle.apply_inplace(self, diagonal, True)
+Tensor.where = lambda self, condition, other: _where(condition, self, other)
+
+
+def _where(condition, input, other):
+    cond = _raw(condition)
+    cond = np.asarray(cond).astype(bool, copy=False)
+    return arith.Where.apply(cond, _other(input), _other(other))
 
 
 # -------------------------------------------------------------------- activations (kernels)

@@ -137,8 +137,10 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        out = np.power(a, b)
-        ctx.save_for_backward(a, b, out)
+        if ctx.out is not None:
+            a = a.copy()  # in place: a is about to be overwritten
+        out = np.power(a, b, out=ctx.out)
+        ctx.save_for_backward(a, b, out if ctx.out is None else out.copy())
         return out
 
     @staticmethod
@@ -160,56 +162,6 @@ class Pow(Function):
                 log_a = np.where(a == 0, 0, np.log(np.where(a == 0, 1, a)))
             gb = unbroadcast(g * out * log_a, _shape(b))
         return ga, gb
-
-
-class Exp(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.exp(_float_result(a))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * ctx.saved_tensors[0]
-
-
-class Log(Function):
-    @staticmethod
-    def forward(ctx, a):
-        a = _float_result(a)
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g / ctx.saved_tensors[0]
-
-
-class Sqrt(Function):
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(invalid="ignore"):
-            out = np.sqrt(_float_result(a))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        with np.errstate(divide="ignore"):
-            return g / (2 * ctx.saved_tensors[0])
-
-
-class Abs(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.abs(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * np.sign(ctx.saved_tensors[0])
 
 
 class Clamp(Function):

@@ -132,3 +132,173 @@ class MaxDim(Function):
         out = np.zeros(ctx.shape, dtype=g.dtype)
         np.put_along_axis(out, ctx.idx, g, axis=ctx.dim)
         return out, None, None, None
+
+
+def _keep(g, dims, keepdim):
+    """The reduced gradient with its reduced dims back (size 1), ready to broadcast."""
+    return np.expand_dims(g, dims) if (not keepdim and dims) else g
+
+
+class Prod(Function):
+    """Product over ``dim`` (or everything). The gradient of each element is the product of the
+    others, computed from prefix and suffix products so that zeros are exact (no division)."""
+
+    @staticmethod
+    def forward(ctx, a, dim, keepdim):
+        ctx.dim, ctx.keepdim = dim, keepdim
+        ctx.save_for_backward(a)
+        if a.dtype.kind in "bui":
+            return np.asarray(np.prod(a, axis=dim, keepdims=keepdim, dtype=np.int64))
+        return np.asarray(np.prod(a, axis=dim, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        if ctx.dim is None:
+            flat = a.reshape(-1)
+            axis, shape = 0, a.shape
+            g = np.asarray(g).reshape(1)
+        else:
+            flat, axis, shape = a, ctx.dim, a.shape
+            g = _keep(g, (ctx.dim,), ctx.keepdim)
+        n = flat.shape[axis]
+        ones = np.ones_like(np.take(flat, [0], axis=axis)) if n else None
+        if not n:
+            return np.zeros(shape, dtype=a.dtype), None, None
+        prefix = np.concatenate([ones, np.cumprod(np.take(flat, range(n - 1), axis=axis),
+                                                  axis=axis)], axis=axis)
+        rev = np.flip(flat, axis=axis)
+        suffix = np.flip(np.concatenate([ones, np.cumprod(np.take(rev, range(n - 1), axis=axis),
+                                                          axis=axis)], axis=axis), axis=axis)
+        return (g * prefix * suffix).reshape(shape), None, None
+
+
+class LogSumExp(Function):
+    @staticmethod
+    def forward(ctx, a, dims, keepdim):
+        ctx.dims, ctx.keepdim = dims, keepdim
+        m = np.max(a, axis=dims, keepdims=True) if a.size else np.zeros((1,) * a.ndim, a.dtype)
+        m = np.where(np.isfinite(m), m, 0)  # an all -inf row stays -inf; an inf row stays inf
+        with np.errstate(divide="ignore"):
+            out = np.log(np.sum(np.exp(a - m), axis=dims, keepdims=True)) + m
+        ctx.save_for_backward(a, out)
+        return np.asarray(out if keepdim else np.squeeze(out, axis=dims), dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        g = _keep(g, ctx.dims, ctx.keepdim)
+        with np.errstate(invalid="ignore"):
+            return g * np.exp(a - out), None, None
+
+
+class AmaxAmin(Function):
+    """amax/amin: the gradient is shared evenly between tied extremes, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, dims, keepdim, use_min):
+        fn = np.min if use_min else np.max
+        out = fn(a, axis=dims, keepdims=True)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        ctx.save_for_backward(a, out)
+        return np.asarray(out if keepdim else np.squeeze(out, axis=dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        mask = a == out
+        count = mask.sum(axis=ctx.dims, keepdims=True)
+        return _keep(g, ctx.dims, ctx.keepdim) * mask / count, None, None, None
+
+
+class ValueOfTies(Function):
+    """A 0-d statistic equal to ``value`` (one of a's entries, or NaN); its gradient is shared
+    evenly between the entries equal to it (NaN: the NaN entries), PyTorch's rule for median."""
+
+    @staticmethod
+    def forward(ctx, a, value):
+        ctx.mask = np.isnan(a) if np.isnan(value) else a == value
+        return np.asarray(value, dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        mask = ctx.mask
+        return (g * mask / mask.sum()).astype(g.dtype), None
+
+
+class Select(Function):
+    """Values picked along ``dim`` at given indices (median, mode, kthvalue, sort, topk): the
+    gradient goes back to exactly those positions."""
+
+    @staticmethod
+    def forward(ctx, a, indices, dim):
+        ctx.shape, ctx.indices, ctx.dim = a.shape, indices, dim
+        if a.ndim == 0:
+            return a.copy()
+        return np.take_along_axis(a, indices, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.shape:
+            return g, None, None
+        out = np.zeros(ctx.shape, dtype=g.dtype)
+        np.put_along_axis(out, ctx.indices, g, axis=ctx.dim)
+        return out, None, None
+
+
+class CumSum(Function):
+    @staticmethod
+    def forward(ctx, a, dim):
+        ctx.dim = dim
+        if a.dtype.kind in "bui":
+            return np.cumsum(a, axis=dim, dtype=np.int64)
+        return np.cumsum(a, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.flip(np.cumsum(np.flip(g, ctx.dim), axis=ctx.dim), ctx.dim), None
+
+
+class Norm(Function):
+    """Vector p-norm over ``dims`` (p = 2 covers 'fro'); inf / -inf are max / min of |x|."""
+
+    @staticmethod
+    def forward(ctx, a, p, dims, keepdim):
+        ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
+        x = np.abs(a)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            if p == np.inf:
+                out = np.max(x, axis=dims, keepdims=True) if x.size else np.zeros(
+                    (1,) * x.ndim, x.dtype)
+            elif p == -np.inf:
+                out = np.min(x, axis=dims, keepdims=True)
+            elif p == 0:
+                out = np.sum(x != 0, axis=dims, keepdims=True).astype(a.dtype)
+            elif p == 1:
+                out = np.sum(x, axis=dims, keepdims=True)
+            elif p == 2:
+                out = np.sqrt(np.sum(x * x, axis=dims, keepdims=True))
+            else:
+                out = np.sum(x ** p, axis=dims, keepdims=True) ** (1.0 / p)
+        ctx.save_for_backward(a, out)
+        return np.asarray(out if keepdim else np.squeeze(out, axis=dims), dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        p = ctx.p
+        g = _keep(g, ctx.dims, ctx.keepdim)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == 0:
+                grad = np.zeros_like(a)
+            elif p == 1:
+                grad = np.sign(a) * g
+            elif p in (np.inf, -np.inf):
+                mask = np.abs(a) == out
+                grad = np.sign(a) * mask * g / mask.sum(axis=ctx.dims, keepdims=True)
+            elif p == 2:
+                grad = np.where(out == 0, 0, a / out) * g  # the subgradient 0 at 0, as PyTorch
+            else:
+                grad = np.where(out == 0, 0,
+                                a * np.abs(a) ** (p - 2) / out ** (p - 1)) * g
+        return grad.astype(a.dtype, copy=False), None, None, None

@@ -1,0 +1,16 @@
+"""Elementwise math that numpy lacks: the error function (libm's erf/erff, as PyTorch uses)."""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport erf, erff
+
+
+def erf_forward(const floating[::1] x,   # IN
+                floating[::1] out,       # OUT (may alias x for in-place)
+                int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        if floating is float:
+            out[i] = erff(x[i])
+        else:
+            out[i] = erf(x[i])

@@ -1,0 +1,380 @@
+"""Tensor math of the everyday toolkit against PyTorch: forward values, dtypes, gradients, and a
+float64 finite-difference gradcheck for every differentiable op; the functions torch.f(x), the
+methods x.f() and the in-place x.f_()."""
+import numpy as np
+import pytest
+import torch
+
+import cylayers
+from cylayers.autograd import gradcheck
+
+RNG = np.random.default_rng(0)
+
+
+def _data(kind, shape=(3, 4)):
+    if kind == "any":
+        return RNG.standard_normal(shape) * 2
+    if kind == "pos":
+        return RNG.uniform(0.2, 3.0, shape)
+    if kind == "unit":
+        return RNG.uniform(-0.9, 0.9, shape)
+    if kind == "gt1":
+        return RNG.uniform(1.2, 3.0, shape)
+    if kind == "nonint":  # away from integers, where rounding ops have a gradient of zero
+        return np.floor(RNG.standard_normal(shape) * 3) + RNG.uniform(0.1, 0.4, shape)
+    raise ValueError(kind)
+
+
+UNARY = [("sin", "any"), ("cos", "any"), ("tan", "unit"), ("asin", "unit"), ("acos", "unit"),
+         ("atan", "any"), ("sinh", "any"), ("cosh", "any"), ("asinh", "any"), ("acosh", "gt1"),
+         ("atanh", "unit"), ("exp", "any"), ("exp2", "any"), ("expm1", "any"), ("log", "pos"),
+         ("log2", "pos"), ("log10", "pos"), ("log1p", "pos"), ("sqrt", "pos"),
+         ("rsqrt", "pos"), ("abs", "any"), ("sign", "any"), ("neg", "any"),
+         ("reciprocal", "pos"), ("floor", "nonint"), ("ceil", "nonint"), ("round", "nonint"),
+         ("trunc", "nonint"), ("frac", "nonint"), ("sigmoid", "any"), ("tanh", "any"),
+         ("erf", "any"), ("square", "any"), ("arcsin", "unit"), ("arctan", "any"),
+         ("absolute", "any"), ("fix", "nonint"), ("negative", "any")]
+
+
+def _pair(arr, dtype=np.float64):
+    return (cylayers.tensor(arr.astype(dtype), requires_grad=True),
+            torch.tensor(arr.astype(dtype), requires_grad=True))
+
+
+def _close(ours, theirs, rtol=1e-6, atol=1e-9):
+    if isinstance(theirs, (tuple, list)):
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            _close(a, b, rtol, atol)
+        return
+    if isinstance(theirs, torch.Tensor):
+        assert isinstance(ours, cylayers.Tensor), type(ours)
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=rtol,
+                                   atol=atol, equal_nan=True)
+    else:
+        assert ours == theirs
+
+
+@pytest.mark.parametrize("name,kind", UNARY, ids=[u[0] for u in UNARY])
+def test_unary_function_method_and_gradients(name, kind):
+    arr = _data(kind)
+    x, tx = _pair(arr)
+    _close(getattr(cylayers, name)(x), getattr(torch, name)(tx))
+    y, ty = getattr(x, name)(), getattr(tx, name)()
+    _close(y, ty)
+    w = RNG.standard_normal(arr.shape)
+    (y * cylayers.tensor(w)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    _close(x.grad, tx.grad, rtol=1e-6, atol=1e-12)
+    assert gradcheck(lambda t: getattr(t, name)(), [cylayers.tensor(arr, requires_grad=True)])
+
+
+@pytest.mark.parametrize("name,kind", [u for u in UNARY if hasattr(torch.Tensor, u[0] + "_")],
+                         ids=[u[0] for u in UNARY if hasattr(torch.Tensor, u[0] + "_")])
+def test_unary_in_place_forms(name, kind):
+    arr = _data(kind)
+    x, tx = _pair(arr)
+    h = x * 1.5
+    assert getattr(h, name + "_")() is h
+    th = getattr(tx * 1.5, name)()  # out of place: PyTorch lacks some in-place derivatives
+    _close(h, th)
+    (h * h).sum().backward()
+    (th * th).sum().backward()
+    _close(x.grad, tx.grad, atol=1e-12)
+
+
+# PyTorch has no bool kernel for these (NotImplementedError), so there is no answer to match.
+_NO_BOOL_IN_TORCH = {"abs", "floor", "round", "neg"}
+
+
+@pytest.mark.parametrize("name,dtype", [
+    (n, d) for n in ["sin", "exp", "sqrt", "abs", "floor", "round", "sign", "square",
+                     "reciprocal", "log1p", "erf", "neg"]
+    for d in ["int64", "float32", "bool"] if not (d == "bool" and n in _NO_BOOL_IN_TORCH)])
+def test_result_dtypes_follow_pytorch(name, dtype):
+    arr = np.array([0, 1, 3, 2]).astype(dtype)
+    theirs = getattr(torch, name)(torch.tensor(arr))
+    _close(getattr(cylayers, name)(cylayers.tensor(arr)), theirs, rtol=1e-6)
+
+
+BINARY = [("atan2", "any", "any"), ("fmod", "any", "pos"), ("remainder", "any", "pos"),
+          ("logaddexp", "any", "any"), ("pow", "pos", "any"), ("add", "any", "any"),
+          ("mul", "any", "any"), ("div", "any", "pos")]
+
+
+@pytest.mark.parametrize("name,ka,kb", BINARY, ids=[b[0] for b in BINARY])
+@pytest.mark.parametrize("b_shape", [(3, 4), (4,), (3, 1)])
+def test_binary_with_broadcasting_and_gradients(name, ka, kb, b_shape):
+    a_arr, b_arr = _data(ka), _data(kb, b_shape)
+    a, ta = _pair(a_arr)
+    b, tb = _pair(b_arr)
+    y, ty = getattr(cylayers, name)(a, b), getattr(torch, name)(ta, tb)
+    _close(y, ty)
+    y.sum().backward()
+    ty.sum().backward()
+    _close(a.grad, ta.grad, atol=1e-10)
+    _close(b.grad, tb.grad, atol=1e-10)
+    assert gradcheck(lambda p, q: getattr(p, name)(q), [
+        cylayers.tensor(a_arr, requires_grad=True), cylayers.tensor(b_arr, requires_grad=True)])
+
+
+@pytest.mark.parametrize("name", ["atan2", "fmod", "remainder", "pow"])
+def test_binary_in_place_and_scalars(name):
+    arr = _data("pos")
+    x, tx = _pair(arr)
+    h, th = x * 1.0, tx * 1.0
+    other = 1.7 if name != "atan2" else cylayers.tensor(1.7, dtype=cylayers.float64)
+    getattr(h, name + "_")(other)
+    getattr(th, name + "_")(1.7 if name != "atan2" else torch.tensor(1.7, dtype=torch.float64))
+    _close(h, th)
+    h.sum().backward()
+    th.sum().backward()
+    _close(x.grad, tx.grad, atol=1e-12)
+    if name != "atan2":  # PyTorch's atan2 takes tensors only
+        _close(getattr(x, name)(2), getattr(tx, name)(2))
+
+
+def test_pow_with_scalar_base_and_operators():
+    x, tx = _pair(_data("any"))
+    _close(cylayers.pow(2, x), torch.pow(2, tx))
+    _close(2 ** x, 2 ** tx)
+    _close(x ** 3, tx ** 3)
+    _close(x % 1.5, tx % 1.5)
+    _close(5.0 % (x.abs() + 1), 5.0 % (tx.abs() + 1))
+
+
+def test_lerp_and_clamp():
+    a, ta = _pair(_data("any"))
+    b, tb = _pair(_data("any"))
+    w, tw = _pair(RNG.uniform(0, 1, (3, 4)))
+    y, ty = cylayers.lerp(a, b, w), torch.lerp(ta, tb, tw)
+    _close(y, ty)
+    y.sum().backward()
+    ty.sum().backward()
+    for ours, theirs in ((a, ta), (b, tb), (w, tw)):
+        _close(ours.grad, theirs.grad)
+    _close(a.lerp(b, 0.25), ta.lerp(tb, 0.25))
+    _close(cylayers.clamp(a, -0.5, 0.5), torch.clamp(ta, -0.5, 0.5))
+    _close(a.clip(min=0.1), ta.clip(min=0.1))
+
+
+def test_comparisons_logical_and_special_values():
+    arr = np.array([[1.0, np.nan, -np.inf], [np.inf, 0.0, -2.0]])
+    x, tx = cylayers.tensor(arr), torch.tensor(arr)
+    y, ty = cylayers.tensor(arr[::-1].copy()), torch.tensor(arr[::-1].copy())
+    for name in ("eq", "ne", "lt", "le", "gt", "ge", "greater", "less_equal", "not_equal",
+                 "logical_and", "logical_or", "logical_xor"):
+        _close(getattr(cylayers, name)(x, y), getattr(torch, name)(tx, ty))
+        _close(getattr(x, name)(y), getattr(tx, name)(ty))
+    for name in ("isnan", "isinf", "isfinite", "isposinf", "isneginf", "logical_not"):
+        _close(getattr(cylayers, name)(x), getattr(torch, name)(tx))
+    _close(x == 1.0, tx == 1.0)
+    b, tb = cylayers.tensor([True, False, True]), torch.tensor([True, False, True])
+    c, tc = cylayers.tensor([True, True, False]), torch.tensor([True, True, False])
+    _close(b ^ c, tb ^ tc)
+    _close(b & c, tb & tc)
+    _close(b | c, tb | tc)
+    _close(~b, ~tb)
+
+
+@pytest.mark.parametrize("kw", [{}, {"nan": 1.5}, {"posinf": 9.0, "neginf": -9.0}])
+def test_nan_to_num_values_and_gradient(kw):
+    arr = np.array([1.0, np.nan, np.inf, -np.inf, -2.0])
+    x, tx = _pair(arr)
+    y, ty = cylayers.nan_to_num(x, **kw), torch.nan_to_num(tx, **kw)
+    _close(y, ty)
+    y.sum().backward()
+    ty.sum().backward()
+    _close(x.grad, tx.grad)
+    h, th = x.detach().clone(), tx.detach().clone()
+    h.nan_to_num_(**kw)
+    th.nan_to_num_(**kw)
+    _close(h, th)
+
+
+def test_format_of_zero_dim_tensors_like_pytorch():
+    w, tw = cylayers.tensor(1.23456), torch.tensor(1.23456)
+    for spec in ("", ".2f", "+.2f", "8.3e", "g"):
+        assert format(w, spec) == format(tw, spec)
+    assert f"{w:+.2f}" == "+1.23" and "{:.1f}".format(cylayers.tensor(2.0)) == "2.0"
+    one = cylayers.tensor([1.5])
+    with pytest.raises(TypeError, match="unsupported format string"):
+        format(one, ".2f")
+    with pytest.raises(TypeError, match="unsupported format string"):
+        format(torch.tensor([1.5]), ".2f")
+    assert format(one, "") == str(one)
+
+
+# ---------------------------------------------------------------- reductions
+REDUCTIONS = [
+    ("prod", (), {}), ("prod", (1,), {}), ("prod", (0,), {"keepdim": True}),
+    ("logsumexp", (1,), {}), ("logsumexp", ((0, 1),), {"keepdim": True}),
+    ("amax", (), {}), ("amax", (1,), {}), ("amin", ((0, 1),), {}),
+    ("amin", (0,), {"keepdim": True}), ("norm", (), {}), ("norm", (1,), {}), ("norm", (3, 0), {}),
+    ("norm", (1, 1), {"keepdim": True}),
+    ("norm", (float("inf"), 1), {}), ("norm", ("fro",), {}), ("cumsum", (1,), {}),
+    ("cumsum", (0,), {}), ("median", (), {}), ("sum", (1,), {}), ("mean", ((0, 1),), {}),
+]
+
+
+@pytest.mark.parametrize("name,args,kw", REDUCTIONS,
+                         ids=[f"{r[0]}{r[1]}{r[2]}" for r in REDUCTIONS])
+def test_reductions_match_pytorch_with_gradients(name, args, kw):
+    arr = _data("any")
+    x, tx = _pair(arr)
+    y, ty = getattr(x, name)(*args, **kw), getattr(tx, name)(*args, **kw)
+    _close(y, ty)
+    w = RNG.standard_normal(tuple(ty.shape))
+    (y * cylayers.tensor(w)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    _close(x.grad, tx.grad, atol=1e-10)
+    assert gradcheck(lambda t: getattr(t, name)(*args, **kw),
+                     [cylayers.tensor(arr, requires_grad=True)])
+
+
+def test_prod_gradient_with_zeros_is_exact():
+    arr = np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 4.0], [1.0, 2.0, 3.0]])
+    for dim in (None, 0, 1):
+        x, tx = _pair(arr)
+        (x.prod() if dim is None else x.prod(dim)).sum().backward()
+        (tx.prod() if dim is None else tx.prod(dim)).sum().backward()
+        _close(x.grad, tx.grad)
+    _close(cylayers.tensor([2, 3, 4]).prod(), torch.tensor([2, 3, 4]).prod())
+
+
+@pytest.mark.parametrize("name", ["all", "any"])
+def test_all_any_with_dims(name):
+    arr = np.array([[True, False, True], [True, True, True]])
+    x, tx = cylayers.tensor(arr), torch.tensor(arr)
+    _close(getattr(x, name)(), getattr(tx, name)())
+    _close(getattr(x, name)(1), getattr(tx, name)(1))
+    _close(getattr(cylayers, name)(x, 0, keepdim=True), getattr(torch, name)(tx, 0, keepdim=True))
+
+
+def test_median_mode_sort_topk_values_indices_and_gradients():
+    # no ties: sorting is not differentiable at a tie, so gradcheck would be meaningless there
+    arr = np.array([[1.0, 3.0, 3.5, 2.0, 2.5, 5.0], [4.0, 4.5, 1.0, 0.5, 7.0, 6.0]])
+    for name, args, kw in [("median", (1,), {}), ("sort", (1,), {}),
+                           ("sort", (1,), {"descending": True}), ("topk", (3,), {}),
+                           ("topk", (2,), {"largest": False}), ("kthvalue", (2, 1), {}),
+                           ("median", (0,), {"keepdim": True})]:
+        x, tx = _pair(arr)
+        ours, theirs = getattr(x, name)(*args, **kw), getattr(tx, name)(*args, **kw)
+        _close(ours.values, theirs.values)
+        _close(ours.indices, theirs.indices)
+        values, _ = ours  # unpacks like PyTorch's named tuples
+        values.sum().backward()
+        theirs.values.sum().backward()
+        _close(x.grad, tx.grad)
+        assert gradcheck(lambda t: getattr(t, name)(*args, **kw).values,
+                         [cylayers.tensor(arr, requires_grad=True)])
+    ints = np.array([[3, 1, 1, 3, 2], [5, 5, 4, 4, 9]])
+    ours, theirs = cylayers.tensor(ints).mode(1), torch.tensor(ints).mode(1)
+    _close(ours.values, theirs.values)
+    _close(ours.indices, theirs.indices)
+    _close(cylayers.argsort(cylayers.tensor(arr), 1), torch.argsort(torch.tensor(arr), 1))
+
+
+def test_sort_handles_nan_and_ties_like_pytorch():
+    arr = np.array([2.0, np.nan, 1.0, 2.0, -np.inf])
+    for descending in (False, True):
+        ours = cylayers.sort(cylayers.tensor(arr), descending=descending, stable=True)
+        theirs = torch.sort(torch.tensor(arr), descending=descending, stable=True)
+        _close(ours.values, theirs.values)
+        _close(ours.indices, theirs.indices)
+    _close(cylayers.tensor([1.0, np.nan, 2.0]).median(), torch.tensor([1.0, np.nan, 2.0]).median())
+
+
+# ---------------------------------------------------------------- shape and indexing
+def test_repeat_chunk_split_and_their_gradients():
+    arr = _data("any", (2, 3))
+    x, tx = _pair(arr)
+    y, ty = x.repeat(2, 1, 3), tx.repeat(2, 1, 3)
+    _close(y, ty)
+    (y * y).sum().backward()
+    (ty * ty).sum().backward()
+    _close(x.grad, tx.grad)
+    for args in [(2,), ([1, 2], 1), (1, 1)]:
+        _close(cylayers.split(x, *args), torch.split(tx, *args))
+    for chunks, dim in [(2, 1), (3, 1), (5, 0), (1, 0)]:
+        _close(x.chunk(chunks, dim), tx.chunk(chunks, dim))
+    pieces = x.split(1, 1)
+    assert all(p._base is not None for p in pieces)  # views, as in PyTorch
+    with pytest.raises(RuntimeError, match="split_with_sizes expects split_sizes to sum"):
+        x.split([1, 1], 1)
+
+
+def test_masked_fill_where_gather_index_select():
+    arr = _data("any")
+    x, tx = _pair(arr)
+    mask = arr > 0.5
+    y, ty = x.masked_fill(cylayers.tensor(mask), -1.0), tx.masked_fill(torch.tensor(mask), -1.0)
+    _close(y, ty)
+    y.sum().backward()
+    ty.sum().backward()
+    _close(x.grad, tx.grad)
+    h, th = x * 1, tx * 1
+    h.masked_fill_(cylayers.tensor(mask), 0.0)
+    th.masked_fill_(torch.tensor(mask), 0.0)
+    _close(h, th)
+
+    x, tx = _pair(arr)
+    idx = np.array([[0, 3, 3, 1], [2, 2, 0, 0], [1, 1, 1, 1]])
+    y, ty = x.gather(1, cylayers.tensor(idx)), tx.gather(1, torch.tensor(idx))
+    _close(y, ty)
+    (y * 2).sum().backward()
+    (ty * 2).sum().backward()
+    _close(x.grad, tx.grad)
+    assert gradcheck(lambda t: t.gather(1, cylayers.tensor(idx)),
+                     [cylayers.tensor(arr, requires_grad=True)])
+
+    x, tx = _pair(arr)
+    sel = np.array([2, 0, 2])
+    y = cylayers.index_select(x, 1, cylayers.tensor(sel))
+    ty = torch.index_select(tx, 1, torch.tensor(sel))
+    _close(y, ty)
+    y.sum().backward()
+    ty.sum().backward()
+    _close(x.grad, tx.grad)
+
+    x, tx = _pair(arr)
+    other, tother = _pair(_data("any"))
+    y = cylayers.where(x > 0, x, other)
+    ty = torch.where(tx > 0, tx, tother)
+    _close(y, ty)
+    y.sum().backward()
+    ty.sum().backward()
+    _close(x.grad, tx.grad)
+    _close(other.grad, tother.grad)
+    _close(cylayers.where(x > 0, x, 0.0), torch.where(tx > 0, tx, 0.0))
+    _close(cylayers.where(x > 0), torch.where(tx > 0))
+
+
+def test_bmm_einsum_tril_triu():
+    a_arr, b_arr = _data("any", (2, 3, 4)), _data("any", (2, 4, 5))
+    a, ta = _pair(a_arr)
+    b, tb = _pair(b_arr)
+    y, ty = cylayers.bmm(a, b), torch.bmm(ta, tb)
+    _close(y, ty)
+    for eq, ops in [("bij,bjk->bik", (a_arr, b_arr)), ("bij->j", (a_arr,)),
+                    ("bij,bjk", (a_arr, b_arr)), ("ij,ij->", (a_arr[0], a_arr[1])),
+                    ("i,j->ij", (a_arr[0, 0], b_arr[0, 0])), ("bij->bji", (a_arr,))]:
+        ours = [cylayers.tensor(o, requires_grad=True) for o in ops]
+        theirs = [torch.tensor(o, requires_grad=True) for o in ops]
+        y, ty = cylayers.einsum(eq, *ours), torch.einsum(eq, *theirs)
+        _close(y, ty)
+        (y * y).sum().backward()
+        (ty * ty).sum().backward()
+        for o, t in zip(ours, theirs):
+            _close(o.grad, t.grad, atol=1e-10)
+        assert gradcheck(lambda *t: cylayers.einsum(eq, *t),
+                         [cylayers.tensor(o, requires_grad=True) for o in ops])
+    sq, tsq = _pair(_data("any", (4, 4)))
+    for k in (-1, 0, 2):
+        _close(sq.tril(k), tsq.tril(k))
+        _close(cylayers.triu(sq, k), torch.triu(tsq, k))
+    (sq.tril(-1) * 3).sum().backward()
+    (tsq.tril(-1) * 3).sum().backward()
+    _close(sq.grad, tsq.grad)
