@@ -16,6 +16,8 @@ from cylayers import _malloc  # noqa: E402,F401  (reuse freed large blocks: see 
 from cylayers._dtype import (bool_ as bool, double, dtype, float, float16, float32, float64,
                              get_default_dtype, int32, int64, long, set_default_dtype, uint8)
 from cylayers._tensor import Size, Tensor
+from cylayers._tensor_types import LEGACY_TYPES as _LEGACY_TYPES
+from cylayers._format import set_printoptions
 from cylayers.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
 from cylayers._creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
@@ -26,10 +28,29 @@ from cylayers._threads import get_num_threads, have_openmp, set_num_threads
 from cylayers.random import Generator, initial_seed, manual_seed, seed
 from cylayers.device import device
 from cylayers.serialization import load, save
-from cylayers import autograd, nn, optim  # noqa: E402
+from cylayers import autograd, backends, cuda, data, nn, optim, utils  # noqa: E402
+
+globals().update(_LEGACY_TYPES)  # FloatTensor, DoubleTensor, LongTensor, IntTensor, BoolTensor...
 
 __version__ = "0.1.0"
 
 
 def is_tensor(obj):
     return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+_deterministic = [False]
+
+
+def use_deterministic_algorithms(mode, *, warn_only=False):
+    """Accepted: every cylayers kernel is deterministic (the same numbers for any thread count),
+    so there is nothing to switch."""
+    _deterministic[0] = bool(mode)
+
+
+def are_deterministic_algorithms_enabled():
+    return _deterministic[0]

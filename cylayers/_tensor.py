@@ -1,7 +1,14 @@
 """cylayers.Tensor: a numpy array plus what the tape needs (requires_grad, grad, its node)."""
+import weakref
+
 import numpy as np
 
 from cylayers import _dtype
+from cylayers._format import format_tensor
+from cylayers._tensor_types import legacy_to_numpy, legacy_type_name
+from cylayers.device import check_cpu, device as _device, parse_to_args
+
+_CPU = _device("cpu")
 
 
 def _shape_arg(shape):
@@ -29,17 +36,27 @@ class Tensor:
     # and ``_view_version``, the version its node was built at: after an in-place change of the
     # shared storage its node is rebuilt from the base's (see _refresh_view).
     __slots__ = ("_array", "_requires_grad", "grad", "_node", "_vc", "_base", "_view_chain",
-                 "_view_version", "__weakref__")
+                 "_view_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
 
-    def __init__(self, data, dtype=None, requires_grad=False):
-        arr = np.asarray(data._array if isinstance(data, Tensor) else data)
-        self._array = _coerce(arr, dtype)
+    def __init__(self, *args, dtype=None, requires_grad=False):
+        """PyTorch's ``torch.Tensor(...)``: sizes give an uninitialized tensor
+        (``Tensor(2, 3)``, ``Tensor(Size)``), data is copied (``Tensor([1, 2])``, an array, a
+        Tensor), nothing gives an empty one; always of the default float type unless a dtype is
+        given. Prefer ``cylayers.tensor(data)`` and ``cylayers.empty(sizes)``."""
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer, Size)):
+            data = args[0]
+            arr = np.asarray(data._array if isinstance(data, Tensor) else data)
+            self._array = _coerce(arr, dtype)
+        else:
+            shape = _shape_arg(args) if args else (0,)
+            self._array = np.empty(shape, dtype=_coerce(np.empty(0), dtype).dtype)
         self._requires_grad = False
         self.grad = None
         self._node = None
         self._vc = [0]
         self._base = None
+        self._hooks = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -52,6 +69,7 @@ class Tensor:
         t._node = None
         t._vc = [0]
         t._base = None
+        t._hooks = None
         return t
 
     def _make_view(self, arr, requires_grad, view_fn, view_args):
@@ -140,7 +158,14 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu"
+        return _CPU
+
+    @property
+    def is_cuda(self):
+        return False
+
+    def cuda(self, *args, **kwargs):
+        check_cpu("cuda")
 
     @property
     def is_leaf(self):
@@ -259,42 +284,57 @@ class Tensor:
         self._requires_grad = False
         return self
 
-    def backward(self, gradient=None, retain_graph=False):
-        from cylayers.autograd.engine import run_backward
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from cylayers.autograd.api import backward
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient during backward; a returned tensor
+        replaces the gradient. Returns a handle whose ``remove()`` unregisters it."""
+        from cylayers.utils.hooks import RemovableHandle
         if not self.requires_grad:
-            raise RuntimeError(
-                "element 0 of tensors does not require grad and does not have a grad_fn")
-        if gradient is None:
-            if self._array.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            grad = np.ones_like(self._array)
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        node = self._node
+        if node is None:
+            if self._hooks is None:
+                self._hooks = {}
+            hooks = self._hooks
         else:
-            grad = np.asarray(gradient._array if isinstance(gradient, Tensor) else gradient,
-                              dtype=self._array.dtype)
-            if grad.shape != self._array.shape:
-                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
-                                   f"{Size(grad.shape)} and output[0] has a shape of "
-                                   f"{Size(self._array.shape)}.")
-        run_backward(self, grad, retain_graph=retain_graph)
+            if node.tensor_hooks is None:
+                node.tensor_hooks = {}
+            hooks = node.tensor_hooks
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (no-op on leaves)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        node = self.grad_fn
+        if node is not None and node.retained is None:
+            node.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self):
+        node = self.grad_fn
+        return node is not None and node.retained is not None
 
     # ------------------------------------------------------------------ conversions
     def to(self, *args, **kwargs):
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, (_dtype.dtype, np.dtype, type)):
-                dtype = a
-            elif isinstance(a, Tensor):
-                dtype = a.dtype
-            elif str(a) != "cpu":  # a device name or a device object
-                raise ValueError(f"cylayers runs on the CPU only; cannot move to {a!r}")
+        dtype = parse_to_args(args, kwargs)
         if dtype is None:
-            return self
-        return self.type(dtype)
+            return self.clone() if kwargs.get("copy") else self
+        out = self.type(dtype)
+        return out.clone() if kwargs.get("copy") and out is self else out
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False):
+        """``x.type()`` names the legacy type ('cylayers.FloatTensor'); ``x.type(t)`` casts to
+        a dtype, a legacy type (cylayers.FloatTensor) or its name (also 'torch.FloatTensor')."""
         if dtype is None:
-            return f"cylayers.{self.dtype.name}"
-        np_dtype = _dtype.to_numpy_dtype(dtype)
+            return "cylayers." + legacy_type_name(self._array.dtype)
+        np_dtype = legacy_to_numpy(dtype)
         if np_dtype == self._array.dtype:
             return self
         from cylayers._ops.shape import Cast
@@ -338,7 +378,7 @@ class Tensor:
     def copy_(self, src):
         from cylayers._ops.shape import CopyInto
         if not isinstance(src, Tensor):
-            src = Tensor(np.asarray(src))
+            src = Tensor._make(np.asarray(src))
         return CopyInto.apply_inplace(self, src)
 
     def add_(self, other, alpha=1):
@@ -406,23 +446,9 @@ def _index_arg(index):
 
 
 def _format(t):
-    data = t._array
-    body = np.array2string(
-        data, separator=", ", prefix="tensor(", precision=4,
-        floatmode="maxprec_equal" if data.dtype.kind == "f" else "maxprec",
-        suppress_small=True, threshold=1000, edgeitems=3)
-    extras = []
-    # PyTorch names the dtype unless it can be read off the printed values.
-    if data.dtype not in (np.float32, np.int64, np.bool_) or (data.size == 0
-                                                               and data.dtype != np.float32):
-        extras.append(f"dtype={t.dtype!r}")
-    if data.size == 0 and data.ndim != 1:
-        extras.insert(0, f"size={tuple(data.shape)}")
-    if t._node is not None:
-        extras.append(f"grad_fn=<{t._node.name()}>")
-    elif t.requires_grad:
-        extras.append("requires_grad=True")
-    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+    node = t.grad_fn
+    return format_tensor(t._array, repr(t.dtype), None if node is None else node.name(),
+                         t.requires_grad)
 
 
 from cylayers.autograd import function as _function  # noqa: E402

@@ -1,5 +1,9 @@
-"""``torch.device`` for device-agnostic scripts: cylayers computes on the CPU only, so 'cpu' is
-the one device there is; asking for any other raises a clear error where it is asked for."""
+"""``torch.device`` for device-agnostic scripts. cylayers computes on the CPU only: a device
+object may name another type (as in PyTorch, ``device('cuda')`` is just a name), but moving
+anything to a device other than the CPU raises a clear error."""
+import numpy as np
+
+_KNOWN_TYPES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "mtia", "hpu", "privateuseone")
 
 
 class device:
@@ -18,9 +22,9 @@ class device:
             if not idx.isdigit():
                 raise RuntimeError(f"Invalid device string: '{type}'")
             index = int(idx)
-        if name != "cpu":
-            raise RuntimeError(f"cylayers runs on the CPU only; device {type!r} is not "
-                               "available (cylayers.cuda.is_available() is False)")
+        if name not in _KNOWN_TYPES:
+            raise RuntimeError(f"Expected one of {', '.join(_KNOWN_TYPES)} device type at start "
+                               f"of device string: {name}")
         object.__setattr__(self, "type", name)
         object.__setattr__(self, "index", index)
 
@@ -49,7 +53,35 @@ class device:
         return (device, (self.type, self.index))
 
 
-def as_device(value):
-    """A device from a device, a string or None (None means the CPU)."""
-    return device("cpu") if value is None else device(value) if not isinstance(
-        value, device) else value
+def check_cpu(value):
+    """The CPU device, or a clear error for any other device (or device name)."""
+    d = device(value) if not isinstance(value, device) else value
+    if d.type != "cpu":
+        raise ValueError(f"cylayers runs on the CPU only; cannot use device {str(d)!r} "
+                         "(cylayers.cuda.is_available() is False)")
+    return d
+
+
+def parse_to_args(args, kwargs):
+    """The dtype asked for by ``.to(...)`` (Tensor.to and Module.to share this), or None;
+    devices are checked (CPU only), ``non_blocking``/``copy``/``memory_format`` accepted."""
+    from cylayers import _dtype
+    from cylayers._tensor import Tensor
+    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise TypeError(f"to() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    dtype = kwargs.get("dtype")
+    if kwargs.get("device") is not None:
+        check_cpu(kwargs["device"])
+    for a in args:
+        if isinstance(a, (_dtype.dtype, np.dtype)) or (isinstance(a, type) and a is not bool):
+            dtype = a
+        elif isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (str, device)):
+            check_cpu(a)
+        elif isinstance(a, bool):  # non_blocking / copy given positionally
+            continue
+        else:
+            raise TypeError(f"to() received an invalid argument {a!r}")
+    return dtype

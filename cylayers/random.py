@@ -54,9 +54,8 @@ class Generator:
     sampling, e.g. ``DataLoader(..., generator=cylayers.Generator().manual_seed(0))``."""
 
     def __init__(self, device="cpu"):
-        if str(device) != "cpu":
-            raise ValueError(f"cylayers runs on the CPU only; cannot make a generator on "
-                             f"{device!r}")
+        from cylayers.device import check_cpu
+        check_cpu(device)
         self.manual_seed(_DEFAULT_SEED)
 
     @property

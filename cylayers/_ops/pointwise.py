@@ -11,7 +11,7 @@ from cylayers._kernels import pointwise as _kernel_module
 from cylayers._ops.arith import _float_result, _shape, promote, unbroadcast
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import c_array, named_kernels
+from cylayers._kernel_call import c_array, named_kernels
 
 _kernels = named_kernels(_kernel_module)
 

@@ -3,3 +3,5 @@ from cylayers.autograd.grad_mode import (enable_grad, inference_mode, is_grad_en
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
 from cylayers.autograd.function import Function
 from cylayers.autograd.gradcheck import gradcheck, GradcheckError
+from cylayers.autograd.api import backward, grad
+from cylayers.autograd.grad_mode import inference_mode

@@ -1,4 +1,10 @@
-"""Reverse-mode traversal of the tape: iterative, so graph depth is never limited by recursion."""
+"""Reverse-mode traversal of the tape: iterative, so graph depth is never limited by recursion.
+
+Nodes are Functions; a leaf tensor that requires grad is its own node (its gradient arrives
+there). Every node runs once, with the sum of all the gradients sent to it: its tensor hooks see
+that total, then a Function's backward runs, or a leaf's gradient is accumulated into .grad
+(or, for autograd.grad, captured instead).
+"""
 import sys
 
 import numpy as np
@@ -14,8 +20,9 @@ _SOLE_OWNER = _one_local_refcount()
 
 
 def _accumulate(leaf, grad, sole_owner=False):
-    """Add ``grad`` into ``leaf.grad``. The first gradient is adopted without a copy only when
-    nothing else can see it (``sole_owner``): otherwise two leaves could share one .grad array."""
+    """Add ``grad`` into ``leaf.grad``: in place into an existing gradient; the first one is
+    adopted without a copy only when nothing else can see it (``sole_owner``): otherwise two
+    leaves could share one .grad array."""
     from cylayers._tensor import Tensor
     if grad.shape != leaf._array.shape:
         raise RuntimeError(
@@ -26,35 +33,93 @@ def _accumulate(leaf, grad, sole_owner=False):
         leaf.grad = Tensor._make(grad if adopt else np.array(grad, dtype=leaf._array.dtype,
                                                              order="C"))
     else:
-        leaf.grad._array = leaf.grad._array + grad.astype(leaf._array.dtype, copy=False)
+        target = leaf.grad._array
+        if target.flags.writeable and target.shape == grad.shape:
+            np.add(target, grad, out=target, casting="unsafe")
+            leaf.grad._bump_version()
+        else:
+            leaf.grad._array = target + grad.astype(leaf._array.dtype, copy=False)
 
 
-def run_backward(root, grad, retain_graph=False):
-    """Propagate ``grad`` (array shaped like root) from tensor ``root`` to every leaf."""
+def _run_hooks(hooks, grad):
     from cylayers._tensor import Tensor
-    node = root._node
-    if node is None:
-        _accumulate(root, grad)
-        return
+    for hook in list(hooks.values()):
+        result = hook(Tensor._make(grad))
+        if result is not None:
+            new = result._array if isinstance(result, Tensor) else np.asarray(result)
+            if new.shape != grad.shape:
+                raise RuntimeError(f"hook returned a gradient of shape {new.shape}, expected "
+                                   f"{grad.shape}")
+            grad = new
+    return grad
+
+
+def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
+    """Propagate gradients from ``roots``, a list of (tensor, gradient array) pairs.
+
+    ``capture``: tensors whose total gradient is returned (in a dict by id) instead of, for
+    leaves, accumulated; ``accumulate=False`` leaves every .grad alone (autograd.grad)."""
+    from cylayers._tensor import Tensor
+    captured = {}
+    wanted = {id(t): t for t in capture} if capture else {}
+    grads, pending, stack = {}, {}, []
+    for tensor, grad in roots:
+        node = tensor._node if tensor._node is not None else tensor
+        if node in grads:
+            grads[node] = grads[node] + grad
+            continue
+        grads[node] = grad
+        pending[node] = 0
+        stack.append(node)
     # Count, for each node, how many consumers will send it a gradient.
-    pending = {node: 0}
-    stack = [node]
+    seen = set(stack)
     while stack:
         n = stack.pop()
+        if isinstance(n, Tensor):
+            continue
         for nxt in n.next_nodes:
-            if nxt is None or isinstance(nxt, Tensor):
+            if nxt is None:
                 continue
             if nxt in pending:
                 pending[nxt] += 1
             else:
                 pending[nxt] = 1
+            if nxt not in seen:
+                seen.add(nxt)
                 stack.append(nxt)
+    # A non-leaf tensor asked for in capture is found through its node.
+    node_of_wanted = {t._node: t for t in wanted.values() if t._node is not None}
 
-    grads = {node: grad}
-    ready = [node]
+    ready = [n for n in grads if pending[n] == 0]
     while ready:
         n = ready.pop()
         g = grads.pop(n)
+        if isinstance(n, Tensor):  # a leaf
+            hooks = n._hooks
+            if hooks:
+                g = _run_hooks(hooks, g)
+            if id(n) in wanted:
+                captured[id(n)] = g
+            elif accumulate and n._requires_grad:
+                # Measured in its own statement: inside the call's argument list, g would also
+                # be on the evaluation stack and the count would always look shared.
+                sole_owner = sys.getrefcount(g) <= _SOLE_OWNER
+                _accumulate(n, g, sole_owner)
+            continue
+        hooks = n.tensor_hooks
+        if hooks:
+            g = _run_hooks(hooks, g)
+        retained = n.retained
+        if retained is not None:
+            t = retained()
+            if t is not None:
+                if t.grad is None:
+                    t.grad = Tensor._make(np.array(g, copy=True))
+                else:
+                    t.grad._array = t.grad._array + g
+        owner = node_of_wanted.get(n)
+        if owner is not None:
+            captured[id(owner)] = g
         n._check_saved()
         in_grads = n.backward(n, g)
         in_grads = list(in_grads) if type(in_grads) is tuple else [in_grads]
@@ -65,20 +130,42 @@ def run_backward(root, grad, retain_graph=False):
         for i, nxt in enumerate(next_nodes):
             ig = in_grads[i]
             in_grads[i] = None
-            if nxt is None or ig is None:
+            if nxt is None:
                 continue
-            if isinstance(nxt, Tensor):
-                # Measured in its own statement: inside the call's argument list, ig would also
-                # be on the evaluation stack and the count would always look shared.
-                sole_owner = sys.getrefcount(ig) <= _SOLE_OWNER
-                _accumulate(nxt, ig, sole_owner)
+            if ig is not None:
+                prev = grads.get(nxt)
+                grads[nxt] = ig if prev is None else prev + ig
+            left = pending[nxt] - 1
+            pending[nxt] = left
+            if left == 0 and nxt in grads:
+                ready.append(nxt)
+            elif left == 0:
+                _skip(nxt, pending, grads, ready, retain_graph)
+    return captured
+
+
+def _skip(node, pending, grads, ready, retain_graph):
+    """A node all of whose consumers sent no gradient (None): nothing flows through it, but the
+    nodes after it still wait for its turn, so they are released in the same way."""
+    from cylayers._tensor import Tensor
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, Tensor):
+            continue
+        next_nodes = n.next_nodes
+        if not retain_graph:
+            n._release()
+        for nxt in next_nodes:
+            if nxt is None:
                 continue
-            prev = grads.get(nxt)
-            grads[nxt] = ig if prev is None else prev + ig
             left = pending[nxt] - 1
             pending[nxt] = left
             if left == 0:
-                ready.append(nxt)
+                if nxt in grads:
+                    ready.append(nxt)
+                else:
+                    todo.append(nxt)
 
 
 def zero_grads(tensors, set_to_none=True):

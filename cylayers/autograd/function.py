@@ -24,9 +24,11 @@ class Function:
     # seen by backward.
     returns_view = False
     __slots__ = ("next_nodes", "needs_input_grad", "saved_tensors", "_saved_versions",
-                 "_freed", "out", "__dict__")
+                 "_freed", "out", "tensor_hooks", "retained", "__dict__")
 
     def __init__(self):
+        self.tensor_hooks = None  # hooks registered on the output tensor (register_hook)
+        self.retained = None  # a weakref to the output tensor after retain_grad()
         self.saved_tensors = ()
         self._saved_versions = None
         self._freed = False

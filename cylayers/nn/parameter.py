@@ -17,6 +17,7 @@ class Parameter(Tensor):
         self._node = None
         self._vc = [0]
         self._base = None
+        self._hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)

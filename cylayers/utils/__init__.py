@@ -1,2 +1,3 @@
-"""PyTorch-style import paths: ``from cylayers.utils.data import DataLoader``."""
-from cylayers.utils import data
+"""PyTorch-style import paths: ``cylayers.utils.data`` (``torch.utils.data``) and
+``cylayers.utils.hooks``."""
+from cylayers.utils import data, hooks  # noqa: F401

@@ -5,8 +5,8 @@ from cylayers._kernels import activation as _kernel_module
 from cylayers._tensor import _norm_dim
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import (c_array, float_input, grad_like, named_kernels,
-                                                run_unary, run_unary_backward)
+from cylayers._kernel_call import (c_array, float_input, grad_like, named_kernels, run_unary,
+                                   run_unary_backward)
 
 K = named_kernels(_kernel_module)
 

@@ -7,7 +7,7 @@ import numpy as np
 from cylayers._kernels import im2col as _kernel_module
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import c_array, float_input, grad_like, named_kernels
+from cylayers._kernel_call import c_array, float_input, grad_like, named_kernels
 
 K = named_kernels(_kernel_module)
 

@@ -7,7 +7,7 @@ import numpy as np
 from cylayers._kernels import dropout as _kernel_module
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import c_array, float_input, named_kernels
+from cylayers._kernel_call import c_array, float_input, named_kernels
 from cylayers.random import next_kernel_stream
 
 K = named_kernels(_kernel_module)

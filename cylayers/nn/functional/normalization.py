@@ -13,7 +13,7 @@ from cylayers._kernels import normalization as _kernel_module
 from cylayers._tensor import Tensor
 from cylayers._threads import get_num_threads, threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import c_array, float_input, grad_like, named_kernels
+from cylayers._kernel_call import c_array, float_input, grad_like, named_kernels
 
 K = named_kernels(_kernel_module)
 

@@ -4,7 +4,7 @@ import numpy as np
 from cylayers._kernels import pooling as _kernel_module
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers.nn.functional._kernel_call import c_array, float_input, named_kernels
+from cylayers._kernel_call import c_array, float_input, named_kernels
 from cylayers.nn.functional.conv import ConvGeometry, check_window_args, ntuple
 
 K = named_kernels(_kernel_module)

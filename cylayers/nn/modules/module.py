@@ -3,6 +3,9 @@ from collections import OrderedDict
 
 import numpy as np
 
+from cylayers.device import check_cpu, parse_to_args
+from cylayers.nn.modules._hooks import _HOOK_STORES, call_with_hooks
+from cylayers.utils.hooks import RemovableHandle
 from cylayers._tensor import Tensor, Size
 from cylayers.autograd.engine import zero_grads
 from cylayers.nn.parameter import Parameter
@@ -44,13 +47,54 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        for store in _HOOK_STORES:
+            object.__setattr__(self, store, OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(
             f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        if not (d.get("_forward_pre_hooks") or d.get("_forward_hooks")
+                or d.get("_backward_hooks") or d.get("_backward_pre_hooks")):
+            return self.forward(*args, **kwargs)
+        return call_with_hooks(self, args, kwargs)
+
+    # ---------------------------------------------------------------- hooks
+    def _add_hook(self, store, hook, prepend, **flags):
+        hooks = self.__dict__.setdefault(store, OrderedDict())
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = (hook, flags)
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args)`` (``hook(module, args, kwargs)`` with_kwargs) before forward;
+        a returned value replaces the positional arguments (a non-tuple becomes one)."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend, with_kwargs=with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """``hook(module, args, output)`` (``hook(module, args, kwargs, output)``) after
+        forward; a returned value replaces the output."""
+        return self._add_hook("_forward_hooks", hook, prepend, with_kwargs=with_kwargs,
+                              always_call=always_call)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output)`` once the gradients with respect to the
+        module's inputs are computed; a returned tuple replaces grad_input."""
+        return self._add_hook("_backward_hooks", hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """``hook(module, grad_output)`` before the module's backward; a returned tuple replaces
+        grad_output."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def register_backward_hook(self, hook):
+        raise NotImplementedError("register_backward_hook is deprecated in PyTorch (its "
+                                  "grad_input is ill-defined); use register_full_backward_hook")
 
     # ---------------------------------------------------------------- registration
     def __setattr__(self, name, value):
@@ -242,12 +286,7 @@ class Module:
 
     def to(self, *args, **kwargs):
         from cylayers import _dtype
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, (_dtype.dtype, np.dtype, type)):
-                dtype = a
-            elif str(a) != "cpu":
-                raise ValueError(f"cylayers runs on the CPU only; cannot move to {a!r}")
+        dtype = parse_to_args(args, kwargs)
         if dtype is None:
             return self
         np_dtype = _dtype.to_numpy_dtype(dtype)
@@ -258,6 +297,9 @@ class Module:
 
     def cpu(self):
         return self
+
+    def cuda(self, device=None):
+        check_cpu("cuda")
 
     # ---------------------------------------------------------------- state
     def state_dict(self, destination=None, prefix="", keep_vars=False):

@@ -1,0 +1,57 @@
+"""Gradient clipping, in place on the parameters' .grad (PyTorch's clip_grad_norm_ /
+clip_grad_value_)."""
+import numpy as np
+
+from cylayers._tensor import Tensor
+
+
+def _grads(parameters):
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Scale every gradient by min(1, max_norm / (total_norm + 1e-6)), where total_norm is the
+    norm_type-norm of all gradients together; returns total_norm (a 0-d tensor). ``foreach``
+    is accepted (one loop here either way)."""
+    grads = _grads(parameters)
+    max_norm, norm_type = float(max_norm), float(norm_type)
+    if not grads:
+        return Tensor._make(np.asarray(0.0, dtype=np.float32))
+    dtype = grads[0]._array.dtype
+    # Each gradient's norm, then the norm of those norms, in the gradients' dtype as PyTorch.
+    if norm_type == np.inf:
+        norms = [np.max(np.abs(g._array)) if g._array.size else dtype.type(0) for g in grads]
+        total = np.max(np.asarray(norms, dtype=dtype))
+    elif norm_type == -np.inf:
+        norms = [np.min(np.abs(g._array)) for g in grads if g._array.size]
+        total = np.min(np.asarray(norms, dtype=dtype))
+    else:
+        norms = np.asarray([np.sum(np.abs(g._array.astype(np.float64)) ** norm_type)
+                            ** (1.0 / norm_type) for g in grads], dtype=dtype)
+        total = np.sum(np.abs(norms.astype(np.float64)) ** norm_type) ** (1.0 / norm_type)
+    total = np.asarray(total, dtype=dtype)
+    if error_if_nonfinite and not np.isfinite(total):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` "
+                           "is non-finite, so it cannot be clipped. To disable this error and "
+                           "scale the gradients by the non-finite norm anyway, set "
+                           "`error_if_nonfinite=False`")
+    coef = np.minimum(dtype.type(max_norm) / (total + dtype.type(1e-6)), dtype.type(1.0))
+    for g in grads:
+        g._array *= coef.astype(g._array.dtype)
+        g._bump_version()
+    return Tensor._make(total)
+
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Deprecated alias of clip_grad_norm_, kept as PyTorch keeps it."""
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamp every gradient element into [-clip_value, clip_value], in place."""
+    clip_value = float(clip_value)
+    for g in _grads(parameters):
+        np.clip(g._array, -clip_value, clip_value, out=g._array)
+        g._bump_version()
