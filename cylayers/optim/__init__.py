@@ -2,4 +2,6 @@
 from cylayers.optim.optimizer import Optimizer
 from cylayers.optim.sgd import SGD
 from cylayers.optim.adam import Adam, AdamW
+from cylayers.optim.adagrad import Adagrad
+from cylayers.optim.rmsprop import RMSprop
 from cylayers.optim import lr_scheduler

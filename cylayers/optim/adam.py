@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from cylayers.optim.optimizer import Optimizer
+from cylayers.optim.optimizer import Optimizer, implementation_flags
 
 
 def _check(lr, eps, betas, weight_decay):
@@ -20,14 +20,17 @@ def _check(lr, eps, betas, weight_decay):
 
 
 class Adam(Optimizer):
-    _decoupled = False
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
         _check(lr, eps, betas, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize))
+                                      maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      **implementation_flags(differentiable, foreach=foreach,
+                                                             capturable=capturable,
+                                                             fused=fused)))
 
     def _update(self, param, grad, state, group):
         beta1, beta2 = group["betas"]
@@ -44,7 +47,7 @@ class Adam(Optimizer):
         state["step"] += 1
         step = state["step"]
         if wd != 0:
-            if self._decoupled:
+            if group.get("decoupled_weight_decay"):
                 p *= 1 - lr * wd
             else:
                 grad = grad + wd * p
@@ -65,8 +68,10 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (default 0.01, as in PyTorch)."""
-    _decoupled = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         foreach=foreach, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)

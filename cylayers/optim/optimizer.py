@@ -16,6 +16,17 @@ class _RequiredParameter:
 required = _RequiredParameter()
 
 
+def implementation_flags(differentiable=False, **switches):
+    """PyTorch's implementation switches, as group entries. ``foreach``/``fused`` pick among
+    PyTorch kernels computing the same update, and ``capturable`` is for CUDA graphs: here
+    they change nothing and are accepted. ``differentiable=True`` would let autograd see the
+    update itself, which cylayers does not record: refused rather than silently ignored."""
+    if differentiable:
+        raise NotImplementedError("differentiable=True (autograd through the optimizer step) "
+                                  "is not supported by cylayers")
+    return dict(differentiable=False, **switches)
+
+
 class Optimizer:
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -61,6 +72,7 @@ class Optimizer:
             from cylayers.autograd.grad_mode import enable_grad
             with enable_grad():
                 loss = closure()
+        self._opt_called = True  # lets schedulers warn when they step first, as PyTorch's do
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:

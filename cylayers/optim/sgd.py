@@ -1,10 +1,10 @@
 """SGD with momentum, dampening, weight decay and Nesterov, step for step as PyTorch."""
-from cylayers.optim.optimizer import Optimizer, required
+from cylayers.optim.optimizer import Optimizer, implementation_flags, required
 
 
 class SGD(Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                 *, maximize=False):
+                 *, maximize=False, foreach=None, differentiable=False, fused=None):
         if lr is not required and lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
@@ -15,7 +15,9 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+                                      maximize=maximize,
+                                      **implementation_flags(differentiable, foreach=foreach,
+                                                             fused=fused)))
 
     def _update(self, param, grad, state, group):
         if group["maximize"]:
