@@ -73,6 +73,10 @@ def logaddexp(input, other):
     return _as_tensor(input).logaddexp(other)
 
 
+def xlogy(input, other):
+    return _as_tensor(input).xlogy(other)
+
+
 def lerp(input, end, weight):
     return input.lerp(end, weight)
 
@@ -122,5 +126,5 @@ for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _method(_name)
 
 __all__ = ["cat", "concat", "stack", "where", "nonzero", "pow", "einsum", "atan2", "arctan2",
-           "logaddexp", "lerp", "matmul", "mm", "maximum", "minimum",
+           "logaddexp", "xlogy", "lerp", "matmul", "mm", "maximum", "minimum",
            *dict.fromkeys(_METHOD_FUNCTIONS)]

@@ -179,6 +179,7 @@ Tensor.arctan2, Tensor.arctan2_ = Tensor.atan2, Tensor.atan2_
 Tensor.fmod, Tensor.fmod_ = _binary_math(pointwise.Fmod)
 Tensor.remainder, Tensor.remainder_ = _binary_math(pointwise.Remainder)
 Tensor.logaddexp = _binary_math(pointwise.LogAddExp)[0]
+Tensor.xlogy = _binary_math(pointwise.XLogY)[0]
 Tensor.__mod__ = Tensor.remainder
 
 

@@ -215,3 +215,26 @@ class Lerp(Function):
         return (unbroadcast(g * (1 - weight), _shape(start)) if ns else None,
                 unbroadcast(g * weight, _shape(end)) if ne else None,
                 unbroadcast(g * (end - start), _shape(weight)) if nw else None)
+
+
+class XLogY(Function):
+    """x * log(y), 0 where x == 0 (also for y == 0); NaN y stays NaN."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        x, y = promote(_float_result(x), _float_result(y))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where((np.asarray(x) == 0) & ~np.isnan(y), 0.0, x * np.log(y))
+        ctx.save_for_backward(x, y)
+        return np.asarray(out, dtype=np.result_type(x, y))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        nx, ny = ctx.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # d/dx is log y, taken as 0 where x == 0 and y <= 0 (PyTorch's choice)
+            zero = (np.asarray(x) == 0) & (np.asarray(y) <= 0)
+            gx = unbroadcast(g * np.where(zero, 0.0, np.log(y)), _shape(x)) if nx else None
+            gy = unbroadcast(g * x / y, _shape(y)) if ny else None
+        return gx, gy

@@ -5,7 +5,14 @@ from cylayers.nn.functional.activation import (celu, elu, gelu, hardtanh, leaky_
                                                selu, sigmoid, silu, softmax, softmin, softplus,
                                                tanh)
 from cylayers.nn.functional.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
-                                         cross_entropy, l1_loss, mse_loss, nll_loss)
+                                         cosine_embedding_loss, cross_entropy,
+                                         gaussian_nll_loss, huber_loss, kl_div, l1_loss,
+                                         margin_ranking_loss, mse_loss, nll_loss,
+                                         poisson_nll_loss, smooth_l1_loss, soft_margin_loss)
+from cylayers.nn.functional.padding import pad
+from cylayers.nn.functional.upsampling import interpolate, upsample
+from cylayers.nn.functional.embedding import embedding, one_hot
+from cylayers.nn.functional.distance import cosine_similarity, pairwise_distance
 from cylayers.nn.functional.dropout import (alpha_dropout, dropout, dropout1d, dropout2d,
                                             dropout3d, feature_alpha_dropout)
 from cylayers.nn.functional.dropout import _check_p as dropout_check_p

@@ -1,4 +1,5 @@
 """Loss functions. Cross-entropy is log_softmax (a kernel) followed by nll_loss."""
+import math
 import warnings
 
 import numpy as np
@@ -311,3 +312,130 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         return _reduce(BCEWithLogitsFn.apply(
             input, target,
             None if w is None else np.broadcast_to(w, tuple(input.shape)), pw), reduction)
+
+
+# ---------------------------------------------------------------- losses composed of tensor ops
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta = 0: the L1 loss)."""
+    _check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _warn_if_broadcasting(input, target)
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction)
+    loss = _where_tensor(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 d^2 where |d| <= delta, else delta * (|d| - 0.5 delta)."""
+    _check_reduction(reduction)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _warn_if_broadcasting(input, target)
+    d = (input - target).abs()
+    loss = _where_tensor(d <= delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def _where_tensor(cond, a, b):
+    from cylayers._functions import where
+    return where(cond, a, b)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """Pointwise target * (log target - input) (0 where target is 0); reduction 'batchmean'
+    divides the sum by the batch size, as the KL divergence's definition wants."""
+    if reduction not in ("none", "mean", "sum", "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    target = target if isinstance(target, Tensor) else Tensor._make(np.asarray(target))
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = target.xlogy(target) - target * input  # xlogy: 0 * log 0 = 0
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / input.shape[0] if input.ndim else total
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", UserWarning, stacklevel=2)
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-y x)), computed without overflow."""
+    _check_reduction(reduction)
+    z = -(target * input)
+    loss = z.clamp_min(0.0) + (-(z.abs())).exp().log1p()
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                        reduction="mean"):
+    _check_reduction(reduction)
+    if not (input1.ndim == input2.ndim == (target.ndim if isinstance(target, Tensor)
+                                             else np.ndim(target))):
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same "
+                           f"dimension but got sizes: input1: {tuple(input1.shape)}, input2: "
+                           f"{tuple(input2.shape)}, target: {tuple(np.shape(_raw(target)))} ")
+    loss = (-target * (input1 - input2) + margin).clamp_min(0.0)
+    return _reduce(loss, reduction)
+
+
+_COSINE_EPSILON = 1e-12
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                          reduction="mean"):
+    """1 - cos(x1, x2) for target 1, max(0, cos(x1, x2) - margin) for target -1."""
+    _check_reduction(reduction)
+    dim = input1.ndim - 1
+    dot = (input1 * input2).sum(dim)
+    mag = ((input1 * input1).sum(dim) + _COSINE_EPSILON) * (
+        (input2 * input2).sum(dim) + _COSINE_EPSILON)
+    cos = dot / mag.sqrt()
+    t = target if isinstance(target, Tensor) else Tensor._make(np.asarray(target))
+    zeros = cos * 0.0
+    pos = _where_tensor(t == 1, 1.0 - cos, zeros)
+    neg = _where_tensor(t == -1, (cos - margin).clamp_min(0.0), zeros)
+    return _reduce(pos + neg, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean"):
+    _check_reduction(reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:  # Stirling's approximation of log(target!), where target > 1
+        t = target if isinstance(target, Tensor) else Tensor._make(np.asarray(target))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stirling = t * t.log() - t + 0.5 * (2 * math.pi * t).log()
+        loss = loss + stirling.masked_fill(t <= 1, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 (log var + (input - target)^2 / var), var clamped at eps without touching its
+    gradient (PyTorch's choice); var may lack the last dim or have it of size 1."""
+    _check_reduction(reduction)
+    if not isinstance(var, Tensor):
+        var = Tensor._make(np.full(tuple(input.shape), float(var), dtype=input._array.dtype))
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
+            raise ValueError("var is of incorrect size")
+    if np.any(var._array < 0):
+        raise ValueError("var has negative entry/entries")
+    clamped = var + Tensor._make(np.maximum(var._array, eps) - var._array)  # value only
+    loss = 0.5 * (clamped.log() + (input - target) ** 2 / clamped)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)

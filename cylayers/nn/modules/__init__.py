@@ -5,8 +5,18 @@ from cylayers.nn.modules.flatten import Flatten, Unflatten
 from cylayers.nn.modules.activation import (CELU, ELU, GELU, Hardtanh, LeakyReLU, LogSoftmax,
                                             Mish, PReLU, ReLU, ReLU6, SELU, Sigmoid, SiLU,
                                             Softmax, Softmin, Softplus, Tanh)
-from cylayers.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss,
-                                      MSELoss, NLLLoss)
+from cylayers.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss,
+                                      CrossEntropyLoss, GaussianNLLLoss, HuberLoss, KLDivLoss,
+                                      L1Loss, MarginRankingLoss, MSELoss, NLLLoss,
+                                      PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss)
+from cylayers.nn.modules.sparse import Embedding
+from cylayers.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from cylayers.nn.modules.distance import CosineSimilarity, PairwiseDistance
+from cylayers.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularPad3d,
+                                         ConstantPad1d, ConstantPad2d, ConstantPad3d,
+                                         ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
+                                         ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
+                                         ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from cylayers.nn.modules.dropout import (AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d,
                                          FeatureAlphaDropout)
 from cylayers.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d

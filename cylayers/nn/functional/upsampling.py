@@ -1,0 +1,86 @@
+"""F.interpolate: nearest / nearest-exact, and (bi/tri)linear with either align_corners, as
+index selections and weighted sums along each spatial axis in turn (separable), so the
+gradient comes from the tape's index_select and arithmetic."""
+import math
+import numbers
+
+import numpy as np
+
+from cylayers._tensor import Tensor
+
+_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def _axis_sources(in_size, out_size, scale, mode, align_corners):
+    """Per output index along one axis: (i0, i1, w) with out = (1 - w) x[i0] + w x[i1]."""
+    dst = np.arange(out_size, dtype=np.float64)
+    if mode in ("nearest", "nearest-exact"):
+        offset = 0.5 if mode == "nearest-exact" else 0.0
+        src = np.floor((dst + offset) * scale).astype(np.int64)
+        return np.minimum(src, in_size - 1), None, None
+    if align_corners:
+        src = dst * ((in_size - 1) / (out_size - 1)) if out_size > 1 else np.zeros(out_size)
+    else:
+        src = np.maximum((dst + 0.5) * scale - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    i1 = np.minimum(i0 + 1, in_size - 1)
+    return i0, i1, src - i0
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    n_spatial = input.ndim - 2
+    if n_spatial < 1 or n_spatial > 3:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
+                                  f"(got {input.ndim}D) for the modes: nearest | linear | "
+                                  "bilinear | bicubic | trilinear | area | nearest-exact "
+                                  f"(got {mode})")
+    if mode not in ("nearest", "nearest-exact") and mode not in _LINEAR:
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported by cylayers "
+                                  "(nearest, nearest-exact, linear, bilinear, trilinear are)")
+    if mode in _LINEAR and _LINEAR[mode] != n_spatial:
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
+                                  f"{_LINEAR[mode] + 2}D input")
+    if mode in ("nearest", "nearest-exact") and align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported by cylayers")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    in_sizes = tuple(input.shape[2:])
+    if size is not None:
+        out_sizes = (size,) * n_spatial if isinstance(size, numbers.Integral) else tuple(size)
+        if len(out_sizes) != n_spatial:
+            raise ValueError(f"Input and output must have the same number of spatial "
+                             f"dimensions, but got input with spatial dimensions of "
+                             f"{list(in_sizes)} and output size of {list(out_sizes)}.")
+        scales = [i / o for i, o in zip(in_sizes, out_sizes)]
+    else:
+        factors = ((scale_factor,) * n_spatial if isinstance(scale_factor, numbers.Real)
+                   else tuple(scale_factor))
+        if len(factors) != n_spatial:
+            raise ValueError(f"scale_factor shape must match input shape. Input is "
+                             f"{n_spatial}D, scale_factor size is {len(factors)}")
+        out_sizes = tuple(int(math.floor(i * f)) for i, f in zip(in_sizes, factors))
+        # PyTorch maps coordinates with the given factor unless asked to recompute it.
+        scales = ([i / o for i, o in zip(in_sizes, out_sizes)] if recompute_scale_factor
+                  else [1.0 / f for f in factors])
+    out = input
+    for k, (n_in, n_out, scale) in enumerate(zip(in_sizes, out_sizes, scales)):
+        axis = 2 + k
+        i0, i1, w = _axis_sources(n_in, n_out, scale, mode, align_corners)
+        low = out.index_select(axis, Tensor._make(i0))
+        if w is None:
+            out = low
+            continue
+        shape = [1] * input.ndim
+        shape[axis] = n_out
+        weight = Tensor._make(w.reshape(shape).astype(input._array.dtype))
+        high = out.index_select(axis, Tensor._make(i1))
+        out = low + (high - low) * weight
+    return out
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    return interpolate(input, size, scale_factor, mode, align_corners)
