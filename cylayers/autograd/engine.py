@@ -121,7 +121,7 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
         if owner is not None:
             captured[id(owner)] = g
         n._check_saved()
-        in_grads = n.backward(n, g)
+        in_grads = n._run_backward(g)
         in_grads = list(in_grads) if type(in_grads) is tuple else [in_grads]
         next_nodes = n.next_nodes
         if not retain_graph:

@@ -54,6 +54,10 @@ class Function:
     def name(self):
         return type(self).__name__ + "Backward"
 
+    def _run_backward(self, g):
+        """What the engine calls: backward on arrays (the user-facing Function overrides it)."""
+        return self.backward(self, g)
+
     def __repr__(self):
         return f"<{self.name()} object at {id(self):#x}>"
 

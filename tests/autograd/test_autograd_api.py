@@ -187,3 +187,67 @@ def test_backward_hook_without_input_grad_warns_like_pytorch():
     m.register_full_backward_hook(lambda *a: None)
     with pytest.warns(UserWarning, match="Full backward hook is firing"):
         m(cylayers.ones(1, 2)).sum().backward()
+
+
+# ---------------------------------------------------------------- custom autograd.Function
+def _legendre(lib):
+    class LegendrePolynomial3(lib.autograd.Function):
+        """PyTorch's tutorial example: P3(x) = (5x^3 - 3x) / 2, written on tensors."""
+
+        @staticmethod
+        def forward(ctx, input):
+            ctx.save_for_backward(input)
+            return 0.5 * (5 * input ** 3 - 3 * input)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (input,) = ctx.saved_tensors
+            return grad_output * 1.5 * (5 * input ** 2 - 1)
+    return LegendrePolynomial3
+
+
+def test_custom_function_on_tensors_matches_pytorch():
+    arr = np.linspace(-1, 1, 7)
+    results = []
+    for lib in (cylayers, torch):
+        P3 = _legendre(lib).apply
+        x = lib.tensor(arr, requires_grad=True)
+        y = P3(x * 2)
+        assert y.requires_grad and not y.is_leaf
+        (y * y).sum().backward()
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0])
+    np.testing.assert_allclose(results[0][1], results[1][1])
+    assert cylayers.autograd.gradcheck(_legendre(cylayers).apply,
+                                       [cylayers.tensor(arr, requires_grad=True)])
+
+
+def test_custom_function_checks_saved_tensors_and_gradient_shapes():
+    Leg = _legendre(cylayers)
+    x = cylayers.ones(3, requires_grad=True)
+    h = x * 1
+    y = Leg.apply(h)
+    h.mul_(2)  # modifies a tensor the function saved
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+    class BadShape(cylayers.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.sum(0, keepdim=True)[:1, :1].repeat(3, 3)
+
+    with pytest.raises(RuntimeError, match="returned an invalid gradient at index 0"):
+        BadShape.apply(cylayers.ones(2, 2, requires_grad=True)).sum().backward()
+
+    class NonDiff(cylayers.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            out = x.argmax()
+            ctx.mark_non_differentiable(out)
+            return out
+
+    assert not NonDiff.apply(cylayers.ones(3, requires_grad=True)).requires_grad
