@@ -8,17 +8,6 @@ from cylayers._kernels import _openmp
 PARALLEL_MIN_ELEMENTS = 1 << 15
 
 
-def _default_num_threads():
-    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-_num_threads = _default_num_threads()
 # Set once a kernel has been given more than one thread, i.e. OpenMP's thread pool exists.
 _pool_started = False
 # In a child forked after that: the pool's threads did not survive the fork, and libgomp waits
@@ -37,15 +26,16 @@ if hasattr(os, "register_at_fork"):
 
 
 def set_num_threads(n):
-    """Set the number of threads the kernels may use (like ``torch.set_num_threads``)."""
-    global _num_threads
+    """Set the number of threads the kernels and the matrix products use (like
+    ``torch.set_num_threads``). It is OpenMP's team size, so threadpoolctl sees and limits it
+    too; OMP_NUM_THREADS sets the default."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads expects a positive integer, but got {n!r}")
     if n > 1 and _serial_after_fork:
         warnings.warn("cylayers: this process was forked after its parent ran parallel kernels; "
                       "OpenMP cannot be used here, so kernels stay serial (start workers with the "
                       "'spawn' method to run them in parallel)", RuntimeWarning, stacklevel=2)
-    _num_threads = n
+    _openmp.omp_set_num_threads(n)
 
 
 def get_num_threads():
@@ -53,7 +43,7 @@ def get_num_threads():
     forked after its parent ran parallel kernels)."""
     if _serial_after_fork or not _openmp.have_openmp():
         return 1
-    return _num_threads
+    return _openmp.omp_max_threads()
 
 
 def have_openmp():

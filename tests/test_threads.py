@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import cylayers
@@ -28,16 +29,17 @@ def test_openmp_build_and_env_default():
     assert out.stdout.strip() == "1"
 
 
-def test_openmp_threads_sleep_when_idle_unless_the_user_chose():
-    code = "import os, cylayers; print(os.environ['OMP_WAIT_POLICY'])"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+def test_openmp_threads_spin_briefly_unless_the_user_chose():
+    code = ("import os, cylayers; print(os.environ.get('GOMP_SPINCOUNT'), "
+            "os.environ.get('OMP_WAIT_POLICY'))")
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True)
-    assert out.stdout.strip() == "PASSIVE"
-    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    assert out.stdout.split() == ["20000", "None"]
+    env["GOMP_SPINCOUNT"] = "5"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True)
-    assert out.stdout.strip() == "ACTIVE"
+    assert out.stdout.split()[0] == "5"
 
 
 def test_malloc_tuning_on_glibc_and_opt_out():
@@ -101,3 +103,83 @@ def test_set_num_threads_in_a_forked_child_warns_and_stays_serial():
     ok, threads, status = out.stdout.split()
     # with OpenMP: serial and one warning; without it there is no pool to lose, so no warning
     assert (ok, threads, status) == ("1", "11" if cylayers.have_openmp() else "10", "0")
+
+
+def test_threadpoolctl_sees_and_limits_the_kernels_threads():
+    from threadpoolctl import threadpool_info, threadpool_limits
+    before = cylayers.get_num_threads()
+    cylayers.nn.functional.relu(cylayers.randn(1 << 20))  # the OpenMP runtime is in use
+    with threadpool_limits(1):
+        assert cylayers.get_num_threads() == 1
+    assert cylayers.get_num_threads() == before
+    try:
+        cylayers.set_num_threads(1)
+        apis = {i["internal_api"]: i["num_threads"] for i in threadpool_info()}
+        if cylayers.have_openmp():
+            assert apis.get("openmp") == 1
+    finally:
+        cylayers.set_num_threads(before)
+
+
+def test_matrix_products_run_on_the_kernels_threads_with_blas_idle():
+    from threadpoolctl import threadpool_info
+    from cylayers import _blas
+    assert _blas.active(), _blas.info()  # numpy's OpenBLAS on the machines this targets
+    ours = [i for i in threadpool_info() if i["filepath"] == _blas.info()["path"]]
+    assert len(ours) == 1 and ours[0]["num_threads"] == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes,ta,tb", [(((7, 5), (5, 3)), False, False),
+                                          (((300, 64), (64, 2)), False, False),
+                                          (((2, 300), (64, 300)), False, True),
+                                          (((64, 300), (64, 3)), True, False),
+                                          (((4, 9, 33), (4, 33, 17)), False, False),
+                                          (((1, 33, 9), (6, 33, 170)), True, False),
+                                          (((3, 16, 144), (3, 4096, 144)), False, True),
+                                          (((0, 4), (4, 3)), False, False)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gemm_kernel_matches_numpy(dtype, shapes, ta, tb, threads):
+    from cylayers import _blas
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shapes[0]).astype(dtype)
+    b = rng.standard_normal(shapes[1]).astype(dtype)
+    want = np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b)
+    before = cylayers.get_num_threads()
+    try:
+        cylayers.set_num_threads(threads)
+        got = _blas.matmul(a, b, trans_a=ta, trans_b=tb)
+    finally:
+        cylayers.set_num_threads(before)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+TORCH_FIRST = r"""
+import torch  # its OpenMP runtime loads first; cylayers' kernels share it
+import numpy as np
+import cylayers
+from cylayers import nn
+cylayers.manual_seed(0)
+model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                      nn.Flatten(), nn.Linear(8 * 64, 10))
+opt = cylayers.optim.SGD(model.parameters(), lr=0.1)
+x = cylayers.tensor(np.random.default_rng(0).standard_normal((64, 1, 8, 8)).astype(np.float32))
+y = cylayers.tensor(np.arange(64) % 10)
+for _ in range(5):
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+print(repr(loss.item()))
+"""
+
+
+def test_training_after_importing_torch_first_gives_the_same_numbers():
+    with_torch = subprocess.run([sys.executable, "-c", TORCH_FIRST], capture_output=True,
+                                text=True, timeout=120)
+    alone = subprocess.run([sys.executable, "-c", TORCH_FIRST.replace("import torch  #", "#")],
+                           capture_output=True, text=True, timeout=120)
+    assert with_torch.returncode == 0 and alone.returncode == 0, with_torch.stderr + alone.stderr
+    assert abs(float(with_torch.stdout) - float(alone.stdout)) < 1e-5

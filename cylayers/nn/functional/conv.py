@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from cylayers import _blas as blas
 from cylayers._kernels import im2col as _kernel_module
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
@@ -80,7 +81,7 @@ class ConvFn(Function):
         cols = np.empty((groups, cg * taps, n * L), dtype=xc.dtype)
         K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(),
                  threads_for(cols.size))
-        out = np.matmul(w.reshape(groups, og, cg * taps), cols)  # (groups, og, n*L)
+        out = blas.matmul(w.reshape(groups, og, cg * taps), cols)  # (groups, og, n*L)
         out = c_array(out.reshape(o, n, L).transpose(1, 0, 2))
         if bias is not None:
             out += bias.reshape(1, o, 1).astype(xc.dtype, copy=False)
@@ -107,11 +108,11 @@ class ConvFn(Function):
         if need_w:
             cols = np.empty((groups, cg * taps, n * L), dtype=xc.dtype)
             K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(), nt)
-            dw = np.matmul(g_cols, cols.transpose(0, 2, 1)).reshape(weight.shape)
+            dw = blas.matmul(g_cols, cols, trans_b=True).reshape(weight.shape)
         if need_b:
             db = g3.sum(axis=(0, 2))
         if need_x:
-            dcols = np.matmul(w.reshape(groups, og, cg * taps).transpose(0, 2, 1), g_cols)
+            dcols = blas.matmul(w.reshape(groups, og, cg * taps), g_cols, trans_a=True)
             dx = np.empty_like(xc)
             K.col2im(c_array(dcols).reshape(-1), dx.reshape(-1), n, c,
                      *geom.kernel_args(), nt)

@@ -1,6 +1,7 @@
 """F.linear: one fused op (matmul + bias) so the tape records a single node."""
 import numpy as np
 
+from cylayers import _blas as blas
 from cylayers.autograd.function import Function
 
 
@@ -18,7 +19,9 @@ class LinearFn(Function):
                                f"{x.dtype} and {weight.dtype}")
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        out = x @ weight.T
+        rows = int(np.prod(x.shape[:-1]))
+        out = blas.matmul(x.reshape(rows, x.shape[-1]), weight, trans_b=True)
+        out = out.reshape(x.shape[:-1] + (weight.shape[0],))
         if bias is not None:
             out += bias
         return out
@@ -27,13 +30,13 @@ class LinearFn(Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
-        gx = g @ weight if nx else None
+        rows = int(np.prod(g.shape[:-1]))  # explicit: -1 cannot be inferred for 0 elements
+        gx = blas.matmul(g.reshape(rows, g.shape[-1]), weight).reshape(x.shape) if nx else None
         gw = gb = None
         if nw or nb:
-            rows = int(np.prod(g.shape[:-1]))  # explicit: -1 cannot be inferred for 0 elements
             g2 = g.reshape(rows, g.shape[-1])
             if nw:
-                gw = g2.T @ x.reshape(rows, x.shape[-1])
+                gw = blas.matmul(g2, x.reshape(rows, x.shape[-1]), trans_a=True)
             if nb:
                 gb = g2.sum(axis=0)
         return gx, gw, gb

@@ -1,0 +1,106 @@
+"""The BLAS behind numpy, driven from cylayers' OpenMP threads (cylayers._kernels.gemm).
+
+At import the library numpy uses is located (threadpoolctl reports it), its cblas_sgemm and
+cblas_dgemm entry points are handed to the gemm kernel, and BLAS's own thread pool is set to one
+thread: every matrix product then runs on the same OpenMP threads as the other kernels. Where
+the library is not an OpenBLAS whose integer width can be read off it, nothing is changed and
+products go through numpy (with its own threads)."""
+import ctypes
+
+import numpy as np
+
+from cylayers._kernels import gemm as _gemm
+
+_info = {"active": False, "reason": "not probed"}
+
+
+def _candidates(prefix):
+    stem = "scipy_" if prefix.startswith("libscipy_openblas") else ""
+    suffixes = ("64_", "") if stem else ("64_", "")
+    for suffix in suffixes:
+        yield stem, suffix
+
+
+def _open_blas():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None, "threadpoolctl is not installed"
+    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    for info in infos:
+        if info.get("internal_api") != "openblas":
+            continue
+        lib = ctypes.CDLL(info["filepath"])
+        for stem, suffix in _candidates(info.get("prefix", "")):
+            names = [f"{stem}cblas_sgemm{suffix}", f"{stem}cblas_dgemm{suffix}",
+                     f"{stem}openblas_get_config{suffix}", f"{stem}openblas_set_num_threads{suffix}"]
+            if not all(hasattr(lib, n) for n in names):
+                continue
+            get_config = getattr(lib, names[2])
+            get_config.restype = ctypes.c_char_p
+            config = get_config().decode(errors="replace")
+            int64 = "USE64BITINT" in config
+            if suffix == "64_" and not int64:
+                continue  # a 64_ name on a 32-bit build would be inconsistent: do not guess
+            return dict(lib=lib, sgemm=ctypes.cast(getattr(lib, names[0]), ctypes.c_void_p).value,
+                        dgemm=ctypes.cast(getattr(lib, names[1]), ctypes.c_void_p).value,
+                        set_threads=getattr(lib, names[3]), int64=int64,
+                        path=info["filepath"], config=config), None
+    return None, "numpy's BLAS is not an OpenBLAS whose entry points cylayers can call"
+
+
+def setup():
+    """Route matrix products through the OpenMP gemm kernel when numpy's BLAS allows it."""
+    found, reason = _open_blas()
+    if found is None:
+        _info.update(active=False, reason=reason)
+        return False
+    _gemm.set_blas(found["sgemm"], found["dgemm"], found["int64"])
+    found["set_threads"](1)  # BLAS's own pool idles: the OpenMP threads do the work
+    _info.update(active=True, reason="", path=found["path"], int64=found["int64"],
+                 _keep=found["lib"])
+    return True
+
+
+def info():
+    """Whether products run on cylayers' threads, and through which library."""
+    return {k: v for k, v in _info.items() if not k.startswith("_")}
+
+
+def active():
+    return _info["active"]
+
+
+_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+# Below this many multiply-adds a product runs on one thread: waking a second costs more.
+_PARALLEL_MIN_MACS = 1 << 16
+
+
+def matmul(a, b, trans_a=False, trans_b=False):
+    """op(a) @ op(b) for 2-D or 3-D (batched; a batch of one broadcasts) float arrays, op the
+    transpose when asked, computed on cylayers' threads (numpy's matmul otherwise)."""
+    if not _info["active"] or a.dtype != b.dtype or a.dtype not in _FLOAT or \
+            a.ndim not in (2, 3) or b.ndim not in (2, 3):
+        return np.matmul(a.swapaxes(-1, -2) if trans_a else a,
+                         b.swapaxes(-1, -2) if trans_b else b)
+    from cylayers._threads import threads_for
+    a = np.ascontiguousarray(a)
+    b = np.ascontiguousarray(b)
+    m, k = (a.shape[-1], a.shape[-2]) if trans_a else a.shape[-2:]
+    k_b, n = (b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:]
+    if k != k_b:
+        raise ValueError(f"matmul: inner dimensions differ ({k} vs {k_b})")
+    batch_a = a.shape[0] if a.ndim == 3 else 1
+    batch_b = b.shape[0] if b.ndim == 3 else 1
+    if batch_a != batch_b and 1 not in (batch_a, batch_b):
+        raise ValueError(f"matmul: batch sizes {batch_a} and {batch_b} do not broadcast")
+    batch = max(batch_a, batch_b)
+    out = np.empty(((batch,) if max(a.ndim, b.ndim) == 3 else ()) + (m, n), dtype=a.dtype)
+    if k == 0:
+        out.fill(0)
+        return out
+    macs = batch * m * n * k
+    nt = threads_for(macs, _PARALLEL_MIN_MACS)
+    _gemm.gemm(a.reshape(-1), b.reshape(-1), out.reshape(-1), batch, m, n, k, trans_a, trans_b,
+               1.0, 0.0, m * k if batch_a > 1 else 0, k * n if batch_b > 1 else 0, nt)
+    return out

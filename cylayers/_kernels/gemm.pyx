@@ -1,0 +1,106 @@
+"""Matrix products on cylayers' OpenMP threads: each thread calls the single-threaded BLAS
+(numpy's OpenBLAS, found at import by cylayers._blas) on its own block of the output.
+
+One thread pool for everything: BLAS's own threads stay idle (set to 1), so they never fight
+spinning OpenMP threads for the cores, and ``set_num_threads`` / threadpoolctl govern both.
+The BLAS entry points arrive as addresses; ``int64_ints`` says whether the library takes 64-bit
+(ILP64) or 32-bit integers."""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t, uintptr_t
+
+ctypedef void (*sgemm64_t)(int, int, int, int64_t, int64_t, int64_t, float, const float*,
+                           int64_t, const float*, int64_t, float, float*, int64_t) noexcept nogil
+ctypedef void (*dgemm64_t)(int, int, int, int64_t, int64_t, int64_t, double, const double*,
+                           int64_t, const double*, int64_t, double, double*, int64_t) noexcept nogil
+ctypedef void (*sgemm32_t)(int, int, int, int, int, int, float, const float*, int, const float*,
+                           int, float, float*, int) noexcept nogil
+ctypedef void (*dgemm32_t)(int, int, int, int, int, int, double, const double*, int,
+                           const double*, int, double, double*, int) noexcept nogil
+
+cdef enum:
+    ROW_MAJOR = 101
+    NO_TRANS = 111
+    TRANS = 112
+
+cdef uintptr_t _sgemm = 0
+cdef uintptr_t _dgemm = 0
+cdef bint _int64 = True
+
+
+def set_blas(uintptr_t sgemm, uintptr_t dgemm, bint int64_ints):
+    """Install the cblas_sgemm / cblas_dgemm entry points (addresses) to call."""
+    global _sgemm, _dgemm, _int64
+    _sgemm, _dgemm, _int64 = sgemm, dgemm, int64_ints
+
+
+def have_blas():
+    return _sgemm != 0 and _dgemm != 0
+
+
+cdef inline void _call(bint single, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                       double alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
+                       double beta, void* c, int64_t ldc) noexcept nogil:
+    if single:
+        if _int64:
+            (<sgemm64_t>_sgemm)(ROW_MAJOR, ta, tb, m, n, k, <float>alpha, <const float*>a, lda,
+                                <const float*>b, ldb, <float>beta, <float*>c, ldc)
+        else:
+            (<sgemm32_t>_sgemm)(ROW_MAJOR, ta, tb, <int>m, <int>n, <int>k, <float>alpha,
+                                <const float*>a, <int>lda, <const float*>b, <int>ldb,
+                                <float>beta, <float*>c, <int>ldc)
+    else:
+        if _int64:
+            (<dgemm64_t>_dgemm)(ROW_MAJOR, ta, tb, m, n, k, alpha, <const double*>a, lda,
+                                <const double*>b, ldb, beta, <double*>c, ldc)
+        else:
+            (<dgemm32_t>_dgemm)(ROW_MAJOR, ta, tb, <int>m, <int>n, <int>k, alpha,
+                                <const double*>a, <int>lda, <const double*>b, <int>ldb, beta,
+                                <double*>c, <int>ldc)
+
+
+def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when trans_a
+         const floating[::1] b,   # IN  batch x (K x N), or batch x (N x K) when trans_b
+         floating[::1] c,         # OUT batch x (M x N); beta scales what is there
+         Py_ssize_t batch, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+         bint trans_a, bint trans_b, double alpha, double beta,
+         Py_ssize_t a_stride, Py_ssize_t b_stride,  # elements between batch items (0: shared)
+         int num_threads):
+    """C[i] = alpha op(A[i]) op(B[i]) + beta C[i] for every batch item, the rows (or, for few
+    rows, the columns) of each product split into one block per thread."""
+    cdef bint single = floating is float
+    cdef int ta = TRANS if trans_a else NO_TRANS
+    cdef int tb = TRANS if trans_b else NO_TRANS
+    cdef int64_t lda = m if trans_a else k
+    cdef int64_t ldb = k if trans_b else n
+    cdef Py_ssize_t parts = num_threads if num_threads > 1 else 1
+    cdef bint split_rows = m >= n or m >= 4 * parts
+    cdef Py_ssize_t extent = m if split_rows else n
+    cdef Py_ssize_t step, task, item, part, lo, hi
+    cdef const floating* pa
+    cdef const floating* pb
+    cdef floating* pc
+    if batch == 0 or m == 0 or n == 0:
+        return
+    if parts > extent:
+        parts = extent if extent > 0 else 1
+    step = (extent + parts - 1) // parts
+    for task in prange(batch * parts, nogil=True, schedule='static', num_threads=num_threads,
+                       use_threads_if=num_threads > 1):
+        item = task // parts
+        part = task % parts
+        lo = part * step
+        hi = lo + step
+        if hi > extent:
+            hi = extent
+        if lo >= hi:
+            continue
+        pa = &a[0] + item * a_stride
+        pb = &b[0] + item * b_stride
+        pc = &c[0] + item * m * n
+        if split_rows:  # rows lo..hi of C: rows of op(A)
+            _call(single, ta, tb, hi - lo, n, k, alpha,
+                  pa + (lo if trans_a else lo * k), lda, pb, ldb, beta, pc + lo * n, n)
+        else:  # columns lo..hi of C: columns of op(B)
+            _call(single, ta, tb, m, hi - lo, k, alpha, pa, lda,
+                  pb + (lo * k if trans_b else lo), ldb, beta, pc + lo, n)
