@@ -185,3 +185,27 @@ def test_property_pool2d_random_configs(data, kind):
         kw["count_include_pad"] = data.draw(st.booleans())
     _check(lambda a: getattr(F, name)(a, **kw), lambda a: getattr(TF, name)(a, **kw), [x],
            np.float64)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 1, 1), (1, 2, 2)])
+def test_conv_large_enough_to_run_threaded_matches_pytorch(threads, stride, padding, dilation):
+    """Shapes big enough that im2col/col2im and the gemm split work across threads."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 16, 9, 10)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32) * 0.1
+    before = cylayers.get_num_threads()
+    try:
+        cylayers.set_num_threads(threads)
+        xs, ws = cylayers.tensor(x, requires_grad=True), cylayers.tensor(w, requires_grad=True)
+        y = cylayers.nn.functional.conv2d(xs, ws, stride=stride, padding=padding,
+                                          dilation=dilation)
+        (y * y).sum().backward()
+    finally:
+        cylayers.set_num_threads(before)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, stride=stride, padding=padding, dilation=dilation)
+    (ty * ty).sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(xs.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(ws.grad.numpy(), tw.grad.numpy(), rtol=1e-4, atol=1e-2)
