@@ -114,9 +114,10 @@ def test_threadpoolctl_sees_and_limits_the_kernels_threads():
     assert cylayers.get_num_threads() == before
     try:
         cylayers.set_num_threads(1)
-        apis = {i["internal_api"]: i["num_threads"] for i in threadpool_info()}
+        # Other packages may bring their own OpenMP runtime (scikit-learn does): ours is one
+        openmp = [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openmp"]
         if cylayers.have_openmp():
-            assert apis.get("openmp") == 1
+            assert 1 in openmp
     finally:
         cylayers.set_num_threads(before)
 
