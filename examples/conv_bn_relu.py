@@ -2,6 +2,7 @@
 
     python examples/conv_bn_relu.py
     python examples/conv_bn_relu.py --dataset mnist --data ~/mnist
+    python examples/conv_bn_relu.py --export runs/conv_bn_relu.onnx   # then ONNX Runtime
 """
 import sys
 
@@ -38,6 +39,8 @@ class ConvBNReLUNet(nn.Module):
 def main(argv=None):
     parser = make_parser(__doc__, epochs=15, batch_size=64, lr=2e-3, name="conv_bn_relu")
     parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--export", default=None, metavar="FILE.onnx",
+                        help="after training, write the model as ONNX (needs cylayers[onnx])")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     train, test = load_data(args, flatten=False)
@@ -45,7 +48,17 @@ def main(argv=None):
     print(model)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
-    return fit(model, train, test, args, optimizer=opt, scheduler=sched)[0]
+    accuracy = fit(model, train, test, args, optimizer=opt, scheduler=sched)[0]
+    if args.export:
+        import cylayers.onnx
+        model.eval()
+        example = torch.tensor(train.arrays[0][:1])
+        cylayers.onnx.export(model, example, args.export, input_names=["image"],
+                             output_names=["logits"],
+                             dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
+        print(f"exported the trained model to {args.export} (input 'image': "
+              f"{tuple(example.shape[1:])} images, any batch size)")
+    return accuracy
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ needs, and the engine drops that after backward unless the graph is retained.
 """
 import numpy as np
 
+from cylayers.autograd import tracer
 from cylayers.autograd.grad_mode import grad_state
 
 _FREED_MESSAGE = (
@@ -119,6 +120,8 @@ class Function:
             out = args[0]._make_view(result, requires, cls, args[1:])
         else:
             out = Tensor._make(result, requires)
+        if tracer.active is not None:  # cylayers.onnx.export is recording the ops
+            tracer.active.record(cls, args, out)
         if requires:
             ctx.next_nodes = _next_nodes(args)
             tensors.append(out)
@@ -160,6 +163,8 @@ class Function:
         result = cls.forward(ctx, *raw)
         if result is not target._array:
             raise AssertionError(f"{cls.__name__}.forward ignored ctx.out")
+        if tracer.active is not None:
+            tracer.active.record_inplace(cls, full, target)
         target._bump_version()
         ctx.out = None
         if not requires:

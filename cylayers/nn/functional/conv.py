@@ -43,6 +43,10 @@ class ConvGeometry:
     def __init__(self, in_spatial, kernel, stride, pad_before, pad_after, dilation,
                  ceil_mode=False):
         self.nd = len(in_spatial)
+        # The N-d arguments as given (exporters read them; the kernels use the 3-D forms).
+        self.kernel, self.stride, self.dilation = tuple(kernel), tuple(stride), tuple(dilation)
+        self.pad_before, self.pad_after = tuple(pad_before), tuple(pad_after)
+        self.ceil_mode = ceil_mode
         padded = [i + p + q for i, p, q in zip(in_spatial, pad_before, pad_after)]
         effective = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
         if any(k > i for k, i in zip(effective, padded)):

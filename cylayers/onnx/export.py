@@ -1,0 +1,243 @@
+"""Tracing a forward pass and assembling the ONNX graph."""
+import collections
+import contextlib
+import io
+import os
+import warnings
+
+import numpy as np
+
+from cylayers._tensor import Tensor
+from cylayers.autograd import tracer as _tracer_slot
+from cylayers.autograd.grad_mode import no_grad
+
+DEFAULT_OPSET = 22
+MIN_OPSET = 21  # GroupNormalization with per-channel scale and bias
+
+
+class OnnxExportError(RuntimeError):
+    """An op or an argument the exporter cannot express in ONNX."""
+
+
+def _onnx():
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError:
+        raise ImportError("cylayers.onnx.export needs the onnx package: "
+                          "pip install 'cylayers[onnx]'") from None
+    return onnx, helper, numpy_helper
+
+
+class _Trace:
+    """Every op the forward pass runs, in order, with the module it ran in."""
+
+    def __init__(self):
+        self.calls = []
+        self.module_stack = []
+
+    def record(self, cls, args, out):
+        self.calls.append((cls, args, out, self.where()))
+
+    def record_inplace(self, cls, args, target):
+        # An in-place op produces a new value of target: recorded like any op, with target as
+        # both its first input and its output (the graph renames the value).
+        self.calls.append((cls, args, target, self.where()))
+
+    def where(self):
+        return self.module_stack[-1] if self.module_stack else "the model's forward"
+
+
+class GraphBuilder:
+    """Names values, emits nodes and constants."""
+
+    def __init__(self, helper, numpy_helper, opset):
+        self.helper, self.numpy_helper, self.opset = helper, numpy_helper, opset
+        self.nodes, self.initializers = [], []
+        self.counter = collections.Counter()
+
+    def fresh(self, stem):
+        self.counter[stem] += 1
+        return f"{stem}_{self.counter[stem]}"
+
+    def node(self, op, inputs, n_outputs=1, name_hint=None, **attrs):
+        outs = [self.fresh(name_hint or op) for _ in range(n_outputs)]
+        self.nodes.append(self.helper.make_node(op, list(inputs), outs,
+                                                name=self.fresh(op + "_node"), **attrs))
+        return outs[0] if n_outputs == 1 else outs
+
+    def const(self, value, dtype=None, name=None):
+        arr = np.asarray(value, dtype=dtype)
+        if arr.dtype == np.float16:
+            arr = arr.astype(np.float32)
+        name = name or self.fresh("const")
+        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        return name
+
+    def int64s(self, values):
+        return self.const(np.asarray(list(values), dtype=np.int64))
+
+
+def _flatten_outputs(out):
+    if isinstance(out, Tensor):
+        return [out]
+    if isinstance(out, dict):
+        return [t for v in out.values() for t in _flatten_outputs(v)]
+    if isinstance(out, (tuple, list)):
+        return [t for v in out for t in _flatten_outputs(v)]
+    raise OnnxExportError(f"model output of type {type(out).__name__} cannot be exported: "
+                          "return Tensors, or tuples / lists / dicts of them")
+
+
+def _elem_type(onnx, dtype):
+    from onnx import helper
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+@contextlib.contextmanager
+def _tracing(model, trace):
+    """Record ops while the model runs in eval mode, with the module path of each op."""
+    from cylayers.nn.modules.module import Module
+    handles = []
+    if isinstance(model, Module):
+        names = {id(m): (n or type(model).__name__) for n, m in model.named_modules()}
+        for m in model.modules():
+            label = f"{names[id(m)]} ({type(m).__name__})"
+            handles.append(m.register_forward_pre_hook(  # hooks return None: nothing replaced
+                lambda mod, args, label=label: trace.module_stack.append(label)))
+            handles.append(m.register_forward_hook(
+                lambda mod, args, out: trace.module_stack.pop() and None))
+    previous = _tracer_slot.active
+    _tracer_slot.active = trace
+    try:
+        yield
+    finally:
+        _tracer_slot.active = previous
+        for h in handles:
+            h.remove()
+
+
+def export(model, args, f, export_params=True, verbose=False, input_names=None,
+           output_names=None, opset_version=None, dynamic_axes=None, do_constant_folding=True,
+           training=None, **unused):
+    """Trace ``model(*args)`` once in eval mode and write it as an ONNX model to ``f`` (a path
+    or a binary file object). Returns the onnx.ModelProto."""
+    onnx, helper, numpy_helper = _onnx()
+    from cylayers.onnx import ops
+    opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
+    if opset < MIN_OPSET:
+        raise OnnxExportError(f"opset_version={opset}: cylayers exports with opset "
+                              f">= {MIN_OPSET} (GroupNormalization with per-channel scale)")
+    if not export_params:
+        raise OnnxExportError("export_params=False is not supported: parameters are stored "
+                              "as initializers")
+    args = args if isinstance(args, tuple) else (args,)
+    inputs = [a for a in args if isinstance(a, Tensor)]
+    input_names = list(input_names or [f"input_{i}" for i in range(len(inputs))])
+    if len(input_names) != len(inputs):
+        raise OnnxExportError(f"{len(input_names)} input_names for {len(inputs)} tensor inputs")
+
+    modules = list(model.modules()) if hasattr(model, "modules") else []
+    was_training = [m.training for m in modules]
+    if any(was_training):
+        warnings.warn("cylayers.onnx.export: the model is in training mode; it is exported in "
+                      "eval mode (dropout off, BatchNorm with running statistics), like "
+                      "torch.onnx.export's default", UserWarning, stacklevel=2)
+    for m in modules:
+        m.training = False
+    trace = _Trace()
+    try:
+        with no_grad(), _tracing(model, trace):
+            out = model(*args)
+    finally:
+        for m, flag in zip(modules, was_training):
+            m.training = flag
+
+    g = GraphBuilder(helper, numpy_helper, opset)
+    values = {}  # id(tensor or array) -> current ONNX value name
+    keep = []  # tensors whose ids are keys: kept alive so ids stay unique
+    state = model.state_dict(keep_vars=True) if hasattr(model, "state_dict") else {}
+    for name, t in state.items():
+        if t is None:
+            continue
+        g.const(t._array, name=name)
+        values[id(t)] = values[id(t._array)] = name
+        keep.append(t)
+    for name, t in zip(input_names, inputs):
+        values[id(t)] = name
+        values[id(t._array)] = name
+    dynamic_axes = dynamic_axes or {}
+    batch_dynamic = any(0 in (axes if isinstance(axes, dict) else dict.fromkeys(axes))
+                        for axes in dynamic_axes.values())
+
+    def name_of(value):
+        """The ONNX value for a traced argument: a graph value, an initializer, or a new
+        constant (a tensor or array created during forward, e.g. a mask)."""
+        if isinstance(value, Tensor):
+            key = id(value)
+            if key not in values:
+                values[key] = g.const(value._array)
+                keep.append(value)
+            return values[key]
+        if isinstance(value, np.ndarray):
+            key = id(value)
+            if key not in values:
+                values[key] = g.const(value)
+                keep.append(value)
+            return values[key]
+        return None
+
+    for cls, call_args, result, where in trace.calls:
+        exporter = ops.EXPORTERS.get(cls)
+        if exporter is None:
+            raise OnnxExportError(f"cylayers.onnx.export: op {cls.__name__} (in {where}) has "
+                                  "no ONNX mapping")
+        names = [name_of(a) for a in call_args]
+        try:
+            out_name = exporter(g, names, call_args, result,
+                                ops.Context(batch_dynamic=batch_dynamic))
+        except OnnxExportError as e:
+            raise OnnxExportError(f"cylayers.onnx.export: op {cls.__name__} (in {where}): "
+                                  f"{e}") from None
+        values[id(result)] = out_name
+        keep.append(result)
+
+    outputs = _flatten_outputs(out)
+    output_names = list(output_names or [f"output_{i}" for i in range(len(outputs))])
+    if len(output_names) != len(outputs):
+        raise OnnxExportError(f"{len(output_names)} output_names for {len(outputs)} outputs")
+    for t, name in zip(outputs, output_names):
+        g.nodes.append(helper.make_node("Identity", [name_of(t)], [name],
+                                        name=g.fresh("Identity_output")))
+
+    def value_info(name, t):
+        axes = dynamic_axes.get(name, {})
+        axes = axes if isinstance(axes, dict) else {a: f"{name}_dim{a}" for a in axes}
+        shape = [axes.get(i, d) if i in axes else d for i, d in enumerate(t.shape)]
+        return helper.make_tensor_value_info(name, _elem_type(onnx, t._array.dtype), shape)
+
+    used = {name for node in g.nodes for name in node.input}
+    g.initializers = [i for i in g.initializers if i.name in used]  # e.g. num_batches_tracked
+    graph = helper.make_graph(g.nodes, type(model).__name__,
+                              [value_info(n, t) for n, t in zip(input_names, inputs)],
+                              [value_info(n, t) for n, t in zip(output_names, outputs)],
+                              initializer=g.initializers)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="cylayers")
+    proto.ir_version = min(proto.ir_version, 10)  # what current ONNX Runtime releases read
+    onnx.checker.check_model(proto, full_check=True)
+    if hasattr(f, "write"):
+        f.write(proto.SerializeToString())
+    else:
+        with open(os.fspath(f), "wb") as fh:
+            fh.write(proto.SerializeToString())
+    if verbose:
+        print(helper.printable_graph(proto.graph))
+    return proto
+
+
+def to_bytes(model, args, **kwargs):
+    """The exported model as bytes (for tests and in-memory sessions)."""
+    buf = io.BytesIO()
+    export(model, args, buf, **kwargs)
+    return buf.getvalue()

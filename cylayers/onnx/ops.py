@@ -1,0 +1,525 @@
+"""How each cylayers op is written in ONNX: EXPORTERS maps a Function class to a function
+(g, names, args, out, ctx) -> the name of the ONNX value holding ``out``.
+
+``names[i]`` is the ONNX value of ``args[i]`` when it is a tensor or array (None for plain
+Python arguments); ``out`` is the traced result, for its dtype and shape."""
+import numpy as np
+
+from cylayers._ops import arith, indexing, pointwise, reduce, shape
+import importlib
+
+activation, conv, embedding, linear, normalization, padding, pooling, dropout_ops = (
+    importlib.import_module("cylayers.nn.functional." + name)  # the modules, not the functions
+    for name in ("activation", "conv", "embedding", "linear", "normalization", "padding",
+                 "pooling", "dropout"))
+from cylayers.nn.modules import _hooks
+from cylayers.onnx.export import OnnxExportError
+
+EXPORTERS = {}
+
+
+class Context:
+    def __init__(self, batch_dynamic):
+        self.batch_dynamic = batch_dynamic
+
+
+def exports(*classes):
+    def register(fn):
+        for cls in classes:
+            EXPORTERS[cls] = fn
+        return fn
+    return register
+
+
+def _dtype(out):
+    return out._array.dtype
+
+
+def _operand(g, name, value, dtype):
+    """An operand's ONNX value: its name, or a constant for a Python number."""
+    return name if name is not None else g.const(np.asarray(value, dtype=dtype))
+
+
+# ---------------------------------------------------------------- arithmetic
+_BINARY = {arith.Add: "Add", arith.Sub: "Sub", arith.Mul: "Mul", arith.Div: "Div",
+           arith.MatMul: "MatMul"}
+
+
+for _cls, _op in _BINARY.items():
+    def _make(op):
+        def fn(g, names, args, out, ctx):
+            dtype = _dtype(out)
+            return g.node(op, [_operand(g, names[0], args[0], dtype),
+                               _operand(g, names[1], args[1], dtype)])
+        return fn
+    EXPORTERS[_cls] = _make(_op)
+
+
+@exports(arith.Neg)
+def _neg(g, names, args, out, ctx):
+    return g.node("Neg", [names[0]])
+
+
+@exports(arith.Pow)
+def _pow(g, names, args, out, ctx):
+    dtype = _dtype(out)
+    return g.node("Pow", [_operand(g, names[0], args[0], dtype),
+                          _operand(g, names[1], args[1], dtype)])
+
+
+@exports(arith.Clamp)
+def _clamp(g, names, args, out, ctx):
+    dtype = _dtype(out)
+    lo = "" if args[1] is None else _operand(g, names[1], args[1], dtype)
+    hi = "" if args[2] is None else _operand(g, names[2], args[2], dtype)
+    return g.node("Clip", [names[0], lo, hi])
+
+
+@exports(arith.Where)
+def _where(g, names, args, out, ctx):
+    dtype = _dtype(out)
+    return g.node("Where", [names[0], _operand(g, names[1], args[1], dtype),
+                            _operand(g, names[2], args[2], dtype)])
+
+
+_UNARY = {"exp": "Exp", "log": "Log", "sqrt": "Sqrt", "abs": "Abs", "sin": "Sin", "cos": "Cos",
+          "tan": "Tan", "asin": "Asin", "acos": "Acos", "atan": "Atan", "sinh": "Sinh",
+          "cosh": "Cosh", "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh", "erf": "Erf",
+          "floor": "Floor", "ceil": "Ceil", "round": "Round", "sign": "Sign",
+          "reciprocal": "Reciprocal"}
+
+
+@exports(pointwise.Unary)
+def _unary(g, names, args, out, ctx):
+    op, x, dtype = args[1], names[0], _dtype(out)
+    if op in _UNARY:
+        return g.node(_UNARY[op], [x])
+    if op == "rsqrt":
+        return g.node("Reciprocal", [g.node("Sqrt", [x])])
+    if op == "square":
+        return g.node("Mul", [x, x])
+    if op == "exp2":
+        return g.node("Pow", [g.const(np.asarray(2.0, dtype)), x])
+    if op == "expm1":
+        return g.node("Sub", [g.node("Exp", [x]), g.const(np.asarray(1.0, dtype))])
+    if op == "log1p":
+        return g.node("Log", [g.node("Add", [x, g.const(np.asarray(1.0, dtype))])])
+    if op in ("log2", "log10"):
+        base = np.log(2.0 if op == "log2" else 10.0)
+        return g.node("Div", [g.node("Log", [x]), g.const(np.asarray(base, dtype))])
+    raise OnnxExportError(f"the elementwise function {op!r} has no ONNX form here")
+
+
+@exports(pointwise.Lerp)
+def _lerp(g, names, args, out, ctx):
+    dtype = _dtype(out)
+    start, end, weight = (_operand(g, n, a, dtype) for n, a in zip(names, args))
+    return g.node("Add", [start, g.node("Mul", [weight, g.node("Sub", [end, start])])])
+
+
+# ---------------------------------------------------------------- reductions
+def _axes(g, dims):
+    return [g.int64s(dims)] if dims else []
+
+
+def _reduction(op):
+    def fn(g, names, args, out, ctx):
+        a, dim, keepdim = args
+        dims = reduce.norm_dims(dim, a._array.ndim)
+        return g.node(op, [names[0]] + _axes(g, dims), keepdims=int(keepdim))
+    return fn
+
+
+EXPORTERS[reduce.Sum] = _reduction("ReduceSum")
+EXPORTERS[reduce.Mean] = _reduction("ReduceMean")
+
+
+@exports(reduce.MaxAll)
+def _max_all(g, names, args, out, ctx):
+    return g.node("ReduceMin" if args[1] else "ReduceMax", [names[0]], keepdims=0)
+
+
+@exports(reduce.MaxDim)
+def _max_dim(g, names, args, out, ctx):
+    a, dim, keepdim, use_min = args
+    dims = reduce.norm_dims(dim, a._array.ndim)
+    return g.node("ReduceMin" if use_min else "ReduceMax", [names[0]] + _axes(g, dims),
+                  keepdims=int(keepdim))
+
+
+@exports(reduce.AmaxAmin)
+def _amax(g, names, args, out, ctx):
+    a, dims, keepdim, use_min = args
+    return g.node("ReduceMin" if use_min else "ReduceMax", [names[0]] + _axes(g, dims),
+                  keepdims=int(keepdim))
+
+
+@exports(reduce.LogSumExp)
+def _logsumexp(g, names, args, out, ctx):
+    a, dims, keepdim = args
+    return g.node("ReduceLogSumExp", [names[0]] + _axes(g, dims), keepdims=int(keepdim))
+
+
+@exports(reduce.CumSum)
+def _cumsum(g, names, args, out, ctx):
+    return g.node("CumSum", [names[0], g.const(np.asarray(args[1], np.int64))])
+
+
+# ---------------------------------------------------------------- shape and memory
+def _keep_batch(shape_out, shape_in, ctx):
+    """A reshape target with the batch dim written as 0 (copy the input's), so a dynamic batch
+    axis stays dynamic, when the batch dim is carried through unchanged."""
+    target = list(shape_out)
+    if ctx.batch_dynamic and target and shape_in and target[0] == shape_in[0]:
+        target[0] = 0
+    return target
+
+
+@exports(shape.Reshape)
+def _reshape(g, names, args, out, ctx):
+    a = args[0]
+    return g.node("Reshape", [names[0], g.int64s(_keep_batch(out.shape, a.shape, ctx))])
+
+
+@exports(shape.Permute)
+def _permute(g, names, args, out, ctx):
+    return g.node("Transpose", [names[0]], perm=list(args[1]))
+
+
+@exports(shape.Expand)
+def _expand(g, names, args, out, ctx):
+    a, target = args
+    in_shape = (1,) * (len(target) - a._array.ndim) + tuple(a.shape)
+    # 1 where the input already has the size: Expand broadcasts, so such dims stay dynamic.
+    dims = [1 if i == t else t for i, t in zip(in_shape, target)]
+    return g.node("Expand", [names[0], g.int64s(dims)])
+
+
+@exports(shape.GetItem)
+def _getitem(g, names, args, out, ctx):
+    a, index = args
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, (np.ndarray, list)) or hasattr(i, "_array") for i in items):
+        if len(items) == 1 and np.asarray(items[0]).dtype.kind in "iu":
+            return g.node("Gather", [names[0], g.const(np.asarray(items[0], np.int64))],
+                          axis=0)
+        raise OnnxExportError("advanced (array) indexing beyond one integer array is not "
+                              "exportable")
+    n_real = sum(1 for i in items if i is not None and i is not Ellipsis)
+    if sum(1 for i in items if i is Ellipsis) > 1:
+        raise OnnxExportError("more than one Ellipsis in an index")
+    expanded = []
+    for i in items:
+        if i is Ellipsis:
+            expanded += [slice(None)] * (a._array.ndim - n_real)
+        else:
+            expanded.append(i)
+    starts, ends, axes, steps, squeeze, unsqueeze = [], [], [], [], [], []
+    dim = 0
+    out_dim = 0
+    for i in expanded:
+        if i is None:
+            unsqueeze.append(out_dim)
+            out_dim += 1
+            continue
+        size = a.shape[dim]
+        if isinstance(i, (int, np.integer)):
+            k = int(i) % size
+            starts.append(k)
+            ends.append(k + 1)
+            axes.append(dim)
+            steps.append(1)
+            squeeze.append(dim)
+        else:
+            start, stop, step = i.indices(size)
+            if (start, stop, step) != (0, size, 1):
+                starts.append(start)
+                ends.append(stop if step > 0 or stop >= 0 else -(2 ** 62))
+                axes.append(dim)
+                steps.append(step)
+            out_dim += 1
+        dim += 1
+    value = names[0]
+    if axes:
+        value = g.node("Slice", [value, g.int64s(starts), g.int64s(ends), g.int64s(axes),
+                                 g.int64s(steps)])
+    if squeeze:
+        value = g.node("Squeeze", [value, g.int64s(squeeze)])
+    if unsqueeze:
+        value = g.node("Unsqueeze", [value, g.int64s(unsqueeze)])
+    return value if value != names[0] else g.node("Identity", [value])
+
+
+@exports(shape.Cast)
+def _cast(g, names, args, out, ctx):
+    from onnx import helper
+    return g.node("Cast", [names[0]], to=helper.np_dtype_to_tensor_dtype(np.dtype(args[1])))
+
+
+@exports(shape.Clone, _hooks._OutputHook, _hooks._InputHook)
+def _identity(g, names, args, out, ctx):
+    return g.node("Identity", [names[0]])
+
+
+@exports(shape.Cat)
+def _cat(g, names, args, out, ctx):
+    return g.node("Concat", names[1:], axis=int(args[0]))
+
+
+@exports(shape.Stack)
+def _stack(g, names, args, out, ctx):
+    axis = g.int64s([int(args[0])])
+    return g.node("Concat", [g.node("Unsqueeze", [n, axis]) for n in names[1:]],
+                  axis=int(args[0]))
+
+
+@exports(indexing.IndexSelect)
+def _index_select(g, names, args, out, ctx):
+    return g.node("Gather", [names[0], names[2]], axis=int(args[1]))
+
+
+@exports(indexing.Gather)
+def _gather(g, names, args, out, ctx):
+    return g.node("GatherElements", [names[0], names[2]], axis=int(args[1]))
+
+
+@exports(indexing.MaskedFill)
+def _masked_fill(g, names, args, out, ctx):
+    value = _operand(g, names[2], args[2], _dtype(out))
+    return g.node("Where", [names[1], value, names[0]])
+
+
+@exports(indexing.Repeat)
+def _repeat(g, names, args, out, ctx):
+    a, repeats = args
+    value = names[0]
+    if len(repeats) > a._array.ndim:
+        value = g.node("Reshape", [value, g.int64s((1,) * (len(repeats) - a._array.ndim)
+                                                   + tuple(a.shape))])
+    return g.node("Tile", [value, g.int64s(repeats)])
+
+
+@exports(indexing.Triangle)
+def _triangle(g, names, args, out, ctx):
+    return g.node("Trilu", [names[0], g.const(np.asarray(args[1], np.int64))],
+                  upper=int(args[2]))
+
+
+@exports(indexing.Einsum)
+def _einsum(g, names, args, out, ctx):
+    equation = args[0].replace(" ", "")
+    if "->" not in equation:
+        letters = equation.replace(",", "")
+        equation += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return g.node("Einsum", names[1:], equation=equation)
+
+
+@exports(padding.PadFn)
+def _pad(g, names, args, out, ctx):
+    x, pad, mode, value = args
+    widths = padding._pairs(pad, x._array.ndim)
+    pads = [b for b, _ in widths] + [a for _, a in widths]
+    onnx_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
+                 "circular": "wrap"}[mode]
+    inputs = [names[0], g.int64s(pads)]
+    if mode == "constant":
+        inputs.append(g.const(np.asarray(value, _dtype(out))))
+    return g.node("Pad", inputs, mode=onnx_mode)
+
+
+@exports(embedding.EmbeddingFn)
+def _embedding(g, names, args, out, ctx):
+    return g.node("Gather", [names[0], names[1]], axis=0)
+
+
+# ---------------------------------------------------------------- layers
+@exports(linear.LinearFn)
+def _linear(g, names, args, out, ctx):
+    x, weight, bias = args
+    if x._array.ndim == 2:
+        inputs = [names[0], names[1]] + ([names[2]] if bias is not None else [])
+        return g.node("Gemm", inputs, transB=1)
+    y = g.node("MatMul", [names[0], g.node("Transpose", [names[1]], perm=[1, 0])])
+    return g.node("Add", [y, names[2]]) if bias is not None else y
+
+
+def _window_attrs(geom):
+    return dict(kernel_shape=list(geom.kernel), strides=list(geom.stride),
+                pads=list(geom.pad_before) + list(geom.pad_after))
+
+
+@exports(conv.ConvFn)
+def _conv(g, names, args, out, ctx):
+    x, weight, bias, geom, groups = args
+    inputs = [names[0], names[1]] + ([names[2]] if bias is not None else [])
+    return g.node("Conv", inputs, dilations=list(geom.dilation), group=int(groups),
+                  **_window_attrs(geom))
+
+
+@exports(pooling.MaxPoolFn)
+def _max_pool(g, names, args, out, ctx):
+    geom = args[1]
+    return g.node("MaxPool", [names[0]], dilations=list(geom.dilation),
+                  ceil_mode=int(geom.ceil_mode), **_window_attrs(geom))
+
+
+@exports(pooling.AvgPoolFn)
+def _avg_pool(g, names, args, out, ctx):
+    x, geom, count_include_pad, divisor_override = args
+    if divisor_override is not None:
+        raise OnnxExportError("avg_pool with divisor_override has no ONNX form")
+    return g.node("AveragePool", [names[0]], count_include_pad=int(count_include_pad),
+                  ceil_mode=int(geom.ceil_mode), **_window_attrs(geom))
+
+
+@exports(pooling.AdaptiveAvgPoolFn)
+def _adaptive_avg_pool(g, names, args, out, ctx):
+    x, out_spatial = args
+    in_spatial = x.shape[-len(out_spatial):]
+    if all(o == 1 for o in out_spatial):
+        value = g.node("GlobalAveragePool", [names[0]]) if x._array.ndim == len(
+            out_spatial) + 2 else None
+        if value is not None:
+            return value
+    if all(i % o == 0 for i, o in zip(in_spatial, out_spatial)) and \
+            x._array.ndim == len(out_spatial) + 2:
+        k = [i // o for i, o in zip(in_spatial, out_spatial)]
+        return g.node("AveragePool", [names[0]], kernel_shape=k, strides=k)
+    raise OnnxExportError(f"adaptive average pooling from {tuple(in_spatial)} to "
+                          f"{tuple(out_spatial)} needs windows of unequal sizes, which ONNX "
+                          "cannot express (an output size dividing the input size can)")
+
+
+# ---------------------------------------------------------------- activations
+def _simple(op):
+    def fn(g, names, args, out, ctx):
+        return g.node(op, [names[0]])
+    return fn
+
+
+EXPORTERS[activation.ReLUFn] = _simple("Relu")
+EXPORTERS[activation.SigmoidFn] = _simple("Sigmoid")
+EXPORTERS[activation.TanhFn] = _simple("Tanh")
+EXPORTERS[activation.MishFn] = _simple("Mish")
+
+
+@exports(activation.HardtanhFn)
+def _hardtanh(g, names, args, out, ctx):
+    dtype = _dtype(out)
+    return g.node("Clip", [names[0], g.const(np.asarray(args[1], dtype)),
+                           g.const(np.asarray(args[2], dtype))])
+
+
+@exports(activation.LeakyReLUFn)
+def _leaky_relu(g, names, args, out, ctx):
+    return g.node("LeakyRelu", [names[0]], alpha=float(args[1]))
+
+
+@exports(activation.ELUFn)
+def _elu(g, names, args, out, ctx):
+    x, alpha, scale, input_scale = args
+    if scale == 1.0 and input_scale == 1.0:
+        return g.node("Elu", [names[0]], alpha=float(alpha))
+    if input_scale == 1.0:
+        return g.node("Selu", [names[0]], alpha=float(alpha), gamma=float(scale))
+    if scale == 1.0 and abs(input_scale * alpha - 1.0) < 1e-12:
+        return g.node("Celu", [names[0]], alpha=float(alpha))
+    raise OnnxExportError("an ELU variant with these parameters has no ONNX form")
+
+
+@exports(activation.GELUFn)
+def _gelu(g, names, args, out, ctx):
+    return g.node("Gelu", [names[0]], approximate="tanh" if args[1] else "none")
+
+
+@exports(activation.SiLUFn)
+def _silu(g, names, args, out, ctx):
+    return g.node("Mul", [names[0], g.node("Sigmoid", [names[0]])])
+
+
+@exports(activation.SoftplusFn)
+def _softplus(g, names, args, out, ctx):
+    x, beta, threshold = args
+    if beta == 1.0:
+        return g.node("Softplus", [names[0]])
+    b = g.const(np.asarray(beta, _dtype(out)))
+    return g.node("Div", [g.node("Softplus", [g.node("Mul", [names[0], b])]), b])
+
+
+@exports(activation.PReLUFn)
+def _prelu(g, names, args, out, ctx):
+    x, weight = args
+    slope = names[1]
+    if x._array.ndim >= 2 and weight.shape[0] > 1:  # one slope per channel (dim 1)
+        slope = g.node("Reshape", [slope, g.int64s([weight.shape[0]] + [1] * (x._array.ndim
+                                                                           - 2))])
+    return g.node("PRelu", [names[0], slope])
+
+
+@exports(activation.SoftmaxFn)
+def _softmax(g, names, args, out, ctx):
+    x, dim, log_output = args
+    axis = dim % max(x._array.ndim, 1) if x._array.ndim else 0
+    return g.node("LogSoftmax" if log_output else "Softmax", [names[0]], axis=axis)
+
+
+@exports(dropout_ops.DropoutFn)
+def _dropout(g, names, args, out, ctx):
+    raise OnnxExportError("dropout was applied with training=True inside forward; an exported "
+                          "model is an inference model (call dropout with "
+                          "training=self.training)")
+
+
+# ---------------------------------------------------------------- normalization
+def _affine(g, name, value, n, dtype, fill):
+    return name if value is not None else g.const(np.full(n, fill, dtype=dtype))
+
+
+@exports(normalization.BlockNormFn)
+def _block_norm(g, names, args, out, ctx):
+    x, weight, bias, layout, eps, fixed_mean, fixed_var, _ = args
+    c, dtype = layout.c, _dtype(out)
+    scale = _affine(g, names[1], weight, c, dtype, 1.0)
+    shift = _affine(g, names[2], bias, c, dtype, 0.0)
+    group_kind = len(layout.grouped) == 3
+    if fixed_mean is not None:  # running statistics: the same per-channel affine for any kind
+        return g.node("BatchNormalization", [names[0], scale, shift, names[5], names[6]],
+                      epsilon=float(eps))
+    if group_kind:
+        return g.node("GroupNormalization", [names[0], scale, shift],
+                      num_groups=int(layout.grouped[1]), epsilon=float(eps))
+    if layout.axes == ():  # instance statistics
+        return g.node("InstanceNormalization", [names[0], scale, shift], epsilon=float(eps))
+    # batch statistics in an inference graph (track_running_stats=False): computed there
+    axes = [0] + list(range(2, x._array.ndim))
+    mean = g.node("ReduceMean", [names[0], g.int64s(axes)], keepdims=1)
+    centered = g.node("Sub", [names[0], mean])
+    var = g.node("ReduceMean", [g.node("Mul", [centered, centered]), g.int64s(axes)],
+                 keepdims=1)
+    std = g.node("Sqrt", [g.node("Add", [var, g.const(np.asarray(eps, dtype))])])
+    shape = g.int64s([1, c] + [1] * (x._array.ndim - 2))
+    y = g.node("Div", [centered, std])
+    y = g.node("Mul", [y, g.node("Reshape", [scale, shape])])
+    return g.node("Add", [y, g.node("Reshape", [shift, shape])])
+
+
+@exports(normalization.GroupNormFn)
+def _group_norm(g, names, args, out, ctx):
+    x, weight, bias, num_groups, eps = args
+    c, dtype = x.shape[1], _dtype(out)
+    scale = _affine(g, names[1], weight, c, dtype, 1.0)
+    shift = _affine(g, names[2], bias, c, dtype, 0.0)
+    if num_groups == c and x._array.ndim > 2:
+        return g.node("InstanceNormalization", [names[0], scale, shift], epsilon=float(eps))
+    return g.node("GroupNormalization", [names[0], scale, shift], num_groups=int(num_groups),
+                  epsilon=float(eps))
+
+
+@exports(normalization.LayerNormFn)
+def _layer_norm(g, names, args, out, ctx):
+    x, weight, bias, row_len, param_ndim, eps = args
+    normalized = tuple(x.shape[x._array.ndim - param_ndim:])
+    dtype = _dtype(out)
+    scale = names[1] if weight is not None else g.const(np.ones(normalized, dtype))
+    inputs = [names[0], scale] + ([names[2]] if bias is not None else [])
+    return g.node("LayerNormalization", inputs, axis=-int(param_ndim), epsilon=float(eps))
