@@ -3,6 +3,7 @@
     python examples/conv_bn_relu.py
     python examples/conv_bn_relu.py --dataset mnist --data ~/mnist
     python examples/conv_bn_relu.py --export runs/conv_bn_relu.onnx   # then ONNX Runtime
+    mpiexec -n 2 python examples/conv_bn_relu.py --distributed        # data parallel on MPI
 """
 import sys
 
@@ -45,10 +46,20 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     train, test = load_data(args, flatten=False)
     model = ConvBNReLUNet(train.arrays[0].shape[1], 10, args.width)
-    print(model)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    trained = model
+    if args.distributed:
+        import cylayers.distributed as dist
+        dist.init_process_group("mpi")
+        # Batch statistics over every rank's samples, gradients averaged after backward.
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        trained = nn.parallel.DistributedDataParallel(model)
+    if not args.distributed or torch.distributed.get_rank() == 0:
+        print(trained)
+    opt = torch.optim.Adam(trained.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
-    accuracy = fit(model, train, test, args, optimizer=opt, scheduler=sched)[0]
+    accuracy = fit(trained, train, test, args, optimizer=opt, scheduler=sched)[0]
+    if args.distributed:
+        torch.distributed.destroy_process_group()
     if args.export:
         import cylayers.onnx
         model.eval()

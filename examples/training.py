@@ -8,7 +8,7 @@ import numpy as np
 
 import cylayers
 from cylayers import nn
-from cylayers.data import DataLoader
+from cylayers.data import DataLoader, DistributedSampler
 
 
 def make_parser(description, epochs, batch_size, lr, name):
@@ -27,6 +27,10 @@ def make_parser(description, epochs, batch_size, lr, name):
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--plot", default=f"runs/{name}.png", help="loss/accuracy curves (PNG)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over MPI ranks (launch with mpiexec -n N): each rank "
+                        "trains on its DistributedSampler shard, gradients are averaged, rank 0 "
+                        "logs and checkpoints")
     return p
 
 
@@ -85,16 +89,25 @@ def plot_history(history, path):
 
 
 def fit(model, train, test, args, optimizer=None, scheduler=None, log=print):
-    """Train ``model``; returns the final test accuracy. Resumable from args.checkpoint."""
+    """Train ``model``; returns the final test accuracy. Resumable from args.checkpoint.
+
+    In a distributed run (``model`` wrapped in DistributedDataParallel) every rank trains on
+    its shard of each epoch; only rank 0 logs, plots and writes the checkpoint, and every rank
+    resumes from it."""
+    import cylayers.distributed as dist
     if args.threads:
         cylayers.set_num_threads(args.threads)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    core = getattr(model, "module", model)  # the bare model: checkpoints without "module."
+    if rank != 0:
+        log = lambda *a, **k: None  # noqa: E731
     optimizer = optimizer or cylayers.optim.Adam(model.parameters(), lr=args.lr)
     loss_fn = nn.CrossEntropyLoss()
     history = {"loss": [], "train_acc": [], "test_acc": []}
     start_epoch = 0
     if args.resume and os.path.exists(args.checkpoint):
         state = cylayers.load(args.checkpoint)
-        model.load_state_dict(state["model"])
+        core.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and "scheduler" in state:
             scheduler.load_state_dict(state["scheduler"])
@@ -102,11 +115,16 @@ def fit(model, train, test, args, optimizer=None, scheduler=None, log=print):
         start_epoch = state["epoch"]
         cylayers.random.set_rng_state(state["rng"])
         log(f"resumed from {args.checkpoint} at epoch {start_epoch}")
-    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True)
+    sampler = DistributedSampler(train, seed=args.seed) if world > 1 else None
+    loader = DataLoader(train, batch_size=args.batch_size, shuffle=sampler is None,
+                        sampler=sampler)
     for epoch in range(start_epoch, args.epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         t0 = time.perf_counter()
         total, correct, seen = 0.0, 0, 0
-        bar = progress(loader, args.no_progress, len(loader), f"epoch {epoch + 1}/{args.epochs}")
+        bar = progress(loader, args.no_progress or rank != 0, len(loader),
+                       f"epoch {epoch + 1}/{args.epochs}")
         for x, y in bar:
             optimizer.zero_grad()
             logits = model(x)
@@ -122,20 +140,28 @@ def fit(model, train, test, args, optimizer=None, scheduler=None, log=print):
                                 refresh=False)
         if scheduler is not None:
             scheduler.step()
+        if world > 1:  # the epoch's loss and accuracy over every rank's samples
+            sums = cylayers.tensor([total, float(correct), float(seen)], dtype=cylayers.float64)
+            dist.all_reduce(sums)
+            total, correct, seen = sums[0].item(), int(sums[1].item()), int(sums[2].item())
         test_acc = evaluate(model, test)
         history["loss"].append(total / seen)
         history["train_acc"].append(correct / seen)
         history["test_acc"].append(test_acc)
         log(f"epoch {epoch + 1:3d}  loss {total / seen:.4f}  train acc {correct / seen:.4f}  "
             f"test acc {test_acc:.4f}  ({time.perf_counter() - t0:.1f}s)")
-        os.makedirs(os.path.dirname(args.checkpoint) or ".", exist_ok=True)
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "epoch": epoch + 1, "history": history,
-                 "rng": cylayers.random.get_rng_state()}
-        if scheduler is not None:
-            state["scheduler"] = scheduler.state_dict()
-        cylayers.save(state, args.checkpoint)
-    plot_history(history, args.plot)
+        if rank == 0:
+            os.makedirs(os.path.dirname(args.checkpoint) or ".", exist_ok=True)
+            state = {"model": core.state_dict(), "optimizer": optimizer.state_dict(),
+                     "epoch": epoch + 1, "history": history,
+                     "rng": cylayers.random.get_rng_state()}
+            if scheduler is not None:
+                state["scheduler"] = scheduler.state_dict()
+            cylayers.save(state, args.checkpoint)
+        if world > 1:
+            dist.barrier()  # the checkpoint is complete before any rank reads it
+    if rank == 0:
+        plot_history(history, args.plot)
     final = evaluate(model, test)
     log(f"final test accuracy {final:.4f}")
     return final, history

@@ -6,8 +6,19 @@ that total, then a Function's backward runs, or a leaf's gradient is accumulated
 (or, for autograd.grad, captured instead).
 """
 import sys
+import threading
 
 import numpy as np
+
+_pending_callbacks = threading.local()
+
+
+def queue_callback(fn):
+    """Run ``fn()`` once the current backward pass has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``; DistributedDataParallel uses it)."""
+    if not hasattr(_pending_callbacks, "fns"):
+        _pending_callbacks.fns = []
+    _pending_callbacks.fns.append(fn)
 
 
 def _one_local_refcount():
@@ -141,6 +152,9 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
                 ready.append(nxt)
             elif left == 0:
                 _skip(nxt, pending, grads, ready, retain_graph)
+    callbacks = getattr(_pending_callbacks, "fns", None)
+    while callbacks:
+        callbacks.pop(0)()
     return captured
 
 

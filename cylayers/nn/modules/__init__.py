@@ -19,7 +19,7 @@ from cylayers.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularP
                                          ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from cylayers.nn.modules.dropout import (AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d,
                                          FeatureAlphaDropout)
-from cylayers.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from cylayers.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, SyncBatchNorm
 from cylayers.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from cylayers.nn.modules.normalization import GroupNorm, LayerNorm
 from cylayers.nn.modules.conv import Conv1d, Conv2d, Conv3d

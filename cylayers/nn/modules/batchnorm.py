@@ -93,3 +93,56 @@ class BatchNorm3d(_BatchNorm):
     def _check_input_dim(self, input):
         if input.ndim != 5:
             raise ValueError(f"expected 5D input (got {input.ndim}D input)")
+
+
+class SyncBatchNorm(_BatchNorm):
+    """BatchNorm whose training statistics cover every rank's samples (cylayers.distributed);
+    in eval mode, or outside a distributed job, it is a plain BatchNorm."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, process_group=None, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats,
+                         dtype=dtype)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input):
+        if input.ndim < 2:
+            raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
+
+    def forward(self, input):
+        from cylayers import distributed as dist
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(input)
+        from cylayers.nn.functional.sync_batchnorm import SyncBatchNormFn
+        self._check_input_dim(input)
+        momentum = self._momentum_for_this_step()
+        track = self.track_running_stats
+        out = SyncBatchNormFn.apply(input, self.weight, self.bias, self.eps,
+                                    self.running_mean._array if track else None,
+                                    self.running_var._array if track else None, momentum)
+        if track:
+            self.running_mean._bump_version()
+            self.running_var._bump_version()
+        return out
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """Replace every BatchNorm*d in ``module`` (recursively) by a SyncBatchNorm with the
+        same parameters and buffers; returns the converted module."""
+        converted = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            converted = cls(module.num_features, module.eps, module.momentum, module.affine,
+                            module.track_running_stats, process_group)
+            for name in ("weight", "bias"):
+                value = getattr(module, name)
+                if value is not None:
+                    setattr(converted, name, value)
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                if getattr(module, name) is not None:
+                    setattr(converted, name, getattr(module, name))
+            converted.training = module.training
+        for name, child in list(module._modules.items()):
+            new = cls.convert_sync_batchnorm(child, process_group)
+            if new is not child:
+                module._modules[name] = new
+        return converted

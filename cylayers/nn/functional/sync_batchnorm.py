@@ -1,0 +1,82 @@
+"""Batch normalization with statistics over every rank's samples (SyncBatchNorm's op).
+
+Forward: each rank's per-channel count, mean and sum of squared deviations (float64) are
+gathered and merged in rank order with Chan's formula, so the global variance keeps float64
+accuracy whatever the ranks' batch sizes. Backward: one allreduce of the per-channel sums of
+dy and dy * x_hat."""
+import numpy as np
+
+from cylayers import distributed as dist
+from cylayers.autograd.function import Function
+
+
+def _channels_last(x):
+    """(rows, C) view of an (N, C, *) array, as float64."""
+    c = x.shape[1]
+    return np.moveaxis(x, 1, -1).reshape(-1, c).astype(np.float64)
+
+
+def merge_moments(counts, means, m2s):
+    """Chan et al.'s pairwise merge of (count, mean, M2) per channel, in the order given."""
+    n, mean, m2 = counts[0], means[0].copy(), m2s[0].copy()
+    for nb, mb, m2b in zip(counts[1:], means[1:], m2s[1:]):
+        if nb == 0:
+            continue
+        total = n + nb
+        delta = mb - mean
+        mean = mean + delta * (nb / total) if total else mean
+        m2 = m2 + m2b + delta * delta * (n * nb / total) if total else m2
+        n = total
+    return n, mean, m2
+
+
+class SyncBatchNormFn(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps, running_mean, running_var, momentum):
+        comm = dist._comm()
+        c = x.shape[1]
+        rows = _channels_last(x)
+        n_local = rows.shape[0]
+        mean_local = rows.mean(axis=0) if n_local else np.zeros(c)
+        m2_local = ((rows - mean_local) ** 2).sum(axis=0) if n_local else np.zeros(c)
+        mine = np.concatenate([[n_local], mean_local, m2_local])
+        gathered = np.empty((comm.Get_size(), mine.size))
+        comm.Allgather(mine, gathered)
+        n, mean, m2 = merge_moments(gathered[:, 0], gathered[:, 1:1 + c], gathered[:, 1 + c:])
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got "
+                             f"{int(n)} over all ranks")
+        var = m2 / n
+        invstd = 1.0 / np.sqrt(var + eps)
+        shape = (1, c) + (1,) * (x.ndim - 2)
+        xhat = (x - mean.reshape(shape)) * invstd.reshape(shape)
+        out = xhat * (weight.reshape(shape) if weight is not None else 1.0)
+        if bias is not None:
+            out = out + bias.reshape(shape)
+        if running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += (momentum * mean).astype(running_mean.dtype)
+            running_var *= 1 - momentum
+            running_var += (momentum * m2 / (n - 1)).astype(running_var.dtype)
+        ctx.n, ctx.invstd, ctx.mean = n, invstd, mean
+        ctx.save_for_backward(x, weight)
+        return np.asarray(out, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        c = x.shape[1]
+        shape = (1, c) + (1,) * (x.ndim - 2)
+        xhat = (_channels_last(x) - ctx.mean) * ctx.invstd
+        dy = _channels_last(g)
+        sums = np.concatenate([dy.sum(axis=0), (dy * xhat).sum(axis=0)])
+        local_dw, local_db = sums[c:].copy(), sums[:c].copy()
+        dist._comm().Allreduce(dist._mpi().IN_PLACE, sums)
+        mean_dy, mean_dy_xhat = sums[:c] / ctx.n, sums[c:] / ctx.n
+        w = weight.astype(np.float64) if weight is not None else np.ones(c)
+        dx_rows = (dy - mean_dy - xhat * mean_dy_xhat) * (w * ctx.invstd)
+        dx = np.moveaxis(dx_rows.reshape((x.shape[0],) + x.shape[2:] + (c,)), -1, 1)
+        need_w, need_b = ctx.needs_input_grad[1:3]
+        return (np.ascontiguousarray(dx, dtype=x.dtype),
+                local_dw.astype(x.dtype) if need_w else None,
+                local_db.astype(x.dtype) if need_b else None, None, None, None, None)
