@@ -17,3 +17,22 @@ def test_quick_run_writes_markdown(tmp_path, capsys):
     assert {r["mode"] for r in rows} == {"fwd", "fwd+bwd"}
     assert all(r["t_cylayers"] > 0 and r["t_torch"] > 0 for r in rows)
     assert "per op" in format_table(rows, threads)
+
+
+def test_each_library_runs_in_its_own_process_and_epochs_report_peak_memory():
+    from cylayers.bench.__main__ import Worker
+    case = "Linear(512,256) on (256,512)"
+    for lib, other in (("torch", "cylayers._kernels"), ("cylayers", "torch")):
+        w = Worker(lib, 1)
+        try:
+            assert "modes" in w.ask(op="build", case=case, dtype="float32")
+            loaded = w.ask(op="loaded")
+        finally:
+            w.close()
+        assert loaded[other] is False, (lib, loaded)  # never both libraries in one process
+    rows, threads = run("digits CNN", threads=2, quick=True, libraries=["cylayers", "torch"])
+    epoch = [r for r in rows if r["mode"] == "epoch" and r["group"] == "epoch"]
+    assert epoch and epoch[0]["t_cylayers"] > 0 and epoch[0]["t_torch"] > 0
+    assert set(epoch[0]["peak"]) == {"cylayers", "torch"}
+    table = format_table(rows, threads)
+    assert "peak MB" in table and "below 1.00x means cylayers is faster" in table

@@ -1,81 +1,175 @@
 """python -m cylayers.bench [--filter TEXT] [--threads N] [--out DIR] [--quick]
 
-Times every registered case for cylayers, PyTorch (when installed; same process, same thread
-count), a plain-numpy reference and, for the activation and dropout cases, JAX's jit (when
-installed; XLA picks its own threads), interleaving repeats and keeping minimums. Prints a table of
-times and ratios, writes it as markdown (and a PNG bar chart when matplotlib is installed)."""
+Times every registered case for cylayers, PyTorch (when installed), a plain-numpy reference
+and, for the activation and dropout cases, JAX's jit (when installed; XLA picks its own
+threads). Each library runs in its own process with the same thread count (two OpenMP runtimes
+in one process fight over the cores; cylayers' malloc tuning is process-wide); rounds are
+interleaved across the processes and the minimum is kept. Prints a table of times and the
+cylayers/PyTorch ratio (below 1: cylayers is faster), the peak memory of the whole-model rows,
+and cylayers' CNN epoch on 1 thread against N; writes it as markdown (and a PNG bar chart when
+matplotlib is installed)."""
 import argparse
+import importlib.util
+import json
 import os
+import subprocess
 import sys
 
 import numpy as np
 
 import cylayers
 from cylayers.bench import cases as _cases  # noqa: F401  (registers the cases)
-from cylayers.bench.harness import measure, stream_copy_bandwidth
+from cylayers.bench.harness import stream_copy_bandwidth
 from cylayers.bench.registry import CASES
 
 
-def _torch():
-    try:
-        import torch
-        return torch
-    except ImportError:
-        return None
+class Worker:
+    """A library's own benchmark process (cylayers/bench/worker.py), driven line by line."""
+
+    def __init__(self, lib, threads):
+        self.lib = lib
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        self.proc = subprocess.Popen([sys.executable, WORKER, lib, str(threads)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env=env)
+
+    def ask(self, **req):
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.lib} benchmark process exited")
+        return json.loads(line)
+
+    def close(self):
+        try:
+            self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self.proc.wait(timeout=30)
+
+
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
+
+
+def available_libraries():
+    libs = ["cylayers"]
+    for name in ("torch", "numpy", "jax"):
+        if name == "numpy" or importlib.util.find_spec(name) is not None:
+            libs.append(name)
+    return libs
+
+
+def _measure(workers, case, mode, repeats, target):
+    """Interleaved rounds over the libraries' processes; the minimum for each."""
+    inner = {}
+    for lib, w in workers.items():
+        answer = w.ask(op="calibrate", case=case, mode=mode, target=target)
+        if "inner" in answer:
+            inner[lib] = answer["inner"]
+    best = {lib: float("inf") for lib in inner}
+    for _ in range(repeats):
+        for lib in inner:
+            answer = workers[lib].ask(op="time", case=case, mode=mode, inner=inner[lib])
+            if "seconds" in answer:
+                best[lib] = min(best[lib], answer["seconds"])
+    return {lib: t for lib, t in best.items() if t < float("inf")}
 
 
 def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd+bwd", "epoch"),
-        dtype=np.float32):
-    torch = _torch()
+        dtype=np.float32, libraries=None):
+    """Time every selected case in every library, each library in its own process with the
+    same thread count; a last row compares cylayers' CNN epoch on 1 thread and on ``threads``.
+    """
     threads = threads or cylayers.get_num_threads()
-    cylayers.set_num_threads(threads)
-    if torch is not None:
-        torch.set_num_threads(threads)
+    libraries = libraries or available_libraries()
+    workers = {lib: Worker(lib, threads) for lib in libraries}
+    target = 0.005 if quick else 0.02
+    repeats = 2 if quick else repeats
     rows = []
-    for case in CASES:
-        if filter_text and filter_text.lower() not in (case.name + " " + case.group).lower():
-            continue
-        built = {}
-        for lib in ("cylayers", "torch", "numpy", "jax"):
-            if lib == "torch" and torch is None:
+    try:
+        for case in CASES:
+            if filter_text and filter_text.lower() not in (case.name + " " +
+                                                           case.group).lower():
                 continue
-            fns = case.build(lib, dtype)
-            if fns is not None:
-                built[lib] = fns
-        saved = {lib: f["saved"]() for lib, f in built.items() if "saved" in f}
-        for mode in modes:
-            fns = {lib: f[mode] for lib, f in built.items() if mode in f}
-            if "cylayers" not in fns:
-                continue
-            t = measure(fns, repeats=2 if quick else repeats, target=0.005 if quick else 0.02)
-            rows.append(dict(case=case.name, group=case.group, mode=mode, ops=case.ops,
-                             bytes=case.bytes_moved, saved=saved if mode == "fwd+bwd" else {},
-                             **{f"t_{k}": v for k, v in t.items()}))
+            built = {lib: w.ask(op="build", case=case.name, dtype=np.dtype(dtype).name)
+                     for lib, w in workers.items()}
+            saved = {lib: b["saved"] for lib, b in built.items() if "saved" in b}
+            for mode in modes:
+                with_mode = {lib: workers[lib] for lib, b in built.items()
+                             if mode in b.get("modes", ())}
+                if "cylayers" not in with_mode:
+                    continue
+                t = _measure(with_mode, case.name, mode, repeats, target)
+                peak = {}
+                if mode == "epoch":
+                    for lib, w in with_mode.items():
+                        answer = w.ask(op="peak", case=case.name, mode=mode)
+                        if answer.get("bytes") is not None:
+                            peak[lib] = answer["bytes"]
+                rows.append(dict(case=case.name, group=case.group, mode=mode, ops=case.ops,
+                                 bytes=case.bytes_moved,
+                                 saved=saved if mode == "fwd+bwd" else {}, peak=peak,
+                                 **{f"t_{k}": v for k, v in t.items()}))
+        if threads > 1 and (not filter_text or "thread" in filter_text.lower()):
+            rows.append(_threads_row(workers["cylayers"], threads, repeats, target, dtype))
+    finally:
+        for w in workers.values():
+            w.close()
     return rows, threads
 
 
+THREADS_CASE = "epoch: digits CNN (Conv16-BN-ReLU-Conv32-BN-ReLU-Dropout2d-Linear, batch 64)"
+
+
+def _threads_row(many, threads, repeats, target, dtype):
+    """cylayers' CNN epoch with 1 thread against ``threads``, in two processes."""
+    one = Worker("cylayers", 1)
+    try:
+        workers = {"one": one, "many": many}
+        for w in workers.values():
+            w.ask(op="build", case=THREADS_CASE, dtype=np.dtype(dtype).name)
+        t = _measure(workers, THREADS_CASE, "epoch", repeats, target)
+    finally:
+        one.close()
+    return dict(case=f"threads: CNN epoch, 1 thread vs {threads}", group="threads",
+                mode="epoch", ops=1, bytes=0, saved={}, peak={},
+                t_cylayers=t.get("many"), t_torch=None, t_one_thread=t.get("one"))
+
+
 def format_table(rows, threads, bandwidth=None):
-    lines = [f"threads={threads}, cylayers {cylayers.__version__}, OpenMP="
-             f"{cylayers.have_openmp()}" + (f", STREAM copy {bandwidth / 1e9:.1f} GB/s"
-                                            if bandwidth else ""),
+    lines = [f"threads={threads} (every library, each in its own process), cylayers "
+             f"{cylayers.__version__}, OpenMP={cylayers.have_openmp()}"
+             + (f", STREAM copy {bandwidth / 1e9:.1f} GB/s" if bandwidth else ""),
+             "",
+             "Times are milliseconds per call (minimum of interleaved rounds); "
+             "cylayers/torch below 1.00x means cylayers is faster. saved: bytes per input "
+             "element the autograd graph keeps for backward. peak MB: how far one epoch raises "
+             "the process's resident memory.",
              "",
              "| case | mode | cylayers ms | torch ms | numpy ms | jax ms | cylayers/torch "
-             "| saved B/elem (cylayers / torch) | note |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+             "| saved B/elem (cylayers / torch) | peak MB (cylayers / torch) | note |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         scale = 1e3 / r["ops"]
         c, t, n, j = r.get("t_cylayers"), r.get("t_torch"), r.get("t_numpy"), r.get("t_jax")
-        fmt = lambda v: f"{v * scale:.4f}" if v is not None else "-"
-        ratio = f"{c / t:.2f}x" if t else "-"
+        fmt = lambda v: f"{v * scale:.4f}" if v is not None else "-"  # noqa: E731
+        ratio = f"{c / t:.2f}x" if t and c else "-"
         note = "per op" if r["ops"] > 1 else ""
         if r["bytes"] and c and r["mode"] == "fwd+bwd" and bandwidth:
             note = f"{r['bytes'] / c / 1e9:.1f} GB/s ({100 * r['bytes'] / c / bandwidth:.0f}%)"
+        if r.get("t_one_thread") and c:
+            note = (f"1 thread {r['t_one_thread'] * 1e3:.1f} ms: {threads} threads are "
+                    f"{r['t_one_thread'] / c:.2f}x faster")
         sv = r.get("saved") or {}
         saved = (f"{sv['cylayers']:.2f} / {sv['torch']:.2f}" if "torch" in sv
                  else f"{sv['cylayers']:.2f}" if "cylayers" in sv else "")
+        pk = r.get("peak") or {}
+        peak = " / ".join(f"{pk[lib] / 2 ** 20:.1f}" if lib in pk else "-"
+                          for lib in ("cylayers", "torch")) if pk else ""
         lines.append(f"| {r['case']} | {r['mode']} | {fmt(c)} | {fmt(t)} | {fmt(n)} | {fmt(j)} "
-                     f"| {ratio} "
-                     f"| {saved} | {note} |")
+                     f"| {ratio} | {saved} | {peak} | {note} |")
     return "\n".join(lines)
 
 

@@ -265,6 +265,12 @@ register("GroupNorm(8,64) on (20,64,32,32)", "normalization", _norm_bytes(SEED_I
 # ---------------------------------------------------------------- convolution and whole epochs
 register("Conv2d(3,64,3) on (20,3,32,32)", "conv")(
     _module_case(lambda L: L.nn.Conv2d(3, 64, 3), (20, 3, 32, 32)))
+register("Conv2d(3,16,3,p=1) [ConvBNReLU] on (20,3,32,32)", "conv")(
+    _module_case(lambda L: L.nn.Conv2d(3, 16, 3, padding=1), (20, 3, 32, 32)))
+register("Conv3d(1,16,3) [Conv3DNet] on (8,1,16,16,16)", "conv")(
+    _module_case(lambda L: L.nn.Conv3d(1, 16, 3), (8, 1, 16, 16, 16)))
+register("Conv2d(16,32,3,p=1) [digits CNN] on (64,16,8,8)", "conv")(
+    _module_case(lambda L: L.nn.Conv2d(16, 32, 3, padding=1), (64, 16, 8, 8)))
 register("MaxPool2d(2) on (20,64,32,32)", "conv")(
     _module_case(lambda L: L.nn.MaxPool2d(2), SEED_IMAGE))
 
@@ -308,5 +314,7 @@ register("epoch: SelfNormalizingNet on digits (batch 64)", "epoch")(
     _digits_epoch("self_normalizing_net", flatten=True))
 register("epoch: ConvBNReLU CNN on digits (batch 64)", "epoch")(
     _digits_epoch("conv_bn_relu_net", flatten=False))
+register("epoch: digits CNN (Conv16-BN-ReLU-Conv32-BN-ReLU-Dropout2d-Linear, batch 64)",
+         "epoch")(_digits_epoch("digits_cnn", flatten=False))
 register("epoch: ComplexNet on digits (batch 64)", "epoch")(
     _digits_epoch("complex_net", flatten=False))

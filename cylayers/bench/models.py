@@ -49,3 +49,12 @@ def complex_net(lib, in_channels=1, image_size=8, classes=10):
             x = x.view(x.size(0), -1)
             return self.fc2(self.dropout(F.relu(self.fc1(x))))
     return ComplexNet()
+
+
+def digits_cnn(lib, classes=10):
+    """The CNN the speed issue measures: Conv2d(1,16,3,p=1)-BN-ReLU-Conv2d(16,32,3,p=1)-BN-ReLU-
+    Dropout2d-Flatten-Linear(2048,10)."""
+    nn = lib.nn
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+                         nn.Dropout2d(0.2), nn.Flatten(), nn.Linear(32 * 8 * 8, classes))
