@@ -89,7 +89,7 @@ class Mul(Function):
         a, b = promote(a, b)
         if ctx.out is not None and isinstance(a, np.ndarray):
             # In place, a is about to be overwritten: keep a copy only if b's gradient needs it.
-            if isinstance(b, np.ndarray) and getattr(ctx, "needs_input_grad", (0, 0))[1]:
+            if isinstance(b, np.ndarray) and ctx.needs_input_grad[1]:
                 a = a.copy()
         ctx.save_for_backward(a, b)
         return np.multiply(a, b, out=ctx.out)
@@ -107,7 +107,7 @@ class Div(Function):
     def forward(ctx, a, b):
         a, b = promote(_float_result(a), _float_result(b))
         if ctx.out is not None and isinstance(a, np.ndarray):
-            if isinstance(b, np.ndarray) and getattr(ctx, "needs_input_grad", (0, 0))[1]:
+            if isinstance(b, np.ndarray) and ctx.needs_input_grad[1]:
                 a = a.copy()
         ctx.save_for_backward(a, b)
         return np.true_divide(a, b, out=ctx.out)
@@ -169,7 +169,7 @@ class Clamp(Function):
     def forward(ctx, a, lo, hi):
         if lo is None and hi is None:
             raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
-        if ctx.out is not None and getattr(ctx, "needs_input_grad", (0,))[0]:
+        if ctx.out is not None and ctx.needs_input_grad[0]:
             # In place, a is about to be overwritten: keep only the pass-through mask.
             ctx.mask = (((a >= lo) if lo is not None else True)
                         & ((a <= hi) if hi is not None else True))

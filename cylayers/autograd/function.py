@@ -28,6 +28,7 @@ class Function:
                  "_freed", "out", "tensor_hooks", "retained", "__dict__")
 
     def __init__(self):
+        self.needs_input_grad = ()  # set by apply: one flag per argument
         self.tensor_hooks = None  # hooks registered on the output tensor (register_hook)
         self.retained = None  # a weakref to the output tensor after retain_grad()
         self.saved_tensors = ()
@@ -111,8 +112,8 @@ class Function:
             else:
                 raw.append(a)
         requires = requires and grad_state.enabled
-        if requires:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ctx.needs_input_grad = (tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+                                if requires else (False,) * len(args))
         result = cls.forward(ctx, *raw)
         if type(result) is not np.ndarray:  # a numpy scalar from a reduction or scalar math
             result = np.asarray(result)
@@ -157,8 +158,9 @@ class Function:
         ctx.out = target._array
         full = (target,) + args
         raw = [a._array if isinstance(a, Tensor) else a for a in full]
+        ctx.needs_input_grad = (tuple(isinstance(a, Tensor) and a._requires_grad for a in full)
+                                if requires else (False,) * len(full))
         if requires:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in full)
             ctx.next_nodes = _next_nodes(full)
         result = cls.forward(ctx, *raw)
         if result is not target._array:
