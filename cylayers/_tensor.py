@@ -419,6 +419,11 @@ class Tensor:
                               value if isinstance(value, Tensor) else np.asarray(value))
 
 
+def unwrap(x):
+    """The numpy array of a Tensor; anything else unchanged (numbers, arrays, None)."""
+    return x._array if isinstance(x, Tensor) else x
+
+
 def _coerce(arr, dtype):
     if dtype is None:
         # torch.Tensor(data) is always of the default float type.

@@ -4,7 +4,7 @@ import collections
 
 import numpy as np
 
-from cylayers._tensor import Tensor, _index_arg, _norm_dim, _shape_arg
+from cylayers._tensor import Tensor, _index_arg, _norm_dim, _shape_arg, unwrap
 from cylayers._ops import arith, indexing, pointwise, reduce, shape as shape_ops
 
 return_types_max = collections.namedtuple("max", ["values", "indices"])
@@ -57,19 +57,16 @@ Tensor.neg = lambda self: -self
 
 
 def _floordiv(self, other):
-    return Tensor._make(np.floor_divide(self._array, _raw(other)))
+    return Tensor._make(np.floor_divide(self._array, unwrap(other)))
 
 
 Tensor.__floordiv__ = _floordiv
 
 
-def _raw(x):
-    return x._array if isinstance(x, Tensor) else x
-
 
 def _compare(ufunc):
     def method(self, other):
-        return Tensor._make(ufunc(self._array, _raw(_other(other))))
+        return Tensor._make(ufunc(self._array, unwrap(_other(other))))
     return method
 
 
@@ -95,7 +92,7 @@ def _equal(self, other):
 
 Tensor.equal = _equal
 Tensor.allclose = lambda self, other, rtol=1e-5, atol=1e-8, equal_nan=False: bool(
-    np.allclose(self._array, _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+    np.allclose(self._array, unwrap(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 Tensor.isnan = lambda self: Tensor._make(np.isnan(self._array))
 Tensor.isinf = lambda self: Tensor._make(np.isinf(self._array))
 Tensor.isposinf = lambda self: Tensor._make(np.isposinf(self._array))
@@ -106,7 +103,7 @@ Tensor.isreal = lambda self: Tensor._make(np.isreal(self._array))
 
 def _logical(ufunc):
     def method(self, other):
-        return Tensor._make(ufunc(self._array, _raw(_other(other))))
+        return Tensor._make(ufunc(self._array, unwrap(_other(other))))
     return method
 
 
@@ -214,7 +211,7 @@ Tensor.__format__ = _format
 
 
 def _clamp(self, min=None, max=None):
-    return arith.Clamp.apply(self, _raw(min), _raw(max))
+    return arith.Clamp.apply(self, unwrap(min), unwrap(max))
 
 
 Tensor.clamp = _clamp
@@ -641,26 +638,26 @@ def _chunk(self, chunks, dim=0):
 
 
 def _masked_fill(self, mask, value):
-    return indexing.MaskedFill.apply(self, _raw(mask), _other(value))
+    return indexing.MaskedFill.apply(self, unwrap(mask), _other(value))
 
 
 def _masked_fill_(self, mask, value):
-    return indexing.MaskedFill.apply_inplace(self, _raw(mask), _other(value))
+    return indexing.MaskedFill.apply_inplace(self, unwrap(mask), _other(value))
 
 
 def _gather(self, dim, index, sparse_grad=False):
-    return indexing.Gather.apply(self, _norm_dim(dim, self._array.ndim), _raw(index))
+    return indexing.Gather.apply(self, _norm_dim(dim, self._array.ndim), unwrap(index))
 
 
 def _index_select(self, dim, index):
     return indexing.IndexSelect.apply(self, _norm_dim(dim, self._array.ndim),
-                                      np.asarray(_raw(index)).astype(np.int64))
+                                      np.asarray(unwrap(index)).astype(np.int64))
 
 
 def _bmm(self, other):
-    if self._array.ndim != 3 or _raw(other).ndim != 3:
+    if self._array.ndim != 3 or unwrap(other).ndim != 3:
         raise RuntimeError(f"batch1 must be a 3D tensor (got {self._array.ndim}D and "
-                           f"{_raw(other).ndim}D)")
+                           f"{unwrap(other).ndim}D)")
     return self @ other
 
 
@@ -680,7 +677,7 @@ Tensor.where = lambda self, condition, other: _where(condition, self, other)
 
 
 def _where(condition, input, other):
-    cond = _raw(condition)
+    cond = unwrap(condition)
     cond = np.asarray(cond).astype(bool, copy=False)
     return arith.Where.apply(cond, _other(input), _other(other))
 

@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 
-import numpy as np
 
 import cylayers as torch
 from cylayers import nn

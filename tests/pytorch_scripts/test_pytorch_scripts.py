@@ -8,7 +8,6 @@ that line turned into ``import cylayers as torch`` (``import torch.nn.functional
 final losses are compared as numbers of the same size, not bit for bit."""
 import pathlib
 import runpy
-import sys
 
 import pytest
 import torch

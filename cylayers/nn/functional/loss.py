@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from cylayers._tensor import Size, Tensor
+from cylayers._tensor import Size, Tensor, unwrap
 from cylayers.autograd.function import Function
 from cylayers._ops.arith import unbroadcast
 from cylayers.nn.functional.activation import log_softmax
@@ -31,8 +31,9 @@ def _reduce(loss, reduction):
     return loss
 
 
-def _raw(x):
-    return x._array if isinstance(x, Tensor) else (None if x is None else np.asarray(x))
+def _as_array(x):
+    """A Tensor's array, or anything else as an array (None stays None)."""
+    return None if x is None else np.asarray(unwrap(x))
 
 
 def _class_layout(logp, target):
@@ -112,7 +113,7 @@ class NLLLossFn(Function):
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     _check_reduction(reduction)
-    return NLLLossFn.apply(input, _raw(target), _raw(weight), ignore_index, reduction)
+    return NLLLossFn.apply(input, _as_array(target), _as_array(weight), ignore_index, reduction)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -122,8 +123,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     class_dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, dim=class_dim)
-    target_arr = _raw(target)
-    w = _raw(weight)
+    target_arr = _as_array(target)
+    w = _as_array(weight)
     n_classes = input.shape[class_dim]
     if target_arr.dtype.kind == "f":  # class probabilities
         return _cross_entropy_probs(input, target, logp, w, class_dim, n_classes, reduction,
@@ -157,9 +158,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 def _cross_entropy_probs(input, target, logp, w, class_dim, n_classes, reduction,
                          label_smoothing):
     """Cross-entropy against class probabilities; differentiable in the target too."""
-    if tuple(np.shape(_raw(target))) != tuple(input.shape):
+    if tuple(np.shape(_as_array(target))) != tuple(input.shape):
         raise RuntimeError("cross_entropy: with probability targets, target must have the "
-                           f"input's shape {tuple(input.shape)}, got {np.shape(_raw(target))}")
+                           f"input's shape {tuple(input.shape)}, got {np.shape(_as_array(target))}")
     dtype = logp._array.dtype
     probs = target if isinstance(target, Tensor) else Tensor._make(np.asarray(target))
     if probs._array.dtype != dtype:
@@ -178,14 +179,14 @@ def _cross_entropy_probs(input, target, logp, w, class_dim, n_classes, reduction
 
 
 def _check_same_size(input, target):
-    if tuple(np.shape(_raw(target))) != tuple(input.shape):
-        raise ValueError(f"Using a target size ({tuple(np.shape(_raw(target)))}) that is "
+    if tuple(np.shape(_as_array(target))) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({tuple(np.shape(_as_array(target)))}) that is "
                          f"different to the input size ({tuple(input.shape)}) is deprecated. "
                          f"Please ensure they have the same size.")
 
 
 def _warn_if_broadcasting(input, target):
-    target_shape = tuple(np.shape(_raw(target)))
+    target_shape = tuple(np.shape(_as_array(target)))
     if target_shape != tuple(input.shape):
         warnings.warn(f"Using a target size ({Size(target_shape)}) that is different to the "
                       f"input size ({Size(tuple(input.shape))}). This will likely lead to "
@@ -242,13 +243,13 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          reduction="mean"):
     _check_reduction(reduction)
     _check_same_size(input, target)
-    w = _raw(weight)
+    w = _as_array(weight)
     if isinstance(target, Tensor):
         if target.dtype != input.dtype:  # PyTorch does not promote here
             raise RuntimeError(f"Found dtype {_torch_name(target.dtype)} but expected "
                                f"{_torch_name(input.dtype)}")
     else:  # an array or list: taken in the input's dtype
-        target = _raw(target).astype(input._array.dtype)
+        target = _as_array(target).astype(input._array.dtype)
     return _reduce(BCEFn.apply(input, target,
                                None if w is None else np.broadcast_to(w, tuple(input.shape))),
                    reduction)
@@ -301,13 +302,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                      reduction="mean", pos_weight=None):
     _check_reduction(reduction)
     _check_same_size(input, target)
-    w, pw = _raw(weight), _raw(pos_weight)
+    w, pw = _as_array(weight), _as_array(pos_weight)
     if isinstance(target, Tensor):
         if target._array.dtype.kind != "f":
             raise RuntimeError(f"result type {_torch_name(input.dtype)} can't be cast to the "
                                f"desired output type {_torch_name(target.dtype)}")
     else:  # an array or list: taken in the input's dtype
-        target = _raw(target).astype(input._array.dtype)
+        target = _as_array(target).astype(input._array.dtype)
     with np.errstate(over="ignore"):
         return _reduce(BCEWithLogitsFn.apply(
             input, target,
@@ -382,7 +383,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
                                              else np.ndim(target))):
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same "
                            f"dimension but got sizes: input1: {tuple(input1.shape)}, input2: "
-                           f"{tuple(input2.shape)}, target: {tuple(np.shape(_raw(target)))} ")
+                           f"{tuple(input2.shape)}, target: {tuple(np.shape(_as_array(target)))} ")
     loss = (-target * (input1 - input2) + margin).clamp_min(0.0)
     return _reduce(loss, reduction)
 

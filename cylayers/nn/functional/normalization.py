@@ -10,7 +10,7 @@ elementwise gamma/beta, so it has its own op. Backward keeps only per-group mean
 import numpy as np
 
 from cylayers._kernels import normalization as _kernel_module
-from cylayers._tensor import Tensor
+from cylayers._tensor import unwrap
 from cylayers._threads import get_num_threads, threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import c_array, float_input, grad_like, named_kernels
@@ -200,9 +200,6 @@ def _fused_groups_pay_off(n_groups):
     return n_groups >= get_num_threads()
 
 
-def _raw(t):
-    return t._array if isinstance(t, Tensor) else t
-
 
 class EmptyNormFn(Function):
     """A normalization of an input with no elements: an empty output, and zero gradients for
@@ -268,8 +265,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return EmptyNormFn.apply(input, weight, bias)
     sink = [] if (training and running_mean is not None) else None
     out = BlockNormFn.apply(input, weight, bias, layout, eps,
-                            None if use_batch_stats else _raw(running_mean),
-                            None if use_batch_stats else _raw(running_var), sink)
+                            None if use_batch_stats else unwrap(running_mean),
+                            None if use_batch_stats else unwrap(running_var), sink)
     if sink:
         mean, m2, count = sink[0]
         _update_running(running_mean, running_var, mean, m2, count, momentum, (0,))
@@ -295,8 +292,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         return GroupNormFn.apply(input, weight, bias, shape[1], eps)
     layout = BlockLayout(shape, "instance")
     out = BlockNormFn.apply(input, weight, bias, layout, eps,
-                            None if use_batch_stats else _raw(running_mean),
-                            None if use_batch_stats else _raw(running_var), sink)
+                            None if use_batch_stats else unwrap(running_mean),
+                            None if use_batch_stats else unwrap(running_var), sink)
     if sink:
         mean, m2, count = sink[0]
         _update_running(running_mean, running_var, mean, m2, count, momentum, (0,))

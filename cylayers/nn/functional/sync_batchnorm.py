@@ -66,7 +66,6 @@ class SyncBatchNormFn(Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         c = x.shape[1]
-        shape = (1, c) + (1,) * (x.ndim - 2)
         xhat = (_channels_last(x) - ctx.mean) * ctx.invstd
         dy = _channels_last(g)
         sums = np.concatenate([dy.sum(axis=0), (dy * xhat).sum(axis=0)])
