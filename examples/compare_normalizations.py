@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 
-
 import cylayers as torch
 from cylayers import nn
 from cylayers.data import DataLoader
