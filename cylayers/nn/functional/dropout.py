@@ -8,12 +8,13 @@ from cylayers._kernels import dropout as _kernel_module
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import c_array, float_input, named_kernels
+from cylayers.nn.functional.activation import SELU_ALPHA, SELU_SCALE
 from cylayers.random import next_kernel_stream
 
 K = named_kernels(_kernel_module)
 
 # SELU's negative saturation value -scale * alpha, which AlphaDropout gives dropped units.
-ALPHA_PRIME = 1.7580993408473766
+ALPHA_PRIME = SELU_SCALE * SELU_ALPHA
 
 
 def _check_p(p):
