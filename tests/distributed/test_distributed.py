@@ -27,7 +27,7 @@ def mpirun(script, *args, ranks=2, timeout=120, check=True):
     return out
 
 
-@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "accumulate"])
 def test_two_ranks_train_exactly_like_one_process_on_the_full_batch(kind, tmp_path):
     out_file = tmp_path / "state.npz"
     mpirun("mpi_equivalence.py", kind, out_file)

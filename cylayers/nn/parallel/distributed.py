@@ -56,6 +56,7 @@ class DistributedDataParallel(Module):
         self._world = dist.get_world_size()
         self._buckets, self._where = self._make_buckets(bucket_cap_mb * 2 ** 20)
         self._callback_queued = False
+        self.reductions = 0  # bucket allreduces started so far (no_sync backward passes: none)
         for p in self._params:
             p.register_hook(self._make_hook(p))
 
@@ -105,6 +106,7 @@ class DistributedDataParallel(Module):
             if len(bucket.ready) != len(bucket.params):
                 break
             bucket.request = dist._comm().Iallreduce(MPI.IN_PLACE, bucket.buffer, op=MPI.SUM)
+            self.reductions += 1
 
     def _finish(self):
         """After backward: finish every bucket (a parameter that got no gradient contributes
@@ -118,6 +120,7 @@ class DistributedDataParallel(Module):
                         bucket.slot(i)[...] = 0 if p.grad is None else p.grad._array.reshape(-1)
                 bucket.request = dist._comm().Iallreduce(MPI.IN_PLACE, bucket.buffer,
                                                          op=MPI.SUM)
+                self.reductions += 1
         for bucket in self._buckets:
             bucket.request.Wait()
             bucket.request = None
