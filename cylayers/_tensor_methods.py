@@ -63,7 +63,6 @@ def _floordiv(self, other):
 Tensor.__floordiv__ = _floordiv
 
 
-
 def _compare(ufunc):
     def method(self, other):
         return Tensor._make(ufunc(self._array, unwrap(_other(other))))
@@ -101,15 +100,9 @@ Tensor.isfinite = lambda self: Tensor._make(np.isfinite(self._array))
 Tensor.isreal = lambda self: Tensor._make(np.isreal(self._array))
 
 
-def _logical(ufunc):
-    def method(self, other):
-        return Tensor._make(ufunc(self._array, unwrap(_other(other))))
-    return method
-
-
-Tensor.logical_and = _logical(np.logical_and)
-Tensor.logical_or = _logical(np.logical_or)
-Tensor.logical_xor = _logical(np.logical_xor)
+Tensor.logical_and = _compare(np.logical_and)
+Tensor.logical_or = _compare(np.logical_or)
+Tensor.logical_xor = _compare(np.logical_xor)
 Tensor.logical_not = lambda self: Tensor._make(np.logical_not(self._array))
 Tensor.__xor__ = _compare(np.logical_xor)
 Tensor.greater, Tensor.greater_equal = Tensor.gt, Tensor.ge

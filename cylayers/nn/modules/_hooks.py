@@ -99,14 +99,17 @@ def _as_array(value):
                                        else np.asarray(value))
 
 
-class _OutputHook(Function):
-    returns_view = True  # the same storage as the module's output: one version counter
+class _IdentityHook(Function):
+    """An identity on the tape whose backward runs the module's hooks (subclasses)."""
+    returns_view = True  # the same storage as its input: one version counter
 
     @staticmethod
     def forward(ctx, x, state):
         ctx.state = state
         return x.view()
 
+
+class _OutputHook(_IdentityHook):
     @staticmethod
     def backward(ctx, g):
         state = ctx.state
@@ -124,14 +127,7 @@ class _OutputHook(Function):
         return _as_array(grad_output[0]), None
 
 
-class _InputHook(Function):
-    returns_view = True
-
-    @staticmethod
-    def forward(ctx, x, state):
-        ctx.state = state
-        return x.view()
-
+class _InputHook(_IdentityHook):
     @staticmethod
     def backward(ctx, g):
         state = ctx.state
