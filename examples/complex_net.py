@@ -1,8 +1,9 @@
-"""The seed's ComplexNet (Conv2d + Dropout2d, then Linear + Dropout), trained on digits or MNIST.
+"""The PyTorch layer tutorial's ComplexNet (Conv2d + Dropout2d, then Linear + Dropout), trained
+on digits or MNIST.
 
-The seed writes it for 3x32x32 inputs (fc1 = 64*30*30 features after x.view(x.size(0), -1));
+The tutorial writes it for 3x32x32 inputs (fc1 = 64*30*30 features after x.view(x.size(0), -1));
 here the input channels and image size are parameters so it trains on 1x8x8 digits or 1x28x28
-MNIST; with (3, 32) it is exactly the seed's network.
+MNIST; with (3, 32) it is exactly the PyTorch layer tutorial's network.
 
     python examples/complex_net.py
 """

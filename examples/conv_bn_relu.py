@@ -1,4 +1,5 @@
-"""A CNN built from the seed's ConvBNReLU blocks (+ max pooling), on digits or MNIST.
+"""A CNN built from the PyTorch layer tutorial's ConvBNReLU blocks (+ max pooling), on digits
+or MNIST.
 
     python examples/conv_bn_relu.py
     python examples/conv_bn_relu.py --dataset mnist --data ~/mnist
@@ -13,7 +14,7 @@ from cylayers import nn
 from training import fit, load_data, make_parser
 
 
-class ConvBNReLU(nn.Module):  # the seed's block, verbatim
+class ConvBNReLU(nn.Module):  # the PyTorch layer tutorial's block, verbatim
     def __init__(self, in_channels, out_channels):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
@@ -39,7 +40,8 @@ class ConvBNReLUNet(nn.Module):
 
 def main(argv=None):
     parser = make_parser(__doc__, epochs=15, batch_size=64, lr=2e-3, name="conv_bn_relu")
-    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--width", type=int, default=32,
+                        help="channels of the first blocks (doubled after the first pooling)")
     parser.add_argument("--export", default=None, metavar="FILE.onnx",
                         help="after training, write the model as ONNX (needs cylayers[onnx])")
     args = parser.parse_args(argv)

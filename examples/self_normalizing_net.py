@@ -1,4 +1,5 @@
-"""The seed's SelfNormalizingNet (SELU + AlphaDropout) trained on digits (default) or MNIST.
+"""The PyTorch layer tutorial's SelfNormalizingNet (SELU + AlphaDropout) trained on digits
+(default) or MNIST.
 
 Self-normalizing networks need LeCun-normal weights (std = 1/sqrt(fan_in)) and zero biases, so
 that SELU keeps activations at mean 0 / variance 1 through the layers.
@@ -38,8 +39,8 @@ class SelfNormalizingNet(nn.Module):
 
 def main(argv=None):
     parser = make_parser(__doc__, epochs=30, batch_size=64, lr=1e-3, name="self_normalizing_net")
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--hidden", type=int, default=256, help="units of the hidden layers")
+    parser.add_argument("--dropout", type=float, default=0.1, help="AlphaDropout probability")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     train, test = load_data(args, flatten=True)

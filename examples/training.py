@@ -11,18 +11,26 @@ from cylayers import nn
 from cylayers.data import DataLoader, DistributedSampler
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter,
+                    argparse.ArgumentDefaultsHelpFormatter):
+    """--help keeps the description's lines as written and shows every option's default."""
+
+
 def make_parser(description, epochs, batch_size, lr, name):
-    p = argparse.ArgumentParser(description=description)
+    p = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     p.add_argument("--dataset", choices=["digits", "mnist", "fashion-mnist"], default="digits",
                    help="digits: scikit-learn's bundled 8x8 digits (no download, default); "
                         "mnist/fashion-mnist: IDX files in --data")
     p.add_argument("--data", default="data", help="folder with the (Fashion)MNIST IDX files")
     p.add_argument("--download", action="store_true", help="fetch (Fashion)MNIST if missing")
-    p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", type=int, default=batch_size)
-    p.add_argument("--lr", type=float, default=lr)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="kernel threads (default: all)")
+    p.add_argument("--epochs", type=int, default=epochs, help="passes over the training set")
+    p.add_argument("--batch-size", type=int, default=batch_size, help="samples per step")
+    p.add_argument("--lr", type=float, default=lr, help="learning rate")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed for the weights, the data split and the shuffling")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for kernels and matrix products (default: all cores, or "
+                        "OMP_NUM_THREADS)")
     p.add_argument("--checkpoint", default=f"runs/{name}.cyl", help="saved after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--plot", default=f"runs/{name}.png", help="loss/accuracy curves (PNG)")
@@ -40,8 +48,12 @@ def load_data(args, flatten):
         return load_digits(seed=args.seed, flatten=flatten)
     from cylayers.datasets import FashionMNIST, MNIST
     cls = MNIST if args.dataset == "mnist" else FashionMNIST
-    train = cls(args.data, train=True, download=args.download)
-    test = cls(args.data, train=False, download=args.download)
+    try:
+        train = cls(args.data, train=True, download=args.download)
+        test = cls(args.data, train=False, download=args.download)
+    except FileNotFoundError as e:  # the script's words, not the library's (download=True)
+        raise SystemExit(f"{str(e).split(';')[0]}: pass --download to fetch them, or --data "
+                         "DIR with the IDX files") from None
     if flatten:
         for ds in (train, test):
             ds.arrays[0] = ds.arrays[0].reshape(len(ds), -1)
@@ -67,7 +79,7 @@ def progress(iterable, disable=False, total=None, desc=None):
     return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False)
 
 
-def plot_history(history, path):
+def plot_history(history, path, title=""):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -82,6 +94,8 @@ def plot_history(history, path):
     b.plot(epochs, history["train_acc"], marker="o", label="train")
     b.plot(epochs, history["test_acc"], marker="o", label="test")
     b.set_xlabel("epoch"), b.set_ylabel("accuracy"), b.legend()
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -118,50 +132,67 @@ def fit(model, train, test, args, optimizer=None, scheduler=None, log=print):
     sampler = DistributedSampler(train, seed=args.seed) if world > 1 else None
     loader = DataLoader(train, batch_size=args.batch_size, shuffle=sampler is None,
                         sampler=sampler)
-    for epoch in range(start_epoch, args.epochs):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        t0 = time.perf_counter()
-        total, correct, seen = 0.0, 0, 0
-        bar = progress(loader, args.no_progress or rank != 0, len(loader),
-                       f"epoch {epoch + 1}/{args.epochs}")
-        for x, y in bar:
-            optimizer.zero_grad()
-            logits = model(x)
-            loss = loss_fn(logits, y)
-            loss.backward()
-            optimizer.step()
-            n = y.shape[0]
-            total += loss.item() * n
-            correct += int((logits.detach().numpy().argmax(1) == y.numpy()).sum())
-            seen += n
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{total / seen:.4f}", acc=f"{correct / seen:.3f}",
-                                refresh=False)
-        if scheduler is not None:
-            scheduler.step()
-        if world > 1:  # the epoch's loss and accuracy over every rank's samples
-            sums = cylayers.tensor([total, float(correct), float(seen)], dtype=cylayers.float64)
-            dist.all_reduce(sums)
-            total, correct, seen = sums[0].item(), int(sums[1].item()), int(sums[2].item())
-        test_acc = evaluate(model, test)
-        history["loss"].append(total / seen)
-        history["train_acc"].append(correct / seen)
-        history["test_acc"].append(test_acc)
-        log(f"epoch {epoch + 1:3d}  loss {total / seen:.4f}  train acc {correct / seen:.4f}  "
-            f"test acc {test_acc:.4f}  ({time.perf_counter() - t0:.1f}s)")
-        if rank == 0:
-            os.makedirs(os.path.dirname(args.checkpoint) or ".", exist_ok=True)
-            state = {"model": core.state_dict(), "optimizer": optimizer.state_dict(),
-                     "epoch": epoch + 1, "history": history,
-                     "rng": cylayers.random.get_rng_state()}
+    try:
+        for epoch in range(start_epoch, args.epochs):
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            t0 = time.perf_counter()
+            total, correct, seen = 0.0, 0, 0
+            bar = progress(loader, args.no_progress or rank != 0, len(loader),
+                           f"epoch {epoch + 1}/{args.epochs}")
+            for x, y in bar:
+                optimizer.zero_grad()
+                logits = model(x)
+                loss = loss_fn(logits, y)
+                loss.backward()
+                optimizer.step()
+                n = y.shape[0]
+                total += loss.item() * n
+                correct += int((logits.detach().numpy().argmax(1) == y.numpy()).sum())
+                seen += n
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{total / seen:.4f}", acc=f"{correct / seen:.3f}",
+                                    refresh=False)
             if scheduler is not None:
-                state["scheduler"] = scheduler.state_dict()
-            cylayers.save(state, args.checkpoint)
-        if world > 1:
-            dist.barrier()  # the checkpoint is complete before any rank reads it
-    if rank == 0:
-        plot_history(history, args.plot)
+                scheduler.step()
+            if world > 1:  # the epoch's loss and accuracy over every rank's samples
+                sums = cylayers.tensor([total, float(correct), float(seen)],
+                                       dtype=cylayers.float64)
+                dist.all_reduce(sums)
+                total, correct, seen = sums[0].item(), int(sums[1].item()), int(sums[2].item())
+            test_acc = evaluate(model, test)
+            history["loss"].append(total / seen)
+            history["train_acc"].append(correct / seen)
+            history["test_acc"].append(test_acc)
+            log(f"epoch {epoch + 1:3d}  loss {total / seen:.4f}  train acc {correct / seen:.4f}  "
+                f"test acc {test_acc:.4f}  ({time.perf_counter() - t0:.1f}s)")
+            if rank == 0:
+                os.makedirs(os.path.dirname(args.checkpoint) or ".", exist_ok=True)
+                state = {"model": core.state_dict(), "optimizer": optimizer.state_dict(),
+                         "epoch": epoch + 1, "history": history,
+                         "rng": cylayers.random.get_rng_state()}
+                if scheduler is not None:
+                    state["scheduler"] = scheduler.state_dict()
+                cylayers.save(state, args.checkpoint)
+            if world > 1:
+                dist.barrier()  # the checkpoint is complete before any rank reads it
+    except KeyboardInterrupt:  # Ctrl-C: what is saved, and how to go on
+        done = len(history["loss"])
+        if done:
+            log(f"\ninterrupted during epoch {done + 1}; {args.checkpoint} holds epoch {done}: "
+                "run the same command with --resume to continue from there")
+        else:
+            log("\ninterrupted during the first epoch: nothing was saved")
+        return (history["test_acc"][-1] if history["test_acc"] else 0.0), history
     final = evaluate(model, test)
+    if rank == 0:
+        plot_history(history, args.plot, f"{type(core).__name__} on {args.dataset}: test "
+                                         f"accuracy {final:.3f}")
+        log(f"checkpoint: {args.checkpoint}  curves: {args.plot}")
     log(f"final test accuracy {final:.4f}")
     return final, history
+
+
+if __name__ == "__main__":
+    print(__doc__ + "\nIt is a module, not a script: run one of the examples, e.g.\n"
+          "    python examples/self_normalizing_net.py --help")

@@ -84,3 +84,32 @@ def test_help(examples, capsys):
             mod.main(["--help"])
         assert e.value.code == 0
     assert "--resume" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_the_last_checkpoint_and_says_how_to_resume(examples, tmp_path, capsys,
+                                                                   monkeypatch):
+    mod = examples["self_normalizing_net"]
+    calls = {"n": 0}
+    real_step = cylayers.optim.Adam.step
+
+    def step_then_interrupt(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 40:  # during the second epoch (23 steps per epoch on digits)
+            raise KeyboardInterrupt
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(cylayers.optim.Adam, "step", step_then_interrupt)
+    mod.main(_args(tmp_path, "snn", "--epochs", "3"))
+    out = capsys.readouterr().out
+    assert "interrupted during epoch 2" in out and "--resume" in out
+    assert cylayers.load(tmp_path / "snn.cyl")["epoch"] == 1
+
+
+def test_training_prints_where_results_went_and_missing_mnist_says_download(
+        examples, tmp_path, capsys):
+    mod = examples["conv_bn_relu"]
+    mod.main(_args(tmp_path, "cnn", "--epochs", "1", "--width", "8"))
+    out = capsys.readouterr().out
+    assert f"checkpoint: {tmp_path / 'cnn.cyl'}" in out and "curves:" in out
+    with pytest.raises(SystemExit, match="pass --download"):
+        mod.main(_args(tmp_path, "m", "--dataset", "mnist", "--data", str(tmp_path)))
