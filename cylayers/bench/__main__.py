@@ -145,8 +145,9 @@ def format_table(rows, threads, bandwidth=None):
              "",
              "Times are milliseconds per call (minimum of interleaved rounds); "
              "cylayers/torch below 1.00x means cylayers is faster. saved: bytes per input "
-             "element the autograd graph keeps for backward. peak MB: how far one epoch raises "
-             "the process's resident memory.",
+             "element the autograd graph keeps for backward. peak MB: the resident memory's "
+             "high-water mark during an epoch, above the process right after importing its "
+             "library (model, data, optimizer state, graph).",
              "",
              "| case | mode | cylayers ms | torch ms | numpy ms | jax ms | cylayers/torch "
              "| saved B/elem (cylayers / torch) | peak MB (cylayers / torch) | note |",

@@ -36,18 +36,17 @@ def _status(field):
     return None
 
 
-def peak_bytes(fn):
-    """How far one call raises the resident memory above where it started (Linux: the
-    high-water mark is reset first)."""
+def peak_bytes(fn, baseline):
+    """The resident memory's high-water mark during one call, above ``baseline`` (the process
+    right after importing its library): the model, its data, optimizer state and the graph."""
     try:
-        before = _status("VmRSS")
         with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
+            f.write("5")  # Linux: reset VmHWM to the current resident size
     except OSError:
         return None
     fn()
     peak = _status("VmHWM")
-    return None if peak is None or before is None else max(peak - before, 0)
+    return None if peak is None or baseline is None else max(peak - baseline, 0)
 
 
 def serve(lib, threads):
@@ -57,6 +56,9 @@ def serve(lib, threads):
     from cylayers.bench import cases as _cases  # noqa: F401  (registers the cases)
     from cylayers.bench.registry import CASES
     _set_threads(lib, threads)
+    if lib in ("cylayers", "torch"):
+        __import__(lib)
+    baseline = _status("VmRSS")
     by_name = {c.name: c for c in CASES}
     built = {}
     for line in sys.stdin:
@@ -83,7 +85,7 @@ def serve(lib, threads):
                     fn()
                 answer = {"seconds": (time.perf_counter() - t0) / inner}
             elif op == "peak":
-                answer = {"bytes": peak_bytes(built[req["case"]][req["mode"]])}
+                answer = {"bytes": peak_bytes(built[req["case"]][req["mode"]], baseline)}
             elif op == "loaded":  # which libraries this process has loaded
                 answer = {m: m in sys.modules for m in ("cylayers._kernels", "torch")}
             elif op == "quit":
