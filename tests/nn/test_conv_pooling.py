@@ -209,3 +209,25 @@ def test_conv_large_enough_to_run_threaded_matches_pytorch(threads, stride, padd
     np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(xs.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(ws.grad.numpy(), tw.grad.numpy(), rtol=1e-4, atol=1e-2)
+
+
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 30])
+def test_conv_backward_with_kept_or_recomputed_columns(keep_bytes, monkeypatch):
+    """Backward reuses the forward's im2col columns when small, recomputes them otherwise:
+    both give PyTorch's gradients."""
+    import importlib
+    conv_module = importlib.import_module("cylayers.nn.functional.conv")
+    monkeypatch.setattr(conv_module, "KEEP_COLS_BYTES", keep_bytes)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 6, 7, 7))
+    w = rng.standard_normal((8, 3, 3, 3))
+    b = rng.standard_normal(8)
+    xs, ws, bs = (cylayers.tensor(a, requires_grad=True) for a in (x, w, b))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = cylayers.nn.functional.conv2d(xs, ws, bs, padding=1, groups=2)
+    ty = torch.nn.functional.conv2d(tx, tw, tb, padding=1, groups=2)
+    (y * y).sum().backward()
+    (ty * ty).sum().backward()
+    for ours, theirs in ((y, ty), (xs.grad, tx.grad), (ws.grad, tw.grad), (bs.grad, tb.grad)):
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-10,
+                                   atol=1e-10)

@@ -1,5 +1,6 @@
-"""Convolutions as im2col (Cython) + GEMM (numpy's BLAS); 1-D and 2-D run as 3-D with unit
-leading spatial dims. Backward recomputes the columns from x instead of storing them."""
+"""Convolutions as im2col (Cython) + GEMM (cylayers._blas); 1-D and 2-D run as 3-D with unit
+leading spatial dims. Backward reuses the forward's columns when they are small (at most
+KEEP_COLS_BYTES) and recomputes them from x otherwise."""
 import numbers
 
 import numpy as np
@@ -73,6 +74,10 @@ class ConvGeometry:
         return (*self.in3, *self.k3, *self.s3, *self.p3, *self.d3, *self.out3)
 
 
+# Columns up to this size are kept from forward for the weight's gradient (see ConvFn).
+KEEP_COLS_BYTES = 16 << 20
+
+
 class ConvFn(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, geom, groups):
@@ -85,11 +90,19 @@ class ConvFn(Function):
         cols = np.empty((groups, cg * taps, n * L), dtype=xc.dtype)
         K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(),
                  threads_for(cols.size))
-        out = blas.matmul(w.reshape(groups, og, cg * taps), cols)  # (groups, og, n*L)
-        out = c_array(out.reshape(o, n, L).transpose(1, 0, 2))
+        prod = blas.matmul(w.reshape(groups, og, cg * taps), cols)  # (groups, og, n*L)
+        # Back to (n, o, L) in one pass, the bias added on the way.
+        out = np.empty((n, o, L), dtype=xc.dtype)
         if bias is not None:
-            out += bias.reshape(1, o, 1).astype(xc.dtype, copy=False)
+            np.add(prod.reshape(o, n, L).transpose(1, 0, 2),
+                   bias.reshape(1, o, 1).astype(xc.dtype, copy=False), out=out)
+        else:
+            np.copyto(out, prod.reshape(o, n, L).transpose(1, 0, 2))
         ctx.geom, ctx.groups = geom, groups
+        # The weight's gradient needs the columns again: kept when they are small, rebuilt
+        # from x in backward otherwise (memory for large inputs over time for small ones).
+        ctx.cols = cols if (ctx.needs_input_grad[1] and cols.nbytes <= KEEP_COLS_BYTES) \
+            else None
         ctx.save_for_backward(x, weight)
         return out.reshape((n, o) + geom.out_spatial)
 
@@ -110,11 +123,13 @@ class ConvFn(Function):
         nt = threads_for(n * c * taps * L)
         dx = dw = db = None
         if need_w:
-            cols = np.empty((groups, cg * taps, n * L), dtype=xc.dtype)
-            K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(), nt)
+            cols = ctx.cols
+            if cols is None:
+                cols = np.empty((groups, cg * taps, n * L), dtype=xc.dtype)
+                K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(), nt)
             dw = blas.matmul(g_cols, cols, trans_b=True).reshape(weight.shape)
         if need_b:
-            db = g3.sum(axis=(0, 2))
+            db = g_cols.reshape(o, n * L).sum(axis=1)
         if need_x:
             dcols = blas.matmul(w.reshape(groups, og, cg * taps), g_cols, trans_a=True)
             dx = np.empty_like(xc)
