@@ -91,13 +91,11 @@ class ConvFn(Function):
         K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(),
                  threads_for(cols.size))
         prod = blas.matmul(w.reshape(groups, og, cg * taps), cols)  # (groups, og, n*L)
-        # Back to (n, o, L) in one pass, the bias added on the way.
-        out = np.empty((n, o, L), dtype=xc.dtype)
+        # Back to (n, o, L): a transposing copy, then the bias on contiguous rows (measured
+        # faster than one strided add).
+        out = c_array(prod.reshape(o, n, L).transpose(1, 0, 2))
         if bias is not None:
-            np.add(prod.reshape(o, n, L).transpose(1, 0, 2),
-                   bias.reshape(1, o, 1).astype(xc.dtype, copy=False), out=out)
-        else:
-            np.copyto(out, prod.reshape(o, n, L).transpose(1, 0, 2))
+            out += bias.reshape(1, o, 1).astype(xc.dtype, copy=False)
         ctx.geom, ctx.groups = geom, groups
         # The weight's gradient needs the columns again: kept when they are small, rebuilt
         # from x in backward otherwise (memory for large inputs over time for small ones).
