@@ -121,8 +121,8 @@ class Function:
             out = args[0]._make_view(result, requires, cls, args[1:])
         else:
             out = Tensor._make(result, requires)
-        if tracer.active is not None:  # cylayers.onnx.export is recording the ops
-            tracer.active.record(cls, args, out)
+        if tracer.state.active is not None:  # cylayers.onnx.export is recording the ops
+            tracer.state.active.record(cls, args, out)
         if requires:
             ctx.next_nodes = _next_nodes(args)
             tensors.append(out)
@@ -165,8 +165,8 @@ class Function:
         result = cls.forward(ctx, *raw)
         if result is not target._array:
             raise AssertionError(f"{cls.__name__}.forward ignored ctx.out")
-        if tracer.active is not None:
-            tracer.active.record_inplace(cls, full, target)
+        if tracer.state.active is not None:
+            tracer.state.active.record_inplace(cls, full, target)
         target._bump_version()
         ctx.out = None
         if not requires:

@@ -1,5 +1,13 @@
 """The hook through which an exporter sees every op as it runs (cylayers.onnx.export).
 
-``active`` is None except while an exporter traces a forward pass: then Function.apply hands it
-each op's class, arguments and output. One module-level slot, read once per op."""
-active = None
+``state.active`` is None except while an exporter traces a forward pass in this thread: then
+Function.apply hands it each op's class, arguments and output. Per thread, so that a model
+trained in another thread meanwhile never lands in the exported graph."""
+import threading
+
+
+class _TracerState(threading.local):
+    active = None  # every thread starts with no tracer
+
+
+state = _TracerState()

@@ -107,12 +107,12 @@ def _tracing(model, trace):
                 lambda mod, args, label=label: trace.module_stack.append(label)))
             handles.append(m.register_forward_hook(
                 lambda mod, args, out: trace.module_stack.pop() and None))
-    previous = _tracer_slot.active
-    _tracer_slot.active = trace
+    previous = _tracer_slot.state.active
+    _tracer_slot.state.active = trace
     try:
         yield
     finally:
-        _tracer_slot.active = previous
+        _tracer_slot.state.active = previous
         for h in handles:
             h.remove()
 

@@ -260,3 +260,23 @@ def test_conv_bn_relu_example_exports_the_trained_model(tmp_path, capsys):
     logits = session.run(["logits"], {"image": images})[0]
     onnx_accuracy = (logits.argmax(1) == labels).mean()
     assert accuracy > 0.8 and abs(onnx_accuracy - accuracy) < 1e-9
+
+
+def test_ops_run_in_another_thread_during_export_stay_out_of_the_graph():
+    import threading
+    stop = threading.Event()
+
+    def train_elsewhere():
+        x = cylayers.randn(16, 16, requires_grad=True)
+        while not stop.is_set():
+            (x.exp() * 2).sum().backward()
+
+    worker = threading.Thread(target=train_elsewhere)
+    worker.start()
+    try:
+        model = nn.Sequential(nn.Linear(4, 3), nn.ReLU()).eval()
+        proto = cylayers.onnx.export(model, cylayers.randn(2, 4), io.BytesIO())
+    finally:
+        stop.set()
+        worker.join()
+    assert [n.op_type for n in proto.graph.node] == ["Gemm", "Relu", "Identity"]
