@@ -112,8 +112,14 @@ def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd
                                  bytes=case.bytes_moved,
                                  saved=saved if mode == "fwd+bwd" else {}, peak=peak,
                                  **{f"t_{k}": v for k, v in t.items()}))
-        if threads > 1 and (not filter_text or "thread" in filter_text.lower()):
-            rows.append(_threads_row(workers["cylayers"], threads, repeats, target, dtype))
+        if threads > 1:
+            threads_rows = [c.name for c in CASES if c.group == "sweep" and (
+                not filter_text or filter_text.lower() in (c.name + " sweep").lower())]
+            if not filter_text or "thread" in filter_text.lower():
+                threads_rows.insert(0, THREADS_CASE)
+            for name in threads_rows:
+                rows.append(_threads_row(workers["cylayers"], name, threads, repeats, target,
+                                         dtype))
     finally:
         for w in workers.values():
             w.close()
@@ -123,18 +129,21 @@ def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd
 THREADS_CASE = "epoch: digits CNN (Conv16-BN-ReLU-Conv32-BN-ReLU-Dropout2d-Linear, batch 64)"
 
 
-def _threads_row(many, threads, repeats, target, dtype):
-    """cylayers' CNN epoch with 1 thread against ``threads``, in two processes."""
+def _threads_row(many, case, threads, repeats, target, dtype):
+    """cylayers on 1 thread against ``threads`` (two processes) for one case: the CNN epoch,
+    or fwd+bwd of a size-sweep case."""
     one = Worker("cylayers", 1)
+    mode = "epoch" if case == THREADS_CASE else "fwd+bwd"
     try:
         workers = {"one": one, "many": many}
         for w in workers.values():
-            w.ask(op="build", case=THREADS_CASE, dtype=np.dtype(dtype).name)
-        t = _measure(workers, THREADS_CASE, "epoch", repeats, target)
+            w.ask(op="build", case=case, dtype=np.dtype(dtype).name)
+        t = _measure(workers, case, mode, repeats, target)
     finally:
         one.close()
-    return dict(case=f"threads: CNN epoch, 1 thread vs {threads}", group="threads",
-                mode="epoch", ops=1, bytes=0, saved={}, peak={},
+    label = "CNN epoch" if case == THREADS_CASE else case.split(": ", 1)[-1]
+    return dict(case=f"threads: {label}, 1 thread vs {threads}", group="threads",
+                mode=mode, ops=1, bytes=0, saved={}, peak={},
                 t_cylayers=t.get("many"), t_torch=None, t_one_thread=t.get("one"))
 
 
@@ -161,7 +170,7 @@ def format_table(rows, threads, bandwidth=None):
         if r["bytes"] and c and r["mode"] == "fwd+bwd" and bandwidth:
             note = f"{r['bytes'] / c / 1e9:.1f} GB/s ({100 * r['bytes'] / c / bandwidth:.0f}%)"
         if r.get("t_one_thread") and c:
-            note = (f"1 thread {r['t_one_thread'] * 1e3:.1f} ms: {threads} threads are "
+            note = (f"1 thread {r['t_one_thread'] * 1e3:.4f} ms: {threads} threads are "
                     f"{r['t_one_thread'] / c:.2f}x faster")
         sv = r.get("saved") or {}
         saved = (f"{sv['cylayers']:.2f} / {sv['torch']:.2f}" if "torch" in sv

@@ -318,3 +318,12 @@ register("epoch: digits CNN (Conv16-BN-ReLU-Conv32-BN-ReLU-Dropout2d-Linear, bat
          "epoch")(_digits_epoch("digits_cnn", flatten=False))
 register("epoch: ComplexNet on digits (batch 64)", "epoch")(
     _digits_epoch("complex_net", flatten=False))
+
+
+# ---------------------------------------------------------------- size sweeps (threads follow work)
+SWEEP_ROWS = (1, 16, 64, 256, 1024, 4096, 16384)  # rows of 256: 256 .. 4M elements
+for _rows in SWEEP_ROWS:
+    register(f"sweep: LayerNorm(256) on ({_rows},256)", "sweep")(
+        _module_case(lambda L: L.nn.LayerNorm(256), (_rows, 256)))
+    register(f"sweep: Softmax(dim=1) on ({_rows},256)", "sweep")(
+        _module_case(lambda L: L.nn.Softmax(dim=1), (_rows, 256)))
