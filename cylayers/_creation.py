@@ -97,7 +97,7 @@ def eye(n, m=None, dtype=None, requires_grad=False, device=None):
 
 def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
     np_dtype = _float_dtype(dtype)
-    gen = generator or get_generator()
+    gen = get_generator(generator)
     arr = gen.standard_normal(_shape_arg(size), dtype=np.float64).astype(np_dtype, copy=False) \
         if np_dtype not in (np.float32, np.float64) else \
         gen.standard_normal(_shape_arg(size), dtype=np_dtype)
@@ -106,21 +106,24 @@ def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
 
 def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
     np_dtype = _float_dtype(dtype)
-    gen = generator or get_generator()
+    gen = get_generator(generator)
     return _finish(gen.random(_shape_arg(size), dtype=np_dtype), requires_grad)
 
 
-def randint(low, high=None, size=None, dtype=None, requires_grad=False, device=None):
+def randint(low, high=None, size=None, generator=None, dtype=None, requires_grad=False,
+            device=None):
+    if size is None and isinstance(high, (tuple, list)):
+        size, high = high, None  # torch.randint(high, size)
     if high is None:
         low, high = 0, low
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
-    arr = get_generator().integers(low, high, size=_shape_arg((size,)), dtype=np.int64)
+    arr = get_generator(generator).integers(low, high, size=_shape_arg((size,)), dtype=np.int64)
     return _finish(arr.astype(_dtype.to_numpy_dtype(dtype or np.int64)), requires_grad)
 
 
-def randperm(n, dtype=None, device=None):
-    return Tensor._make(get_generator().permutation(n).astype(
+def randperm(n, generator=None, dtype=None, device=None):
+    return Tensor._make(get_generator(generator).permutation(n).astype(
         _dtype.to_numpy_dtype(dtype or np.int64)))
 
 

@@ -58,6 +58,40 @@ def test_generator_and_manual_seed():
     assert isinstance(g, cylayers.Generator) and g.initial_seed() == 3
 
 
+@pytest.mark.parametrize("args,kwargs", [((10, (3,)), {}), ((10,), {"size": (2, 3)}),
+                                         ((3, 10, (2, 2)), {}), ((-5, 5), {"size": (7,)})])
+def test_randint_argument_forms_match_torch(args, kwargs):
+    ours, theirs = cylayers.randint(*args, **kwargs), torch.randint(*args, **kwargs)
+    assert ours.shape == tuple(theirs.shape) and str(ours.dtype).endswith("int64")
+    low, high = (0, args[0]) if len(args) == 1 or isinstance(args[1], tuple) else args[:2]
+    assert ours.numpy().min() >= low and ours.numpy().max() < high
+
+
+@pytest.mark.parametrize("draw", [
+    lambda g: cylayers.randn(2, 3, generator=g),
+    lambda g: cylayers.rand(2, 3, generator=g),
+    lambda g: cylayers.randint(0, 100, (2, 3), generator=g),
+    lambda g: cylayers.randperm(10, generator=g),
+    lambda g: cylayers.nn.init.uniform_(cylayers.empty(2, 3), generator=g),
+    lambda g: cylayers.nn.init.normal_(cylayers.empty(2, 3), generator=g),
+    lambda g: cylayers.nn.init.trunc_normal_(cylayers.empty(2, 3), generator=g),
+    lambda g: cylayers.nn.init.kaiming_uniform_(cylayers.empty(2, 3), generator=g),
+])
+def test_generator_argument_draws_from_its_own_stream(draw):
+    # A seeded Generator repeats itself and leaves the global stream untouched.
+    cylayers.manual_seed(0)
+    first = draw(cylayers.Generator().manual_seed(7)).tolist()
+    global_next = cylayers.rand(4).tolist()
+    cylayers.manual_seed(0)
+    assert draw(cylayers.Generator().manual_seed(7)).tolist() == first
+    assert draw(cylayers.Generator().manual_seed(8)).tolist() != first
+    cylayers.manual_seed(0)
+    draw(cylayers.Generator().manual_seed(9))
+    assert cylayers.rand(4).tolist() == global_next
+    with pytest.raises(TypeError, match="expected a cylayers.Generator"):
+        draw(3)
+
+
 @pytest.mark.parametrize("name,dtype", [("FloatTensor", "float32"), ("DoubleTensor", "float64"),
                                         ("LongTensor", "int64"), ("IntTensor", "int32"),
                                         ("BoolTensor", "bool"), ("ByteTensor", "uint8")])

@@ -54,17 +54,17 @@ def _write(tensor, values):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    gen = generator or get_generator()
+    gen = get_generator(generator)
     return _write(tensor, gen.uniform(a, b, size=tensor._array.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    gen = generator or get_generator()
+    gen = get_generator(generator)
     return _write(tensor, gen.normal(mean, std, size=tensor._array.shape))
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    gen = generator or get_generator()
+    gen = get_generator(generator)
     out = gen.normal(mean, std, size=tensor._array.shape)
     bad = (out < a) | (out > b)
     while bad.any():  # resample the tails; terminates with probability 1
