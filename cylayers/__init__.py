@@ -17,6 +17,7 @@ from cylayers import _blas  # noqa: E402
 from cylayers._dtype import (bool_ as bool, double, dtype, float, float16, float32, float64,
                              get_default_dtype, int32, int64, long, set_default_dtype, uint8)
 from cylayers._tensor import Size, Tensor
+from cylayers import _tensor_methods  # noqa: E402,F401  (Tensor's operators and math)
 from cylayers._tensor_types import LEGACY_TYPES as _LEGACY_TYPES
 from cylayers._format import set_printoptions
 from cylayers.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,

@@ -454,9 +454,3 @@ def _format(t):
     node = t.grad_fn
     return format_tensor(t._array, repr(t.dtype), None if node is None else node.name(),
                          t.requires_grad)
-
-
-from cylayers.autograd import function as _function  # noqa: E402
-
-_function.Tensor = Tensor
-from cylayers import _tensor_methods  # noqa: E402,F401  (attaches operators and math methods)

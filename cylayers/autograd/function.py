@@ -8,6 +8,7 @@ needs, and the engine drops that after backward unless the graph is retained.
 """
 import numpy as np
 
+from cylayers._tensor import Tensor
 from cylayers.autograd import tracer
 from cylayers.autograd.grad_mode import grad_state
 
@@ -215,7 +216,3 @@ class CopySlices(Function):
             g_base = g.copy()
             g_base.reshape(-1)[idx] = 0
         return g_base, g_view
-
-
-# Set by cylayers._tensor once Tensor exists (the two modules need each other).
-Tensor = None
