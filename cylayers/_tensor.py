@@ -5,7 +5,6 @@ import numpy as np
 
 from cylayers import _dtype
 from cylayers._format import format_tensor
-from cylayers._tensor_types import legacy_to_numpy, legacy_type_name
 from cylayers.device import check_cpu, device as _device, parse_to_args
 
 _CPU = _device("cpu")
@@ -91,6 +90,7 @@ class Tensor:
         way); a no-op while the version is unchanged."""
         if self._base is None or self._view_version == self._vc[0]:
             return
+        # Imported here: cylayers.autograd's package imports the tape, which needs Tensor.
         from cylayers.autograd.grad_mode import enable_grad
         t = self._base
         with enable_grad():  # the view's history exists whatever the current mode
@@ -284,30 +284,6 @@ class Tensor:
         self._requires_grad = False
         return self
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from cylayers.autograd.api import backward
-        backward(self, gradient, retain_graph, create_graph, inputs)
-
-    def register_hook(self, hook):
-        """Call ``hook(grad)`` with this tensor's gradient during backward; a returned tensor
-        replaces the gradient. Returns a handle whose ``remove()`` unregisters it."""
-        from cylayers.utils.hooks import RemovableHandle
-        if not self.requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
-                               "gradient")
-        node = self._node
-        if node is None:
-            if self._hooks is None:
-                self._hooks = {}
-            hooks = self._hooks
-        else:
-            if node.tensor_hooks is None:
-                node.tensor_hooks = {}
-            hooks = node.tensor_hooks
-        handle = RemovableHandle(hooks)
-        hooks[handle.id] = hook
-        return handle
-
     def retain_grad(self):
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward (no-op on leaves)."""
         if not self.requires_grad:
@@ -329,17 +305,6 @@ class Tensor:
         out = self.type(dtype)
         return out.clone() if kwargs.get("copy") and out is self else out
 
-    def type(self, dtype=None, non_blocking=False):
-        """``x.type()`` names the legacy type ('cylayers.FloatTensor'); ``x.type(t)`` casts to
-        a dtype, a legacy type (cylayers.FloatTensor) or its name (also 'torch.FloatTensor')."""
-        if dtype is None:
-            return "cylayers." + legacy_type_name(self._array.dtype)
-        np_dtype = legacy_to_numpy(dtype)
-        if np_dtype == self._array.dtype:
-            return self
-        from cylayers._ops.shape import Cast
-        return Cast.apply(self, np_dtype)
-
     def float(self):
         return self.type(np.float32)
 
@@ -358,65 +323,10 @@ class Tensor:
     def cpu(self):
         return self
 
-    def clone(self):
-        from cylayers._ops.shape import Clone
-        return Clone.apply(self)
-
     def contiguous(self):
         if self._array.flags.c_contiguous:
             return self
         return self.clone()
-
-    # ------------------------------------------------------------------ in-place ops
-    def zero_(self):
-        return self.fill_(0)
-
-    def fill_(self, value):
-        from cylayers._ops.shape import Fill
-        return Fill.apply_inplace(self, value.item() if isinstance(value, Tensor) else value)
-
-    def copy_(self, src):
-        from cylayers._ops.shape import CopyInto
-        if not isinstance(src, Tensor):
-            src = Tensor._make(np.asarray(src))
-        return CopyInto.apply_inplace(self, src)
-
-    def add_(self, other, alpha=1):
-        from cylayers._ops.arith import Add
-        if alpha != 1:
-            other = other * alpha
-        return Add.apply_inplace(self, other)
-
-    def sub_(self, other, alpha=1):
-        from cylayers._ops.arith import Sub
-        if alpha != 1:
-            other = other * alpha
-        return Sub.apply_inplace(self, other)
-
-    def mul_(self, other):
-        from cylayers._ops.arith import Mul
-        return Mul.apply_inplace(self, other)
-
-    def div_(self, other):
-        from cylayers._ops.arith import Div
-        return Div.apply_inplace(self, other)
-
-    def clamp_(self, min=None, max=None):
-        from cylayers._ops.arith import Clamp
-        return Clamp.apply_inplace(self, min, max)
-
-    def uniform_(self, a=0.0, b=1.0):
-        from cylayers.nn import init
-        return init.uniform_(self, a, b)
-
-    def normal_(self, mean=0.0, std=1.0):
-        from cylayers.nn import init
-        return init.normal_(self, mean, std)
-
-    def __setitem__(self, index, value):
-        from cylayers._ops.shape import SetItem
-        SetItem.apply_inplace(self, _index_arg(index),
-                              value if isinstance(value, Tensor) else np.asarray(value))
 
 
 def unwrap(x):

@@ -5,7 +5,10 @@ import collections
 import numpy as np
 
 from cylayers._tensor import Tensor, _index_arg, _norm_dim, _shape_arg, unwrap
+from cylayers._tensor_types import legacy_to_numpy, legacy_type_name
 from cylayers._ops import arith, indexing, pointwise, reduce, shape as shape_ops
+from cylayers.autograd.api import backward as _run_backward
+from cylayers.utils.hooks import RemovableHandle
 
 return_types_max = collections.namedtuple("max", ["values", "indices"])
 return_types_min = collections.namedtuple("min", ["values", "indices"])
@@ -107,6 +110,86 @@ Tensor.logical_not = lambda self: Tensor._make(np.logical_not(self._array))
 Tensor.__xor__ = _compare(np.logical_xor)
 Tensor.greater, Tensor.greater_equal = Tensor.gt, Tensor.ge
 Tensor.less, Tensor.less_equal, Tensor.not_equal = Tensor.lt, Tensor.le, Tensor.ne
+
+
+# -------------------------------------------------------------------- autograd, casts, in place
+def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    _run_backward(self, gradient, retain_graph, create_graph, inputs)
+
+
+def _register_hook(self, hook):
+    """Call ``hook(grad)`` with this tensor's gradient during backward; a returned tensor
+    replaces the gradient. Returns a handle whose ``remove()`` unregisters it."""
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    node = self._node
+    if node is None:
+        if self._hooks is None:
+            self._hooks = {}
+        hooks = self._hooks
+    else:
+        if node.tensor_hooks is None:
+            node.tensor_hooks = {}
+        hooks = node.tensor_hooks
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def _type(self, dtype=None, non_blocking=False):
+    """``x.type()`` names the legacy type ('cylayers.FloatTensor'); ``x.type(t)`` casts to
+    a dtype, a legacy type (cylayers.FloatTensor) or its name (also 'torch.FloatTensor')."""
+    if dtype is None:
+        return "cylayers." + legacy_type_name(self._array.dtype)
+    np_dtype = legacy_to_numpy(dtype)
+    if np_dtype == self._array.dtype:
+        return self
+    return shape_ops.Cast.apply(self, np_dtype)
+
+
+def _fill_(self, value):
+    return shape_ops.Fill.apply_inplace(self, value.item() if isinstance(value, Tensor) else value)
+
+
+def _copy_(self, src):
+    if not isinstance(src, Tensor):
+        src = Tensor._make(np.asarray(src))
+    return shape_ops.CopyInto.apply_inplace(self, src)
+
+
+def _scaled_inplace(op):
+    def method(self, other, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return op.apply_inplace(self, other)
+    return method
+
+
+def _setitem(self, index, value):
+    shape_ops.SetItem.apply_inplace(self, _index_arg(index),
+                                    value if isinstance(value, Tensor) else np.asarray(value))
+
+
+def _init():
+    from cylayers.nn import init  # cylayers.nn builds on Tensor: imported on first use
+    return init
+
+
+Tensor.backward = _backward
+Tensor.register_hook = _register_hook
+Tensor.type = _type
+Tensor.clone = lambda self: shape_ops.Clone.apply(self)
+Tensor.zero_ = lambda self: self.fill_(0)
+Tensor.fill_ = _fill_
+Tensor.copy_ = _copy_
+Tensor.add_ = _scaled_inplace(arith.Add)
+Tensor.sub_ = _scaled_inplace(arith.Sub)
+Tensor.mul_ = lambda self, other: arith.Mul.apply_inplace(self, other)
+Tensor.div_ = lambda self, other: arith.Div.apply_inplace(self, other)
+Tensor.clamp_ = lambda self, min=None, max=None: arith.Clamp.apply_inplace(self, min, max)
+Tensor.uniform_ = lambda self, a=0.0, b=1.0: _init().uniform_(self, a, b)
+Tensor.normal_ = lambda self, mean=0.0, std=1.0: _init().normal_(self, mean, std)
+Tensor.__setitem__ = _setitem
 
 
 # -------------------------------------------------------------------- elementwise math
