@@ -187,8 +187,10 @@ Tensor.sub_ = _scaled_inplace(arith.Sub)
 Tensor.mul_ = lambda self, other: arith.Mul.apply_inplace(self, other)
 Tensor.div_ = lambda self, other: arith.Div.apply_inplace(self, other)
 Tensor.clamp_ = lambda self, min=None, max=None: arith.Clamp.apply_inplace(self, min, max)
-Tensor.uniform_ = lambda self, a=0.0, b=1.0: _init().uniform_(self, a, b)
-Tensor.normal_ = lambda self, mean=0.0, std=1.0: _init().normal_(self, mean, std)
+Tensor.uniform_ = lambda self, a=0.0, b=1.0, *, generator=None: \
+    _init().uniform_(self, a, b, generator)
+Tensor.normal_ = lambda self, mean=0.0, std=1.0, *, generator=None: \
+    _init().normal_(self, mean, std, generator)
 Tensor.__setitem__ = _setitem
 
 

@@ -76,6 +76,8 @@ def test_randint_argument_forms_match_torch(args, kwargs):
     lambda g: cylayers.nn.init.normal_(cylayers.empty(2, 3), generator=g),
     lambda g: cylayers.nn.init.trunc_normal_(cylayers.empty(2, 3), generator=g),
     lambda g: cylayers.nn.init.kaiming_uniform_(cylayers.empty(2, 3), generator=g),
+    lambda g: cylayers.empty(2, 3).uniform_(-1, 1, generator=g),
+    lambda g: cylayers.empty(2, 3).normal_(0, 2, generator=g),
 ])
 def test_generator_argument_draws_from_its_own_stream(draw):
     # A seeded Generator repeats itself and leaves the global stream untouched.
