@@ -88,6 +88,17 @@ def matmul(a, b):
 mm = matmul
 
 
+def outer(input, vec2):
+    """The outer product of two 1-D tensors: out[i, j] = input[i] * vec2[j]."""
+    if input.dim() != 1 or vec2.dim() != 1:
+        raise RuntimeError(f"outer: expected 1-D tensors, got {input.dim()}-D and "
+                           f"{vec2.dim()}-D")
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+ger = outer
+
+
 def maximum(a, b):
     return arith.Where.apply(a._array >= b._array, a, b)
 
@@ -120,11 +131,11 @@ _METHOD_FUNCTIONS = (
     "split", "masked_fill", "topk", "sort", "argsort", "msort", "kthvalue", "bmm", "gather",
     "index_select", "cumsum", "norm", "tril", "triu", "relu_", "sigmoid_", "tanh_",
     "exp_", "sin_", "cos_", "sqrt_", "abs_", "neg_", "floor_", "ceil_", "round_", "trunc_",
-    "clamp_", "nan_to_num_", "cumsum",
+    "clamp_", "nan_to_num_", "narrow", "unbind", "flip", "roll", "count_nonzero",
 )
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _method(_name)
 
 __all__ = ["cat", "concat", "stack", "where", "nonzero", "pow", "einsum", "atan2", "arctan2",
-           "logaddexp", "xlogy", "lerp", "matmul", "mm", "maximum", "minimum",
+           "logaddexp", "xlogy", "lerp", "matmul", "mm", "outer", "ger", "maximum", "minimum",
            *dict.fromkeys(_METHOD_FUNCTIONS)]

@@ -4,6 +4,7 @@ import collections
 
 import numpy as np
 
+from cylayers import _dtype
 from cylayers._tensor import Tensor, _index_arg, _norm_dim, _shape_arg, unwrap
 from cylayers._tensor_types import legacy_to_numpy, legacy_type_name
 from cylayers._ops import arith, indexing, pointwise, reduce, shape as shape_ops
@@ -752,6 +753,99 @@ Tensor.triu = lambda self, diagonal=0: indexing.Triangle.apply(self, diagonal, T
 Tensor.tril_ = lambda self, diagonal=0: indexing.Triangle.apply_inplace(self, diagonal, False)
 Tensor.triu_ = lambda self, diagonal=0: indexing.Triangle.apply_inplace(self, diagonal, True)
 Tensor.where = lambda self, condition, other: _where(condition, self, other)
+
+
+def _narrow(self, dim, start, length):
+    d = _norm_dim(dim, self._array.ndim)
+    size = self._array.shape[d]
+    start = int(unwrap(start))
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], "
+                         f"but got {start})")
+    start %= size or 1
+    if length < 0 or start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                           f"({size}).")
+    return shape_ops.GetItem.apply(self, (slice(None),) * d + (slice(start, start + length),))
+
+
+def _unbind(self, dim=0):
+    d = _norm_dim(dim, self._array.ndim)
+    return tuple(shape_ops.GetItem.apply(self, (slice(None),) * d + (i,))
+                 for i in range(self._array.shape[d]))
+
+
+def _dims_arg(dims):
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        return tuple(dims[0])
+    return dims
+
+
+def _flip(self, *dims):
+    """A copy with the order of elements reversed along ``dims`` (like PyTorch, not a view)."""
+    out = self
+    for d in dict.fromkeys(_norm_dim(d, self._array.ndim) for d in _dims_arg(dims)):
+        n = self._array.shape[d]
+        out = indexing.IndexSelect.apply(out, d, np.arange(n - 1, -1, -1, dtype=np.int64))
+    return out if out is not self else shape_ops.Clone.apply(self)
+
+
+def _roll(self, shifts, dims=None):
+    """A copy whose elements move ``shifts`` places along ``dims`` and wrap around; without
+    dims the flattened tensor rolls and takes back its shape."""
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
+                               f"dims:0")
+        return _roll(self.flatten(), shifts, 0).view(self.shape)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
+                           f"dims:{len(dims)}")
+    out = self
+    for shift, dim in zip(shifts, dims):
+        d = _norm_dim(dim, self._array.ndim)
+        n = self._array.shape[d]
+        index = (np.arange(n, dtype=np.int64) - int(shift)) % (n or 1)
+        out = indexing.IndexSelect.apply(out, d, index)
+    return out if out is not self else shape_ops.Clone.apply(self)
+
+
+def _count_nonzero(self, dim=None):
+    axis = None if dim is None else (
+        tuple(_norm_dim(d, self._array.ndim) for d in dim) if isinstance(dim, (tuple, list))
+        else _norm_dim(dim, self._array.ndim))
+    return Tensor._make(np.asarray(np.count_nonzero(self._array, axis=axis), dtype=np.int64))
+
+
+def _new(fill):
+    def new(self, *size, dtype=None, device=None, requires_grad=False):
+        np_dtype = self._array.dtype if dtype is None else _dtype.to_numpy_dtype(dtype)
+        arr = np.full(_shape_arg(size), fill, dtype=np_dtype)
+        return Tensor._make(arr, requires_grad)
+    return new
+
+
+def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    return _new(fill_value)(self, size, dtype=dtype, requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    np_dtype = self._array.dtype if dtype is None else _dtype.to_numpy_dtype(dtype)
+    return Tensor._make(np.array(unwrap(data), dtype=np_dtype), requires_grad)
+
+
+Tensor.narrow = _narrow
+Tensor.unbind = _unbind
+Tensor.flip = _flip
+Tensor.roll = _roll
+Tensor.count_nonzero = _count_nonzero
+Tensor.new_zeros = _new(0)
+Tensor.new_ones = _new(1)
+Tensor.new_empty = _new(0)
+Tensor.new_full = _new_full
+Tensor.new_tensor = _new_tensor
 
 
 def _where(condition, input, other):

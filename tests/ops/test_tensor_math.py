@@ -378,3 +378,95 @@ def test_bmm_einsum_tril_triu():
     (sq.tril(-1) * 3).sum().backward()
     (tsq.tril(-1) * 3).sum().backward()
     _close(sq.grad, tsq.grad)
+
+
+RESHUFFLES = [("narrow", lambda m, x: x.narrow(1, 1, 2)),
+              ("narrow_negative_start", lambda m, x: m.narrow(x, -1, -3, 2)),
+              ("unbind", lambda m, x: x.unbind(1)),
+              ("unbind_fn", lambda m, x: m.unbind(x, -1)),
+              ("flip", lambda m, x: x.flip(0)),
+              ("flip_dims", lambda m, x: x.flip(0, 2)),
+              ("flip_list", lambda m, x: m.flip(x, [1, 2])),
+              ("roll", lambda m, x: x.roll(1, 2)),
+              ("roll_negative", lambda m, x: x.roll(-4, 1)),
+              ("roll_pairs", lambda m, x: m.roll(x, (1, -2), (0, 2))),
+              ("roll_flat", lambda m, x: x.roll(3)),
+              ("outer", lambda m, x: m.outer(x[0, 0], x[1, 2])),
+              ("ger", lambda m, x: m.ger(x[0, 1], x[1, 0])),
+              ("normalize", lambda m, x: m.nn.functional.normalize(x)),
+              ("normalize_p1", lambda m, x: m.nn.functional.normalize(x, p=1, dim=-1))]
+
+
+@pytest.mark.parametrize("name,fn", RESHUFFLES, ids=[r[0] for r in RESHUFFLES])
+def test_reshuffles_values_gradients_and_gradcheck(name, fn):
+    arr = RNG.standard_normal((2, 3, 4))
+    x, tx = _pair(arr)
+    out, tout = fn(cylayers, x), fn(torch, tx)
+    _close(out, tout)
+    outs, touts = (out, tout) if isinstance(tout, tuple) else ((out,), (tout,))
+    for o, t in zip(outs, touts):
+        w = RNG.standard_normal(tuple(t.shape))
+        (o * cylayers.tensor(w)).sum().backward(retain_graph=True)
+        (t * torch.tensor(w)).sum().backward(retain_graph=True)
+    _close(x.grad, tx.grad, atol=1e-12)
+    assert gradcheck(lambda t: fn(cylayers, t), [cylayers.tensor(arr, requires_grad=True)])
+
+
+def test_normalize_of_a_zero_row_is_zero_with_zero_gradient():
+    arr = np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 2.0]])
+    x, tx = _pair(arr)
+    y, ty = cylayers.nn.functional.normalize(x), torch.nn.functional.normalize(tx)
+    _close(y, ty)
+    y.sum().backward()
+    ty.sum().backward()
+    _close(x.grad, tx.grad)
+    assert x.grad.numpy()[0].tolist() == [1e12] * 3  # PyTorch's value: 1/eps through the clamp
+
+
+def test_narrow_and_unbind_are_views_flip_and_roll_copies():
+    x = cylayers.tensor(np.arange(12.0).reshape(3, 4))
+    x.narrow(0, 1, 1).fill_(-1)
+    x.unbind(0)[2].fill_(-2)
+    assert x.numpy()[1].tolist() == [-1] * 4 and x.numpy()[2].tolist() == [-2] * 4
+    x.flip(1).fill_(7)
+    x.roll(1, 0).fill_(7)
+    x.flip([]).fill_(7)
+    assert (x.numpy() != 7).all()
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda m, x: x.narrow(1, 3, 2), RuntimeError, r"start \(3\) \+ length \(2\) exceeds dimension size \(4\)"),
+    (lambda m, x: x.narrow(1, 5, 0), IndexError, "start out of range"),
+    (lambda m, x: x.roll((1, 2), 0), RuntimeError, "shifts and dimensions must align"),
+    (lambda m, x: x.roll((1, 2)), RuntimeError, "shifts and dimensions must align"),
+    (lambda m, x: x.flip(2), IndexError, "Dimension out of range"),
+    (lambda m, x: m.outer(x, x[0]), RuntimeError, "1-D"),
+])
+def test_reshuffle_errors(call, error, message):
+    x = cylayers.zeros(3, 4)
+    with pytest.raises(error, match=message):
+        call(cylayers, x)
+    with pytest.raises((RuntimeError, IndexError)):
+        call(torch, torch.zeros(3, 4))
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, (0, 1), -1])
+def test_count_nonzero(dim):
+    arr = np.array([[0.0, 1.5, 0.0, -2.0], [3.0, 0.0, np.nan, 0.0], [0.0] * 4])
+    kw = {} if dim is None else {"dim": dim}
+    _close(cylayers.tensor(arr).count_nonzero(**kw), torch.tensor(arr).count_nonzero(**kw))
+    _close(cylayers.count_nonzero(cylayers.tensor(arr), **kw),
+           torch.count_nonzero(torch.tensor(arr), **kw))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_new_factories_follow_the_tensor_dtype(dtype):
+    x, tx = cylayers.tensor(np.ones(2, dtype)), torch.tensor(np.ones(2, dtype))
+    _close(x.new_zeros(2, 3), tx.new_zeros(2, 3))
+    _close(x.new_ones((3,)), tx.new_ones((3,)))
+    _close(x.new_full((2, 2), 5), tx.new_full((2, 2), 5))
+    _close(x.new_tensor([[1, 2]]), tx.new_tensor([[1, 2]]))
+    assert x.new_empty(4).shape == (4,) and x.new_empty(4).dtype == x.dtype
+    _close(x.new_zeros(2, dtype=cylayers.float64), tx.new_zeros(2, dtype=torch.float64))
+    y = x.new_ones(3, requires_grad=True)
+    assert y.requires_grad and y.is_leaf

@@ -12,7 +12,7 @@ from cylayers.nn.functional.loss import (binary_cross_entropy, binary_cross_entr
 from cylayers.nn.functional.padding import pad
 from cylayers.nn.functional.upsampling import interpolate, upsample
 from cylayers.nn.functional.embedding import embedding, one_hot
-from cylayers.nn.functional.distance import cosine_similarity, pairwise_distance
+from cylayers.nn.functional.distance import cosine_similarity, normalize, pairwise_distance
 from cylayers.nn.functional.dropout import (alpha_dropout, dropout, dropout1d, dropout2d,
                                             dropout3d, feature_alpha_dropout)
 from cylayers.nn.functional.dropout import _check_p as dropout_check_p

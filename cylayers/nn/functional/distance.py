@@ -1,4 +1,5 @@
-"""Cosine similarity and pairwise (p-norm) distance, composed from differentiable tensor ops."""
+"""Cosine similarity, pairwise (p-norm) distance and p-norm normalization, composed from
+differentiable tensor ops."""
 
 
 def _clamped_norm(x, dim, eps):
@@ -19,3 +20,11 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     diff = x1 - x2 + eps
     dim = -1 if max(x1.ndim, x2.ndim) > 0 else None
     return diff.norm(p, dim=dim, keepdim=keepdim)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p, eps) along ``dim``; unlike cosine_similarity the clamp is part
+    of the graph (as in PyTorch), so a norm below eps passes no gradient through it."""
+    if out is not None:
+        raise TypeError("normalize(): out= is not supported by cylayers")
+    return input / input.norm(p, dim=dim, keepdim=True).clamp_min(eps).expand_as(input)
