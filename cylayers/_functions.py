@@ -1,4 +1,6 @@
 """torch.* style free functions that mirror Tensor methods."""
+import builtins
+
 import numpy as np
 
 from cylayers._tensor import Tensor, _norm_dim
@@ -99,6 +101,89 @@ def outer(input, vec2):
 ger = outer
 
 
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors (views that expand each one); 'ij' or 'xy' order."""
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
+                         f"received: {indexing}")
+    if builtins.any(t.dim() > 1 for t in tensors):
+        raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list")
+    tensors = [t.reshape(-1) for t in tensors]
+    shape = [t.shape[0] for t in tensors]
+    grids = []
+    for i, t in enumerate(tensors):
+        view = [1] * len(tensors)
+        view[i] = shape[i]
+        grids.append(t.view(view).expand(shape))
+    if indexing == "xy" and len(tensors) >= 2:  # the first two axes swapped
+        grids = [g.transpose(0, 1) for g in grids]
+    return tuple(grids)
+
+
+def tensordot(a, b, dims=2):
+    """Sum over the last ``dims`` axes of a and the first of b, or over the listed pairs."""
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        dims_a, dims_b = list(range(a.dim() - dims, a.dim())), list(range(dims))
+    else:
+        dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+    dims_a = [_norm_dim(d, a.dim()) for d in dims_a]
+    dims_b = [_norm_dim(d, b.dim()) for d in dims_b]
+    if len(dims_a) != len(dims_b):
+        raise RuntimeError("both dimension lists should have same length")
+    for da, db in zip(dims_a, dims_b):
+        if a.shape[da] != b.shape[db]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a.shape[da]} in dim {da} and second has size {b.shape[db]} "
+                               f"in dim {db}")
+    free_a = [d for d in range(a.dim()) if d not in dims_a]
+    free_b = [d for d in range(b.dim()) if d not in dims_b]
+    k = int(np.prod([a.shape[d] for d in dims_a]))
+    left = a.permute(*free_a, *dims_a).reshape(-1, k)
+    right = b.permute(*dims_b, *free_b).reshape(k, -1)
+    return (left @ right).reshape(*[a.shape[d] for d in free_a], *[b.shape[d] for d in free_b])
+
+
+def cdist(x1, x2, p=2.0, compute_mode=None):
+    """p-norm distances between the rows of x1 (..., P, M) and of x2 (..., R, M)."""
+    if x1.dim() < 2 or x2.dim() < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.dim()}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p, dim=-1)
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,
+                 sorter=None):
+    """Insertion indices of ``input`` into ``sorted_sequence`` (its last dimension)."""
+    seq = sorted_sequence._array
+    values = input._array if isinstance(input, Tensor) else np.asarray(input)
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"side can only be 'left' or 'right' but got {side}")
+        right = side == "right"
+    if sorter is not None:
+        seq = np.take_along_axis(seq, sorter._array, axis=-1)
+    how = "right" if right else "left"
+    if seq.ndim <= 1:
+        out = np.searchsorted(seq, values, side=how)
+    else:
+        if seq.shape[:-1] != values.shape[:-1]:
+            raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or "
+                               "the first N-1 dimensions of boundaries tensor and input value "
+                               "tensor must match")
+        flat_s, flat_v = seq.reshape(-1, seq.shape[-1]), values.reshape(-1, values.shape[-1])
+        out = np.stack([np.searchsorted(r, v, side=how) for r, v in zip(flat_s, flat_v)])
+        out = out.reshape(values.shape)
+    return Tensor._make(np.asarray(out, dtype=np.int32 if out_int32 else np.int64))
+
+
 def maximum(a, b):
     return arith.Where.apply(a._array >= b._array, a, b)
 
@@ -132,10 +217,12 @@ _METHOD_FUNCTIONS = (
     "index_select", "cumsum", "norm", "tril", "triu", "relu_", "sigmoid_", "tanh_",
     "exp_", "sin_", "cos_", "sqrt_", "abs_", "neg_", "floor_", "ceil_", "round_", "trunc_",
     "clamp_", "nan_to_num_", "narrow", "unbind", "flip", "roll", "count_nonzero",
+    "repeat_interleave", "diff", "bincount", "unique",
 )
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _method(_name)
 
 __all__ = ["cat", "concat", "stack", "where", "nonzero", "pow", "einsum", "atan2", "arctan2",
-           "logaddexp", "xlogy", "lerp", "matmul", "mm", "outer", "ger", "maximum", "minimum",
+           "logaddexp", "xlogy", "lerp", "matmul", "mm", "outer", "ger", "meshgrid", "tensordot",
+           "cdist", "searchsorted", "maximum", "minimum",
            *dict.fromkeys(_METHOD_FUNCTIONS)]

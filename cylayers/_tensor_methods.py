@@ -848,6 +848,77 @@ Tensor.new_full = _new_full
 Tensor.new_tensor = _new_tensor
 
 
+def _repeat_interleave(self, repeats=None, dim=None, *, output_size=None):
+    """Each element (or slice along ``dim``) repeated ``repeats`` times in place; without dim
+    the flattened tensor. ``torch.repeat_interleave(counts)`` repeats the indices 0..n-1."""
+    if repeats is None:  # torch.repeat_interleave(repeats): self holds the counts
+        counts = np.asarray(self._array, dtype=np.int64)
+        return Tensor._make(np.repeat(np.arange(counts.size, dtype=np.int64), counts))
+    src = self.flatten() if dim is None else self
+    d = 0 if dim is None else _norm_dim(dim, self._array.ndim)
+    counts = np.asarray(unwrap(repeats), dtype=np.int64)
+    n = src._array.shape[d]
+    if counts.ndim > 1 or (counts.ndim == 1 and counts.size not in (1, n)):
+        raise RuntimeError(f"repeats must have the same size as input along dim, but got "
+                           f"repeats.size(0) = {counts.size} and input.size({d}) = {n}")
+    if (counts < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    index = np.repeat(np.arange(n, dtype=np.int64), counts.reshape(-1) if counts.size != 1
+                      else int(counts.reshape(-1)[0]))
+    return indexing.IndexSelect.apply(src, d, index)
+
+
+def _diff(self, n=1, dim=-1, prepend=None, append=None):
+    """out[i] = x[i + 1] - x[i] along ``dim``, ``n`` times, after joining prepend/append."""
+    if self._array.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    d = _norm_dim(dim, self._array.ndim)
+    parts = [p if isinstance(p, Tensor) else Tensor._make(np.asarray(p))
+             for p in (prepend, self, append) if p is not None]
+    out = shape_ops.Cat.apply(d, *parts) if len(parts) > 1 else self
+    for _ in range(n):
+        size = out._array.shape[d]
+        if size == 0:
+            break
+        out = _narrow(out, d, 1, size - 1) - _narrow(out, d, 0, size - 1)
+    return out
+
+
+def _bincount(self, weights=None, minlength=0):
+    arr = self._array
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if arr.size and arr.min() < 0:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    w = None if weights is None else np.asarray(unwrap(weights))
+    counts = np.bincount(arr, weights=w, minlength=minlength)
+    if w is None:
+        counts = counts.astype(np.int64)
+    elif w.dtype == np.float32:
+        counts = counts.astype(np.float32)
+    return Tensor._make(counts)
+
+
+def _unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values in ascending order (PyTorch sorts on the CPU whatever ``sorted``
+    says), with the inverse indices and counts on request."""
+    if dim is not None:
+        raise NotImplementedError("unique(dim=...) is not supported by cylayers")
+    values, inverse, counts = np.unique(self._array, return_inverse=True, return_counts=True)
+    out = [Tensor._make(values)]
+    if return_inverse:
+        out.append(Tensor._make(inverse.reshape(self._array.shape).astype(np.int64)))
+    if return_counts:
+        out.append(Tensor._make(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+Tensor.repeat_interleave = _repeat_interleave
+Tensor.diff = _diff
+Tensor.bincount = _bincount
+Tensor.unique = _unique
+
+
 def _where(condition, input, other):
     cond = unwrap(condition)
     cond = np.asarray(cond).astype(bool, copy=False)

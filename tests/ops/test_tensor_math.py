@@ -470,3 +470,73 @@ def test_new_factories_follow_the_tensor_dtype(dtype):
     _close(x.new_zeros(2, dtype=cylayers.float64), tx.new_zeros(2, dtype=torch.float64))
     y = x.new_ones(3, requires_grad=True)
     assert y.requires_grad and y.is_leaf
+
+
+COMPOSITES = [("repeat_interleave", lambda m, x: x.repeat_interleave(2, dim=1)),
+              ("repeat_interleave_counts", lambda m, x: m.repeat_interleave(
+                  x, m.tensor([1, 0, 3]), dim=1)),
+              ("repeat_interleave_flat", lambda m, x: x.repeat_interleave(2)),
+              ("diff", lambda m, x: x.diff()),
+              ("diff_twice_dim1", lambda m, x: m.diff(x, n=2, dim=1)),
+              ("diff_prepend_append", lambda m, x: x.diff(dim=2, prepend=x[:, :, :1] * 0.5,
+                                                          append=x[:, :, -2:] ** 2)),
+              ("meshgrid_ij", lambda m, x: m.meshgrid(x[0, 0], x[1, 1, :3], indexing="ij")),
+              ("meshgrid_xy", lambda m, x: m.meshgrid(x[0, 0], x[1, 1, :3], x[0, 2, :2],
+                                                      indexing="xy")),
+              ("tensordot_int", lambda m, x: m.tensordot(x, x.transpose(0, 2), dims=1)),
+              ("tensordot_pairs", lambda m, x: m.tensordot(x, x, dims=([1, 2], [1, 2]))),
+              ("tensordot_zero", lambda m, x: m.tensordot(x[0], x[1, 0], dims=0)),
+              ("cdist", lambda m, x: m.cdist(x[0], x[1])),
+              ("cdist_p1_batched", lambda m, x: m.cdist(x, x[:, :2] * 2, p=1.0)),
+              ("cdist_p3", lambda m, x: m.cdist(x[0], x[1, :1], p=3.0))]
+
+
+@pytest.mark.parametrize("name,fn", COMPOSITES, ids=[c[0] for c in COMPOSITES])
+def test_composites_values_gradients_and_gradcheck(name, fn):
+    test_reshuffles_values_gradients_and_gradcheck(name, fn)
+
+
+def test_repeat_interleave_of_counts_and_errors():
+    _close(cylayers.repeat_interleave(cylayers.tensor([2, 0, 3])),
+           torch.repeat_interleave(torch.tensor([2, 0, 3])))
+    with pytest.raises(RuntimeError, match="repeats must have the same size"):
+        cylayers.zeros(3, 4).repeat_interleave(cylayers.tensor([1, 2]), dim=1)
+    with pytest.raises(RuntimeError, match="repeats can not be negative"):
+        cylayers.zeros(3).repeat_interleave(-1)
+
+
+def test_tensordot_cdist_meshgrid_errors():
+    with pytest.raises(RuntimeError, match="contracted dimensions need to match"):
+        cylayers.tensordot(cylayers.zeros(2, 3), cylayers.zeros(2, 3), dims=1)
+    with pytest.raises(RuntimeError, match="same number of columns"):
+        cylayers.cdist(cylayers.zeros(2, 3), cylayers.zeros(2, 4))
+    with pytest.raises(ValueError, match="indexing must be one of"):
+        cylayers.meshgrid(cylayers.zeros(2), indexing="yx")
+    with pytest.raises(RuntimeError, match="at least one-dimensional"):
+        cylayers.tensor(1.0).diff()
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.bincount(m.tensor([0, 1, 1, 3, 7])),
+    lambda m: m.tensor([2, 2, 0]).bincount(minlength=5),
+    lambda m: m.bincount(m.tensor([0, 1, 1, 3]), weights=m.tensor([0.5, 1.0, 1.0, 2.0])),
+    lambda m: m.bincount(m.tensor([1, 1]), weights=m.tensor([0.5, 1.0], dtype=m.float64)),
+    lambda m: m.unique(m.tensor([3, 1, 1, 2, 3])),
+    lambda m: m.tensor([[3.0, -1.0], [3.0, 0.5]]).unique(return_inverse=True),
+    lambda m: m.unique(m.tensor([3, 1, 1, 2]), return_inverse=True, return_counts=True),
+    lambda m: m.unique(m.tensor([5, 1, 5]), sorted=False, return_counts=True),
+    lambda m: m.searchsorted(m.tensor([1.0, 2.0, 3.0]), m.tensor([[2.0, 0.0], [3.0, 9.0]])),
+    lambda m: m.searchsorted(m.tensor([1.0, 2.0, 3.0]), m.tensor([2.0, 3.0]), right=True),
+    lambda m: m.searchsorted(m.tensor([[1, 3], [2, 4]]), m.tensor([[3], [3]]), side="right"),
+    lambda m: m.searchsorted(m.tensor([1, 3, 5]), m.tensor([3]), out_int32=True),
+    lambda m: m.searchsorted(m.tensor([5.0, 1.0, 3.0]), m.tensor([2.0, 4.0]),
+                             sorter=m.tensor([1, 2, 0])),
+])
+def test_counting_and_searching_match_torch(call):
+    _close(call(cylayers), call(torch))
+
+
+def test_bincount_rejects_negative_or_float_input():
+    for bad in (cylayers.tensor([1, -1]), cylayers.tensor([1.0]), cylayers.tensor([[1]])):
+        with pytest.raises(RuntimeError, match="1-d non-negative integral"):
+            bad.bincount()
