@@ -232,6 +232,62 @@ def silu_backward(const floating[::1] grad, const floating[::1] x, floating[::1]
         grad_in[i] = grad[i] * s * (1 + x[i] * (1 - s))
 
 
+def hardsigmoid_forward(const floating[::1] x, floating[::1] out, int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef floating v
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        v = x[i]
+        # Tests that NaN fails fall through to the formula, so NaN propagates as in PyTorch.
+        if v <= -3:
+            out[i] = 0
+        elif v >= 3:
+            out[i] = 1
+        else:
+            out[i] = (v + <floating>3) / <floating>6  # PyTorch rounds in this order
+
+
+def hardsigmoid_backward(const floating[::1] grad, const floating[::1] x,
+                         floating[::1] grad_in, int num_threads):
+    cdef Py_ssize_t i, n = grad.shape[0]
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        # PyTorch's rule: zero at the corners x = -3 and x = 3.
+        grad_in[i] = grad[i] * (<floating>1 / <floating>6) if (x[i] > -3 and x[i] < 3) else 0
+
+
+def hardswish_forward(const floating[::1] x, floating[::1] out, int num_threads):
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef floating v, c
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        v = x[i]
+        # PyTorch's x * clamp(x + 3, 0, 6) / 6 term by term, for its rounding (x * 6 / 6 may
+        # differ from x in the last bit) and its -0.0; NaN fails both tests and propagates.
+        c = v + <floating>3
+        if c < 0:
+            c = 0
+        elif c > 6:
+            c = 6
+        out[i] = v * c / <floating>6
+
+
+def hardswish_backward(const floating[::1] grad, const floating[::1] x,
+                       floating[::1] grad_in, int num_threads):
+    cdef Py_ssize_t i, n = grad.shape[0]
+    cdef floating v
+    for i in prange(n, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        v = x[i]
+        # PyTorch's rule at the corners: 0 at x = -3, 1 at x = 3 (NaN takes the last branch).
+        if v <= -3:
+            grad_in[i] = 0
+        elif v < 3:
+            grad_in[i] = grad[i] * (v / <floating>3 + <floating>0.5)
+        else:
+            grad_in[i] = grad[i]
+
+
 def softplus_forward(const floating[::1] x, floating[::1] out, double beta, double threshold,
                      int num_threads):
     cdef Py_ssize_t i, n = x.shape[0]

@@ -437,6 +437,16 @@ def _silu(g, names, args, out, ctx):
     return g.node("Mul", [names[0], g.node("Sigmoid", [names[0]])])
 
 
+@exports(activation.HardswishFn)
+def _hardswish(g, names, args, out, ctx):
+    return g.node("HardSwish", [names[0]])
+
+
+@exports(activation.HardsigmoidFn)
+def _hardsigmoid(g, names, args, out, ctx):
+    return g.node("HardSigmoid", [names[0]], alpha=1.0 / 6.0, beta=0.5)
+
+
 @exports(activation.SoftplusFn)
 def _softplus(g, names, args, out, ctx):
     x, beta, threshold = args

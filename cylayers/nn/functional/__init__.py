@@ -1,6 +1,7 @@
 """cylayers.nn.functional (import as F): the ops behind the nn modules."""
 from cylayers.nn.functional.linear import linear
-from cylayers.nn.functional.activation import (celu, elu, gelu, hardtanh, leaky_relu,
+from cylayers.nn.functional.activation import (celu, elu, gelu, hardsigmoid, hardswish,
+                                               hardtanh, leaky_relu,
                                                log_softmax, mish, prelu, relu, relu6, relu_,
                                                selu, sigmoid, silu, softmax, softmin, softplus,
                                                tanh)

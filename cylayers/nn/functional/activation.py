@@ -129,6 +129,28 @@ class SiLUFn(Function):
         return run_unary_backward(K.silu_backward, g, ctx.saved_tensors[0])
 
 
+class HardsigmoidFn(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x.copy() if ctx.out is not None else x)
+        return run_unary(ctx, K.hardsigmoid_forward, x, "hardsigmoid")
+
+    @staticmethod
+    def backward(ctx, g):
+        return run_unary_backward(K.hardsigmoid_backward, g, ctx.saved_tensors[0])
+
+
+class HardswishFn(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x.copy() if ctx.out is not None else x)
+        return run_unary(ctx, K.hardswish_forward, x, "hardswish")
+
+    @staticmethod
+    def backward(ctx, g):
+        return run_unary_backward(K.hardswish_backward, g, ctx.saved_tensors[0])
+
+
 class SoftplusFn(Function):
     @staticmethod
     def forward(ctx, x, beta, threshold):
@@ -295,6 +317,14 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     return _apply(SiLUFn, input, inplace)
+
+
+def hardsigmoid(input, inplace=False):
+    return _apply(HardsigmoidFn, input, inplace)
+
+
+def hardswish(input, inplace=False):
+    return _apply(HardswishFn, input, inplace)
 
 
 def softplus(input, beta=1.0, threshold=20.0):

@@ -29,6 +29,22 @@ class SiLU(_InplaceActivation):
         return F.silu(input, inplace=self.inplace)
 
 
+class Hardsigmoid(_InplaceActivation):
+    def forward(self, input):
+        return F.hardsigmoid(input, inplace=self.inplace)
+
+    def extra_repr(self):
+        return ""  # PyTorch's Hardsigmoid does not show inplace
+
+
+class Hardswish(_InplaceActivation):
+    def forward(self, input):
+        return F.hardswish(input, inplace=self.inplace)
+
+    def extra_repr(self):
+        return ""  # PyTorch's Hardswish does not show inplace
+
+
 class Mish(_InplaceActivation):
     def forward(self, input):
         return F.mish(input, inplace=self.inplace)

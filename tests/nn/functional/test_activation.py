@@ -36,6 +36,8 @@ ELEMENTWISE = {
     "hardtanh": (lambda x: F.hardtanh(x, -0.5, 1.2), lambda x: TF.hardtanh(x, -0.5, 1.2)),
     "relu6": (F.relu6, TF.relu6),
     "mish": (F.mish, TF.mish),
+    "hardswish": (F.hardswish, TF.hardswish),
+    "hardsigmoid": (F.hardsigmoid, TF.hardsigmoid),
 }
 SHAPES = [(7,), (3, 5), (2, 3, 5, 7), (1, 1), (0, 4), (40000,)]
 
@@ -60,7 +62,7 @@ def test_elementwise_gradcheck(name):
     ours_fn, _ = ELEMENTWISE[name]
     arr = np.random.default_rng(2).standard_normal((3, 4)) * 2
     arr = np.where(np.abs(arr) < 0.05, 0.2, arr)  # keep away from the kinks at 0
-    for kink in (-0.5, 1.2, 6.0):
+    for kink in (-3.0, -0.5, 1.2, 3.0, 6.0):
         arr = np.where(np.abs(arr - kink) < 0.05, kink + 0.2, arr)
     assert gradcheck(ours_fn, [cylayers.tensor(arr, requires_grad=True)])
 
@@ -158,7 +160,9 @@ def test_prelu_module_and_errors():
 
 
 @pytest.mark.parametrize("name,module", [("relu", nn.ReLU), ("selu", nn.SELU),
-                                         ("silu", nn.SiLU), ("mish", nn.Mish)])
+                                         ("silu", nn.SiLU), ("mish", nn.Mish),
+                                         ("hardswish", nn.Hardswish),
+                                         ("hardsigmoid", nn.Hardsigmoid)])
 def test_inplace_modules_write_into_input_and_stay_differentiable(name, module):
     base = cylayers.randn(4, 5, requires_grad=True)
     ref_in = base.detach().clone()
@@ -204,6 +208,8 @@ def test_modules_repr_match_torch():
              (nn.GELU(), torch.nn.GELU()), (nn.Softplus(), torch.nn.Softplus()),
              (nn.Hardtanh(), torch.nn.Hardtanh()), (nn.ReLU6(), torch.nn.ReLU6()),
              (nn.SiLU(), torch.nn.SiLU()), (nn.Mish(), torch.nn.Mish()),
+             (nn.Hardswish(inplace=True), torch.nn.Hardswish(inplace=True)),
+             (nn.Hardsigmoid(), torch.nn.Hardsigmoid()),
              (nn.Softmin(dim=0), torch.nn.Softmin(dim=0))]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
@@ -240,6 +246,8 @@ _REFERENCE = {
     "relu6": lambda x: np.clip(x, 0, 6),
     "gelu": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))) if x.size else x,
     "mish": lambda x: x * np.tanh(np.log1p(np.exp(np.minimum(x, 20))) + np.maximum(x - 20, 0)),
+    "hardswish": lambda x: x * np.clip(x + 3, 0, 6) / 6,
+    "hardsigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
 }
 
 
@@ -301,3 +309,18 @@ def test_property_prelu_any_shape_and_stride(data, dtype):
     axes = tuple(i for i in range(arr.ndim) if not (per_channel and i == 1))
     gw = np.where(arr > 0, 0, arr).astype(np.float64).sum(axis=axes).reshape(-1)
     np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid"])
+def test_hard_activations_at_their_corners_match_torch_bit_for_bit(name, dtype):
+    # The corners -3 and 3, signed zeros, NaN and infinities: PyTorch's values and one-sided
+    # gradients exactly (float64 hardsigmoid's slope: PyTorch uses 1/6 rounded to float32).
+    arr = np.array([-4.0, -3.0, -1.5, -0.0, 0.0, 2.0, 3.0, 4.0, np.nan, np.inf, -np.inf], dtype)
+    x, tx = cylayers.tensor(arr, requires_grad=True), to_torch(arr, requires_grad=True)
+    y, ty = getattr(F, name)(x), getattr(TF, name)(tx)
+    np.testing.assert_array_equal(np.signbit(y.detach().numpy()), np.signbit(ty.detach().numpy()))
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    y.backward(cylayers.ones(arr.shape, dtype=y.dtype))
+    ty.backward(torch.ones(arr.shape, dtype=ty.dtype))
+    assert_close(x.grad, tx.grad, dtype, rtol=1e-7, atol=0)
