@@ -217,7 +217,7 @@ _METHOD_FUNCTIONS = (
     "index_select", "cumsum", "norm", "tril", "triu", "relu_", "sigmoid_", "tanh_",
     "exp_", "sin_", "cos_", "sqrt_", "abs_", "neg_", "floor_", "ceil_", "round_", "trunc_",
     "clamp_", "nan_to_num_", "narrow", "unbind", "flip", "roll", "count_nonzero",
-    "repeat_interleave", "diff", "bincount", "unique",
+    "repeat_interleave", "diff", "bincount", "unique", "cumprod",
 )
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _method(_name)

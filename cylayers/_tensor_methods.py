@@ -502,6 +502,13 @@ def _cumsum(self, dim, dtype=None):
     return reduce.CumSum.apply(x, _norm_dim(dim, x._array.ndim))
 
 
+def _cumprod(self, dim, dtype=None):
+    x = self if dtype is None else self.type(dtype)
+    if x._array.ndim == 0:
+        return x.clone()
+    return reduce.CumProd.apply(x, _norm_dim(dim, x._array.ndim))
+
+
 def _norm(self, p="fro", dim=None, keepdim=False, dtype=None):
     x = self if dtype is None else self.type(dtype)
     if x._array.dtype.kind != "f":
@@ -529,6 +536,7 @@ Tensor.msort = lambda self: _sort(self, 0).values
 Tensor.topk = _topk
 Tensor.kthvalue = _kthvalue
 Tensor.cumsum = _cumsum
+Tensor.cumprod = _cumprod
 Tensor.norm = _norm
 
 # -------------------------------------------------------------------- shape

@@ -259,6 +259,47 @@ class CumSum(Function):
         return np.flip(np.cumsum(np.flip(g, ctx.dim), axis=ctx.dim), ctx.dim), None
 
 
+class CumProd(Function):
+    """Running product along ``dim``. The gradient avoids dividing by zero: before a slice's
+    first zero it is the reversed running sum of grad * out divided by x; at that zero it is the
+    product of everything else up to each later output; after it, zero."""
+
+    @staticmethod
+    def forward(ctx, a, dim):
+        out = np.cumprod(a, axis=dim, dtype=np.int64 if a.dtype.kind in "bui" else None)
+        ctx.dim = dim
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        rows_a = np.moveaxis(a, ctx.dim, -1).reshape(-1, a.shape[ctx.dim])
+        rows_o = np.moveaxis(out, ctx.dim, -1).reshape(rows_a.shape)
+        rows_g = np.moveaxis(g, ctx.dim, -1).reshape(rows_a.shape)
+        grad = np.zeros_like(rows_g)
+        n = rows_a.shape[1]
+        zero = rows_a == 0
+        has_zero = zero.any(axis=1)
+        first = np.where(has_zero, zero.argmax(axis=1), n)
+        clean = ~has_zero  # most rows: one vectorized pass
+        tail = np.flip(np.cumsum(np.flip(rows_g[clean] * rows_o[clean], 1), axis=1), 1)
+        grad[clean] = tail / rows_a[clean]
+        for r in np.flatnonzero(has_zero):
+            z = first[r]
+            x, o, gr = rows_a[r], rows_o[r], rows_g[r]
+            if z:
+                tail = np.cumsum((gr[:z] * o[:z])[::-1])[::-1]
+                grad[r, :z] = tail / x[:z]
+            if z < n:
+                before = o[z - 1] if z else 1
+                # d out_j / d x_z for j >= z: the product of x_0..x_j without x_z.
+                after = np.cumprod(np.concatenate(([1], x[z + 1:])))[:n - z]
+                grad[r, z] = np.sum(gr[z:] * before * after)
+        grad = grad.reshape(np.moveaxis(g, ctx.dim, -1).shape)
+        return np.moveaxis(grad, -1, ctx.dim), None
+
+
 class Norm(Function):
     """Vector p-norm over ``dims`` (p = 2 covers 'fro'); inf / -inf are max / min of |x|."""
 

@@ -540,3 +540,30 @@ def test_bincount_rejects_negative_or_float_input():
     for bad in (cylayers.tensor([1, -1]), cylayers.tensor([1.0]), cylayers.tensor([[1]])):
         with pytest.raises(RuntimeError, match="1-d non-negative integral"):
             bad.bincount()
+
+
+@pytest.mark.parametrize("zeros", [(), ((1, 2, 1),), ((0, 0, 0), (0, 0, 2)), ((2, 3, 3),),
+                                   ((1, 0, 2), (1, 1, 2), (1, 2, 2))])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cumprod_values_and_gradients_with_zeros(dim, zeros):
+    # Zeros (one, several in a slice, first, last) are where dividing by x would go wrong.
+    arr = RNG.standard_normal((3, 4, 5))
+    for z in zeros:
+        arr[z] = 0.0
+    x, tx = _pair(arr)
+    y, ty = x.cumprod(dim), torch.cumprod(tx, dim)
+    _close(y, ty)
+    _close(cylayers.cumprod(x, dim), ty)
+    w = RNG.standard_normal(arr.shape)
+    (y * cylayers.tensor(w)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    _close(x.grad, tx.grad, atol=1e-12)
+    assert gradcheck(lambda t: t.cumprod(dim), [cylayers.tensor(arr, requires_grad=True)])
+
+
+def test_cumprod_dtypes_and_scalars():
+    _close(cylayers.tensor([1, 2, 3]).cumprod(0), torch.tensor([1, 2, 3]).cumprod(0))
+    _close(cylayers.tensor([True, False]).cumprod(0), torch.tensor([True, False]).cumprod(0))
+    _close(cylayers.tensor(2.5).cumprod(0), torch.tensor(2.5).cumprod(0))
+    _close(cylayers.tensor([1, 2]).cumprod(0, dtype=cylayers.float64),
+           torch.tensor([1, 2]).cumprod(0, dtype=torch.float64))
