@@ -2,6 +2,7 @@ from cylayers.nn.modules.module import Module
 from cylayers.nn.modules.container import ModuleDict, ModuleList, Sequential
 from cylayers.nn.modules.linear import Identity, Linear
 from cylayers.nn.modules.flatten import Flatten, Unflatten
+from cylayers.nn.modules.fold import Fold, Unfold
 from cylayers.nn.modules.activation import (CELU, ELU, GELU, Hardsigmoid, Hardswish,
                                             Hardtanh, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, ReLU6, SELU, Sigmoid, SiLU,
                                             Softmax, Softmin, Softplus, Tanh)
