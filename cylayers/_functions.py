@@ -184,6 +184,33 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     return Tensor._make(np.asarray(out, dtype=np.int32 if out_int32 else np.int64))
 
 
+def histc(input, bins=100, min=0, max=0):
+    """Counts in ``bins`` equal-width bins over [min, max] (the data's range when both are 0;
+    widened by 1 each side when that range is a point); values outside and NaN are skipped.
+    The bin index is computed as PyTorch does, (x - min) * bins / (max - min) in the input's
+    type, so values on a bin edge land where PyTorch puts them."""
+    x = input._array
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the "
+                           f"same dtype, but got input {input.dtype}")
+    if bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
+    lo, hi = float(min), float(max)
+    if lo == hi and x.size:
+        finite = x[np.isfinite(x)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (lo, hi)
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if lo > hi:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    t = x.dtype.type
+    flat = x.reshape(-1)
+    inside = flat[(flat >= t(lo)) & (flat <= t(hi))]
+    pos = ((inside - t(lo)) * t(bins) / (t(hi) - t(lo))).astype(np.int64)
+    pos[pos == bins] = bins - 1
+    return Tensor._make(np.bincount(pos, minlength=bins).astype(x.dtype))
+
+
 def maximum(a, b):
     return arith.Where.apply(a._array >= b._array, a, b)
 
@@ -224,5 +251,5 @@ for _name in _METHOD_FUNCTIONS:
 
 __all__ = ["cat", "concat", "stack", "where", "nonzero", "pow", "einsum", "atan2", "arctan2",
            "logaddexp", "xlogy", "lerp", "matmul", "mm", "outer", "ger", "meshgrid", "tensordot",
-           "cdist", "searchsorted", "maximum", "minimum",
+           "cdist", "searchsorted", "histc", "maximum", "minimum",
            *dict.fromkeys(_METHOD_FUNCTIONS)]

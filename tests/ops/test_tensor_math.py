@@ -435,7 +435,8 @@ def test_narrow_and_unbind_are_views_flip_and_roll_copies():
 
 
 @pytest.mark.parametrize("call,error,message", [
-    (lambda m, x: x.narrow(1, 3, 2), RuntimeError, r"start \(3\) \+ length \(2\) exceeds dimension size \(4\)"),
+    (lambda m, x: x.narrow(1, 3, 2), RuntimeError,
+     r"start \(3\) \+ length \(2\) exceeds dimension size \(4\)"),
     (lambda m, x: x.narrow(1, 5, 0), IndexError, "start out of range"),
     (lambda m, x: x.roll((1, 2), 0), RuntimeError, "shifts and dimensions must align"),
     (lambda m, x: x.roll((1, 2)), RuntimeError, "shifts and dimensions must align"),
@@ -567,3 +568,26 @@ def test_cumprod_dtypes_and_scalars():
     _close(cylayers.tensor(2.5).cumprod(0), torch.tensor(2.5).cumprod(0))
     _close(cylayers.tensor([1, 2]).cumprod(0, dtype=cylayers.float64),
            torch.tensor([1, 2]).cumprod(0, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bins,lo,hi", [(7, 0, 0), (13, 1, 6), (100, 0, 1), (3, 2, 5), (1, 0, 0)])
+def test_histc_matches_torch_bin_for_bin(bins, lo, hi, dtype):
+    # Values on multiples of 1/7 put many elements exactly on (or next to) bin edges.
+    arr = (np.random.default_rng(bins).integers(0, 50, 2000) / 7).astype(dtype)
+    _close(cylayers.histc(cylayers.tensor(arr), bins=bins, min=lo, max=hi),
+           torch.histc(torch.tensor(arr), bins=bins, min=lo, max=hi))
+
+
+@pytest.mark.parametrize("values,kw", [([1.0, 1.0, 1.0], {"bins": 2}), ([], {"bins": 3}),
+                                       ([1.0, np.nan, 5.0], {"bins": 2, "min": 0, "max": 2}),
+                                       ([0.0, 10.0], {"bins": 4})])
+def test_histc_corner_cases(values, kw):
+    _close(cylayers.histc(cylayers.tensor(values), **kw), torch.histc(torch.tensor(values), **kw))
+
+
+def test_histc_errors():
+    with pytest.raises(RuntimeError, match="bins must be > 0"):
+        cylayers.histc(cylayers.tensor([1.0]), bins=0)
+    with pytest.raises(RuntimeError, match="max must be larger than min"):
+        cylayers.histc(cylayers.tensor([1.0]), bins=3, min=2, max=1)
