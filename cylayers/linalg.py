@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from cylayers import _dtype
-from cylayers._tensor import Tensor
+from cylayers._tensor import Tensor, _norm_dim
 
 _SVD_ORDERS = ("nuc", 2, -2)
 
@@ -34,7 +34,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
                            "dimensions.")
     _check_dtype(A, dtype, "matrix_norm")
     x = A if dtype is None else A.type(dtype)
-    rows, cols = (d % x.dim() for d in dim)
+    rows, cols = (_norm_dim(d, x.dim()) for d in dim)
     if rows == cols:
         raise RuntimeError("linalg.matrix_norm: dims must be different")
     if ord == "fro":

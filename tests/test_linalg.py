@@ -58,6 +58,8 @@ def test_exact_matrix_norms():
      "singular values"),
     (lambda m: m.linalg.matrix_norm(m.zeros(3), ord=1), RuntimeError, "at least 2 dimensions"),
     (lambda m: m.linalg.matrix_norm(m.zeros(2, 3), ord=3), RuntimeError, "not supported"),
+    (lambda m: m.linalg.matrix_norm(m.zeros(2, 3, 4), dim=(4, -1)), IndexError,
+     "Dimension out of range"),
     (lambda m: m.linalg.norm(m.zeros(2, 3, 4), ord=1), RuntimeError, "must be 1D or 2D"),
     (lambda m: m.linalg.vector_norm(m.zeros(2), ord="fro"), TypeError, "'ord' must be Number"),
     (lambda m: m.linalg.vector_norm(m.zeros(2, dtype=m.float64), dtype=m.float32), RuntimeError,
