@@ -821,9 +821,7 @@ def _roll(self, shifts, dims=None):
 
 
 def _count_nonzero(self, dim=None):
-    axis = None if dim is None else (
-        tuple(_norm_dim(d, self._array.ndim) for d in dim) if isinstance(dim, (tuple, list))
-        else _norm_dim(dim, self._array.ndim))
+    axis = None if dim is None else _reduce_dims(self, dim)
     return Tensor._make(np.asarray(np.count_nonzero(self._array, axis=axis), dtype=np.int64))
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers._kernel_call import c_array, float_input, grad_like
+from cylayers._kernel_call import c_array, float_input
 from cylayers.nn.functional.conv import K, ConvGeometry, ntuple
 
 
@@ -37,7 +37,7 @@ class UnfoldFn(Function):
     @staticmethod
     def backward(ctx, g):
         n, c = ctx.shape[:2]
-        return _col2im(grad_like(g, g), ctx.geom, n, c), None
+        return _col2im(g, ctx.geom, n, c), None
 
 
 class FoldFn(Function):
@@ -49,7 +49,7 @@ class FoldFn(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _im2col(grad_like(g, g), ctx.geom), None, None
+        return _im2col(g, ctx.geom), None, None
 
 
 def _geometry(spatial, kernel_size, dilation, padding, stride):
