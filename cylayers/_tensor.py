@@ -5,7 +5,7 @@ import numpy as np
 
 from cylayers import _dtype
 from cylayers._format import format_tensor
-from cylayers.device import check_cpu, device as _device, parse_to_args
+from cylayers.device import check_cpu, device as _device
 
 _CPU = _device("cpu")
 
@@ -33,7 +33,8 @@ class Size(tuple):
 class Tensor:
     # A view (``_base`` set) also has ``_view_chain``, the view ops that made it from ``_base``,
     # and ``_view_version``, the version its node was built at: after an in-place change of the
-    # shared storage its node is rebuilt from the base's (see _refresh_view).
+    # shared storage its node is rebuilt from the base's (_refresh_view, in _tensor_methods.py
+    # with the other methods that record ops on the tape).
     __slots__ = ("_array", "_requires_grad", "grad", "_node", "_vc", "_base", "_view_chain",
                  "_view_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
@@ -83,22 +84,6 @@ class Tensor:
                 t._base, t._view_chain = self._base, self._view_chain + ((view_fn, view_args),)
             t._view_version = self._vc[0]
         return t
-
-    def _refresh_view(self):
-        """Rebuild a view's node from its base's current one after an in-place change of their
-        shared storage, so gradients flow through that change (PyTorch rebases views the same
-        way); a no-op while the version is unchanged."""
-        if self._base is None or self._view_version == self._vc[0]:
-            return
-        # Imported here: cylayers.autograd's package imports the tape, which needs Tensor.
-        from cylayers.autograd.grad_mode import enable_grad
-        t = self._base
-        with enable_grad():  # the view's history exists whatever the current mode
-            for view_fn, view_args in self._view_chain:
-                t = view_fn.apply(t, *view_args)
-        self._node = t._node
-        self._requires_grad = t._requires_grad
-        self._view_version = self._vc[0]
 
     @property
     def requires_grad(self):
@@ -364,3 +349,26 @@ def _format(t):
     node = t.grad_fn
     return format_tensor(t._array, repr(t.dtype), None if node is None else node.name(),
                          t.requires_grad)
+
+
+def parse_to_args(args, kwargs):
+    """The dtype asked for by ``.to(...)`` (Tensor.to and Module.to share this), or None;
+    devices are checked (CPU only), ``non_blocking``/``copy``/``memory_format`` accepted."""
+    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise TypeError(f"to() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    dtype = kwargs.get("dtype")
+    if kwargs.get("device") is not None:
+        check_cpu(kwargs["device"])
+    for a in args:
+        if isinstance(a, (_dtype.dtype, np.dtype)) or (isinstance(a, type) and a is not bool):
+            dtype = a
+        elif isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (str, _device)):
+            check_cpu(a)
+        elif isinstance(a, bool):  # non_blocking / copy given positionally
+            continue
+        else:
+            raise TypeError(f"to() received an invalid argument {a!r}")
+    return dtype

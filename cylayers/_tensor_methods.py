@@ -9,6 +9,7 @@ from cylayers._tensor import Tensor, _index_arg, _norm_dim, _shape_arg, unwrap
 from cylayers._tensor_types import legacy_to_numpy, legacy_type_name
 from cylayers._ops import arith, indexing, pointwise, reduce, shape as shape_ops
 from cylayers.autograd.api import backward as _run_backward
+from cylayers.autograd.grad_mode import enable_grad
 from cylayers.utils.hooks import RemovableHandle
 
 return_types_max = collections.namedtuple("max", ["values", "indices"])
@@ -114,6 +115,21 @@ Tensor.less, Tensor.less_equal, Tensor.not_equal = Tensor.lt, Tensor.le, Tensor.
 
 
 # -------------------------------------------------------------------- autograd, casts, in place
+def _refresh_view(self):
+    """Rebuild a view's node from its base's current one after an in-place change of their
+    shared storage, so gradients flow through that change (PyTorch rebases views the same
+    way); a no-op while the version is unchanged."""
+    if self._base is None or self._view_version == self._vc[0]:
+        return
+    t = self._base
+    with enable_grad():  # the view's history exists whatever the current mode
+        for view_fn, view_args in self._view_chain:
+            t = view_fn.apply(t, *view_args)
+    self._node = t._node
+    self._requires_grad = t._requires_grad
+    self._view_version = self._vc[0]
+
+
 def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     _run_backward(self, gradient, retain_graph, create_graph, inputs)
 
@@ -176,6 +192,7 @@ def _init():
     return init
 
 
+Tensor._refresh_view = _refresh_view
 Tensor.backward = _backward
 Tensor.register_hook = _register_hook
 Tensor.type = _type

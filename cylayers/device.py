@@ -1,7 +1,6 @@
 """``torch.device`` for device-agnostic scripts. cylayers computes on the CPU only: a device
 object may name another type (as in PyTorch, ``device('cuda')`` is just a name), but moving
 anything to a device other than the CPU raises a clear error."""
-import numpy as np
 
 _KNOWN_TYPES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "mtia", "hpu", "privateuseone")
 
@@ -60,28 +59,3 @@ def check_cpu(value):
         raise ValueError(f"cylayers runs on the CPU only; cannot use device {str(d)!r} "
                          "(cylayers.cuda.is_available() is False)")
     return d
-
-
-def parse_to_args(args, kwargs):
-    """The dtype asked for by ``.to(...)`` (Tensor.to and Module.to share this), or None;
-    devices are checked (CPU only), ``non_blocking``/``copy``/``memory_format`` accepted."""
-    from cylayers import _dtype
-    from cylayers._tensor import Tensor
-    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy", "memory_format"}
-    if unknown:
-        raise TypeError(f"to() got an unexpected keyword argument {sorted(unknown)[0]!r}")
-    dtype = kwargs.get("dtype")
-    if kwargs.get("device") is not None:
-        check_cpu(kwargs["device"])
-    for a in args:
-        if isinstance(a, (_dtype.dtype, np.dtype)) or (isinstance(a, type) and a is not bool):
-            dtype = a
-        elif isinstance(a, Tensor):
-            dtype = a.dtype
-        elif isinstance(a, (str, device)):
-            check_cpu(a)
-        elif isinstance(a, bool):  # non_blocking / copy given positionally
-            continue
-        else:
-            raise TypeError(f"to() received an invalid argument {a!r}")
-    return dtype

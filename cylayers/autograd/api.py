@@ -1,6 +1,8 @@
 """torch.autograd.backward / torch.autograd.grad on cylayers' engine."""
 import numpy as np
 
+from cylayers._tensor import Size, Tensor
+
 from cylayers.autograd.engine import run_backward
 
 
@@ -11,7 +13,6 @@ def _as_tuple(x):
 
 
 def _root_gradients(tensors, grad_tensors, check_requires_grad=True):
-    from cylayers._tensor import Size, Tensor
     grad_tensors = _as_tuple(grad_tensors) or (None,) * len(tensors)
     if len(grad_tensors) != len(tensors):
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got "
@@ -64,7 +65,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         if t._node is None:
             _accumulate(t, g)
         else:  # a non-leaf input: its .grad, as if it had retain_grad()
-            from cylayers._tensor import Tensor
             t.grad = Tensor._make(np.array(g)) if t.grad is None else t.grad + g
 
 
@@ -72,7 +72,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """The gradients of ``outputs`` with respect to ``inputs``, returned, not accumulated into
     any .grad (PyTorch's torch.autograd.grad)."""
-    from cylayers._tensor import Tensor
     _refuse_create_graph(create_graph)
     if is_grads_batched:
         raise NotImplementedError("is_grads_batched=True is not supported by cylayers")

@@ -6,6 +6,8 @@ off, ``ctx.save_for_backward`` keeps Tensors (checked for in-place changes), bac
 and returns Tensors. One output tensor per Function, as the tape has one output per node."""
 import numpy as np
 
+from cylayers._tensor import Tensor
+
 from cylayers.autograd.function import Function as _TapeFunction, _next_nodes
 from cylayers.autograd.grad_mode import grad_state, no_grad
 
@@ -33,7 +35,6 @@ class Function(_TapeFunction):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from cylayers._tensor import Tensor
         ctx = cls()
         ctx._dirty, ctx._non_differentiable, ctx._materialize = (), set(), True
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -68,7 +69,6 @@ class Function(_TapeFunction):
         return out
 
     def _run_backward(self, g):
-        from cylayers._tensor import Tensor
         grads = type(self).backward(self, Tensor._make(g))
         grads = grads if isinstance(grads, tuple) else (grads,)
         n = len(self.next_nodes)

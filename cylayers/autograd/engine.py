@@ -10,6 +10,8 @@ import threading
 
 import numpy as np
 
+from cylayers._tensor import Tensor
+
 _pending_callbacks = threading.local()
 
 
@@ -34,7 +36,6 @@ def _accumulate(leaf, grad, sole_owner=False):
     """Add ``grad`` into ``leaf.grad``: in place into an existing gradient; the first one is
     adopted without a copy only when nothing else can see it (``sole_owner``): otherwise two
     leaves could share one .grad array."""
-    from cylayers._tensor import Tensor
     if grad.shape != leaf._array.shape:
         raise RuntimeError(
             f"gradient of shape {grad.shape} does not match the leaf's shape {leaf._array.shape}")
@@ -53,7 +54,6 @@ def _accumulate(leaf, grad, sole_owner=False):
 
 
 def _run_hooks(hooks, grad):
-    from cylayers._tensor import Tensor
     for hook in list(hooks.values()):
         result = hook(Tensor._make(grad))
         if result is not None:
@@ -70,7 +70,6 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
 
     ``capture``: tensors whose total gradient is returned (in a dict by id) instead of, for
     leaves, accumulated; ``accumulate=False`` leaves every .grad alone (autograd.grad)."""
-    from cylayers._tensor import Tensor
     captured = {}
     wanted = {id(t): t for t in capture} if capture else {}
     grads, pending, stack = {}, {}, []
@@ -161,7 +160,6 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
 def _skip(node, pending, grads, ready, retain_graph):
     """A node all of whose consumers sent no gradient (None): nothing flows through it, but the
     nodes after it still wait for its turn, so they are released in the same way."""
-    from cylayers._tensor import Tensor
     todo = [node]
     while todo:
         n = todo.pop()

@@ -3,10 +3,10 @@ from collections import OrderedDict
 
 import numpy as np
 
-from cylayers.device import check_cpu, parse_to_args
+from cylayers.device import check_cpu
 from cylayers.nn.modules._hooks import _HOOK_STORES, call_with_hooks
 from cylayers.utils.hooks import RemovableHandle
-from cylayers._tensor import Tensor, Size
+from cylayers._tensor import Size, Tensor, parse_to_args
 from cylayers.autograd.engine import zero_grads
 from cylayers.nn.parameter import Parameter
 
