@@ -35,8 +35,8 @@ class Tensor:
     # and ``_view_version``, the version its node was built at: after an in-place change of the
     # shared storage its node is rebuilt from the base's (_refresh_view, in _tensor_methods.py
     # with the other methods that record ops on the tape).
-    __slots__ = ("_array", "_requires_grad", "grad", "_node", "_vc", "_base", "_view_chain",
-                 "_view_version", "_hooks", "__weakref__")
+    __slots__ = ("_array", "_requires_grad", "grad", "_node", "_accumulator", "_vc", "_base",
+                 "_view_chain", "_view_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, *args, dtype=None, requires_grad=False):
@@ -51,25 +51,24 @@ class Tensor:
         else:
             shape = _shape_arg(args) if args else (0,)
             self._array = np.empty(shape, dtype=_coerce(np.empty(0), dtype).dtype)
-        self._requires_grad = False
-        self.grad = None
-        self._node = None
-        self._vc = [0]
-        self._base = None
-        self._hooks = None
+        self._init_fields(self._array, False)
         if requires_grad:
             self.requires_grad_(True)
+
+    def _init_fields(self, arr, requires_grad):
+        self._array = arr
+        self._requires_grad = requires_grad
+        self.grad = None
+        self._node = None  # the op that made this tensor (grad_fn); None for a leaf
+        self._accumulator = None  # a leaf's AccumulateGrad node (weakref) while a graph uses it
+        self._vc = [0]  # version counter, shared with views
+        self._base = None
+        self._hooks = None  # a leaf's gradient hooks (a non-leaf's live on its node)
 
     @classmethod
     def _make(cls, arr, requires_grad=False):
         t = object.__new__(cls)
-        t._array = arr
-        t._requires_grad = requires_grad
-        t.grad = None
-        t._node = None
-        t._vc = [0]
-        t._base = None
-        t._hooks = None
+        t._init_fields(arr, requires_grad)
         return t
 
     def _make_view(self, arr, requires_grad, view_fn, view_args):

@@ -4,4 +4,3 @@ from cylayers.autograd.grad_mode import (enable_grad, inference_mode, is_grad_en
 from cylayers.autograd.custom import Function, once_differentiable
 from cylayers.autograd.gradcheck import gradcheck, GradcheckError
 from cylayers.autograd.api import backward, grad
-from cylayers.autograd.grad_mode import inference_mode

@@ -1,9 +1,9 @@
 """Reverse-mode traversal of the tape: iterative, so graph depth is never limited by recursion.
 
-Nodes are Functions; a leaf tensor that requires grad is its own node (its gradient arrives
-there). Every node runs once, with the sum of all the gradients sent to it: its tensor hooks see
-that total, then a Function's backward runs, or a leaf's gradient is accumulated into .grad
-(or, for autograd.grad, captured instead).
+Nodes are Functions, and for each leaf that requires grad an AccumulateGrad node (its gradient
+arrives there). Every node runs once, with the sum of all the gradients sent to it: its tensor
+hooks see that total, then a Function's backward runs, or an AccumulateGrad node adds the
+gradient into its leaf's .grad (or, for autograd.grad, the gradient is captured instead).
 """
 import sys
 import threading
@@ -11,6 +11,7 @@ import threading
 import numpy as np
 
 from cylayers._tensor import Tensor
+from cylayers.autograd.function import AccumulateGrad, gradient_edge
 
 _pending_callbacks = threading.local()
 
@@ -74,7 +75,7 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
     wanted = {id(t): t for t in capture} if capture else {}
     grads, pending, stack = {}, {}, []
     for tensor, grad in roots:
-        node = tensor._node if tensor._node is not None else tensor
+        node = gradient_edge(tensor)
         if node in grads:
             grads[node] = grads[node] + grad
             continue
@@ -85,8 +86,6 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
     seen = set(stack)
     while stack:
         n = stack.pop()
-        if isinstance(n, Tensor):
-            continue
         for nxt in n.next_nodes:
             if nxt is None:
                 continue
@@ -97,28 +96,27 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
             if nxt not in seen:
                 seen.add(nxt)
                 stack.append(nxt)
-    # A non-leaf tensor asked for in capture is found through its node.
-    node_of_wanted = {t._node: t for t in wanted.values() if t._node is not None}
+    # A tensor asked for in capture is found through its node.
+    node_of_wanted = {gradient_edge(t): t for t in wanted.values()}
 
     ready = [n for n in grads if pending[n] == 0]
     while ready:
         n = ready.pop()
         g = grads.pop(n)
-        if isinstance(n, Tensor):  # a leaf
-            hooks = n._hooks
-            if hooks:
-                g = _run_hooks(hooks, g)
-            if id(n) in wanted:
-                captured[id(n)] = g
-            elif accumulate and n._requires_grad:
-                # Measured in its own statement: inside the call's argument list, g would also
-                # be on the evaluation stack and the count would always look shared.
-                sole_owner = sys.getrefcount(g) <= _SOLE_OWNER
-                _accumulate(n, g, sole_owner)
-            continue
         hooks = n.tensor_hooks
         if hooks:
             g = _run_hooks(hooks, g)
+        owner = node_of_wanted.get(n)
+        if type(n) is AccumulateGrad:
+            leaf = n.variable
+            if owner is not None:
+                captured[id(owner)] = g
+            elif accumulate and leaf._requires_grad:
+                # Measured in its own statement: inside the call's argument list, g would also
+                # be on the evaluation stack and the count would always look shared.
+                sole_owner = sys.getrefcount(g) <= _SOLE_OWNER
+                _accumulate(leaf, g, sole_owner)
+            continue
         retained = n.retained
         if retained is not None:
             t = retained()
@@ -127,7 +125,6 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
                     t.grad = Tensor._make(np.array(g, copy=True))
                 else:
                     t.grad._array = t.grad._array + g
-        owner = node_of_wanted.get(n)
         if owner is not None:
             captured[id(owner)] = g
         n._check_saved()
@@ -163,7 +160,7 @@ def _skip(node, pending, grads, ready, retain_graph):
     todo = [node]
     while todo:
         n = todo.pop()
-        if isinstance(n, Tensor):
+        if type(n) is AccumulateGrad:
             continue
         next_nodes = n.next_nodes
         if not retain_graph:

@@ -6,6 +6,8 @@ argument. ``apply`` wraps the result in a Tensor and, when some input requires g
 ctx as that tensor's node on the tape. ``ctx`` is the node itself: it keeps only what backward
 needs, and the engine drops that after backward unless the graph is retained.
 """
+import weakref
+
 import numpy as np
 
 from cylayers._tensor import Tensor
@@ -180,18 +182,55 @@ class Function:
         copy = CopySlices()
         copy.view_chain, copy.base_shape = target._view_chain, base._array.shape
         copy.needs_input_grad = (base._requires_grad, True)
-        copy.next_nodes = ((base._node if base._node is not None else base)
-                           if base._requires_grad else None, ctx)
+        copy.next_nodes = (gradient_edge(base) if base._requires_grad else None, ctx)
         base._node = copy
         base._requires_grad = True
         target._refresh_view()  # now a view of the base's new history
         return target
 
 
+class AccumulateGrad:
+    """The node of a leaf that requires grad: the end of the graph, where the leaf's gradient
+    is accumulated into ``.grad`` (PyTorch's AccumulateGrad). Every op that uses the leaf
+    points to the same node, so the engine sums all of its gradients before the leaf's hooks
+    see them. The leaf holds it weakly: it lives as long as some graph does."""
+    __slots__ = ("variable", "__weakref__")
+    next_nodes = ()
+    retained = None  # retain_grad() is a no-op on leaves
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    @property
+    def tensor_hooks(self):
+        return self.variable._hooks
+
+    def name(self):
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+def grad_accumulator(leaf):
+    """The leaf's AccumulateGrad node, made on first use."""
+    ref = leaf._accumulator
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(leaf)
+        leaf._accumulator = weakref.ref(node)
+    return node
+
+
+def gradient_edge(t):
+    """Where ``t``'s gradient goes: the op that made it, or its leaf's AccumulateGrad node."""
+    return t._node if t._node is not None else grad_accumulator(t)
+
+
 def _next_nodes(args):
-    """Where each argument's gradient goes: its node, the leaf itself, or nowhere (None)."""
-    return tuple((a._node if a._node is not None else a)
-                 if isinstance(a, Tensor) and a._requires_grad else None for a in args)
+    """Where each argument's gradient goes, or None for arguments that need none."""
+    return tuple(gradient_edge(a) if isinstance(a, Tensor) and a._requires_grad else None
+                 for a in args)
 
 
 class CopySlices(Function):

@@ -115,12 +115,12 @@ def saved_bytes_per_element(lib_name, run, x):
             out = run()
         del out
         return total[0] / numel
-    from cylayers._tensor import Tensor
+    from cylayers.autograd.function import AccumulateGrad
     out = run()
     seen, stack, total = set(), [out._node], 0
     while stack:
         node = stack.pop()
-        if node is None or isinstance(node, Tensor) or id(node) in seen:
+        if node is None or type(node) is AccumulateGrad or id(node) in seen:
             continue
         seen.add(id(node))
         arrays = list(node.saved_tensors) + [v for v in vars(node).values()

@@ -12,13 +12,7 @@ class Parameter(Tensor):
             arr = np.empty((0,), dtype=np.float32)
         else:
             arr = data._array if isinstance(data, Tensor) else np.asarray(data)
-        self._array = arr
-        self.grad = None
-        self._node = None
-        self._vc = [0]
-        self._base = None
-        self._hooks = None
-        self.requires_grad = False
+        self._init_fields(arr, False)
         if requires_grad:
             self.requires_grad_(True)
 

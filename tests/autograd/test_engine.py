@@ -185,3 +185,29 @@ def test_module_training_loop_reduces_loss():
         opt.step()
         first = first if first is not None else loss.item()
     assert loss.item() < first * 0.1
+
+
+def test_every_use_of_a_leaf_points_to_its_one_accumulate_grad_node():
+    from cylayers.autograd.function import AccumulateGrad
+    x = cylayers.tensor([1.0, 2.0], requires_grad=True)
+    a, b = x * 2, x.exp()
+    (node,) = {n for n in a.grad_fn.next_nodes + b.grad_fn.next_nodes if n is not None}
+    assert type(node) is AccumulateGrad and node.variable is x and x.is_leaf
+    seen = []
+    x.register_hook(lambda g: seen.append(g.numpy().copy()))
+    (a + b).sum().backward()
+    # one hook call with the sum of both paths, then one accumulation
+    np.testing.assert_allclose(seen[0], 2 + np.exp([1.0, 2.0]))
+    assert len(seen) == 1
+    np.testing.assert_allclose(x.grad.numpy(), seen[0])
+
+
+def test_the_accumulate_grad_node_lives_only_as_long_as_a_graph():
+    x = cylayers.tensor([1.0], requires_grad=True)
+    y = x * 2
+    node = weakref.ref(y.grad_fn.next_nodes[0])
+    assert node() is not None
+    del y
+    gc.collect()
+    assert node() is None and x._accumulator() is None
+    assert (x * 3).grad_fn.next_nodes[0] is not None  # a new graph makes a new node
