@@ -20,160 +20,103 @@ def _apply(fn_cls, input, inplace, *params):
     return fn_cls.apply(input, *params)
 
 
-# ---------------------------------------------------------------- from-output elementwise ops
-class ReLUFn(Function):
+# ---------------------------------------------------------------- elementwise ops
+class ElementwiseFn(Function):
+    """An activation computed elementwise by the kernels ``<kernel>_forward(x, out, *params)``
+    and ``<kernel>_backward(grad, saved, grad_in, *params)``. The derivative is read from the
+    output where it can be (``saves_output``), so the graph need not keep the input alive; an
+    op that runs in place and needs its input saves a copy first (the input is overwritten)."""
+    kernel = None
+    # True, False, or a function of the op's parameters.
+    saves_output = False
+
     @staticmethod
-    def forward(ctx, x):
-        out = run_unary(ctx, K.relu_forward, x, "relu")
-        ctx.save_for_backward(out)
+    def backward_params(params, from_output):
+        """What the backward kernel takes after ``saved`` (by default, forward's parameters)."""
+        return params
+
+    @staticmethod
+    def forward(ctx, x, *params):
+        op = type(ctx)
+        keep = ctx.needs_input_grad[0]
+        if keep:
+            from_output = (op.saves_output if isinstance(op.saves_output, bool)
+                           else op.saves_output(*params))
+            ctx.params = op.backward_params(params, from_output)
+            if not from_output:  # copied before an in-place forward overwrites it
+                ctx.save_for_backward(x.copy() if ctx.out is not None else x)
+        out = run_unary(ctx, getattr(K, op.kernel + "_forward"), x, op.kernel, *params)
+        if keep and from_output:
+            ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return run_unary_backward(K.relu_backward, g, ctx.saved_tensors[0])
+        kernel = getattr(K, type(ctx).kernel + "_backward")
+        gi = run_unary_backward(kernel, g, ctx.saved_tensors[0], *ctx.params)
+        return (gi,) + (None,) * (len(ctx.needs_input_grad) - 1)  # none for the parameters
 
 
-class SigmoidFn(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = run_unary(ctx, K.sigmoid_forward, x, "sigmoid")
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return run_unary_backward(K.sigmoid_backward, g, ctx.saved_tensors[0])
+class ReLUFn(ElementwiseFn):
+    kernel, saves_output = "relu", True
 
 
-class TanhFn(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = run_unary(ctx, K.tanh_forward, x, "tanh")
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return run_unary_backward(K.tanh_backward, g, ctx.saved_tensors[0])
+class SigmoidFn(ElementwiseFn):
+    kernel, saves_output = "sigmoid", True
 
 
-class HardtanhFn(Function):
-    @staticmethod
-    def forward(ctx, x, min_val, max_val):
-        ctx.bounds = (min_val, max_val)
-        out = run_unary(ctx, K.hardtanh_forward, x, "hardtanh", min_val, max_val)
-        ctx.save_for_backward(out)  # strictly inside (min, max) <=> input strictly inside
-        return out
+class TanhFn(ElementwiseFn):
+    kernel, saves_output = "tanh", True
+
+
+class HardtanhFn(ElementwiseFn):
+    # strictly inside (min, max) <=> the input strictly inside
+    kernel, saves_output = "hardtanh", True
+
+
+class LeakyReLUFn(ElementwiseFn):
+    kernel = "leaky_relu"
 
     @staticmethod
-    def backward(ctx, g):
-        return (run_unary_backward(K.hardtanh_backward, g, ctx.saved_tensors[0], *ctx.bounds),
-                None, None)
+    def saves_output(slope):
+        return slope > 0  # then the output has the input's sign
 
 
-class LeakyReLUFn(Function):
-    @staticmethod
-    def forward(ctx, x, slope):
-        ctx.slope = slope
-        out = run_unary(ctx, K.leaky_relu_forward, x, "leaky_relu", slope)
-        # With a positive slope the output has the input's sign, so it can stand in for it.
-        ctx.save_for_backward(out if slope > 0 else x)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return (run_unary_backward(K.leaky_relu_backward, g, ctx.saved_tensors[0], ctx.slope),
-                None)
-
-
-class ELUFn(Function):
+class ELUFn(ElementwiseFn):
     """ELU, SELU and CELU: scale * (x if x > 0 else alpha * (exp(input_scale * x) - 1))."""
+    kernel = "elu"
 
     @staticmethod
-    def forward(ctx, x, alpha, scale, input_scale):
-        ctx.params = (alpha, scale, input_scale)
-        out = run_unary(ctx, K.elu_forward, x, "elu", alpha, scale, input_scale)
-        ctx.is_result = alpha >= 0
-        ctx.save_for_backward(out if ctx.is_result else x)
-        return out
+    def saves_output(alpha, scale, input_scale):
+        return alpha >= 0  # then the output determines the derivative
 
     @staticmethod
-    def backward(ctx, g):
-        return (run_unary_backward(K.elu_backward, g, ctx.saved_tensors[0], *ctx.params,
-                                   ctx.is_result), None, None, None)
+    def backward_params(params, from_output):
+        return params + (from_output,)
 
 
-# ---------------------------------------------------------------- from-input elementwise ops
-class GELUFn(Function):
-    @staticmethod
-    def forward(ctx, x, tanh_approx):
-        ctx.tanh_approx = tanh_approx
-        ctx.save_for_backward(x)
-        return run_unary(ctx, K.gelu_forward, x, "gelu", tanh_approx)
-
-    @staticmethod
-    def backward(ctx, g):
-        return (run_unary_backward(K.gelu_backward, g, ctx.saved_tensors[0], ctx.tanh_approx),
-                None)
+class GELUFn(ElementwiseFn):
+    kernel = "gelu"
 
 
-class SiLUFn(Function):
-    @staticmethod
-    def forward(ctx, x):
-        saved = x.copy() if ctx.out is not None else x  # in place overwrites the input
-        ctx.save_for_backward(saved)
-        return run_unary(ctx, K.silu_forward, x, "silu")
-
-    @staticmethod
-    def backward(ctx, g):
-        return run_unary_backward(K.silu_backward, g, ctx.saved_tensors[0])
+class SiLUFn(ElementwiseFn):
+    kernel = "silu"
 
 
-class HardsigmoidFn(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x.copy() if ctx.out is not None else x)
-        return run_unary(ctx, K.hardsigmoid_forward, x, "hardsigmoid")
-
-    @staticmethod
-    def backward(ctx, g):
-        return run_unary_backward(K.hardsigmoid_backward, g, ctx.saved_tensors[0])
+class HardsigmoidFn(ElementwiseFn):
+    kernel = "hardsigmoid"
 
 
-class HardswishFn(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x.copy() if ctx.out is not None else x)
-        return run_unary(ctx, K.hardswish_forward, x, "hardswish")
-
-    @staticmethod
-    def backward(ctx, g):
-        return run_unary_backward(K.hardswish_backward, g, ctx.saved_tensors[0])
+class HardswishFn(ElementwiseFn):
+    kernel = "hardswish"
 
 
-class SoftplusFn(Function):
-    @staticmethod
-    def forward(ctx, x, beta, threshold):
-        ctx.params = (beta, threshold)
-        ctx.save_for_backward(x)
-        return run_unary(ctx, K.softplus_forward, x, "softplus", beta, threshold)
-
-    @staticmethod
-    def backward(ctx, g):
-        return (run_unary_backward(K.softplus_backward, g, ctx.saved_tensors[0], *ctx.params),
-                None, None)
+class SoftplusFn(ElementwiseFn):
+    kernel = "softplus"
 
 
-class MishFn(Function):
-    @staticmethod
-    def forward(ctx, x):
-        saved = x.copy() if ctx.out is not None else x
-        ctx.save_for_backward(saved)
-        return run_unary(ctx, K.mish_forward, x, "mish")
-
-    @staticmethod
-    def backward(ctx, g):
-        return run_unary_backward(K.mish_backward, g, ctx.saved_tensors[0])
+class MishFn(ElementwiseFn):
+    kernel = "mish"
 
 
 # ---------------------------------------------------------------- PReLU

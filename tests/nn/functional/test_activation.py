@@ -324,3 +324,13 @@ def test_hard_activations_at_their_corners_match_torch_bit_for_bit(name, dtype):
     y.backward(cylayers.ones(arr.shape, dtype=y.dtype))
     ty.backward(torch.ones(arr.shape, dtype=ty.dtype))
     assert_close(x.grad, tx.grad, dtype, rtol=1e-7, atol=0)
+
+
+def test_every_elementwise_function_has_its_generated_kernel_pair():
+    from cylayers._kernels import activation as kernels
+    from cylayers.nn.functional.activation import ElementwiseFn
+    ops = ElementwiseFn.__subclasses__()
+    assert len(ops) == 12
+    for op in ops:
+        assert callable(getattr(kernels, op.kernel + "_forward")), op
+        assert callable(getattr(kernels, op.kernel + "_backward")), op
