@@ -334,3 +334,15 @@ def test_every_elementwise_function_has_its_generated_kernel_pair():
     for op in ops:
         assert callable(getattr(kernels, op.kernel + "_forward")), op
         assert callable(getattr(kernels, op.kernel + "_backward")), op
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elementwise_kernels_refuse_arrays_of_different_lengths(dtype):
+    from cylayers._kernels import activation as kernels
+    x, short = np.zeros(8, dtype), np.zeros(5, dtype)
+    with pytest.raises(ValueError, match="x has 8 elements but out has 5"):
+        kernels.relu_forward(x, short, 1)
+    with pytest.raises(ValueError, match="grad has 8 elements but saved has 5"):
+        kernels.tanh_backward(x, short, np.zeros(8, dtype), 1)
+    with pytest.raises(ValueError, match="and grad_in 5"):
+        kernels.elu_backward(x, x, short, 1.0, 1.0, 1.0, True, 1)
