@@ -487,13 +487,14 @@ def _affine(g, name, value, n, dtype, fill):
 
 @exports(normalization.BlockNormFn)
 def _block_norm(g, names, args, out, ctx):
-    x, weight, bias, layout, eps, fixed_mean, fixed_var, _ = args
+    x, weight, bias, layout, eps, stats = args
     c, dtype = layout.c, _dtype(out)
     scale = _affine(g, names[1], weight, c, dtype, 1.0)
     shift = _affine(g, names[2], bias, c, dtype, 0.0)
     group_kind = len(layout.grouped) == 3
-    if fixed_mean is not None:  # running statistics: the same per-channel affine for any kind
-        return g.node("BatchNormalization", [names[0], scale, shift, names[5], names[6]],
+    if not stats.from_batch:  # running statistics: the same per-channel affine for any kind
+        running = [g.const(np.asarray(v).reshape(c)) for v in (stats.mean, stats.var)]
+        return g.node("BatchNormalization", [names[0], scale, shift] + running,
                       epsilon=float(eps))
     if group_kind:
         return g.node("GroupNormalization", [names[0], scale, shift],

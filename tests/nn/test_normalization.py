@@ -236,6 +236,36 @@ def test_thread_counts_agree():
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.GroupNorm(4, 16), (3, 16, 9, 7)),
+    (lambda: nn.GroupNorm(2, 6, affine=False), (5, 6, 11)),
+    (lambda: nn.InstanceNorm2d(6, affine=True), (2, 6, 8, 8)),
+    (lambda: nn.InstanceNorm1d(3), (1, 3, 50)),
+])
+def test_fused_and_tiled_group_norm_paths_agree(monkeypatch, make, shape):
+    """Both implementations of Group/InstanceNorm (chosen by speed in _fused_groups_pay_off),
+    forced in turn on the same input: same output, input gradient and parameter gradients."""
+    from cylayers.nn.functional import normalization
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape) * 3 + 2
+    g = rng.standard_normal(shape)
+    params = [rng.standard_normal(p.shape) for p in make().parameters()]
+    results = []
+    for fused in (True, False):
+        monkeypatch.setattr(normalization, "_fused_groups_pay_off", lambda n, f=fused: f)
+        m = make().double()
+        for p, value in zip(m.parameters(), params):
+            p.data = cylayers.tensor(value)
+        xt = cylayers.tensor(x, requires_grad=True)
+        y = m(xt)
+        assert type(y.grad_fn).__name__ == ("GroupNormFn" if fused else "BlockNormFn")
+        y.backward(cylayers.tensor(g))
+        results.append([y.detach().numpy(), xt.grad.numpy()]
+                       + [p.grad.numpy() for p in m.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_big_blocks_are_split_into_tiles():
     """Fewer blocks than threads: the kernels tile the blocks; results unchanged."""
     rng = np.random.default_rng(0)

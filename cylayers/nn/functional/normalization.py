@@ -79,22 +79,37 @@ class BlockLayout:
         return per_block.reshape(self.n, self.c).sum(axis=0)
 
 
+class Statistics:
+    """The mean and variance a normalization uses: the input's own (``from_batch``: computed
+    by ``batch_statistics`` before the op, so the caller can also update running estimates with
+    them; the gradient then flows through them) or fixed running estimates (per channel)."""
+
+    def __init__(self, mean, var, from_batch):
+        self.mean, self.var, self.from_batch = mean, var, from_batch
+
+
+def batch_statistics(x, layout):
+    """Float64 mean, M2 (sum of squared deviations) and variance of every group of ``x``, in
+    ``layout.grouped`` shape with the merged axes kept."""
+    mean_b, m2_b = block_statistics(float_input(x, "normalization").reshape(-1),
+                                    layout.n_blocks, layout.block_len)
+    mean, m2 = _merge(mean_b.reshape(layout.grouped), m2_b.reshape(layout.grouped),
+                      layout.block_len, layout.axes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = m2 / layout.group_count
+    return mean, m2, var
+
+
 class BlockNormFn(Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, layout, eps, fixed_mean, fixed_var, stats_sink):
+    def forward(ctx, x, weight, bias, layout, eps, stats):
         xc = float_input(x, "normalization")
         flat = xc.reshape(-1)
-        if fixed_mean is None:
-            mean_b, m2_b = block_statistics(flat, layout.n_blocks, layout.block_len)
-            mean, m2 = _merge(mean_b.reshape(layout.grouped), m2_b.reshape(layout.grouped),
-                              layout.block_len, layout.axes)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                var = m2 / layout.group_count
-            if stats_sink is not None:
-                stats_sink.append((mean, m2, layout.group_count))
+        if stats.from_batch:
+            mean, var = stats.mean, stats.var
         else:
-            mean = np.asarray(fixed_mean, dtype=np.float64).reshape(layout.channel_shape)
-            var = np.asarray(fixed_var, dtype=np.float64).reshape(layout.channel_shape)
+            mean = np.asarray(stats.mean, dtype=np.float64).reshape(layout.channel_shape)
+            var = np.asarray(stats.var, dtype=np.float64).reshape(layout.channel_shape)
         inv_std = 1.0 / np.sqrt(var + eps)
         gamma = (np.asarray(weight, dtype=np.float64).reshape(layout.channel_shape)
                  if weight is not None else 1.0)
@@ -106,7 +121,7 @@ class BlockNormFn(Function):
                        out.reshape(-1), layout.block_len,
                        _tiles_per_block(layout.n_blocks, layout.block_len),
                        threads_for(flat.shape[0]))
-        ctx.layout, ctx.batch_stats = layout, fixed_mean is None
+        ctx.layout, ctx.batch_stats = layout, stats.from_batch
         ctx.mean, ctx.inv_std, ctx.gamma = mean, inv_std, gamma  # per group / channel: small
         ctx.save_for_backward(x, weight)
         return out
@@ -148,7 +163,7 @@ class BlockNormFn(Function):
             K.block_affine_grad(flat_g, flat_x, center, layout.per_block(ga),
                                 layout.per_block(xa), layout.per_block(c0), dx.reshape(-1),
                                 layout.block_len, k, nt)
-        return dx, dw, db, None, None, None, None, None
+        return dx, dw, db, None, None, None
 
 
 class GroupNormFn(Function):
@@ -196,9 +211,11 @@ class GroupNormFn(Function):
 
 
 def _fused_groups_pay_off(n_groups):
-    # One group per thread iteration: with fewer groups than threads, the tiled path is faster.
+    """Group- and InstanceNorm with batch statistics have two implementations, chosen for speed
+    alone: the fused GroupNormFn runs one group per thread iteration (reading it once), which
+    leaves threads idle when there are fewer groups than threads; BlockNormFn then tiles each
+    group across the threads. tests/nn/test_normalization.py runs both on the same inputs."""
     return n_groups >= get_num_threads()
-
 
 
 class EmptyNormFn(Function):
@@ -242,6 +259,18 @@ def _update_running(running_mean, running_var, mean, m2, count, momentum, channe
         buf._bump_version()
 
 
+def _statistics(input, layout, use_batch_stats, update_running, running_mean, running_var,
+                momentum):
+    """The Statistics to normalize with; with ``update_running``, the batch's also move the
+    running estimates (channel means of per-instance statistics, for InstanceNorm)."""
+    if not use_batch_stats:
+        return Statistics(unwrap(running_mean), unwrap(running_var), False)
+    mean, m2, var = batch_statistics(input._array, layout)
+    if update_running:
+        _update_running(running_mean, running_var, mean, m2, layout.group_count, momentum, (0,))
+    return Statistics(mean, var, True)
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     if input.ndim < 2:
@@ -263,14 +292,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _check_eps(eps, "batch_norm", positive=use_batch_stats)
     if input.numel() == 0:
         return EmptyNormFn.apply(input, weight, bias)
-    sink = [] if (training and running_mean is not None) else None
-    out = BlockNormFn.apply(input, weight, bias, layout, eps,
-                            None if use_batch_stats else unwrap(running_mean),
-                            None if use_batch_stats else unwrap(running_var), sink)
-    if sink:
-        mean, m2, count = sink[0]
-        _update_running(running_mean, running_var, mean, m2, count, momentum, (0,))
-    return out
+    stats = _statistics(input, layout, use_batch_stats, training, running_mean, running_var,
+                        momentum)
+    return BlockNormFn.apply(input, weight, bias, layout, eps, stats)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
@@ -287,17 +311,13 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if input.numel() == 0:
         return EmptyNormFn.apply(input, weight, bias)
     use_batch_stats = use_input_stats or running_mean is None
-    sink = [] if (use_input_stats and running_mean is not None) else None
-    if use_batch_stats and sink is None and _fused_groups_pay_off(shape[0] * shape[1]):
+    updates_running = use_input_stats and running_mean is not None
+    if use_batch_stats and not updates_running and _fused_groups_pay_off(shape[0] * shape[1]):
         return GroupNormFn.apply(input, weight, bias, shape[1], eps)
     layout = BlockLayout(shape, "instance")
-    out = BlockNormFn.apply(input, weight, bias, layout, eps,
-                            None if use_batch_stats else unwrap(running_mean),
-                            None if use_batch_stats else unwrap(running_var), sink)
-    if sink:
-        mean, m2, count = sink[0]
-        _update_running(running_mean, running_var, mean, m2, count, momentum, (0,))
-    return out
+    stats = _statistics(input, layout, use_batch_stats, updates_running, running_mean,
+                        running_var, momentum)
+    return BlockNormFn.apply(input, weight, bias, layout, eps, stats)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -320,7 +340,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if _fused_groups_pay_off(shape[0] * num_groups):
         return GroupNormFn.apply(input, weight, bias, num_groups, eps)
     layout = BlockLayout(shape, "group", num_groups)
-    return BlockNormFn.apply(input, weight, bias, layout, eps, None, None, None)
+    return BlockNormFn.apply(input, weight, bias, layout, eps,
+                             _statistics(input, layout, True, False, None, None, None))
 
 
 class LayerNormFn(Function):
