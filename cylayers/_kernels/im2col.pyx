@@ -6,7 +6,7 @@ output position, the input element that kernel tap (a, b, e) of channel c meets 
 padding). With the batch inside the columns, a convolution is one GEMM per group of shape
 (out, C*taps) x (C*taps, N*L) instead of N small ones. Both kernels run one (sample, channel)
 plane per iteration, so col2im's scatter-add never races. In col2im the width positions whose
-input falls inside the image are computed once per tap (_first_inside / _end_inside), so its
+input falls inside the image are computed once per tap (cyl_first_inside / cyl_end_inside in include/cylayers/window.h), so its
 inner loop is a plain add with no test per element (measured 1.2x faster; for im2col's copy the
 per-element test measured faster on short rows, so it stays).
 """
@@ -14,22 +14,14 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 
-cdef inline Py_ssize_t _first_inside(Py_ssize_t out, Py_ssize_t stride, Py_ssize_t pad,
-                                     Py_ssize_t offset) noexcept nogil:
-    """The first output position o with o * stride - pad + offset >= 0 (at most out)."""
-    cdef Py_ssize_t start = pad - offset, o = 0
-    if start > 0:
-        o = (start + stride - 1) // stride
-    return o if o < out else out
-
-
-cdef inline Py_ssize_t _end_inside(Py_ssize_t size, Py_ssize_t out, Py_ssize_t stride,
-                                   Py_ssize_t pad, Py_ssize_t offset) noexcept nogil:
-    """One past the last output position o with o * stride - pad + offset < size."""
-    cdef Py_ssize_t last = size - 1 + pad - offset, o = 0
-    if last >= 0:
-        o = last // stride + 1
-    return o if o < out else out
+cdef extern from "cylayers/window.h" nogil:
+    Py_ssize_t cyl_window_index(Py_ssize_t o, Py_ssize_t stride, Py_ssize_t pad,
+                                Py_ssize_t offset)
+    bint cyl_inside(Py_ssize_t index, Py_ssize_t size)
+    Py_ssize_t cyl_first_inside(Py_ssize_t out, Py_ssize_t stride, Py_ssize_t pad,
+                                Py_ssize_t offset)
+    Py_ssize_t cyl_end_inside(Py_ssize_t size, Py_ssize_t out, Py_ssize_t stride,
+                              Py_ssize_t pad, Py_ssize_t offset)
 
 
 def im2col(const floating[::1] x,      # IN  (N, C, D, H, W)
@@ -52,11 +44,11 @@ def im2col(const floating[::1] x,      # IN  (N, C, D, H, W)
                     row = (a * kh + b) * kw + e
                     cbase = (((p % C) * taps + row) * N + p // C) * L
                     for od in range(oD):
-                        idd = od * sd - pd + a * dd
+                        idd = cyl_window_index(od, sd, pd, a * dd)
                         for oh in range(oH):
-                            ih = oh * sh - ph + b * dh
+                            ih = cyl_window_index(oh, sh, ph, b * dh)
                             dst = cbase + (od * oH + oh) * oW
-                            if idd < 0 or idd >= D or ih < 0 or ih >= H:
+                            if not (cyl_inside(idd, D) and cyl_inside(ih, H)):
                                 for ow in range(oW):
                                     cols[dst + ow] = 0
                             else:
@@ -64,8 +56,8 @@ def im2col(const floating[::1] x,      # IN  (N, C, D, H, W)
                                 # this measured faster than splitting the row in three loops
                                 src = xbase + (idd * H + ih) * W
                                 for ow in range(oW):
-                                    iw = ow * sw - pw + e * dw
-                                    if iw >= 0 and iw < W:
+                                    iw = cyl_window_index(ow, sw, pw, e * dw)
+                                    if cyl_inside(iw, W):
                                         cols[dst + ow] = x[src + iw]
                                     else:
                                         cols[dst + ow] = 0
@@ -93,17 +85,17 @@ def col2im(const floating[::1] cols,   # IN  (C, kd, kh, kw, N, oD, oH, oW)
                     row = (a * kh + b) * kw + e
                     cbase = (((p % C) * taps + row) * N + p // C) * L
                     # Width positions whose input is inside the image: no test per element.
-                    lo = _first_inside(oW, sw, pw, e * dw)
-                    hi = _end_inside(W, oW, sw, pw, e * dw)
+                    lo = cyl_first_inside(oW, sw, pw, e * dw)
+                    hi = cyl_end_inside(W, oW, sw, pw, e * dw)
                     if hi < lo:
                         hi = lo
                     for od in range(oD):
-                        idd = od * sd - pd + a * dd
-                        if idd < 0 or idd >= D:
+                        idd = cyl_window_index(od, sd, pd, a * dd)
+                        if not cyl_inside(idd, D):
                             continue
                         for oh in range(oH):
-                            ih = oh * sh - ph + b * dh
-                            if ih < 0 or ih >= H:
+                            ih = cyl_window_index(oh, sh, ph, b * dh)
+                            if not cyl_inside(ih, H):
                                 continue
                             src = cbase + (od * oH + oh) * oW
                             dst = xbase + (idd * H + ih) * W - pw + e * dw

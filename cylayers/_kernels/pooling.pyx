@@ -4,6 +4,13 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
+cdef extern from "cylayers/window.h" nogil:
+    Py_ssize_t cyl_window_index(Py_ssize_t o, Py_ssize_t stride, Py_ssize_t pad,
+                                Py_ssize_t offset)
+    bint cyl_inside(Py_ssize_t index, Py_ssize_t size)
+    Py_ssize_t cyl_min_index(Py_ssize_t a, Py_ssize_t b)
+    Py_ssize_t cyl_max_index(Py_ssize_t a, Py_ssize_t b)
+
 
 def max_pool_forward(const floating[::1] x,     # IN  (planes, D, H, W)
                      floating[::1] out,         # OUT (planes, oD, oH, oW)
@@ -26,16 +33,16 @@ def max_pool_forward(const floating[::1] x,     # IN  (planes, D, H, W)
                     best = -1
                     m = 0
                     for a in range(kd):
-                        idd = od * sd - pd + a * dd
-                        if idd < 0 or idd >= D:
+                        idd = cyl_window_index(od, sd, pd, a * dd)
+                        if not cyl_inside(idd, D):
                             continue
                         for b in range(kh):
-                            ih = oh * sh - ph + b * dh
-                            if ih < 0 or ih >= H:
+                            ih = cyl_window_index(oh, sh, ph, b * dh)
+                            if not cyl_inside(ih, H):
                                 continue
                             for e in range(kw):
-                                iw = ow * sw - pw + e * dw
-                                if iw < 0 or iw >= W:
+                                iw = cyl_window_index(ow, sw, pw, e * dw)
+                                if not cyl_inside(iw, W):
                                     continue
                                 v = x[xb + (idd * H + ih) * W + iw]
                                 # The first NaN wins, as in PyTorch; on ties the first
@@ -62,14 +69,6 @@ def max_pool_backward(const floating[::1] grad,    # IN  (planes, L)
                 dx[p * plane + indices[p * L + i]] += grad[p * L + i]
 
 
-cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return a if a < b else b
-
-
-cdef inline Py_ssize_t _max(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return a if a > b else b
-
-
 def avg_pool(const floating[::1] src,   # IN  forward: x (planes, D, H, W); backward: grad
              floating[::1] dst,         # OUT forward: out; backward: dx (overwritten)
              bint backward,
@@ -93,19 +92,19 @@ def avg_pool(const floating[::1] src,   # IN  forward: x (planes, D, H, W); back
         for od in range(oD):
             for oh in range(oH):
                 for ow in range(oW):
-                    d0 = od * sd - pd
-                    h0 = oh * sh - ph
-                    w0 = ow * sw - pw
-                    d1 = _min(d0 + kd, D + pd)
-                    h1 = _min(h0 + kh, H + ph)
-                    w1 = _min(w0 + kw, W + pw)
+                    d0 = cyl_window_index(od, sd, pd, 0)
+                    h0 = cyl_window_index(oh, sh, ph, 0)
+                    w0 = cyl_window_index(ow, sw, pw, 0)
+                    d1 = cyl_min_index(d0 + kd, D + pd)
+                    h1 = cyl_min_index(h0 + kh, H + ph)
+                    w1 = cyl_min_index(w0 + kw, W + pw)
                     div = (d1 - d0) * (h1 - h0) * (w1 - w0)
-                    d0 = _max(d0, 0)
-                    h0 = _max(h0, 0)
-                    w0 = _max(w0, 0)
-                    d1 = _min(d1, D)
-                    h1 = _min(h1, H)
-                    w1 = _min(w1, W)
+                    d0 = cyl_max_index(d0, 0)
+                    h0 = cyl_max_index(h0, 0)
+                    w0 = cyl_max_index(w0, 0)
+                    d1 = cyl_min_index(d1, D)
+                    h1 = cyl_min_index(h1, H)
+                    w1 = cyl_min_index(w1, W)
                     if divisor_override > 0:
                         div = divisor_override
                     elif not count_include_pad:
