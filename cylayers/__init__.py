@@ -30,8 +30,8 @@ from cylayers._threads import get_num_threads, have_openmp, set_num_threads
 from cylayers.random import Generator, initial_seed, manual_seed, seed
 from cylayers.device import device
 from cylayers.serialization import load, save
-from cylayers import (autograd, backends, cuda, data, distributed, linalg, nn,  # noqa: E402
-                      optim, utils)
+from cylayers import (__config__, autograd, backends, cuda, data,  # noqa: E402
+                      distributed, linalg, nn, optim, utils)
 
 _blas.setup()  # matrix products on the kernels' OpenMP threads; BLAS's own pool idles
 globals().update(_LEGACY_TYPES)  # FloatTensor, DoubleTensor, LongTensor, IntTensor, BoolTensor...

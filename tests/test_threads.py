@@ -184,3 +184,19 @@ def test_training_after_importing_torch_first_gives_the_same_numbers():
                            capture_output=True, text=True, timeout=120)
     assert with_torch.returncode == 0 and alone.returncode == 0, with_torch.stderr + alone.stderr
     assert abs(float(with_torch.stdout) - float(alone.stdout)) < 1e-5
+
+
+def test_build_config_reports_the_native_arch_rule():
+    """AUTO (the default) compiles with -march=native only for an editable, in-place build: a
+    wheel from `pip wheel .` must run on any CPU of its platform."""
+    from cylayers import _build_config as cfg
+    assert cfg.BUILD_STATE in ("editable", "wheel")
+    assert cfg.NATIVE_ARCH_REQUESTED in ("AUTO", "ON", "OFF")
+    if cfg.NATIVE_ARCH_REQUESTED == "AUTO":
+        assert cfg.NATIVE_ARCH == (cfg.BUILD_STATE == "editable")
+    else:
+        assert cfg.NATIVE_ARCH == (cfg.NATIVE_ARCH_REQUESTED == "ON")
+    assert cfg.OPENMP == cylayers.have_openmp()
+    text = cylayers.__config__.show()
+    assert f"-march=native: {'ON' if cfg.NATIVE_ARCH else 'OFF'}" in text
+    assert f"threads: {cylayers.get_num_threads()}" in text
