@@ -9,12 +9,10 @@
 #include <omp.h>
 static inline int cyl_have_openmp(void) { return 1; }
 static inline int cyl_omp_max_threads(void) { return omp_get_max_threads(); }
-static inline int cyl_omp_thread_num(void) { return omp_get_thread_num(); }
 static inline void cyl_omp_set_num_threads(int n) { omp_set_num_threads(n); }
 #else
 static inline int cyl_have_openmp(void) { return 0; }
 static inline int cyl_omp_max_threads(void) { return 1; }
-static inline int cyl_omp_thread_num(void) { return 0; }
 static inline void cyl_omp_set_num_threads(int n) { (void)n; }
 #endif
 

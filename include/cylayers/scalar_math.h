@@ -15,8 +15,6 @@
 #define CYL_INLINE static inline
 #endif
 
-#define CYL_SELU_ALPHA 1.6732632423543772848170429916717
-#define CYL_SELU_SCALE 1.0507009873554804934193349852946
 #define CYL_SQRT1_2 0.70710678118654752440084436210485
 #define CYL_SQRT2_OVER_PI 0.79788456080286535587989211986876
 #define CYL_INV_SQRT_2PI 0.39894228040143267793994605993438
@@ -34,12 +32,9 @@ CYL_INLINE float cyl_sigmoid_f(float x) {
 }
 
 /* ELU family: scale * (x > 0 ? x : alpha * (exp(input_scale * x) - 1)). expm1 keeps small
- * negative inputs exact, as PyTorch does. */
+ * negative inputs exact, as PyTorch does (float32 uses cyl_expm1_fast_f, below). */
 CYL_INLINE double cyl_elu_d(double x, double alpha, double scale, double input_scale) {
     return x > 0.0 ? scale * x : scale * alpha * expm1(input_scale * x);
-}
-CYL_INLINE float cyl_elu_f(float x, float alpha, float scale, float input_scale) {
-    return x > 0.0f ? scale * x : scale * alpha * expm1f(input_scale * x);
 }
 
 /* softplus(x) = log1p(exp(beta x)) / beta, the identity once beta x > threshold. */
@@ -113,9 +108,14 @@ CYL_INLINE float cyl_bits_to_float(int32_t b) {
     return u.f;
 }
 
-/* exp of an argument already clamped to [-103.97, 88.72]: Cody-Waite reduction x = n ln2 + r,
- * a degree-6 polynomial for exp(r), and 2^n applied in two halves so that results from
- * subnormal (n down to -150) to the largest float (n = 128) come out right. */
+/* The float range where expf is finite and non-zero: ln(FLT_MAX) and ln of the smallest
+ * subnormal. Beyond them exp is +Inf / 0. */
+#define CYL_EXPF_MAX_ARG 88.72283935546875f
+#define CYL_EXPF_MIN_ARG -103.97208f
+
+/* exp of an argument already clamped to [CYL_EXPF_MIN_ARG, CYL_EXPF_MAX_ARG]: Cody-Waite
+ * reduction x = n ln2 + r, a degree-6 polynomial for exp(r), and 2^n applied in two halves so
+ * that results from subnormal (n down to -150) to the largest float (n = 128) come out right. */
 CYL_INLINE float cyl_exp_clamped_f(float xc) {
     const float log2e = 1.44269504088896341f;
     const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
@@ -137,11 +137,11 @@ CYL_INLINE float cyl_exp_clamped_f(float xc) {
 }
 
 CYL_INLINE float cyl_exp_fast_f(float x) {
-    float xc = x > 88.72283935546875f ? 88.72283935546875f : x;
-    xc = xc < -103.97208f ? -103.97208f : xc;
+    float xc = x > CYL_EXPF_MAX_ARG ? CYL_EXPF_MAX_ARG : x;
+    xc = xc < CYL_EXPF_MIN_ARG ? CYL_EXPF_MIN_ARG : xc;
     float y = cyl_exp_clamped_f(xc);
-    y = x > 88.72283935546875f ? INFINITY : y;
-    y = x < -103.97208f ? 0.0f : y;
+    y = x > CYL_EXPF_MAX_ARG ? INFINITY : y;
+    y = x < CYL_EXPF_MIN_ARG ? 0.0f : y;
     return x != x ? x : y;
 }
 
@@ -173,9 +173,9 @@ CYL_INLINE float cyl_tanh_fast_f(float x) {
 
 /* exp(x) for x <= 0 only (sigmoid's exp(-|x|), softmax's exp(x - max)): no overflow path. */
 CYL_INLINE float cyl_exp_nonpositive_f(float x) {
-    float xc = x < -103.97208f ? -103.97208f : x;
+    float xc = x < CYL_EXPF_MIN_ARG ? CYL_EXPF_MIN_ARG : x;
     float y = cyl_exp_clamped_f(xc);
-    return x < -103.97208f ? 0.0f : y;
+    return x < CYL_EXPF_MIN_ARG ? 0.0f : y;
 }
 
 CYL_INLINE float cyl_sigmoid_fast_f(float x) {
