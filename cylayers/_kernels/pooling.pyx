@@ -69,6 +69,30 @@ def max_pool_backward(const floating[::1] grad,    # IN  (planes, L)
                 dx[p * plane + indices[p * L + i]] += grad[p * L + i]
 
 
+cdef inline double _window_sum(const floating* plane, Py_ssize_t H, Py_ssize_t W,
+                               Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
+                               Py_ssize_t w0, Py_ssize_t w1) noexcept nogil:
+    """Sum (in float64) of plane[d0:d1, h0:h1, w0:w1] of a (D, H, W) plane."""
+    cdef Py_ssize_t a, b, e
+    cdef double acc = 0
+    for a in range(d0, d1):
+        for b in range(h0, h1):
+            for e in range(w0, w1):
+                acc = acc + plane[(a * H + b) * W + e]
+    return acc
+
+
+cdef inline void _window_add(floating* plane, Py_ssize_t H, Py_ssize_t W,
+                             Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
+                             Py_ssize_t w0, Py_ssize_t w1, floating share) noexcept nogil:
+    """plane[d0:d1, h0:h1, w0:w1] += share: an average's gradient, spread over its window."""
+    cdef Py_ssize_t a, b, e
+    for a in range(d0, d1):
+        for b in range(h0, h1):
+            for e in range(w0, w1):
+                plane[(a * H + b) * W + e] += share
+
+
 def avg_pool(const floating[::1] src,   # IN  forward: x (planes, D, H, W); backward: grad
              floating[::1] dst,         # OUT forward: out; backward: dx (overwritten)
              bint backward,
@@ -80,9 +104,8 @@ def avg_pool(const floating[::1] src,   # IN  forward: x (planes, D, H, W); back
              bint count_include_pad, Py_ssize_t divisor_override, int num_threads):
     """PyTorch's window rule: the window may extend into the padding (counted when
     count_include_pad) but is clipped at input + padding; divisor_override > 0 replaces it."""
-    cdef Py_ssize_t p, od, oh, ow, d0, d1, h0, h1, w0, w1, a, b, e, o, xb, div
+    cdef Py_ssize_t p, od, oh, ow, d0, d1, h0, h1, w0, w1, a, o, xb, div
     cdef Py_ssize_t plane = D * H * W, L = oD * oH * oW
-    cdef double acc, share
     for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
         xb = p * plane
@@ -111,18 +134,11 @@ def avg_pool(const floating[::1] src,   # IN  forward: x (planes, D, H, W); back
                         div = (d1 - d0) * (h1 - h0) * (w1 - w0)
                     o = p * L + (od * oH + oh) * oW + ow
                     if backward:
-                        share = src[o] / <double>div
-                        for a in range(d0, d1):
-                            for b in range(h0, h1):
-                                for e in range(w0, w1):
-                                    dst[xb + (a * H + b) * W + e] += <floating>share
+                        _window_add(&dst[xb], H, W, d0, d1, h0, h1, w0, w1,
+                                    <floating>(src[o] / <double>div))
                     else:
-                        acc = 0
-                        for a in range(d0, d1):
-                            for b in range(h0, h1):
-                                for e in range(w0, w1):
-                                    acc = acc + src[xb + (a * H + b) * W + e]
-                        dst[o] = <floating>(acc / div)
+                        dst[o] = <floating>(_window_sum(&src[xb], H, W, d0, d1, h0, h1, w0, w1)
+                                            / div)
 
 
 def adaptive_avg_pool(const floating[::1] src,  # IN  forward: x; backward: grad
@@ -131,9 +147,8 @@ def adaptive_avg_pool(const floating[::1] src,  # IN  forward: x; backward: grad
                       Py_ssize_t n_planes, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
                       Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW, int num_threads):
     """Output cell i covers input [floor(i*in/out), ceil((i+1)*in/out))."""
-    cdef Py_ssize_t p, od, oh, ow, d0, d1, h0, h1, w0, w1, a, b, e, o, xb, cnt
+    cdef Py_ssize_t p, od, oh, ow, d0, d1, h0, h1, w0, w1, a, o, xb, cnt
     cdef Py_ssize_t plane = D * H * W, L = oD * oH * oW
-    cdef double acc, share
     for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
         xb = p * plane
@@ -152,15 +167,8 @@ def adaptive_avg_pool(const floating[::1] src,  # IN  forward: x; backward: grad
                     cnt = (d1 - d0) * (h1 - h0) * (w1 - w0)
                     o = p * L + (od * oH + oh) * oW + ow
                     if backward:
-                        share = src[o] / <double>cnt
-                        for a in range(d0, d1):
-                            for b in range(h0, h1):
-                                for e in range(w0, w1):
-                                    dst[xb + (a * H + b) * W + e] += <floating>share
+                        _window_add(&dst[xb], H, W, d0, d1, h0, h1, w0, w1,
+                                    <floating>(src[o] / <double>cnt))
                     else:
-                        acc = 0
-                        for a in range(d0, d1):
-                            for b in range(h0, h1):
-                                for e in range(w0, w1):
-                                    acc = acc + src[xb + (a * H + b) * W + e]
-                        dst[o] = <floating>(acc / cnt)
+                        dst[o] = <floating>(_window_sum(&src[xb], H, W, d0, d1, h0, h1, w0, w1)
+                                            / cnt)
