@@ -1,5 +1,5 @@
-"""Operators and math methods of Tensor, each a thin call into an op of cylayers._ops or of
-cylayers.nn.functional (activations run on the Cython kernels)."""
+"""Operators and math methods of Tensor, each a thin call into an op of cylayers._ops
+(activations run on the Cython kernels)."""
 import collections
 
 import numpy as np
@@ -7,9 +7,10 @@ import numpy as np
 from cylayers import _dtype
 from cylayers._tensor import Tensor, _index_arg, _norm_dim, _shape_arg, unwrap
 from cylayers._tensor_types import legacy_to_numpy, legacy_type_name
-from cylayers._ops import arith, indexing, pointwise, reduce, shape as shape_ops
+from cylayers._ops import activation, arith, indexing, pointwise, reduce, shape as shape_ops
 from cylayers.autograd.api import backward as _run_backward
 from cylayers.autograd.grad_mode import enable_grad
+from cylayers.random import get_generator
 from cylayers.utils.hooks import RemovableHandle
 
 return_types_max = collections.namedtuple("max", ["values", "indices"])
@@ -187,9 +188,11 @@ def _setitem(self, index, value):
                                     value if isinstance(value, Tensor) else np.asarray(value))
 
 
-def _init():
-    from cylayers.nn import init  # cylayers.nn builds on Tensor: imported on first use
-    return init
+def _fill_random(self, values):
+    """Write freshly drawn values in place, outside the graph (as nn.init's fills do)."""
+    self._array[...] = values
+    self._bump_version()
+    return self
 
 
 Tensor._refresh_view = _refresh_view
@@ -205,10 +208,10 @@ Tensor.sub_ = _scaled_inplace(arith.Sub)
 Tensor.mul_ = lambda self, other: arith.Mul.apply_inplace(self, other)
 Tensor.div_ = lambda self, other: arith.Div.apply_inplace(self, other)
 Tensor.clamp_ = lambda self, min=None, max=None: arith.Clamp.apply_inplace(self, min, max)
-Tensor.uniform_ = lambda self, a=0.0, b=1.0, *, generator=None: \
-    _init().uniform_(self, a, b, generator)
-Tensor.normal_ = lambda self, mean=0.0, std=1.0, *, generator=None: \
-    _init().normal_(self, mean, std, generator)
+Tensor.uniform_ = lambda self, a=0.0, b=1.0, *, generator=None: _fill_random(
+    self, get_generator(generator).uniform(a, b, size=self._array.shape))
+Tensor.normal_ = lambda self, mean=0.0, std=1.0, *, generator=None: _fill_random(
+    self, get_generator(generator).normal(mean, std, size=self._array.shape))
 Tensor.__setitem__ = _setitem
 
 
@@ -949,16 +952,18 @@ def _where(condition, input, other):
 
 
 # -------------------------------------------------------------------- activations (kernels)
-def _nnf():
-    from cylayers.nn import functional
-    return functional
+def _softmax(log_output):
+    def method(self, dim, dtype=None):
+        return activation.SoftmaxFn.apply(self if dtype is None else self.type(dtype), dim,
+                                          log_output)
+    return method
 
 
-Tensor.relu = lambda self: _nnf().relu(self)
-Tensor.relu_ = lambda self: _nnf().relu(self, inplace=True)
-Tensor.sigmoid = lambda self: _nnf().sigmoid(self)
-Tensor.sigmoid_ = lambda self: _nnf().sigmoid(self, inplace=True)
-Tensor.tanh = lambda self: _nnf().tanh(self)
-Tensor.tanh_ = lambda self: _nnf().tanh(self, inplace=True)
-Tensor.softmax = lambda self, dim, dtype=None: _nnf().softmax(self, dim, dtype=dtype)
-Tensor.log_softmax = lambda self, dim, dtype=None: _nnf().log_softmax(self, dim, dtype=dtype)
+Tensor.relu = lambda self: activation.ReLUFn.apply(self)
+Tensor.relu_ = lambda self: activation.ReLUFn.apply_inplace(self)
+Tensor.sigmoid = lambda self: activation.SigmoidFn.apply(self)
+Tensor.sigmoid_ = lambda self: activation.SigmoidFn.apply_inplace(self)
+Tensor.tanh = lambda self: activation.TanhFn.apply(self)
+Tensor.tanh_ = lambda self: activation.TanhFn.apply_inplace(self)
+Tensor.softmax = _softmax(log_output=False)
+Tensor.log_softmax = _softmax(log_output=True)

@@ -2,8 +2,7 @@
 import numpy as np
 
 from cylayers._tensor import Size, Tensor
-
-from cylayers.autograd.engine import run_backward
+from cylayers.autograd.engine import _accumulate, run_backward
 
 
 def _as_tuple(x):
@@ -54,7 +53,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is None:
         run_backward(roots, retain_graph=bool(retain_graph))
         return
-    from cylayers.autograd.engine import _accumulate
     inputs = _as_tuple(inputs)
     captured = run_backward(roots, retain_graph=bool(retain_graph), capture=inputs,
                             accumulate=False)

@@ -54,13 +54,11 @@ def _write(tensor, values):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    gen = get_generator(generator)
-    return _write(tensor, gen.uniform(a, b, size=tensor._array.shape))
+    return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    gen = get_generator(generator)
-    return _write(tensor, gen.normal(mean, std, size=tensor._array.shape))
+    return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):

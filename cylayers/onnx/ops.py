@@ -5,13 +5,13 @@
 Python arguments); ``out`` is the traced result, for its dtype and shape."""
 import numpy as np
 
-from cylayers._ops import arith, indexing, pointwise, reduce, shape
+from cylayers._ops import activation, arith, indexing, pointwise, reduce, shape
 import importlib
 
-activation, conv, embedding, linear, normalization, padding, pooling, dropout_ops = (
+conv, embedding, linear, normalization, padding, pooling, dropout_ops = (
     importlib.import_module("cylayers.nn.functional." + name)  # the modules, not the functions
-    for name in ("activation", "conv", "embedding", "linear", "normalization", "padding",
-                 "pooling", "dropout"))
+    for name in ("conv", "embedding", "linear", "normalization", "padding", "pooling",
+                 "dropout"))
 from cylayers.nn.modules import _hooks
 from cylayers.onnx.export import OnnxExportError
 

@@ -146,6 +146,6 @@ def test_non_native_byte_order_works(op):
 
 
 def test_kernel_argument_errors_name_the_kernel():
-    from cylayers.nn.functional import activation
+    from cylayers._ops import activation
     with pytest.raises(ValueError, match="cylayers kernel activation.relu_forward"):
         activation.K.relu_forward(np.zeros(4, np.float32), np.zeros(4, np.float64), 1)

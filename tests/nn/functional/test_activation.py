@@ -328,7 +328,7 @@ def test_hard_activations_at_their_corners_match_torch_bit_for_bit(name, dtype):
 
 def test_every_elementwise_function_has_its_generated_kernel_pair():
     from cylayers._kernels import activation as kernels
-    from cylayers.nn.functional.activation import ElementwiseFn
+    from cylayers._ops.activation import ElementwiseFn
     ops = ElementwiseFn.__subclasses__()
     assert len(ops) == 12
     for op in ops:
