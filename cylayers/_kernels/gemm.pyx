@@ -66,8 +66,9 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
          bint trans_a, bint trans_b, double alpha, double beta,
          Py_ssize_t a_stride, Py_ssize_t b_stride,  # elements between batch items (0: shared)
          int num_threads):
-    """C[i] = alpha op(A[i]) op(B[i]) + beta C[i] for every batch item, the rows (or, for few
-    rows, the columns) of each product split into one block per thread."""
+    """C[i] = alpha op(A[i]) op(B[i]) + beta C[i] for every batch item: whole items per thread
+    for a large batch, else the rows (or, for few rows, the columns) of each product split
+    into one block per thread."""
     cdef bint single = floating is float
     cdef int ta = TRANS if trans_a else NO_TRANS
     cdef int tb = TRANS if trans_b else NO_TRANS
@@ -84,6 +85,10 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
         return
     if parts > extent:
         parts = extent if extent > 0 else 1
+    if batch >= 4 * num_threads:
+        # Enough whole products to share out: no split, which also keeps the sums in the order
+        # of a single-threaded run (BLAS may round differently for another block shape).
+        parts = 1
     step = (extent + parts - 1) // parts
     for task in prange(batch * parts, nogil=True, schedule='static', num_threads=num_threads,
                        use_threads_if=num_threads > 1):
