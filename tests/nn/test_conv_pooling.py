@@ -231,3 +231,102 @@ def test_conv_backward_with_kept_or_recomputed_columns(keep_bytes, monkeypatch):
     for ours, theirs in ((y, ty), (xs.grad, tx.grad), (ws.grad, tw.grad), (bs.grad, tb.grad)):
         np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-10,
                                    atol=1e-10)
+
+
+# ---------------------------------------------------------------- Winograd F(2x2, 3x3)
+WINOGRAD_CASES = [
+    ((2, 4, 8, 8), 5, 1),
+    ((3, 5, 7, 9), 4, 0),      # odd output sizes: partial tiles on both edges
+    ((1, 4, 5, 6), 6, 2),      # padding wider than the kernel's half
+    ((1, 4, 3, 3), 4, 0),      # one output
+    ((2, 6, 1, 1), 4, 1),      # a 1x1 image, all padding around it
+    ((2, 4, 4, 5), 6, (0, 1)),
+    ((64, 16, 8, 8), 32, 1),   # the digits CNN's second convolution, threaded
+    ((3, 8, 33, 17), 4, 1),    # more tiles per plane than one chunk
+]
+
+
+def _winograd_used(y):
+    return y.grad_fn.winograd is not None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xshape,out_channels,padding", WINOGRAD_CASES, ids=str)
+def test_winograd_conv_matches_pytorch(xshape, out_channels, padding, dtype):
+    x = _pair(xshape, dtype, 0)
+    w = _pair((out_channels, xshape[1], 3, 3), dtype, 1)
+    b = _pair((out_channels,), dtype, 2)
+    assert _winograd_used(F.conv2d(x[0], w[0], b[0], padding=padding))
+    _check(lambda a, c, d: F.conv2d(a, c, d, padding=padding),
+           lambda a, c, d: TF.conv2d(a, c, d, padding=padding), [x, w, b], dtype)
+
+
+def test_winograd_conv_gradcheck():
+    x, _ = _pair((2, 4, 5, 4), np.float64, 0)
+    w, _ = _pair((4, 4, 3, 3), np.float64, 1)
+    b, _ = _pair((4,), np.float64, 2)
+    assert _winograd_used(F.conv2d(x, w, b, padding=1))
+    assert gradcheck(lambda a, c, d: F.conv2d(a, c, d, padding=1), [x, w, b])
+
+
+@pytest.mark.parametrize("kw,wshape", [
+    (dict(stride=2, padding=1), (8, 8, 3, 3)),
+    (dict(dilation=2, padding=2), (8, 8, 3, 3)),
+    (dict(groups=2, padding=1), (8, 4, 3, 3)),
+    (dict(padding=2), (8, 8, 5, 5)),
+    (dict(padding=1), (8, 3, 3, 3)),     # few input channels
+    (dict(padding=1), (2, 8, 3, 3)),     # few output channels
+])
+def test_convolutions_winograd_cannot_do_use_im2col(kw, wshape):
+    x = cylayers.randn(2, 8 if wshape[1] != 3 else 3, 9, 9)
+    assert not _winograd_used(F.conv2d(x, cylayers.randn(*wshape, requires_grad=True), **kw))
+
+
+def test_winograd_and_im2col_paths_agree(monkeypatch):
+    """Both implementations of a 3x3 convolution forced on the same inputs (float64)."""
+    import importlib
+    conv_module = importlib.import_module("cylayers.nn.functional.conv")
+    rng = np.random.default_rng(4)
+    x, w, b = (rng.standard_normal(s) for s in ((5, 6, 10, 7), (7, 6, 3, 3), (7,)))
+    g = rng.standard_normal((5, 7, 10, 7))
+    results = []
+    for winograd in (True, False):
+        monkeypatch.setattr(conv_module, "use_winograd", lambda *args, on=winograd: on)
+        xs, ws, bs = (cylayers.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = F.conv2d(xs, ws, bs, padding=1)
+        assert _winograd_used(y) == winograd
+        y.backward(cylayers.tensor(g))
+        results.append([y.detach().numpy(), xs.grad.numpy(), ws.grad.numpy(), bs.grad.numpy()])
+    for a, c in zip(*results):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_empty_batch_and_frozen_weight():
+    w = cylayers.randn(4, 4, 3, 3, requires_grad=True)
+    y = F.conv2d(cylayers.randn(0, 4, 6, 6, requires_grad=True), w, padding=1)
+    assert tuple(y.shape) == (0, 4, 6, 6)
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros((4, 4, 3, 3), np.float32))
+    # only the input needs a gradient: V is not kept, dx still right
+    x = _pair((2, 4, 6, 6), np.float64, 3)
+    wf = _pair((4, 4, 3, 3), np.float64, 4)
+    wf[0].requires_grad_(False)
+    wf[1].requires_grad_(False)
+    y = F.conv2d(x[0], wf[0], padding=1)
+    assert y.grad_fn.winograd[2] is None
+    _check(lambda a: F.conv2d(a, wf[0], padding=1), lambda a: TF.conv2d(a, wf[1], padding=1),
+           [x], np.float64)
+
+
+def test_winograd_kernels_refuse_mismatched_sizes():
+    from cylayers._kernels import winograd
+    x = np.zeros(2 * 4 * 8 * 8, np.float32)
+    with pytest.raises(ValueError, match="input_transform: array sizes"):
+        winograd.input_transform(x, np.zeros(10, np.float32), 2, 4, 8, 8, 1, 1, 4, 4, 1)
+    with pytest.raises(ValueError, match="output_transform: array sizes"):
+        winograd.output_transform(np.zeros(10, np.float32), x, 2, 4, 8, 8, 4, 4, 1)
+    with pytest.raises(ValueError, match="output_transform_backward: array sizes"):
+        winograd.output_transform_backward(x, np.zeros(10, np.float32), 2, 4, 8, 8, 4, 4, 1)
+    with pytest.raises(ValueError, match="input_transform_backward: array sizes"):
+        winograd.input_transform_backward(np.zeros(10, np.float32), x, 2, 4, 8, 8, 1, 1, 4, 4,
+                                          1)

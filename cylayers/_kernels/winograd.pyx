@@ -1,0 +1,231 @@
+"""Winograd F(2x2, 3x3) transforms for 3x3, stride-1 convolutions (Lavin & Gray, 2015).
+
+A 2x2 block of outputs is A^T [(G g G^T) . (B^T d B)] A, with d the 4x4 input patch under it and
+g the 3x3 kernel: 16 multiplies per channel pair instead of 36, and the 16 products of every
+(tile, channel pair) are 16 matrix products over channels (done by the gemm kernel). These
+kernels are the data transforms and their adjoints (the exact gradient of the forward):
+
+    input_transform              V[xi, c, p]  = (B^T d B)[xi]  for every tile p of x
+    output_transform             y tile       = A^T M[:, o, p] A
+    output_transform_backward    dM[xi, o, p] = (A dy A^T)[xi]
+    input_transform_backward     dx          += B dV[:, c, p] B^T, tiles overlapping by 2
+
+Tiles are numbered p = (n * TH + ty) * TW + tx; tile (ty, tx) reads input rows 2 ty - pad_h ..
++3 and columns 2 tx - pad_w .. +3 (zeros outside the image) and writes output rows 2 ty, 2 ty + 1
+(those inside the output). Each kernel runs one (sample, channel) plane per iteration, so the
+overlapping scatter-add of input_transform_backward never races. The transforms only add and
+subtract (and A, B hold only 0 and +-1), so they add no rounding of their own beyond a few adds.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+
+cdef extern from "cylayers/window.h" nogil:
+    bint cyl_inside(Py_ssize_t index, Py_ssize_t size)
+
+
+# Each plane is transformed by a function of its own: its scratch arrays are then private to
+# the thread (C arrays declared beside a prange would be shared by all threads). The 16 rows
+# of V / M / dM / dV that a plane touches lie C * P or O * P elements apart, often a multiple
+# of 4 KiB: touched one element at a time they evict each other from the cache (measured 3-6x
+# slower), so tiles go through a (16, CHUNK) buffer and each row is read or written CHUNK
+# elements at a time. A plane's tiles are consecutive in p, so a chunk is a run of each row.
+cdef enum:
+    CHUNK = 32
+
+
+cdef void _input_plane(const floating* x, floating* V, Py_ssize_t row_step, Py_ssize_t H,
+                       Py_ssize_t W, Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t TH,
+                       Py_ssize_t TW) noexcept nogil:
+    """x: the plane; V: its first tile in row 0 (row xi is row_step further)."""
+    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col, xi
+    cdef floating d[4][4]
+    cdef floating t[4][4]
+    cdef floating buf[16][CHUNK]
+    for chunk in range((TH * TW + CHUNK - 1) // CHUNK):
+        t0 = chunk * CHUNK
+        cnt = CHUNK if t0 + CHUNK <= TH * TW else TH * TW - t0
+        for j in range(cnt):
+            ty = (t0 + j) // TW
+            tx = (t0 + j) % TW
+            for i in range(4):
+                r = 2 * ty - pad_h + i
+                for k in range(4):
+                    col = 2 * tx - pad_w + k
+                    if cyl_inside(r, H) and cyl_inside(col, W):
+                        d[i][k] = x[r * W + col]
+                    else:
+                        d[i][k] = 0
+            for k in range(4):  # t = B^T d
+                t[0][k] = d[0][k] - d[2][k]
+                t[1][k] = d[1][k] + d[2][k]
+                t[2][k] = d[2][k] - d[1][k]
+                t[3][k] = d[1][k] - d[3][k]
+            for i in range(4):  # V = t B
+                buf[4 * i + 0][j] = t[i][0] - t[i][2]
+                buf[4 * i + 1][j] = t[i][1] + t[i][2]
+                buf[4 * i + 2][j] = t[i][2] - t[i][1]
+                buf[4 * i + 3][j] = t[i][1] - t[i][3]
+        for xi in range(16):
+            for j in range(cnt):
+                V[xi * row_step + t0 + j] = buf[xi][j]
+
+
+def input_transform(const floating[::1] x,   # IN  (N, C, H, W)
+                    floating[::1] V,         # OUT (16, C, P)
+                    Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                    Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t TH, Py_ssize_t TW,
+                    int num_threads):
+    cdef Py_ssize_t P = N * TH * TW, plane
+    if x.shape[0] != N * C * H * W or V.shape[0] != 16 * C * P:
+        raise ValueError("input_transform: array sizes do not match the geometry")
+    if N * C == 0 or P == 0:
+        return
+    for plane in prange(N * C, nogil=True, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1):
+        # plane (n, c): row c of V[0], from tile n * TH * TW
+        _input_plane(&x[0] + plane * H * W,
+                     &V[0] + (plane % C) * P + (plane // C) * TH * TW,
+                     C * P, H, W, pad_h, pad_w, TH, TW)
+
+
+cdef void _output_plane(const floating* M, floating* out, Py_ssize_t row_step, Py_ssize_t OH,
+                        Py_ssize_t OW, Py_ssize_t TH, Py_ssize_t TW) noexcept nogil:
+    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, xi
+    cdef floating buf[16][CHUNK]
+    cdef floating t[2][4]
+    for chunk in range((TH * TW + CHUNK - 1) // CHUNK):
+        t0 = chunk * CHUNK
+        cnt = CHUNK if t0 + CHUNK <= TH * TW else TH * TW - t0
+        for xi in range(16):
+            for j in range(cnt):
+                buf[xi][j] = M[xi * row_step + t0 + j]
+        for j in range(cnt):
+            ty = (t0 + j) // TW
+            tx = (t0 + j) % TW
+            for k in range(4):  # t = A^T m
+                t[0][k] = buf[k][j] + buf[4 + k][j] + buf[8 + k][j]
+                t[1][k] = buf[4 + k][j] - buf[8 + k][j] - buf[12 + k][j]
+            for i in range(2):  # y = t A, for the rows and columns inside the output
+                r = 2 * ty + i
+                if r >= OH:
+                    break
+                out[r * OW + 2 * tx] = t[i][0] + t[i][1] + t[i][2]
+                if 2 * tx + 1 < OW:
+                    out[r * OW + 2 * tx + 1] = t[i][1] - t[i][2] - t[i][3]
+
+
+def output_transform(const floating[::1] M,  # IN  (16, O, P)
+                     floating[::1] out,      # OUT (N, O, OH, OW)
+                     Py_ssize_t N, Py_ssize_t O, Py_ssize_t OH, Py_ssize_t OW,
+                     Py_ssize_t TH, Py_ssize_t TW, int num_threads):
+    cdef Py_ssize_t P = N * TH * TW, plane
+    if M.shape[0] != 16 * O * P or out.shape[0] != N * O * OH * OW:
+        raise ValueError("output_transform: array sizes do not match the geometry")
+    if N * O == 0 or P == 0:
+        return
+    for plane in prange(N * O, nogil=True, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1):
+        _output_plane(&M[0] + (plane % O) * P + (plane // O) * TH * TW,
+                      &out[0] + plane * OH * OW, O * P, OH, OW, TH, TW)
+
+
+cdef void _output_grad_plane(const floating* grad, floating* dM, Py_ssize_t row_step,
+                             Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t TH,
+                             Py_ssize_t TW) noexcept nogil:
+    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col, xi
+    cdef floating dy[2][2]
+    cdef floating t[4][2]
+    cdef floating buf[16][CHUNK]
+    for chunk in range((TH * TW + CHUNK - 1) // CHUNK):
+        t0 = chunk * CHUNK
+        cnt = CHUNK if t0 + CHUNK <= TH * TW else TH * TW - t0
+        for j in range(cnt):
+            ty = (t0 + j) // TW
+            tx = (t0 + j) % TW
+            for i in range(2):
+                r = 2 * ty + i
+                for k in range(2):
+                    col = 2 * tx + k
+                    dy[i][k] = grad[r * OW + col] if (r < OH and col < OW) else 0
+            for k in range(2):  # t = A dy
+                t[0][k] = dy[0][k]
+                t[1][k] = dy[0][k] + dy[1][k]
+                t[2][k] = dy[0][k] - dy[1][k]
+                t[3][k] = -dy[1][k]
+            for i in range(4):  # dM = t A^T
+                buf[4 * i + 0][j] = t[i][0]
+                buf[4 * i + 1][j] = t[i][0] + t[i][1]
+                buf[4 * i + 2][j] = t[i][0] - t[i][1]
+                buf[4 * i + 3][j] = -t[i][1]
+        for xi in range(16):
+            for j in range(cnt):
+                dM[xi * row_step + t0 + j] = buf[xi][j]
+
+
+def output_transform_backward(const floating[::1] grad,  # IN  (N, O, OH, OW)
+                              floating[::1] dM,          # OUT (16, O, P)
+                              Py_ssize_t N, Py_ssize_t O, Py_ssize_t OH, Py_ssize_t OW,
+                              Py_ssize_t TH, Py_ssize_t TW, int num_threads):
+    cdef Py_ssize_t P = N * TH * TW, plane
+    if grad.shape[0] != N * O * OH * OW or dM.shape[0] != 16 * O * P:
+        raise ValueError("output_transform_backward: array sizes do not match the geometry")
+    if N * O == 0 or P == 0:
+        return
+    for plane in prange(N * O, nogil=True, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1):
+        _output_grad_plane(&grad[0] + plane * OH * OW,
+                           &dM[0] + (plane % O) * P + (plane // O) * TH * TW,
+                           O * P, OH, OW, TH, TW)
+
+
+cdef void _input_grad_plane(const floating* dV, floating* dx, Py_ssize_t row_step,
+                            Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad_h, Py_ssize_t pad_w,
+                            Py_ssize_t TH, Py_ssize_t TW) noexcept nogil:
+    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col, xi
+    cdef floating buf[16][CHUNK]
+    cdef floating s[4][4]
+    cdef floating e[4]
+    for i in range(H * W):
+        dx[i] = 0
+    for chunk in range((TH * TW + CHUNK - 1) // CHUNK):
+        t0 = chunk * CHUNK
+        cnt = CHUNK if t0 + CHUNK <= TH * TW else TH * TW - t0
+        for xi in range(16):
+            for j in range(cnt):
+                buf[xi][j] = dV[xi * row_step + t0 + j]
+        for j in range(cnt):
+            ty = (t0 + j) // TW
+            tx = (t0 + j) % TW
+            for k in range(4):  # s = B v
+                s[0][k] = buf[k][j]
+                s[1][k] = buf[4 + k][j] - buf[8 + k][j] + buf[12 + k][j]
+                s[2][k] = buf[4 + k][j] + buf[8 + k][j] - buf[k][j]
+                s[3][k] = -buf[12 + k][j]
+            for i in range(4):  # dd = s B^T, added where the patch is inside the image
+                r = 2 * ty - pad_h + i
+                if not cyl_inside(r, H):
+                    continue
+                e[0] = s[i][0]
+                e[1] = s[i][1] - s[i][2] + s[i][3]
+                e[2] = s[i][1] + s[i][2] - s[i][0]
+                e[3] = -s[i][3]
+                for k in range(4):
+                    col = 2 * tx - pad_w + k
+                    if cyl_inside(col, W):
+                        dx[r * W + col] += e[k]
+
+
+def input_transform_backward(const floating[::1] dV,  # IN  (16, C, P)
+                             floating[::1] dx,        # OUT (N, C, H, W), overwritten
+                             Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                             Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t TH,
+                             Py_ssize_t TW, int num_threads):
+    cdef Py_ssize_t P = N * TH * TW, plane
+    if dV.shape[0] != 16 * C * P or dx.shape[0] != N * C * H * W:
+        raise ValueError("input_transform_backward: array sizes do not match the geometry")
+    if N * C == 0 or H * W == 0:
+        return
+    for plane in prange(N * C, nogil=True, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1):
+        _input_grad_plane(&dV[0] + (plane % C) * P + (plane // C) * TH * TW,
+                          &dx[0] + plane * H * W, C * P, H, W, pad_h, pad_w, TH, TW)
