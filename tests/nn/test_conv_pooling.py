@@ -235,14 +235,14 @@ def test_conv_backward_with_kept_or_recomputed_columns(keep_bytes, monkeypatch):
 
 # ---------------------------------------------------------------- Winograd F(2x2, 3x3)
 WINOGRAD_CASES = [
-    ((2, 4, 8, 8), 5, 1),
-    ((3, 5, 7, 9), 4, 0),      # odd output sizes: partial tiles on both edges
-    ((1, 4, 5, 6), 6, 2),      # padding wider than the kernel's half
-    ((1, 4, 3, 3), 4, 0),      # one output
-    ((2, 6, 1, 1), 4, 1),      # a 1x1 image, all padding around it
-    ((2, 4, 4, 5), 6, (0, 1)),
+    ((2, 16, 8, 8), 5, 1),
+    ((3, 17, 7, 9), 4, 0),     # odd output sizes: partial tiles on both edges
+    ((1, 16, 5, 6), 6, 2),     # padding wider than the kernel's half
+    ((1, 16, 3, 3), 2, 0),     # one output
+    ((2, 16, 1, 1), 4, 1),     # a 1x1 image, all padding around it
+    ((2, 16, 4, 5), 6, (0, 1)),
     ((64, 16, 8, 8), 32, 1),   # the digits CNN's second convolution, threaded
-    ((3, 8, 33, 17), 4, 1),    # more tiles per plane than one chunk
+    ((3, 16, 33, 17), 4, 1),   # more tiles per plane than one chunk
 ]
 
 
@@ -262,23 +262,23 @@ def test_winograd_conv_matches_pytorch(xshape, out_channels, padding, dtype):
 
 
 def test_winograd_conv_gradcheck():
-    x, _ = _pair((2, 4, 5, 4), np.float64, 0)
-    w, _ = _pair((4, 4, 3, 3), np.float64, 1)
-    b, _ = _pair((4,), np.float64, 2)
+    x, _ = _pair((2, 16, 5, 4), np.float64, 0)
+    w, _ = _pair((3, 16, 3, 3), np.float64, 1)
+    b, _ = _pair((3,), np.float64, 2)
     assert _winograd_used(F.conv2d(x, w, b, padding=1))
     assert gradcheck(lambda a, c, d: F.conv2d(a, c, d, padding=1), [x, w, b])
 
 
 @pytest.mark.parametrize("kw,wshape", [
-    (dict(stride=2, padding=1), (8, 8, 3, 3)),
-    (dict(dilation=2, padding=2), (8, 8, 3, 3)),
-    (dict(groups=2, padding=1), (8, 4, 3, 3)),
-    (dict(padding=2), (8, 8, 5, 5)),
-    (dict(padding=1), (8, 3, 3, 3)),     # few input channels
-    (dict(padding=1), (2, 8, 3, 3)),     # few output channels
+    (dict(stride=2, padding=1), (8, 16, 3, 3)),
+    (dict(dilation=2, padding=2), (8, 16, 3, 3)),
+    (dict(groups=2, padding=1), (8, 8, 3, 3)),
+    (dict(padding=2), (8, 16, 5, 5)),
+    (dict(padding=1), (8, 8, 3, 3)),     # few input channels
+    (dict(padding=1), (1, 16, 3, 3)),    # one output channel
 ])
 def test_convolutions_winograd_cannot_do_use_im2col(kw, wshape):
-    x = cylayers.randn(2, 8 if wshape[1] != 3 else 3, 9, 9)
+    x = cylayers.randn(2, wshape[1] * kw.get("groups", 1), 9, 9)
     assert not _winograd_used(F.conv2d(x, cylayers.randn(*wshape, requires_grad=True), **kw))
 
 
@@ -302,14 +302,14 @@ def test_winograd_and_im2col_paths_agree(monkeypatch):
 
 
 def test_winograd_empty_batch_and_frozen_weight():
-    w = cylayers.randn(4, 4, 3, 3, requires_grad=True)
-    y = F.conv2d(cylayers.randn(0, 4, 6, 6, requires_grad=True), w, padding=1)
-    assert tuple(y.shape) == (0, 4, 6, 6)
+    w = cylayers.randn(4, 16, 3, 3, requires_grad=True)
+    y = F.conv2d(cylayers.randn(0, 16, 6, 6, requires_grad=True), w, padding=1)
+    assert tuple(y.shape) == (0, 4, 6, 6) and _winograd_used(y)
     y.sum().backward()
-    np.testing.assert_array_equal(w.grad.numpy(), np.zeros((4, 4, 3, 3), np.float32))
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros((4, 16, 3, 3), np.float32))
     # only the input needs a gradient: V is not kept, dx still right
-    x = _pair((2, 4, 6, 6), np.float64, 3)
-    wf = _pair((4, 4, 3, 3), np.float64, 4)
+    x = _pair((2, 16, 6, 6), np.float64, 3)
+    wf = _pair((4, 16, 3, 3), np.float64, 4)
     wf[0].requires_grad_(False)
     wf[1].requires_grad_(False)
     y = F.conv2d(x[0], wf[0], padding=1)
