@@ -74,6 +74,7 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
     captured = {}
     wanted = {id(t): t for t in capture} if capture else {}
     grads, pending, stack = {}, {}, []
+    ig = prev = None
     for tensor, grad in roots:
         node = gradient_edge(tensor)
         if node in grads:
@@ -148,6 +149,9 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
                 ready.append(nxt)
             elif left == 0:
                 _skip(nxt, pending, grads, ready, retain_graph)
+        # Let go of the last gradient passed on: held here, it would look shared when its leaf
+        # accumulates it, and be copied instead of adopted.
+        ig = prev = None
     callbacks = getattr(_pending_callbacks, "fns", None)
     while callbacks:
         callbacks.pop(0)()

@@ -211,3 +211,23 @@ def test_the_accumulate_grad_node_lives_only_as_long_as_a_graph():
     gc.collect()
     assert node() is None and x._accumulator() is None
     assert (x * 3).grad_fn.next_nodes[0] is not None  # a new graph makes a new node
+
+
+def test_a_fresh_gradient_is_adopted_by_its_leaf_not_copied(monkeypatch):
+    """The gradient an op makes for a leaf becomes its .grad without a copy (the engine must
+    not keep a reference that makes it look shared)."""
+    from cylayers.autograd import engine
+    flags = []
+    accumulate = engine._accumulate
+
+    def spy(leaf, grad, sole_owner=False):
+        flags.append(sole_owner)
+        return accumulate(leaf, grad, sole_owner)
+    monkeypatch.setattr(engine, "_accumulate", spy)
+    x = cylayers.randn(1000, requires_grad=True)
+    w = cylayers.randn(1000, requires_grad=True)
+    nn.functional.relu(x).backward(cylayers.ones(1000))
+    assert flags == [True]
+    (x * w).sum().backward()  # x.grad exists now: added in place; w's is adopted
+    assert flags[1:] == [True, True]
+    np.testing.assert_allclose(w.grad.numpy(), x.detach().numpy())
