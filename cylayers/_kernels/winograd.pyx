@@ -33,11 +33,29 @@ cdef enum:
     CHUNK = 32
 
 
+cdef inline void _store_rows(const floating* buf, floating* rows, Py_ssize_t row_step,
+                             Py_ssize_t cnt) noexcept nogil:
+    """rows[xi * row_step + j] = buf[xi][j] for the 16 rows, j < cnt (buf is 16 x CHUNK)."""
+    cdef Py_ssize_t xi, j
+    for xi in range(16):
+        for j in range(cnt):
+            rows[xi * row_step + j] = buf[xi * CHUNK + j]
+
+
+cdef inline void _load_rows(const floating* rows, Py_ssize_t row_step, floating* buf,
+                            Py_ssize_t cnt) noexcept nogil:
+    """buf[xi][j] = rows[xi * row_step + j] for the 16 rows, j < cnt."""
+    cdef Py_ssize_t xi, j
+    for xi in range(16):
+        for j in range(cnt):
+            buf[xi * CHUNK + j] = rows[xi * row_step + j]
+
+
 cdef void _input_plane(const floating* x, floating* V, Py_ssize_t row_step, Py_ssize_t H,
                        Py_ssize_t W, Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t TH,
                        Py_ssize_t TW) noexcept nogil:
     """x: the plane; V: its first tile in row 0 (row xi is row_step further)."""
-    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col, xi
+    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col
     cdef floating d[4][4]
     cdef floating t[4][4]
     cdef floating buf[16][CHUNK]
@@ -65,9 +83,7 @@ cdef void _input_plane(const floating* x, floating* V, Py_ssize_t row_step, Py_s
                 buf[4 * i + 1][j] = t[i][1] + t[i][2]
                 buf[4 * i + 2][j] = t[i][2] - t[i][1]
                 buf[4 * i + 3][j] = t[i][1] - t[i][3]
-        for xi in range(16):
-            for j in range(cnt):
-                V[xi * row_step + t0 + j] = buf[xi][j]
+        _store_rows(&buf[0][0], V + t0, row_step, cnt)
 
 
 def input_transform(const floating[::1] x,   # IN  (N, C, H, W)
@@ -90,15 +106,13 @@ def input_transform(const floating[::1] x,   # IN  (N, C, H, W)
 
 cdef void _output_plane(const floating* M, floating* out, Py_ssize_t row_step, Py_ssize_t OH,
                         Py_ssize_t OW, Py_ssize_t TH, Py_ssize_t TW) noexcept nogil:
-    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, xi
+    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r
     cdef floating buf[16][CHUNK]
     cdef floating t[2][4]
     for chunk in range((TH * TW + CHUNK - 1) // CHUNK):
         t0 = chunk * CHUNK
         cnt = CHUNK if t0 + CHUNK <= TH * TW else TH * TW - t0
-        for xi in range(16):
-            for j in range(cnt):
-                buf[xi][j] = M[xi * row_step + t0 + j]
+        _load_rows(M + t0, row_step, &buf[0][0], cnt)
         for j in range(cnt):
             ty = (t0 + j) // TW
             tx = (t0 + j) % TW
@@ -132,7 +146,7 @@ def output_transform(const floating[::1] M,  # IN  (16, O, P)
 cdef void _output_grad_plane(const floating* grad, floating* dM, Py_ssize_t row_step,
                              Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t TH,
                              Py_ssize_t TW) noexcept nogil:
-    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col, xi
+    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col
     cdef floating dy[2][2]
     cdef floating t[4][2]
     cdef floating buf[16][CHUNK]
@@ -157,9 +171,7 @@ cdef void _output_grad_plane(const floating* grad, floating* dM, Py_ssize_t row_
                 buf[4 * i + 1][j] = t[i][0] + t[i][1]
                 buf[4 * i + 2][j] = t[i][0] - t[i][1]
                 buf[4 * i + 3][j] = -t[i][1]
-        for xi in range(16):
-            for j in range(cnt):
-                dM[xi * row_step + t0 + j] = buf[xi][j]
+        _store_rows(&buf[0][0], dM + t0, row_step, cnt)
 
 
 def output_transform_backward(const floating[::1] grad,  # IN  (N, O, OH, OW)
@@ -181,7 +193,7 @@ def output_transform_backward(const floating[::1] grad,  # IN  (N, O, OH, OW)
 cdef void _input_grad_plane(const floating* dV, floating* dx, Py_ssize_t row_step,
                             Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad_h, Py_ssize_t pad_w,
                             Py_ssize_t TH, Py_ssize_t TW) noexcept nogil:
-    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col, xi
+    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col
     cdef floating buf[16][CHUNK]
     cdef floating s[4][4]
     cdef floating e[4]
@@ -190,9 +202,7 @@ cdef void _input_grad_plane(const floating* dV, floating* dx, Py_ssize_t row_ste
     for chunk in range((TH * TW + CHUNK - 1) // CHUNK):
         t0 = chunk * CHUNK
         cnt = CHUNK if t0 + CHUNK <= TH * TW else TH * TW - t0
-        for xi in range(16):
-            for j in range(cnt):
-                buf[xi][j] = dV[xi * row_step + t0 + j]
+        _load_rows(dV + t0, row_step, &buf[0][0], cnt)
         for j in range(cnt):
             ty = (t0 + j) // TW
             tx = (t0 + j) % TW
