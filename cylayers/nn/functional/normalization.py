@@ -46,6 +46,8 @@ def block_statistics(x_flat, n_blocks, block_len):
     m2 = np.empty(n_blocks * k)
     K.tile_stats(x_flat, mean, m2, block_len // k if block_len else 0,
                  threads_for(x_flat.shape[0]))
+    if k == 1:
+        return mean, m2
     mean, m2 = _merge(mean.reshape(n_blocks, k), m2.reshape(n_blocks, k), block_len // k
                       if block_len else 0, (1,))
     return mean.reshape(n_blocks), m2.reshape(n_blocks)
@@ -72,8 +74,9 @@ class BlockLayout:
 
     def per_block(self, values):
         """Broadcast group- or channel-shaped values to one float64 value per block."""
-        return c_array(np.broadcast_to(values, self.grouped),
-                                    dtype=np.float64).reshape(self.n_blocks)
+        out = np.empty(self.grouped)
+        out[...] = values  # one C-level broadcast (np.broadcast_to + a copy cost 3x more)
+        return out.reshape(self.n_blocks)
 
     def per_channel_sum(self, per_block):
         return per_block.reshape(self.n, self.c).sum(axis=0)
@@ -95,8 +98,10 @@ def batch_statistics(x, layout):
                                     layout.n_blocks, layout.block_len)
     mean, m2 = _merge(mean_b.reshape(layout.grouped), m2_b.reshape(layout.grouped),
                       layout.block_len, layout.axes)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    if layout.group_count:
         var = m2 / layout.group_count
+    else:
+        var = np.full_like(m2, np.nan)  # 0 / 0, without numpy's warning
     return mean, m2, var
 
 
@@ -140,15 +145,15 @@ class BlockNormFn(Function):
         sum_g = np.empty(layout.n_blocks * k)
         sum_gxc = np.empty(layout.n_blocks * k)
         K.tile_grad_sums(flat_g, flat_x, center, sum_g, sum_gxc, layout.block_len, k, nt)
-        sum_g = sum_g.reshape(layout.n_blocks, k).sum(axis=1)
-        sum_gxc = sum_gxc.reshape(layout.n_blocks, k).sum(axis=1)
+        if k > 1:
+            sum_g = sum_g.reshape(layout.n_blocks, k).sum(axis=1)
+            sum_gxc = sum_gxc.reshape(layout.n_blocks, k).sum(axis=1)
         inv_std_b = layout.per_block(ctx.inv_std)
         dw = layout.per_channel_sum(inv_std_b * sum_gxc).astype(xc.dtype) if need_w else None
         db = layout.per_channel_sum(sum_g).astype(xc.dtype) if need_b else None
         dx = None
         if need_x:
-            r = ctx.inv_std
-            gamma = np.broadcast_to(ctx.gamma, layout.grouped)
+            r, gamma = ctx.inv_std, ctx.gamma
             ga = r * gamma
             if ctx.batch_stats:
                 sg = sum_g.reshape(layout.grouped)
@@ -246,10 +251,12 @@ def _check_eps(eps, op, positive=False):
 def _update_running(running_mean, running_var, mean, m2, count, momentum, channel_axes):
     """PyTorch's update: running = (1 - momentum) * running + momentum * batch value, with the
     unbiased variance. ``channel_axes`` average per-instance statistics over the batch."""
-    batch_mean = mean.mean(axis=channel_axes).reshape(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        unbiased = (m2 / max(count - 1, 1) if count > 1 else m2 * np.nan)
-    batch_var = unbiased.mean(axis=channel_axes).reshape(-1)
+    unbiased = m2 / max(count - 1, 1) if count > 1 else m2 * np.nan
+    if mean.shape[0] == 1:  # BatchNorm: already one value per channel
+        batch_mean, batch_var = mean.reshape(-1), unbiased.reshape(-1)
+    else:
+        batch_mean = mean.mean(axis=channel_axes).reshape(-1)
+        batch_var = unbiased.mean(axis=channel_axes).reshape(-1)
     for buf, value in ((running_mean, batch_mean), (running_var, batch_var)):
         if buf is None:
             continue
