@@ -1,19 +1,19 @@
 """Convolutions as im2col (Cython) + GEMM (cylayers._blas); 1-D and 2-D run as 3-D with unit
 leading spatial dims. Backward reuses the forward's columns when they are small (at most
-KEEP_COLS_BYTES) and recomputes them from x otherwise."""
+KEEP_COLS_BYTES) and recomputes them from x otherwise. 3x3 stride-1 2-D convolutions with enough
+input channels run as Winograd F(2x2, 3x3) instead (cylayers.nn.functional.winograd)."""
 import numbers
 
 import numpy as np
 
 from cylayers import _blas as blas
 from cylayers._kernels import im2col as _kernel_module
-from cylayers._kernels import winograd as _winograd_module
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import c_array, float_input, grad_like, named_kernels
+from cylayers.nn.functional.winograd import WinogradPlan, use_winograd, winograd_backward
 
 K = named_kernels(_kernel_module)
-WK = named_kernels(_winograd_module)
 
 
 def ntuple(value, n, name):
@@ -80,87 +80,6 @@ class ConvGeometry:
 KEEP_COLS_BYTES = 16 << 20
 
 
-# Winograd F(2x2, 3x3): G maps a 3-tap kernel to the 4 points of the transform.
-_WINOGRAD_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
-
-
-def use_winograd(geom, groups, in_channels, out_channels):
-    """3x3, stride 1, no dilation, one group, 2-D: Winograd F(2x2, 3x3) does 16 multiplies per
-    2x2 outputs and channel pair instead of 36, and needs no im2col columns. Its products are
-    over the input channels only (im2col's over 9 times as many), so with few input channels
-    they are too thin to gain: measured slower below 16 (1, 3, 4, 8), faster from 16 up."""
-    return (groups == 1 and geom.nd == 2 and geom.k3 == (1, 3, 3) and geom.s3 == (1, 1, 1)
-            and geom.d3 == (1, 1, 1) and in_channels >= _WINOGRAD_MIN_IN_CHANNELS
-            and out_channels >= _WINOGRAD_MIN_OUT_CHANNELS)
-
-
-_WINOGRAD_MIN_IN_CHANNELS = 16
-_WINOGRAD_MIN_OUT_CHANNELS = 2
-
-
-class WinogradPlan:
-    """Tiles of a Winograd convolution: TH x TW tiles of 2x2 outputs per image."""
-
-    def __init__(self, geom, n):
-        _, self.h, self.w = geom.in3
-        _, self.pad_h, self.pad_w = geom.p3
-        _, self.oh, self.ow = geom.out3
-        self.th, self.tw = (self.oh + 1) // 2, (self.ow + 1) // 2
-        self.n, self.tiles = n, n * self.th * self.tw
-
-    @staticmethod
-    def _sandwich(a, left, right):
-        """left @ a[i] @ right.T for every small matrix a[i] of a (pairs, r, r), as two 2-D
-        products (numpy's stacked matmul of thousands of 3x3 matrices is slow)."""
-        pairs, r = a.shape[0], a.shape[1]
-        t = (a.reshape(pairs * r, r) @ right.T).reshape(pairs, r, -1)   # a[i] @ right.T
-        q = right.shape[0]
-        t = (t.transpose(0, 2, 1).reshape(pairs * q, r) @ left.T)       # (a[i] right^T)^T left^T
-        return t.reshape(pairs, q, left.shape[0]).transpose(0, 2, 1)
-
-    def transform_weight(self, w):
-        """(O, C, 3, 3) -> U, (16, O, C): G w G^T for every channel pair."""
-        g = _WINOGRAD_G.astype(w.dtype)
-        o, c = w.shape[:2]
-        u = self._sandwich(w.reshape(o * c, 3, 3), g, g)
-        return c_array(u.reshape(o, c, 16).transpose(2, 0, 1))
-
-    def weight_grad(self, du, dtype):
-        """The adjoint of transform_weight: G^T dU G, back to (O, C, 3, 3)."""
-        g = _WINOGRAD_G.astype(dtype)
-        o, c = du.shape[1:]
-        dw = self._sandwich(c_array(du.transpose(1, 2, 0)).reshape(o * c, 4, 4), g.T, g.T)
-        return c_array(dw.reshape(o, c, 3, 3))
-
-    def input(self, x, nt):
-        c = x.shape[1]
-        v = np.empty((16, c, self.tiles), dtype=x.dtype)
-        WK.input_transform(x.reshape(-1), v.reshape(-1), self.n, c, self.h, self.w,
-                           self.pad_h, self.pad_w, self.th, self.tw, nt)
-        return v
-
-    def output(self, m, nt):
-        o = m.shape[1]
-        out = np.empty((self.n, o, self.oh, self.ow), dtype=m.dtype)
-        WK.output_transform(m.reshape(-1), out.reshape(-1), self.n, o, self.oh, self.ow,
-                            self.th, self.tw, nt)
-        return out
-
-    def output_grad(self, g, nt):
-        o = g.shape[1]
-        dm = np.empty((16, o, self.tiles), dtype=g.dtype)
-        WK.output_transform_backward(g.reshape(-1), dm.reshape(-1), self.n, o, self.oh,
-                                     self.ow, self.th, self.tw, nt)
-        return dm
-
-    def input_grad(self, dv, nt):
-        c = dv.shape[1]
-        dx = np.empty((self.n, c, self.h, self.w), dtype=dv.dtype)
-        WK.input_transform_backward(c_array(dv).reshape(-1), dx.reshape(-1), self.n, c,
-                                    self.h, self.w, self.pad_h, self.pad_w, self.th, self.tw, nt)
-        return dx
-
-
 class ConvFn(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, geom, groups):
@@ -201,7 +120,7 @@ class ConvFn(Function):
     @staticmethod
     def backward(ctx, g):
         if ctx.winograd is not None:
-            return _winograd_backward(ctx, g)
+            return winograd_backward(ctx, g)
         x, weight = ctx.saved_tensors
         geom, groups = ctx.geom, ctx.groups
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
@@ -230,23 +149,6 @@ class ConvFn(Function):
             K.col2im(c_array(dcols).reshape(-1), dx.reshape(-1), n, c,
                      *geom.kernel_args(), nt)
         return dx, dw, db, None, None
-
-
-def _winograd_backward(ctx, g):
-    x, weight = ctx.saved_tensors
-    plan, u, v = ctx.winograd
-    need_x, need_w, need_b = ctx.needs_input_grad[:3]
-    g = grad_like(g, x).reshape(plan.n, weight.shape[0], plan.oh, plan.ow)
-    nt = threads_for(g.size)
-    dm = plan.output_grad(g, nt)  # (16, o, tiles)
-    dx = dw = db = None
-    if need_w:
-        dw = plan.weight_grad(blas.matmul(dm, v, trans_b=True), x.dtype).reshape(weight.shape)
-    if need_b:
-        db = g.sum(axis=(0, 2, 3))
-    if need_x:
-        dx = plan.input_grad(blas.matmul(u, dm, trans_a=True), nt).reshape(x.shape)
-    return dx, dw, db, None, None
 
 
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd):
