@@ -2,6 +2,8 @@
 
 Core ops, like arith and pointwise: Tensor.relu, torch.sigmoid and F.relu all land here.
 nn.functional.activation adds PyTorch's argument checks and the in-place forms."""
+import math
+
 import numpy as np
 
 from cylayers._kernels import activation as _kernel_module
@@ -120,8 +122,8 @@ def _prelu_layout(shape, n_weight):
         raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
                            f"parameter numbers = {n_weight} and channel size = {channels}.")
     if ndim < 2:
-        return 1, 1, int(np.prod(shape))
-    return shape[0], channels, int(np.prod(shape[2:]))
+        return 1, 1, math.prod(shape)
+    return shape[0], channels, math.prod(shape[2:])
 
 
 class PReLUFn(Function):
@@ -159,9 +161,9 @@ class PReLUFn(Function):
 # ---------------------------------------------------------------- softmax family
 def _softmax_layout(shape, dim):
     d = _norm_dim(dim, len(shape))
-    outer = int(np.prod(shape[:d])) if shape else 1
+    outer = math.prod(shape[:d]) if shape else 1
     size = shape[d] if shape else 1
-    inner = int(np.prod(shape[d + 1:])) if shape else 1
+    inner = math.prod(shape[d + 1:]) if shape else 1
     return outer, size, inner
 
 

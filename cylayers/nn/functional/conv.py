@@ -2,6 +2,7 @@
 leading spatial dims. Backward reuses the forward's columns when they are small (at most
 KEEP_COLS_BYTES) and recomputes them from x otherwise. 3x3 stride-1 2-D convolutions with enough
 input channels run as Winograd F(2x2, 3x3) instead (cylayers.nn.functional.winograd)."""
+import math
 import numbers
 
 import numpy as np
@@ -99,8 +100,8 @@ class ConvFn(Function):
             ctx.winograd = (plan, u, v if ctx.needs_input_grad[1] else None)
             return out.reshape((n, o) + geom.out_spatial)
         ctx.winograd = None
-        taps = int(np.prod(geom.k3))
-        L = int(np.prod(geom.out3))
+        taps = math.prod(geom.k3)
+        L = math.prod(geom.out3)
         cg, og = c // groups, o // groups
         cols = np.empty((groups, cg * taps, n * L), dtype=xc.dtype)
         K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(),
@@ -127,8 +128,8 @@ class ConvFn(Function):
         xc = c_array(x)
         w = c_array(weight, dtype=xc.dtype)
         n, c, o = xc.shape[0], xc.shape[1], w.shape[0]
-        taps = int(np.prod(geom.k3))
-        L = int(np.prod(geom.out3))
+        taps = math.prod(geom.k3)
+        L = math.prod(geom.out3)
         cg, og = c // groups, o // groups
         g3 = grad_like(g, xc).reshape(n, o, L)
         # The gradient with the batch inside the columns, matching the cols layout.

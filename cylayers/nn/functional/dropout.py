@@ -79,7 +79,7 @@ def _feature_inner(input, name, batched_dims):
         raise ValueError(f"{name}: Expected at least 2D input, but received a {nd}D input")
     # Unbatched input (C, *spatial) has one fewer dim; either way the unit is one channel row.
     spatial = input.shape[2:] if nd >= batched_dims else input.shape[1:]
-    return int(np.prod(spatial)) if spatial else 1
+    return math.prod(spatial) if spatial else 1
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
@@ -131,5 +131,5 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
     if input.ndim < 2:
         raise ValueError("feature_alpha_dropout: expected at least 2D input (N, C, *)")
-    inner = int(np.prod(input.shape[2:])) if input.ndim > 2 else 1
+    inner = math.prod(input.shape[2:]) if input.ndim > 2 else 1
     return _dropout(input, p, training, inplace, inner, True)

@@ -7,6 +7,8 @@ of a sample), and gamma/beta are constant per block. LayerNorm normalizes rows a
 elementwise gamma/beta, so it has its own op. Backward keeps only per-group mean and inv_std
 (plus x, which the graph holds anyway), never a normalized copy.
 """
+import math
+
 import numpy as np
 
 from cylayers._kernels import normalization as _kernel_module
@@ -58,7 +60,7 @@ class BlockLayout:
 
     def __init__(self, shape, kind, num_groups=1):
         self.n, self.c = shape[0], shape[1]
-        self.block_len = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+        self.block_len = math.prod(shape[2:]) if len(shape) > 2 else 1
         self.n_blocks = self.n * self.c
         if kind == "batch":
             self.grouped, self.axes = (self.n, self.c), (0,)
@@ -70,7 +72,7 @@ class BlockLayout:
             g = num_groups
             self.grouped, self.axes = (self.n, g, self.c // g), (2,)
             self.channel_shape = (1, g, self.c // g)
-        self.group_count = self.block_len * int(np.prod([self.grouped[a] for a in self.axes]))
+        self.group_count = self.block_len * math.prod([self.grouped[a] for a in self.axes])
 
     def per_block(self, values):
         """Broadcast group- or channel-shaped values to one float64 value per block."""
@@ -179,7 +181,7 @@ class GroupNormFn(Function):
     def forward(ctx, x, weight, bias, num_groups, eps):
         xc = float_input(x, "group_norm")
         n, c = xc.shape[0], xc.shape[1]
-        plane = int(np.prod(xc.shape[2:])) if xc.ndim > 2 else 1
+        plane = math.prod(xc.shape[2:]) if xc.ndim > 2 else 1
         empty = np.empty(0, dtype=xc.dtype)
         gamma = c_array(weight, dtype=xc.dtype) if weight is not None else empty
         beta = c_array(bias, dtype=xc.dtype) if bias is not None else empty
@@ -284,7 +286,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"batch_norm: expected at least 2D input (got {input.ndim}D input)")
     shape = tuple(input.shape)
     if training:
-        size = shape[0] * (int(np.prod(shape[2:])) if len(shape) > 2 else 1)
+        size = shape[0] * (math.prod(shape[2:]) if len(shape) > 2 else 1)
         if size == 1:
             raise ValueError("Expected more than 1 value per channel when training, got input "
                              f"size {input.shape!r}")
@@ -293,7 +295,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     ("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != (c,):
             raise RuntimeError(f"batch_norm: {name} should contain {c} elements not "
-                               f"{int(np.prod(t.shape))}")
+                               f"{math.prod(t.shape)}")
     layout = BlockLayout(shape, "batch")
     use_batch_stats = training or running_mean is None
     _check_eps(eps, "batch_norm", positive=use_batch_stats)
@@ -310,7 +312,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         raise ValueError(f"instance_norm: expected at least 3D input (N, C, *) (got "
                          f"{input.ndim}D input)")
     shape = tuple(input.shape)
-    spatial = int(np.prod(shape[2:]))
+    spatial = math.prod(shape[2:])
     if use_input_stats and spatial == 1:
         raise ValueError("Expected more than 1 spatial element when training, got input size "
                          f"{input.shape!r}")
@@ -340,7 +342,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != (shape[1],):
             raise RuntimeError(f"group_norm: expected {name} to have {shape[1]} elements, got "
-                               f"{int(np.prod(t.shape))}")
+                               f"{math.prod(t.shape)}")
     _check_eps(eps, "group_norm")
     if input.numel() == 0:
         return EmptyNormFn.apply(input, weight, bias)
@@ -408,4 +410,4 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     _check_eps(eps, "layer_norm")
     if input.numel() == 0:
         return EmptyNormFn.apply(input, weight, bias)
-    return LayerNormFn.apply(input, weight, bias, int(np.prod(normalized_shape)), k, eps)
+    return LayerNormFn.apply(input, weight, bias, math.prod(normalized_shape), k, eps)

@@ -1,4 +1,6 @@
 """Max, average and adaptive-average pooling ops on cylayers._kernels.pooling."""
+import math
+
 import numpy as np
 
 from cylayers._kernels import pooling as _kernel_module
@@ -18,7 +20,7 @@ def _batched(input, nd, name):
 
 
 def _planes(shape, nd):
-    return int(np.prod(shape[:-nd]))
+    return math.prod(shape[:-nd])
 
 
 class MaxPoolFn(Function):
@@ -29,7 +31,7 @@ class MaxPoolFn(Function):
         out = np.empty(xc.shape[:-geom.nd] + geom.out_spatial, dtype=xc.dtype)
         idx = np.empty(out.shape, dtype=np.int64)
         K.max_pool_forward(xc.reshape(-1), out.reshape(-1), idx.reshape(-1), planes,
-                           *geom.kernel_args(), threads_for(out.size * int(np.prod(geom.k3))))
+                           *geom.kernel_args(), threads_for(out.size * math.prod(geom.k3)))
         ctx.geom, ctx.in_shape, ctx.indices = geom, xc.shape, idx
         return out
 
@@ -40,7 +42,7 @@ class MaxPoolFn(Function):
         planes = _planes(ctx.in_shape, geom.nd)
         g = c_array(g)
         K.max_pool_backward(g.reshape(-1), ctx.indices.reshape(-1), dx.reshape(-1), planes,
-                            int(np.prod(geom.in3)), int(np.prod(geom.out3)), threads_for(dx.size))
+                            math.prod(geom.in3), math.prod(geom.out3), threads_for(dx.size))
         return dx, None
 
 
@@ -53,7 +55,7 @@ class AvgPoolFn(Function):
         args = (planes, *geom.in3, *geom.k3, *geom.s3, *geom.p3, *geom.out3,
                 count_include_pad, divisor_override or 0)
         K.avg_pool(xc.reshape(-1), out.reshape(-1), False, *args,
-                   threads_for(out.size * int(np.prod(geom.k3))))
+                   threads_for(out.size * math.prod(geom.k3)))
         ctx.args, ctx.in_shape = args, xc.shape
         return out
 
