@@ -123,8 +123,9 @@ def saved_bytes_per_element(lib_name, run, x):
         if node is None or type(node) is AccumulateGrad or id(node) in seen:
             continue
         seen.add(id(node))
-        arrays = list(node.saved_tensors) + [v for v in vars(node).values()
-                                              if isinstance(v, np.ndarray)]
+        arrays = list(node.saved_tensors)
+        for v in vars(node).values():  # what backward keeps besides: arrays, or tuples of them
+            arrays.extend(v if isinstance(v, tuple) else (v,))
         for a in arrays:
             if isinstance(a, np.ndarray) and not np.shares_memory(a, x._array):
                 total += a.nbytes
