@@ -252,7 +252,12 @@ def _winograd_used(y):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xshape,out_channels,padding", WINOGRAD_CASES, ids=str)
-def test_winograd_conv_matches_pytorch(xshape, out_channels, padding, dtype):
+def test_winograd_conv_matches_pytorch(xshape, out_channels, padding, dtype, monkeypatch):
+    """Forced on small outputs too (1x1, 2x5), which the speed rule leaves to im2col: partial
+    tiles and all-padding patches must still be right."""
+    import importlib
+    monkeypatch.setattr(importlib.import_module("cylayers.nn.functional.conv"), "use_winograd",
+                        lambda *args: True)
     x = _pair(xshape, dtype, 0)
     w = _pair((out_channels, xshape[1], 3, 3), dtype, 1)
     b = _pair((out_channels,), dtype, 2)
@@ -280,6 +285,13 @@ def test_winograd_conv_gradcheck():
 def test_convolutions_winograd_cannot_do_use_im2col(kw, wshape):
     x = cylayers.randn(2, wshape[1] * kw.get("groups", 1), 9, 9)
     assert not _winograd_used(F.conv2d(x, cylayers.randn(*wshape, requires_grad=True), **kw))
+
+
+def test_winograd_needs_outputs_of_at_least_4x4():
+    w = cylayers.randn(8, 16, 3, 3)
+    assert not _winograd_used(F.conv2d(cylayers.randn(2, 16, 4, 4, requires_grad=True), w))
+    assert not _winograd_used(F.conv2d(cylayers.randn(2, 16, 5, 9, requires_grad=True), w))
+    assert _winograd_used(F.conv2d(cylayers.randn(2, 16, 6, 6, requires_grad=True), w))
 
 
 def test_winograd_and_im2col_paths_agree(monkeypatch):
