@@ -4,6 +4,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
+import numpy as np
+
 cdef extern from "cylayers/window.h" nogil:
     Py_ssize_t cyl_window_index(Py_ssize_t o, Py_ssize_t stride, Py_ssize_t pad,
                                 Py_ssize_t offset)
@@ -146,9 +148,34 @@ def adaptive_avg_pool(const floating[::1] src,  # IN  forward: x; backward: grad
                       bint backward,
                       Py_ssize_t n_planes, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
                       Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW, int num_threads):
-    """Output cell i covers input [floor(i*in/out), ceil((i+1)*in/out))."""
-    cdef Py_ssize_t p, od, oh, ow, d0, d1, h0, h1, w0, w1, a, o, xb, cnt
+    """Output cell i covers input [floor(i*in/out), ceil((i+1)*in/out)). The cells' bounds are
+    the same in every plane: computed once here (the divisions cost more than the averaging
+    itself on small planes, measured)."""
+    cdef Py_ssize_t p, od, oh, ow, d0, d1, h0, h1, w0, w1, a, o, xb, cnt, i
     cdef Py_ssize_t plane = D * H * W, L = oD * oH * oW
+    cdef double acc, share
+    if L == 1:  # global average pooling: one contiguous plane per output, no windows
+        for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1):
+            xb = p * plane
+            if backward:
+                share = src[p] / <double>plane
+                for a in range(plane):
+                    dst[xb + a] = <floating>share
+            else:
+                acc = 0
+                for a in range(plane):
+                    acc = acc + src[xb + a]
+                dst[p] = <floating>(acc / plane)
+        return
+    cdef Py_ssize_t[::1] lo = np.empty(oD + oH + oW, dtype=np.intp)
+    cdef Py_ssize_t[::1] hi = np.empty(oD + oH + oW, dtype=np.intp)
+    for i in range(oD):
+        lo[i], hi[i] = (i * D) // oD, ((i + 1) * D + oD - 1) // oD
+    for i in range(oH):
+        lo[oD + i], hi[oD + i] = (i * H) // oH, ((i + 1) * H + oH - 1) // oH
+    for i in range(oW):
+        lo[oD + oH + i], hi[oD + oH + i] = (i * W) // oW, ((i + 1) * W + oW - 1) // oW
     for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
         xb = p * plane
@@ -156,14 +183,14 @@ def adaptive_avg_pool(const floating[::1] src,  # IN  forward: x; backward: grad
             for a in range(plane):
                 dst[xb + a] = 0
         for od in range(oD):
-            d0 = (od * D) // oD
-            d1 = ((od + 1) * D + oD - 1) // oD
+            d0 = lo[od]
+            d1 = hi[od]
             for oh in range(oH):
-                h0 = (oh * H) // oH
-                h1 = ((oh + 1) * H + oH - 1) // oH
+                h0 = lo[oD + oh]
+                h1 = hi[oD + oh]
                 for ow in range(oW):
-                    w0 = (ow * W) // oW
-                    w1 = ((ow + 1) * W + oW - 1) // oW
+                    w0 = lo[oD + oH + ow]
+                    w1 = hi[oD + oH + ow]
                     cnt = (d1 - d0) * (h1 - h0) * (w1 - w0)
                     o = p * L + (od * oH + oh) * oW + ow
                     if backward:

@@ -120,6 +120,8 @@ POOL_CASES = [
     ("adaptive_avg_pool2d", (2, 3, 9, 7), dict(output_size=1)),
     ("adaptive_avg_pool2d", (2, 3, 5, 7), dict(output_size=(None, 2))),
     ("adaptive_avg_pool3d", (1, 2, 5, 6, 7), dict(output_size=(2, 3, 5))),
+    ("adaptive_avg_pool3d", (2, 3, 2, 3, 4), dict(output_size=1)),   # global: its own loop
+    ("adaptive_avg_pool1d", (2, 3, 10), dict(output_size=1)),
 ]
 
 
