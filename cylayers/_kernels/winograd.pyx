@@ -239,3 +239,57 @@ def input_transform_backward(const floating[::1] dV,  # IN  (16, C, P)
                         use_threads_if=num_threads > 1):
         _input_grad_plane(&dV[0] + (plane % C) * P + (plane // C) * TH * TW,
                           &dx[0] + plane * H * W, C * P, H, W, pad_h, pad_w, TH, TW)
+
+
+def weight_transform(const floating[::1] w,  # IN  (O, C, 3, 3)
+                     floating[::1] U,        # OUT (16, O, C): G w G^T per channel pair
+                     Py_ssize_t pairs, int num_threads):
+    cdef Py_ssize_t q
+    if w.shape[0] != 9 * pairs or U.shape[0] != 16 * pairs:
+        raise ValueError("weight_transform: array sizes do not match the geometry")
+    for q in prange(pairs, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        _weight_pair(&w[0] + 9 * q, &U[0] + q, pairs)
+
+
+cdef inline void _weight_pair(const floating* g, floating* u, Py_ssize_t step) noexcept nogil:
+    """u[xi * step] = (G g G^T)[xi] for one 3x3 kernel g (G's entries are 0, 1 and 1/2)."""
+    cdef Py_ssize_t i, k
+    cdef floating t[12]
+    for k in range(3):  # t = G g
+        t[k] = g[k]
+        t[3 + k] = <floating>0.5 * (g[k] + g[3 + k] + g[6 + k])
+        t[6 + k] = <floating>0.5 * (g[k] - g[3 + k] + g[6 + k])
+        t[9 + k] = g[6 + k]
+    for i in range(4):  # u = t G^T
+        u[(4 * i + 0) * step] = t[3 * i]
+        u[(4 * i + 1) * step] = <floating>0.5 * (t[3 * i] + t[3 * i + 1] + t[3 * i + 2])
+        u[(4 * i + 2) * step] = <floating>0.5 * (t[3 * i] - t[3 * i + 1] + t[3 * i + 2])
+        u[(4 * i + 3) * step] = t[3 * i + 2]
+
+
+def weight_transform_backward(const floating[::1] dU,  # IN  (16, O, C)
+                              floating[::1] dw,        # OUT (O, C, 3, 3): G^T dU G
+                              Py_ssize_t pairs, int num_threads):
+    cdef Py_ssize_t q
+    if dU.shape[0] != 16 * pairs or dw.shape[0] != 9 * pairs:
+        raise ValueError("weight_transform_backward: array sizes do not match the geometry")
+    for q in prange(pairs, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        _weight_grad_pair(&dU[0] + q, pairs, &dw[0] + 9 * q)
+
+
+cdef inline void _weight_grad_pair(const floating* du, Py_ssize_t step,
+                                   floating* dg) noexcept nogil:
+    """dg = G^T du G for one pair, du[xi * step] (the adjoint of _weight_pair)."""
+    cdef Py_ssize_t i, k
+    cdef floating s[12]
+    cdef floating h = 0.5
+    for k in range(4):  # s = G^T du
+        s[k] = du[k * step] + h * du[(4 + k) * step] + h * du[(8 + k) * step]
+        s[4 + k] = h * du[(4 + k) * step] - h * du[(8 + k) * step]
+        s[8 + k] = h * du[(4 + k) * step] + h * du[(8 + k) * step] + du[(12 + k) * step]
+    for i in range(3):  # dg = s G
+        dg[3 * i] = s[4 * i] + h * s[4 * i + 1] + h * s[4 * i + 2]
+        dg[3 * i + 1] = h * s[4 * i + 1] - h * s[4 * i + 2]
+        dg[3 * i + 2] = h * s[4 * i + 1] + h * s[4 * i + 2] + s[4 * i + 3]

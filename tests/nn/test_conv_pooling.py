@@ -341,6 +341,11 @@ def test_winograd_kernels_refuse_mismatched_sizes():
         winograd.output_transform(np.zeros(10, np.float32), x, 2, 4, 8, 8, 4, 4, 1)
     with pytest.raises(ValueError, match="output_transform_backward: array sizes"):
         winograd.output_transform_backward(x, np.zeros(10, np.float32), 2, 4, 8, 8, 4, 4, 1)
+    with pytest.raises(ValueError, match="weight_transform: array sizes"):
+        winograd.weight_transform(np.zeros(9 * 6, np.float32), np.zeros(16 * 5, np.float32), 6, 1)
+    with pytest.raises(ValueError, match="weight_transform_backward: array sizes"):
+        winograd.weight_transform_backward(np.zeros(16 * 6, np.float32),
+                                           np.zeros(9 * 5, np.float32), 6, 1)
     with pytest.raises(ValueError, match="input_transform_backward: array sizes"):
         winograd.input_transform_backward(np.zeros(10, np.float32), x, 2, 4, 8, 8, 1, 1, 4, 4,
                                           1)

@@ -1,6 +1,6 @@
-"""Winograd F(2x2, 3x3) for ConvFn: when it applies, the weight transform (in numpy: tiny) and
-the plan that drives the data transforms of cylayers._kernels.winograd and the batched products
-between them, forward and backward."""
+"""Winograd F(2x2, 3x3) for ConvFn: when it applies, and the plan that drives the transforms of
+cylayers._kernels.winograd (weights, data, and their adjoints) and the batched products between
+them, forward and backward."""
 import numpy as np
 
 from cylayers import _blas as blas
@@ -9,10 +9,6 @@ from cylayers._kernels import winograd as _kernel_module
 from cylayers._threads import threads_for
 
 WK = named_kernels(_kernel_module)
-
-
-# Winograd F(2x2, 3x3): G maps a 3-tap kernel to the 4 points of the transform.
-_WINOGRAD_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 
 def use_winograd(geom, groups, in_channels, out_channels):
@@ -44,29 +40,20 @@ class WinogradPlan:
         self.th, self.tw = (self.oh + 1) // 2, (self.ow + 1) // 2
         self.n, self.tiles = n, n * self.th * self.tw
 
-    @staticmethod
-    def _sandwich(a, left, right):
-        """left @ a[i] @ right.T for every small matrix a[i] of a (pairs, r, r), as two 2-D
-        products (numpy's stacked matmul of thousands of 3x3 matrices is slow)."""
-        pairs, r = a.shape[0], a.shape[1]
-        t = (a.reshape(pairs * r, r) @ right.T).reshape(pairs, r, -1)   # a[i] @ right.T
-        q = right.shape[0]
-        t = (t.transpose(0, 2, 1).reshape(pairs * q, r) @ left.T)       # (a[i] right^T)^T left^T
-        return t.reshape(pairs, q, left.shape[0]).transpose(0, 2, 1)
-
     def transform_weight(self, w):
         """(O, C, 3, 3) -> U, (16, O, C): G w G^T for every channel pair."""
-        g = _WINOGRAD_G.astype(w.dtype)
         o, c = w.shape[:2]
-        u = self._sandwich(w.reshape(o * c, 3, 3), g, g)
-        return c_array(u.reshape(o, c, 16).transpose(2, 0, 1))
+        u = np.empty((16, o, c), dtype=w.dtype)
+        WK.weight_transform(w.reshape(-1), u.reshape(-1), o * c, threads_for(16 * o * c))
+        return u
 
     def weight_grad(self, du, dtype):
         """The adjoint of transform_weight: G^T dU G, back to (O, C, 3, 3)."""
-        g = _WINOGRAD_G.astype(dtype)
         o, c = du.shape[1:]
-        dw = self._sandwich(c_array(du.transpose(1, 2, 0)).reshape(o * c, 4, 4), g.T, g.T)
-        return c_array(dw.reshape(o, c, 3, 3))
+        dw = np.empty((o, c, 3, 3), dtype=dtype)
+        WK.weight_transform_backward(c_array(du, dtype).reshape(-1), dw.reshape(-1), o * c,
+                                     threads_for(16 * o * c))
+        return dw
 
     def input(self, x, nt):
         c = x.shape[1]
