@@ -332,6 +332,22 @@ def test_winograd_empty_batch_and_frozen_weight():
            [x], np.float64)
 
 
+def test_winograd_conv_of_a_big_endian_input_matches_native():
+    """The weight's gradient takes the computation's (native) dtype, not the input's '>f4'."""
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((2, 16, 6, 6)), rng.standard_normal((4, 16, 3, 3))
+    results = []
+    for dtype in (np.float32, ">f4"):
+        xs = cylayers.from_numpy(x.astype(dtype)).requires_grad_()
+        ws = cylayers.tensor(w.astype(np.float32), requires_grad=True)
+        y = F.conv2d(xs, ws, padding=1)
+        assert _winograd_used(y)
+        (y * y).sum().backward()
+        results.append([y.detach().numpy(), xs.grad.numpy(), ws.grad.numpy()])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_winograd_kernels_refuse_mismatched_sizes():
     from cylayers._kernels import winograd
     x = np.zeros(2 * 4 * 8 * 8, np.float32)

@@ -47,11 +47,11 @@ class WinogradPlan:
         WK.weight_transform(w.reshape(-1), u.reshape(-1), o * c, threads_for(16 * o * c))
         return u
 
-    def weight_grad(self, du, dtype):
+    def weight_grad(self, du):
         """The adjoint of transform_weight: G^T dU G, back to (O, C, 3, 3)."""
         o, c = du.shape[1:]
-        dw = np.empty((o, c, 3, 3), dtype=dtype)
-        WK.weight_transform_backward(c_array(du, dtype).reshape(-1), dw.reshape(-1), o * c,
+        dw = np.empty((o, c, 3, 3), dtype=du.dtype)
+        WK.weight_transform_backward(c_array(du).reshape(-1), dw.reshape(-1), o * c,
                                      threads_for(16 * o * c))
         return dw
 
@@ -94,7 +94,7 @@ def winograd_backward(ctx, g):
     dm = plan.output_grad(g, nt)  # (16, o, tiles)
     dx = dw = db = None
     if need_w:
-        dw = plan.weight_grad(blas.matmul(dm, v, trans_b=True), x.dtype).reshape(weight.shape)
+        dw = plan.weight_grad(blas.matmul(dm, v, trans_b=True)).reshape(weight.shape)
     if need_b:
         db = g.sum(axis=(0, 2, 3))
     if need_x:
