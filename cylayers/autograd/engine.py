@@ -74,7 +74,6 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
     captured = {}
     wanted = {id(t): t for t in capture} if capture else {}
     grads, pending, stack = {}, {}, []
-    ig = prev = None
     for tensor, grad in roots:
         node = gradient_edge(tensor)
         if node in grads:
