@@ -77,12 +77,17 @@ _PARALLEL_MIN_MACS = 1 << 16
 
 
 def matmul(a, b, trans_a=False, trans_b=False):
-    """op(a) @ op(b) for 2-D or 3-D (batched; a batch of one broadcasts) float arrays, op the
-    transpose when asked, computed on cylayers' threads (numpy's matmul otherwise)."""
+    """op(a) @ op(b) for 2-D or 3-D (batched) float arrays, op the transpose when asked,
+    computed on cylayers' threads (numpy's matmul otherwise). A batch of one broadcasts; a
+    batch of a that divides b's is cycled through, item i using a[i % len(a)] (the weights of
+    a grouped convolution applied to blocks of images)."""
+    batch_a = a.shape[0] if a.ndim == 3 else 1
+    batch_b = b.shape[0] if b.ndim == 3 else 1
+    if batch_a != batch_b and 1 not in (batch_a, batch_b) and batch_b % batch_a:
+        raise ValueError(f"matmul: batch sizes {batch_a} and {batch_b} do not broadcast")
     if not _info["active"] or a.dtype != b.dtype or a.dtype not in _FLOAT or \
             a.ndim not in (2, 3) or b.ndim not in (2, 3):
-        return np.matmul(a.swapaxes(-1, -2) if trans_a else a,
-                         b.swapaxes(-1, -2) if trans_b else b)
+        return _numpy_matmul(a, b, trans_a, trans_b, batch_a, batch_b)
     from cylayers._threads import threads_for
     a = np.ascontiguousarray(a)
     b = np.ascontiguousarray(b)
@@ -90,11 +95,7 @@ def matmul(a, b, trans_a=False, trans_b=False):
     k_b, n = (b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:]
     if k != k_b:
         raise ValueError(f"matmul: inner dimensions differ ({k} vs {k_b})")
-    batch_a = a.shape[0] if a.ndim == 3 else 1
-    batch_b = b.shape[0] if b.ndim == 3 else 1
-    if batch_a != batch_b and 1 not in (batch_a, batch_b):
-        raise ValueError(f"matmul: batch sizes {batch_a} and {batch_b} do not broadcast")
-    batch = max(batch_a, batch_b)
+    batch = batch_a if batch_b == 1 else batch_b  # numpy's rule: 1 broadcasts, even to 0
     out = np.empty(((batch,) if max(a.ndim, b.ndim) == 3 else ()) + (m, n), dtype=a.dtype)
     if k == 0:
         out.fill(0)
@@ -102,5 +103,41 @@ def matmul(a, b, trans_a=False, trans_b=False):
     macs = batch * m * n * k
     nt = threads_for(macs, _PARALLEL_MIN_MACS)
     _gemm.gemm(a.reshape(-1), b.reshape(-1), out.reshape(-1), batch, m, n, k, trans_a, trans_b,
-               1.0, 0.0, m * k if batch_a > 1 else 0, k * n if batch_b > 1 else 0, nt)
+               1.0, 0.0, m * k if batch_a > 1 else 0, k * n if batch_b > 1 else 0,
+               batch_a, nt)
     return out
+
+
+def _numpy_matmul(a, b, trans_a, trans_b, batch_a, batch_b):
+    a = a.swapaxes(-1, -2) if trans_a else a
+    b = b.swapaxes(-1, -2) if trans_b else b
+    if 1 < batch_a != batch_b:  # cycle a: b's items as (repeats, batch_a)
+        out = np.matmul(a, b.reshape((batch_b // batch_a, batch_a) + b.shape[1:]))
+        return out.reshape((batch_b,) + out.shape[2:])
+    return np.matmul(a, b)
+
+
+# The weight gradient's sum over blocks of images runs as this many partial sums (fewer when
+# there are fewer blocks), a fixed number so the rounding does not depend on the thread count.
+SUM_CHUNKS = 8
+
+
+def matmul_sum(a, b, trans_a=False, trans_b=False):
+    """sum over s of op(a[s, g]) @ op(b[s, g]) for 4-D float arrays (S, G, ., .): (G, M, N)."""
+    sums, groups = a.shape[:2]
+    m, k = (a.shape[-1], a.shape[-2]) if trans_a else a.shape[-2:]
+    n = b.shape[-2] if trans_b else b.shape[-1]
+    chunks = max(1, min(SUM_CHUNKS, sums))
+    if not _info["active"] or a.dtype != b.dtype or a.dtype not in _FLOAT or sums == 0 \
+            or k == 0:
+        a = a.swapaxes(-1, -2) if trans_a else a
+        b = b.swapaxes(-1, -2) if trans_b else b
+        return np.matmul(a, b).sum(axis=0) if sums else np.zeros((groups, m, n), a.dtype)
+    from cylayers._threads import threads_for
+    a = np.ascontiguousarray(a)
+    b = np.ascontiguousarray(b)
+    partial = np.empty((chunks, groups, m, n), dtype=a.dtype)
+    nt = threads_for(sums * groups * m * n * k, _PARALLEL_MIN_MACS)
+    _gemm.gemm_sum(a.reshape(-1), b.reshape(-1), partial.reshape(-1), sums, groups, m, n, k,
+                   trans_a, trans_b, chunks, nt)
+    return partial[0] if chunks == 1 else partial.sum(axis=0)

@@ -157,6 +157,77 @@ def test_gemm_kernel_matches_numpy(dtype, shapes, ta, tb, threads):
                                atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch_a,batch_b", [(3, 6), (2, 8), (1, 0), (3, 0)])
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("active", [True, False])
+def test_matmul_cycles_through_a_batch_that_divides_bs(dtype, batch_a, batch_b, ta, active,
+                                                       monkeypatch):
+    """Item i of b meets a[i % len(a)] (a grouped convolution's weights over blocks of images),
+    on cylayers' threads and in the numpy fallback; a batch of one broadcasts even to none."""
+    from cylayers import _blas
+    if not active:
+        monkeypatch.setitem(_blas._info, "active", False)
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((batch_a, 7, 5) if ta else (batch_a, 5, 7)).astype(dtype)
+    b = rng.standard_normal((batch_b, 7, 11)).astype(dtype)
+    got = _blas.matmul(a, b, trans_a=ta)
+    assert got.shape == (batch_b, 5, 11)
+    for i in range(batch_b):
+        ai = a[i % batch_a]
+        np.testing.assert_allclose(got[i], (ai.T if ta else ai) @ b[i], rtol=1e-5, atol=1e-5)
+    if batch_a > 1:
+        with pytest.raises(ValueError, match="do not broadcast"):
+            _blas.matmul(a, rng.standard_normal((batch_a + 1, 7, 11)).astype(dtype), trans_a=ta)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sums,groups", [(1, 1), (3, 2), (8, 1), (20, 3), (0, 2)])
+@pytest.mark.parametrize("active", [True, False])
+def test_matmul_sum_adds_the_products_over_the_first_axis(dtype, sums, groups, active,
+                                                          monkeypatch):
+    from cylayers import _blas
+    if not active:
+        monkeypatch.setitem(_blas._info, "active", False)
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((sums, groups, 6, 40)).astype(dtype)
+    b = rng.standard_normal((sums, groups, 9, 40)).astype(dtype)
+    got = _blas.matmul_sum(a, b, trans_b=True)
+    want = np.einsum("sgmk,sgnk->gmn", a.astype(np.float64), b.astype(np.float64))
+    assert got.shape == (groups, 6, 9) and got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_matmul_sum_does_not_depend_on_the_thread_count():
+    """A fixed number of partial sums whatever the threads: the same bits on 1 and 2."""
+    from cylayers import _blas
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((20, 1, 64, 900)).astype(np.float32)
+    b = rng.standard_normal((20, 1, 27, 900)).astype(np.float32)
+    before = cylayers.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            cylayers.set_num_threads(threads)
+            results.append(_blas.matmul_sum(a, b, trans_b=True))
+    finally:
+        cylayers.set_num_threads(before)
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_gemm_sum_refuses_mismatched_sizes():
+    from cylayers._kernels import gemm
+    a, b = np.zeros(2 * 6 * 4, np.float32), np.zeros(2 * 4 * 5, np.float32)
+    with pytest.raises(ValueError, match="gemm_sum: array sizes"):  # partial too short
+        gemm.gemm_sum(a, b, np.zeros(29, np.float32), 2, 1, 6, 5, 4, False, False, 1, 1)
+    with pytest.raises(ValueError, match="gemm_sum: array sizes"):  # more chunks than items
+        gemm.gemm_sum(a, b, np.zeros(3 * 30, np.float32), 2, 1, 6, 5, 4, False, False, 3, 1)
+    with pytest.raises(ValueError, match="a_period"):
+        gemm.gemm(a, b, np.zeros(60, np.float32), 2, 6, 5, 4, False, False, 1.0, 0.0, 24, 20,
+                  0, 1)
+
 TORCH_FIRST = r"""
 import torch  # its OpenMP runtime loads first; cylayers' kernels share it
 import numpy as np

@@ -65,10 +65,11 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
          Py_ssize_t batch, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
          bint trans_a, bint trans_b, double alpha, double beta,
          Py_ssize_t a_stride, Py_ssize_t b_stride,  # elements between batch items (0: shared)
+         Py_ssize_t a_period,  # item i uses A[i % a_period] (the groups of a convolution)
          int num_threads):
-    """C[i] = alpha op(A[i]) op(B[i]) + beta C[i] for every batch item: whole items per thread
-    for a large batch, else the rows (or, for few rows, the columns) of each product split
-    into one block per thread."""
+    """C[i] = alpha op(A[i % a_period]) op(B[i]) + beta C[i] for every batch item: whole items
+    per thread for a large batch, else the rows (or, for few rows, the columns) of each product
+    split into one block per thread."""
     cdef bint single = floating is float
     cdef int ta = TRANS if trans_a else NO_TRANS
     cdef int tb = TRANS if trans_b else NO_TRANS
@@ -83,6 +84,8 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
     cdef floating* pc
     if batch == 0 or m == 0 or n == 0:
         return
+    if a_period < 1:
+        raise ValueError("gemm: a_period must be positive")
     if parts > extent:
         parts = extent if extent > 0 else 1
     if batch >= 4 * num_threads:
@@ -100,7 +103,7 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
             hi = extent
         if lo >= hi:
             continue
-        pa = &a[0] + item * a_stride
+        pa = &a[0] + (item % a_period) * a_stride
         pb = &b[0] + item * b_stride
         pc = &c[0] + item * m * n
         if split_rows:  # rows lo..hi of C: rows of op(A)
@@ -109,3 +112,51 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
         else:  # columns lo..hi of C: columns of op(B)
             _call(single, ta, tb, m, hi - lo, k, alpha, pa, lda,
                   pb + (lo * k if trans_b else lo), ldb, beta, pc + lo, n)
+
+
+def gemm_sum(const floating[::1] a,   # IN  (S, G) x (M x K), or (S, G) x (K x M) when trans_a
+             const floating[::1] b,   # IN  (S, G) x (K x N), or (S, G) x (N x K) when trans_b
+             floating[::1] partial,   # OUT (chunks, G) x (M x N): sums over runs of s
+             Py_ssize_t sums, Py_ssize_t groups, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+             bint trans_a, bint trans_b, Py_ssize_t chunks, int num_threads):
+    """partial[j, g] = sum over s in chunk j of op(A[s, g]) op(B[s, g]), the S items cut into
+    `chunks` equal runs (a convolution's weight gradient: a sum over blocks of images). The
+    caller adds the chunks up; their number, and so every sum, does not depend on the thread
+    count. Few (chunk, group) tasks for the threads: the rows of each product are split too."""
+    cdef bint single = floating is float
+    cdef int ta = TRANS if trans_a else NO_TRANS
+    cdef int tb = TRANS if trans_b else NO_TRANS
+    cdef int64_t lda = m if trans_a else k
+    cdef int64_t ldb = k if trans_b else n
+    cdef Py_ssize_t parts = num_threads if num_threads > 1 else 1
+    cdef Py_ssize_t step, task, rest, chunk, grp, part, lo, hi, s, s_lo, s_hi, item
+    cdef double beta
+    if a.shape[0] != sums * groups * m * k or b.shape[0] != sums * groups * k * n \
+            or chunks < 1 or chunks > sums or partial.shape[0] != chunks * groups * m * n:
+        raise ValueError("gemm_sum: array sizes do not match the product")
+    if m == 0 or n == 0:
+        return
+    if chunks * groups >= 4 * num_threads or parts > m:
+        parts = 1
+    step = (m + parts - 1) // parts
+    for task in prange(chunks * groups * parts, nogil=True, schedule='static',
+                       num_threads=num_threads, use_threads_if=num_threads > 1):
+        part = task % parts
+        rest = task // parts
+        grp = rest % groups
+        chunk = rest // groups
+        lo = part * step
+        hi = lo + step
+        if hi > m:
+            hi = m
+        if lo >= hi:
+            continue
+        s_lo = chunk * sums // chunks
+        s_hi = (chunk + 1) * sums // chunks
+        for s in range(s_lo, s_hi):
+            item = s * groups + grp
+            beta = 0.0 if s == s_lo else 1.0
+            _call(single, ta, tb, hi - lo, n, k, 1.0,
+                  &a[0] + item * m * k + (lo if trans_a else lo * k), lda,
+                  &b[0] + item * k * n, ldb, beta,
+                  &partial[0] + (chunk * groups + grp) * m * n + lo * n, n)

@@ -105,7 +105,8 @@ def input_transform(const floating[::1] x,   # IN  (N, C, H, W)
 
 
 cdef void _output_plane(const floating* M, floating* out, Py_ssize_t row_step, Py_ssize_t OH,
-                        Py_ssize_t OW, Py_ssize_t TH, Py_ssize_t TW) noexcept nogil:
+                        Py_ssize_t OW, Py_ssize_t TH, Py_ssize_t TW,
+                        floating shift) noexcept nogil:
     cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r
     cdef floating buf[16][CHUNK]
     cdef floating t[2][4]
@@ -123,24 +124,28 @@ cdef void _output_plane(const floating* M, floating* out, Py_ssize_t row_step, P
                 r = 2 * ty + i
                 if r >= OH:
                     break
-                out[r * OW + 2 * tx] = t[i][0] + t[i][1] + t[i][2]
+                out[r * OW + 2 * tx] = t[i][0] + t[i][1] + t[i][2] + shift
                 if 2 * tx + 1 < OW:
-                    out[r * OW + 2 * tx + 1] = t[i][1] - t[i][2] - t[i][3]
+                    out[r * OW + 2 * tx + 1] = t[i][1] - t[i][2] - t[i][3] + shift
 
 
-def output_transform(const floating[::1] M,  # IN  (16, O, P)
-                     floating[::1] out,      # OUT (N, O, OH, OW)
+def output_transform(const floating[::1] M,     # IN  (16, O, P)
+                     const floating[::1] bias,  # IN  (O,), or empty for no bias
+                     floating[::1] out,         # OUT (N, O, OH, OW)
                      Py_ssize_t N, Py_ssize_t O, Py_ssize_t OH, Py_ssize_t OW,
                      Py_ssize_t TH, Py_ssize_t TW, int num_threads):
     cdef Py_ssize_t P = N * TH * TW, plane
-    if M.shape[0] != 16 * O * P or out.shape[0] != N * O * OH * OW:
+    cdef bint has_bias = bias.shape[0] != 0
+    if M.shape[0] != 16 * O * P or out.shape[0] != N * O * OH * OW \
+            or (has_bias and bias.shape[0] != O):
         raise ValueError("output_transform: array sizes do not match the geometry")
     if N * O == 0 or P == 0:
         return
     for plane in prange(N * O, nogil=True, schedule='static', num_threads=num_threads,
                         use_threads_if=num_threads > 1):
         _output_plane(&M[0] + (plane % O) * P + (plane // O) * TH * TW,
-                      &out[0] + plane * OH * OW, O * P, OH, OW, TH, TW)
+                      &out[0] + plane * OH * OW, O * P, OH, OW, TH, TW,
+                      bias[plane % O] if has_bias else 0)
 
 
 cdef void _output_grad_plane(const floating* grad, floating* dM, Py_ssize_t row_step,

@@ -235,6 +235,81 @@ def test_conv_backward_with_kept_or_recomputed_columns(keep_bytes, monkeypatch):
                                    atol=1e-10)
 
 
+
+BLOCK_CASES = [  # (conv, input shape, weight shape, keywords)
+    (F.conv2d, (3, 4, 9, 10), (6, 4, 3, 3), dict(padding=1)),
+    (F.conv2d, (4, 6, 7, 7), (6, 2, 3, 2), dict(stride=(2, 1), groups=3)),
+    (F.conv1d, (5, 4, 12), (8, 2, 3), dict(dilation=2, groups=2)),
+    (F.conv3d, (2, 2, 5, 4, 6), (3, 2, 2, 3, 2), dict(padding=1)),
+    (F.conv2d, (1, 3, 6, 6), (2, 3, 3, 3), {}),
+    (F.conv2d, (0, 3, 6, 6), (2, 3, 3, 3), {}),
+]
+
+
+@pytest.mark.parametrize("per_image_from", [0, 1 << 30], ids=["per-image", "one-block"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("conv,xshape,wshape,kw", BLOCK_CASES, ids=str)
+def test_conv_column_layouts_match_pytorch(conv, xshape, wshape, kw, bias, per_image_from,
+                                           monkeypatch):
+    """The columns hold one image per block (outputs land in place) or the whole batch in one
+    block (one wide product, outputs moved back): both forced on the same cases, float64."""
+    import importlib
+    conv_module = importlib.import_module("cylayers.nn.functional.conv")
+    monkeypatch.setattr(conv_module, "PER_IMAGE_MIN_POSITIONS", per_image_from)
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(xshape), rng.standard_normal(wshape)]
+    if bias:
+        arrays.append(rng.standard_normal(wshape[0]))
+    ours = [cylayers.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y = conv(*ours, **kw)
+    ty = getattr(TF, conv.__name__)(*theirs, **kw)
+    g = rng.standard_normal(tuple(ty.shape))
+    y.backward(cylayers.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("winograd", [True, False])
+def test_conv_bias_gradient_is_summed_in_float64(winograd):
+    """g = 2^24 then ones: a float32 running sum stays at 2^24; the bias gradient must be the
+    float64 sum rounded once."""
+    n, c, side = 2, 16, 8
+    x = cylayers.zeros(n, c, side, side)
+    conv = nn.Conv2d(c, 2, 3, padding=1) if winograd else nn.Conv2d(c, 2, 1)
+    y = conv(x)
+    assert (y.grad_fn.winograd is not None) == winograd
+    g = np.ones(tuple(y.shape), np.float32)
+    g[0, 0, 0, 0] = 2.0 ** 24
+    y.backward(cylayers.tensor(g))
+    want = np.float32(g[:, 0].astype(np.float64).sum())
+    assert conv.bias.grad.numpy()[0] == want != np.float32(2.0 ** 24)
+    assert conv.bias.grad.numpy()[1] == n * side * side
+
+
+def test_column_kernels_refuse_mismatched_sizes():
+    from cylayers._kernels import im2col
+    geometry = (1, 4, 4, 1, 3, 3, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 2, 2)  # 4x4 image, 3x3 kernel
+    x = np.zeros(2 * 3 * 16)
+    cols = np.zeros(2 * 3 * 9 * 4)
+    with pytest.raises(ValueError, match="im2col: array sizes"):
+        im2col.im2col(x, cols[:-1], 2, 3, *geometry, 1, 1)
+    with pytest.raises(ValueError, match="does not divide the batch"):
+        im2col.im2col(x, cols, 2, 3, *geometry, 3, 1)
+    with pytest.raises(ValueError, match="col2im: array sizes"):
+        im2col.col2im(cols, x[:-1], 2, 3, *geometry, 2, 1)
+    out = np.zeros(2 * 5 * 4)
+    with pytest.raises(ValueError, match="columns_to_images: array sizes"):
+        im2col.columns_to_images(out, np.zeros(4), out, 2, 5, 4, 1, 1)  # 4 biases for 5
+    with pytest.raises(ValueError, match="columns_to_images: array sizes"):
+        im2col.columns_to_images(out[:-1], np.zeros(0), out, 2, 5, 4, 2, 1)
+    with pytest.raises(ValueError, match="images_to_columns: array sizes"):
+        im2col.images_to_columns(out, out[:-1], 2, 5, 4, 2, 1)
+    with pytest.raises(ValueError, match="channel_sums: array sizes"):
+        im2col.channel_sums(out, np.zeros(4), 2, 5, 4, 1)
+
 # ---------------------------------------------------------------- Winograd F(2x2, 3x3)
 WINOGRAD_CASES = [
     ((2, 16, 8, 8), 5, 1),
@@ -354,7 +429,11 @@ def test_winograd_kernels_refuse_mismatched_sizes():
     with pytest.raises(ValueError, match="input_transform: array sizes"):
         winograd.input_transform(x, np.zeros(10, np.float32), 2, 4, 8, 8, 1, 1, 4, 4, 1)
     with pytest.raises(ValueError, match="output_transform: array sizes"):
-        winograd.output_transform(np.zeros(10, np.float32), x, 2, 4, 8, 8, 4, 4, 1)
+        winograd.output_transform(np.zeros(10, np.float32), np.zeros(0, np.float32), x,
+                                  2, 4, 8, 8, 4, 4, 1)
+    with pytest.raises(ValueError, match="output_transform: array sizes"):  # bias of 3, not 4
+        winograd.output_transform(np.zeros(16 * 4 * 32, np.float32), np.zeros(3, np.float32),
+                                  x, 2, 4, 8, 8, 4, 4, 1)
     with pytest.raises(ValueError, match="output_transform_backward: array sizes"):
         winograd.output_transform_backward(x, np.zeros(10, np.float32), 2, 4, 8, 8, 4, 4, 1)
     with pytest.raises(ValueError, match="weight_transform: array sizes"):

@@ -80,6 +80,28 @@ class ConvGeometry:
 # Columns up to this size are kept from forward for the weight's gradient (see ConvFn).
 KEEP_COLS_BYTES = 16 << 20
 
+# From this many output positions per image, each image gets its own product, which lands in
+# the output as it is: measured as fast or faster than one wide product from 64 positions on,
+# and no transposing copies of the output and its gradient. Below, the products are too thin
+# and the whole batch is one block (one product per group, its output moved back to (N, O, L)).
+PER_IMAGE_MIN_POSITIONS = 64
+
+
+def images_per_block(n, positions):
+    """B of the im2col layout (cylayers._kernels.im2col) for n images."""
+    return 1 if positions >= PER_IMAGE_MIN_POSITIONS or n == 0 else n
+
+
+def _bias_array(bias, dtype):
+    return np.empty(0, dtype) if bias is None else c_array(bias, dtype)
+
+
+def channel_sums(g, n, o, positions, nt):
+    """A convolution's bias gradient from g (n, o, positions), summed in float64."""
+    sums = np.empty(o)
+    K.channel_sums(g.reshape(-1), sums, n, o, positions, nt)
+    return sums.astype(g.dtype)
+
 
 class ConvFn(Function):
     @staticmethod
@@ -89,13 +111,12 @@ class ConvFn(Function):
         n, c, o = xc.shape[0], xc.shape[1], w.shape[0]
         ctx.geom, ctx.groups = geom, groups
         ctx.save_for_backward(x, weight)
+        b = _bias_array(bias, xc.dtype)
         if use_winograd(geom, groups, c, o):
             plan = WinogradPlan(geom, n)
             nt = threads_for(16 * c * plan.tiles)
             u, v = plan.transform_weight(w), plan.input(xc.reshape(n, c, plan.h, plan.w), nt)
-            out = plan.output(blas.matmul(u, v), nt)  # (16, o, tiles) products -> outputs
-            if bias is not None:
-                out += bias.reshape(1, o, 1, 1).astype(xc.dtype, copy=False)
+            out = plan.output(blas.matmul(u, v), b, nt)  # (16, o, tiles) products -> outputs
             # backward needs U for the input's gradient and V for the weight's
             ctx.winograd = (plan, u, v if ctx.needs_input_grad[1] else None)
             return out.reshape((n, o) + geom.out_spatial)
@@ -103,15 +124,17 @@ class ConvFn(Function):
         taps = math.prod(geom.k3)
         L = math.prod(geom.out3)
         cg, og = c // groups, o // groups
-        cols = np.empty((groups, cg * taps, n * L), dtype=xc.dtype)
-        K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(),
+        B = images_per_block(n, L)
+        cols = np.empty((n // B * groups, cg * taps, B * L), dtype=xc.dtype)
+        K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(), B,
                  threads_for(cols.size))
-        prod = blas.matmul(w.reshape(groups, og, cg * taps), cols)  # (groups, og, n*L)
-        # Back to (n, o, L): a transposing copy, then the bias on contiguous rows (measured
-        # faster than one strided add).
-        out = c_array(prod.reshape(o, n, L).transpose(1, 0, 2))
-        if bias is not None:
-            out += bias.reshape(1, o, 1).astype(xc.dtype, copy=False)
+        # (n / B, o, B * L): product i of a block uses group i % groups' weights
+        out = blas.matmul(w.reshape(groups, og, cg * taps), cols)
+        if B > 1 or bias is not None:
+            target = out if B == 1 else np.empty((n, o, L), dtype=xc.dtype)
+            K.columns_to_images(out.reshape(-1), b, target.reshape(-1), n, o, L, B,
+                                threads_for(out.size))
+            out = target
         # The weight's gradient needs the columns again: kept when they are small, rebuilt
         # from x in backward otherwise (memory for large inputs over time for small ones).
         ctx.cols = cols if (ctx.needs_input_grad[1] and cols.nbytes <= KEEP_COLS_BYTES) \
@@ -120,36 +143,49 @@ class ConvFn(Function):
 
     @staticmethod
     def backward(ctx, g):
-        if ctx.winograd is not None:
-            return winograd_backward(ctx, g)
         x, weight = ctx.saved_tensors
-        geom, groups = ctx.geom, ctx.groups
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
         xc = c_array(x)
-        w = c_array(weight, dtype=xc.dtype)
-        n, c, o = xc.shape[0], xc.shape[1], w.shape[0]
-        taps = math.prod(geom.k3)
-        L = math.prod(geom.out3)
-        cg, og = c // groups, o // groups
+        n, o, L = xc.shape[0], weight.shape[0], math.prod(ctx.geom.out3)
         g3 = grad_like(g, xc).reshape(n, o, L)
-        # The gradient with the batch inside the columns, matching the cols layout.
-        g_cols = c_array(g3.transpose(1, 0, 2)).reshape(groups, og, n * L)
-        nt = threads_for(n * c * taps * L)
-        dx = dw = db = None
-        if need_w:
-            cols = ctx.cols
-            if cols is None:
-                cols = np.empty((groups, cg * taps, n * L), dtype=xc.dtype)
-                K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(), nt)
-            dw = blas.matmul(g_cols, cols, trans_b=True).reshape(weight.shape)
-        if need_b:
-            db = g_cols.reshape(o, n * L).sum(axis=1)
-        if need_x:
-            dcols = blas.matmul(w.reshape(groups, og, cg * taps), g_cols, trans_a=True)
-            dx = np.empty_like(xc)
-            K.col2im(c_array(dcols).reshape(-1), dx.reshape(-1), n, c,
-                     *geom.kernel_args(), nt)
+        db = channel_sums(g3, n, o, L, threads_for(g3.size)) if ctx.needs_input_grad[2] \
+            else None
+        if ctx.winograd is not None:
+            dx, dw = winograd_backward(ctx, g3)
+        else:
+            dx, dw = _im2col_backward(ctx, xc, c_array(weight, dtype=xc.dtype), g3)
         return dx, dw, db, None, None
+
+
+def _im2col_backward(ctx, xc, w, g3):
+    """The input's and weight's gradients of an im2col convolution; g3 is the output's
+    gradient as (n, o, L)."""
+    geom, groups = ctx.geom, ctx.groups
+    need_x, need_w = ctx.needs_input_grad[:2]
+    (n, c), (o, L) = xc.shape[:2], g3.shape[1:]
+    taps = math.prod(geom.k3)
+    cg, og = c // groups, o // groups
+    B = images_per_block(n, L)
+    nt = threads_for(n * c * taps * L)
+    # The gradient in the columns' block layout: (n / B * groups, og, B * L).
+    if B == 1:
+        g_cols = g3.reshape(n * groups, og, L)
+    else:
+        g_cols = np.empty((groups, og, n * L), dtype=xc.dtype)
+        K.images_to_columns(g3.reshape(-1), g_cols.reshape(-1), n, o, L, B, nt)
+    dx = dw = None
+    if need_w:
+        cols = ctx.cols
+        if cols is None:
+            cols = np.empty((n // B * groups, cg * taps, B * L), dtype=xc.dtype)
+            K.im2col(xc.reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(), B, nt)
+        dw = blas.matmul_sum(g_cols.reshape(n // B, groups, og, B * L),
+                             cols.reshape(n // B, groups, cg * taps, B * L),
+                             trans_b=True).reshape(w.shape)
+    if need_x:
+        dcols = blas.matmul(w.reshape(groups, og, cg * taps), g_cols, trans_a=True)
+        dx = np.empty_like(xc)
+        K.col2im(dcols.reshape(-1), dx.reshape(-1), n, c, *geom.kernel_args(), B, nt)
+    return dx, dw
 
 
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd):

@@ -1,6 +1,6 @@
 """unfold (sliding blocks into columns) and fold (columns summed back into an image), on the
-convolution's im2col/col2im kernels. The kernels' columns are (C * taps, N, L); these ops show
-them as PyTorch does, (N, C * taps, L)."""
+convolution's im2col/col2im kernels, whose layout with one image per block is PyTorch's,
+(N, C * taps, L)."""
 import numpy as np
 
 from cylayers._threads import threads_for
@@ -13,17 +13,17 @@ def _im2col(x, geom):
     """x (N, C, H, W) -> (N, C * taps, L)."""
     n, c = x.shape[:2]
     taps, L = int(np.prod(geom.k3)), int(np.prod(geom.out3))
-    cols = np.empty((c * taps, n, L), dtype=x.dtype)
-    K.im2col(c_array(x).reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(),
+    cols = np.empty((n, c * taps, L), dtype=x.dtype)
+    K.im2col(c_array(x).reshape(-1), cols.reshape(-1), n, c, *geom.kernel_args(), 1,
              threads_for(cols.size))
-    return c_array(cols.transpose(1, 0, 2))
+    return cols
 
 
 def _col2im(cols, geom, n, c):
     """cols (N, C * taps, L) -> the image (N, C, H, W) with overlapping blocks summed."""
     image = np.empty((n, c) + tuple(geom.in3[1:]), dtype=cols.dtype)
-    K.col2im(c_array(cols.transpose(1, 0, 2)).reshape(-1), image.reshape(-1), n, c,
-             *geom.kernel_args(), threads_for(cols.size))
+    K.col2im(c_array(cols).reshape(-1), image.reshape(-1), n, c, *geom.kernel_args(), 1,
+             threads_for(cols.size))
     return image
 
 

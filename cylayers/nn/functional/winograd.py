@@ -4,7 +4,7 @@ them, forward and backward."""
 import numpy as np
 
 from cylayers import _blas as blas
-from cylayers._kernel_call import c_array, grad_like, named_kernels
+from cylayers._kernel_call import c_array, named_kernels
 from cylayers._kernels import winograd as _kernel_module
 from cylayers._threads import threads_for
 
@@ -62,10 +62,11 @@ class WinogradPlan:
                            self.pad_h, self.pad_w, self.th, self.tw, nt)
         return v
 
-    def output(self, m, nt):
+    def output(self, m, bias, nt):
+        """The products (16, O, tiles) -> the output, plus the bias (empty: none)."""
         o = m.shape[1]
         out = np.empty((self.n, o, self.oh, self.ow), dtype=m.dtype)
-        WK.output_transform(m.reshape(-1), out.reshape(-1), self.n, o, self.oh, self.ow,
+        WK.output_transform(m.reshape(-1), bias, out.reshape(-1), self.n, o, self.oh, self.ow,
                             self.th, self.tw, nt)
         return out
 
@@ -85,18 +86,17 @@ class WinogradPlan:
 
 
 def winograd_backward(ctx, g):
-    """ConvFn.backward for a forward that ran as Winograd (ctx.winograd = (plan, U, V))."""
+    """The input's and weight's gradients for a ConvFn forward that ran as Winograd
+    (ctx.winograd = (plan, U, V)); g is the output's gradient, contiguous in x's dtype."""
     x, weight = ctx.saved_tensors
     plan, u, v = ctx.winograd
-    need_x, need_w, need_b = ctx.needs_input_grad[:3]
-    g = grad_like(g, x).reshape(plan.n, weight.shape[0], plan.oh, plan.ow)
+    need_x, need_w = ctx.needs_input_grad[:2]
+    g = g.reshape(plan.n, weight.shape[0], plan.oh, plan.ow)
     nt = threads_for(g.size)
     dm = plan.output_grad(g, nt)  # (16, o, tiles)
-    dx = dw = db = None
+    dx = dw = None
     if need_w:
         dw = plan.weight_grad(blas.matmul(dm, v, trans_b=True)).reshape(weight.shape)
-    if need_b:
-        db = g.sum(axis=(0, 2, 3))
     if need_x:
         dx = plan.input_grad(blas.matmul(u, dm, trans_a=True), nt).reshape(x.shape)
-    return dx, dw, db, None, None
+    return dx, dw
