@@ -11,23 +11,14 @@
 
 /* EXP_FWD only ever sees x - max <= 0 (NaN rows are handled before it), so float uses the
  * cheaper non-positive exp there; backward's EXP must pass NaN through. */
-/* sum of v[0:n] in float64, with two independent accumulators of 8-element chunks so the adds
- * do not wait on each other. */
+/* sum of v[0:n] in float64. The simd reduction keeps vector accumulators through the loop and
+ * adds their lanes once at the end (summing 8-element chunks lane by lane measured 3x slower). */
 #define CYL_DEFINE_SUM_AS_DOUBLE(T, SUFFIX)                                                     \
 static inline double cyl_sum_as_double_##SUFFIX(const T *v, ptrdiff_t n) {                      \
-    double s0 = 0.0, s1 = 0.0;                                                                  \
-    ptrdiff_t i = 0;                                                                            \
-    for (; i + 16 <= n; i += 16) {                                                              \
-        double a = 0.0, b = 0.0;                                                                \
-        _Pragma("omp simd reduction(+:a)")                                                      \
-        for (int j = 0; j < 8; j++) a += (double)v[i + j];                                      \
-        _Pragma("omp simd reduction(+:b)")                                                      \
-        for (int j = 8; j < 16; j++) b += (double)v[i + j];                                     \
-        s0 += a;                                                                                \
-        s1 += b;                                                                                \
-    }                                                                                           \
-    for (; i < n; i++) s0 += (double)v[i];                                                      \
-    return s0 + s1;                                                                             \
+    double s = 0.0;                                                                             \
+    _Pragma("omp simd reduction(+:s)")                                                          \
+    for (ptrdiff_t i = 0; i < n; i++) s += (double)v[i];                                        \
+    return s;                                                                                   \
 }
 
 CYL_DEFINE_SUM_AS_DOUBLE(float, f)
