@@ -61,17 +61,24 @@ class NLLLossFn(Function):
     def forward(ctx, logp, target, weight, ignore_index, reduction):
         if target.dtype.kind not in "iu":
             raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
-        x2, t = _class_layout(logp, target)
+        if logp.ndim == 2 and target.ndim == 1 and target.shape[0] == logp.shape[0]:
+            x2, t = logp, target  # (N, C) already: _class_layout's checks and moves would pass
+        else:
+            x2, t = _class_layout(logp, target)
         n_classes = x2.shape[1]
-        valid = t != ignore_index
-        bad = valid & ((t < 0) | (t >= n_classes))
-        if bad.any():
-            raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+        lo, hi = (int(t.min()), int(t.max())) if t.size else (0, 0)
+        if lo <= ignore_index <= hi or lo < 0 or hi >= n_classes:  # else every target is valid
+            valid = t != ignore_index
+            bad = valid & ((t < 0) | (t >= n_classes))
+            if bad.any():
+                raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+        else:
+            valid = np.ones(t.shape, dtype=bool)
         if weight is not None and weight.shape != (n_classes,):
             raise RuntimeError(f"weight tensor should be defined either for all {n_classes} "
                                f"classes or no classes but got weight tensor of shape: "
                                f"{list(weight.shape)}")
-        t_safe = np.where(valid, t, 0)
+        t_safe = t if valid.all() else np.where(valid, t, 0)
         w = valid.astype(logp.dtype)
         if weight is not None:
             w = w * weight.astype(logp.dtype)[t_safe]
@@ -104,7 +111,7 @@ class NLLLossFn(Function):
         c = shape[1] if len(shape) > 1 else shape[0]
         g2 = np.zeros((t_safe.shape[0], c), dtype=w.dtype)
         g2[np.arange(t_safe.shape[0]), t_safe] = coef
-        if len(shape) == 1:
+        if len(shape) <= 2:
             return g2.reshape(shape), None, None, None, None
         moved = (shape[0],) + tuple(shape[2:]) + (c,)
         return np.moveaxis(g2.reshape(moved), -1, 1), None, None, None, None
