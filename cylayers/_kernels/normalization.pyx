@@ -13,6 +13,10 @@ include/cylayers/norm_kernels.h (float64 accumulation, SIMD reductions).
 - ``tile_grad_sums`` / ``block_affine_grad``: backward's two passes. Sums of g and g*(x - center)
   per tile, then dx = ga[b] * g + xa[b] * (x - center[b]) + c0[b], with the per-block
   coefficients derived in Python from the sums. Nothing normalized is ever stored.
+- ``channel_stats`` / ``channel_affine`` / ``channel_grad_sums`` / ``channel_affine_grad``:
+  the same four steps for BatchNorm with per-channel values (no per-block copies of them): each
+  channel's N blocks merged in order by one thread (the sums do not depend on the thread
+  count), the elementwise passes over all (sample, channel) blocks.
 - ``group_norm_forward`` / ``group_norm_backward``: Group- and InstanceNorm with batch statistics,
   one group per iteration: statistics and affine fused, the group re-read from cache.
 - ``layer_norm_forward`` / ``layer_norm_backward``: one row per iteration, statistics fused into
@@ -139,6 +143,113 @@ def block_affine_grad(const floating[::1] grad,  # IN
         else:
             cyl_affine_grad_d(&grad[o], &x[o], &grad_in[o], tile_len, center[b], ga[b], xa[b],
                               c0[b])
+
+
+cdef _check_channels(Py_ssize_t x_len, Py_ssize_t n_channel_values, Py_ssize_t N, Py_ssize_t C,
+                     Py_ssize_t L, str name):
+    if x_len != N * C * L or n_channel_values != C:
+        raise ValueError(f"{name}: array sizes do not match (N, C, L) = ({N}, {C}, {L})")
+
+
+def channel_stats(const floating[::1] x,   # IN  (N, C, L)
+                  double[::1] mean,        # OUT (C,)
+                  double[::1] m2,          # OUT (C,): sum (x - mean)^2 over N and L
+                  Py_ssize_t N, Py_ssize_t C, Py_ssize_t L, int num_threads):
+    cdef Py_ssize_t ch, n
+    cdef double block_mean, block_m2, mu, acc, delta
+    _check_channels(x.shape[0], mean.shape[0], N, C, L, "channel_stats")
+    if m2.shape[0] != C:
+        raise ValueError("channel_stats: array sizes do not match")
+    for ch in prange(C, nogil=True, schedule='static', num_threads=num_threads,
+                     use_threads_if=num_threads > 1):
+        mu = 0
+        acc = 0
+        for n in range(N):
+            block_mean = 0
+            block_m2 = 0
+            if floating is float:
+                cyl_tile_stats_f(&x[0] + (n * C + ch) * L, L, &block_mean, &block_m2)
+            else:
+                cyl_tile_stats_d(&x[0] + (n * C + ch) * L, L, &block_mean, &block_m2)
+            # Chan et al. for n blocks so far and one more, all of L elements
+            delta = block_mean - mu
+            mu = mu + delta / (n + 1)
+            acc = acc + block_m2 + delta * delta * L * n / (n + 1)
+        mean[ch] = mu
+        m2[ch] = acc
+
+
+def channel_affine(const floating[::1] x,      # IN  (N, C, L)
+                   const double[::1] center,   # IN  (C,)
+                   const double[::1] scale,    # IN  (C,)
+                   const double[::1] shift,    # IN  (C,)
+                   floating[::1] out,          # OUT (N, C, L)
+                   Py_ssize_t N, Py_ssize_t C, Py_ssize_t L, int num_threads):
+    cdef Py_ssize_t p, ch
+    _check_channels(x.shape[0], center.shape[0], N, C, L, "channel_affine")
+    if out.shape[0] != x.shape[0] or scale.shape[0] != C or shift.shape[0] != C:
+        raise ValueError("channel_affine: array sizes do not match")
+    for p in prange(N * C, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        ch = p % C
+        if floating is float:
+            cyl_affine_f(&x[0] + p * L, &out[0] + p * L, L, center[ch], scale[ch], shift[ch])
+        else:
+            cyl_affine_d(&x[0] + p * L, &out[0] + p * L, L, center[ch], scale[ch], shift[ch])
+
+
+def channel_grad_sums(const floating[::1] grad,   # IN  (N, C, L)
+                      const floating[::1] x,      # IN  (N, C, L)
+                      const double[::1] center,   # IN  (C,)
+                      double[::1] sum_g,          # OUT (C,): sum g
+                      double[::1] sum_gxc,        # OUT (C,): sum g * (x - center)
+                      Py_ssize_t N, Py_ssize_t C, Py_ssize_t L, int num_threads):
+    cdef Py_ssize_t ch, n
+    cdef double sg, sgx, block_g, block_gx
+    _check_channels(x.shape[0], center.shape[0], N, C, L, "channel_grad_sums")
+    if grad.shape[0] != x.shape[0] or sum_g.shape[0] != C or sum_gxc.shape[0] != C:
+        raise ValueError("channel_grad_sums: array sizes do not match")
+    for ch in prange(C, nogil=True, schedule='static', num_threads=num_threads,
+                     use_threads_if=num_threads > 1):
+        sg = 0
+        sgx = 0
+        for n in range(N):
+            block_g = 0
+            block_gx = 0
+            if floating is float:
+                cyl_grad_sums_f(&grad[0] + (n * C + ch) * L, &x[0] + (n * C + ch) * L, L,
+                                center[ch], &block_g, &block_gx)
+            else:
+                cyl_grad_sums_d(&grad[0] + (n * C + ch) * L, &x[0] + (n * C + ch) * L, L,
+                                center[ch], &block_g, &block_gx)
+            sg = sg + block_g
+            sgx = sgx + block_gx
+        sum_g[ch] = sg
+        sum_gxc[ch] = sgx
+
+
+def channel_affine_grad(const floating[::1] grad,  # IN  (N, C, L)
+                        const floating[::1] x,     # IN  (N, C, L)
+                        const double[::1] center,  # IN  (C,)
+                        const double[::1] ga,      # IN  (C,): coefficient of g
+                        const double[::1] xa,      # IN  (C,): coefficient of (x - center)
+                        const double[::1] c0,      # IN  (C,): constant
+                        floating[::1] grad_in,     # OUT (N, C, L)
+                        Py_ssize_t N, Py_ssize_t C, Py_ssize_t L, int num_threads):
+    cdef Py_ssize_t p, ch
+    _check_channels(x.shape[0], center.shape[0], N, C, L, "channel_affine_grad")
+    if grad.shape[0] != x.shape[0] or grad_in.shape[0] != x.shape[0] or ga.shape[0] != C \
+            or xa.shape[0] != C or c0.shape[0] != C:
+        raise ValueError("channel_affine_grad: array sizes do not match")
+    for p in prange(N * C, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        ch = p % C
+        if floating is float:
+            cyl_affine_grad_f(&grad[0] + p * L, &x[0] + p * L, &grad_in[0] + p * L, L,
+                              center[ch], ga[ch], xa[ch], c0[ch])
+        else:
+            cyl_affine_grad_d(&grad[0] + p * L, &x[0] + p * L, &grad_in[0] + p * L, L,
+                              center[ch], ga[ch], xa[ch], c0[ch])
 
 
 def layer_norm_forward(const floating[::1] x,       # IN  n_rows rows of row_len

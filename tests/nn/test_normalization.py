@@ -266,6 +266,51 @@ def test_fused_and_tiled_group_norm_paths_agree(monkeypatch, make, shape):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+
+@pytest.mark.parametrize("make, shape, train", [
+    (lambda: nn.BatchNorm2d(16), (3, 16, 9, 7), True),
+    (lambda: nn.BatchNorm2d(16), (3, 16, 9, 7), False),
+    (lambda: nn.BatchNorm1d(6, affine=False), (5, 6, 11), True),
+    (lambda: nn.BatchNorm1d(5), (7, 5), True),
+    (lambda: nn.BatchNorm3d(4, track_running_stats=False), (2, 4, 3, 5, 2), True),
+])
+def test_per_channel_and_tiled_batch_norm_paths_agree(monkeypatch, make, shape, train):
+    """BatchNorm's per-channel kernels and the tiled per-block ones (chosen by speed in
+    _per_channel), forced in turn on the same input: output, every gradient and the running
+    estimates agree, and both match PyTorch."""
+    from cylayers.nn.functional import normalization
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape) * 3 + 1e3  # a large mean: the merged statistics must hold
+    g = rng.standard_normal(shape)
+    params = [rng.standard_normal(p.shape) for p in make().parameters()]
+    results = []
+    for per_channel in (True, False):
+        monkeypatch.setattr(normalization, "_per_channel", lambda layout, f=per_channel: f)
+        m = make().double().train(train)
+        for p, value in zip(m.parameters(), params):
+            p.data = cylayers.tensor(value)
+        xt = cylayers.tensor(x, requires_grad=True)
+        y = m(xt)
+        y.backward(cylayers.tensor(g))
+        results.append([y.detach().numpy(), xt.grad.numpy()]
+                       + [p.grad.numpy() for p in m.parameters()]
+                       + [b.numpy().copy() for b in m.buffers() if b.dtype != cylayers.int64])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    tm = {1: torch.nn.BatchNorm1d, 2: torch.nn.BatchNorm1d, 3: torch.nn.BatchNorm1d,
+          4: torch.nn.BatchNorm2d, 5: torch.nn.BatchNorm3d}[len(shape)]
+    ref = make()
+    t = tm(shape[1], affine=ref.affine, track_running_stats=ref.track_running_stats).double()
+    t.train(train)
+    with torch.no_grad():
+        for p, value in zip(t.parameters(), params):
+            p.copy_(torch.from_numpy(value))
+    tx = torch.from_numpy(x).requires_grad_()
+    ty = t(tx)
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(results[0][0], ty.detach().numpy(), rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(results[0][1], tx.grad.numpy(), rtol=1e-6, atol=1e-8)
+
 def test_big_blocks_are_split_into_tiles():
     """Fewer blocks than threads: the kernels tile the blocks; results unchanged."""
     rng = np.random.default_rng(0)
@@ -416,3 +461,16 @@ def test_float32_large_mean_is_as_accurate_as_float64(fn, axes):
         outs.append((y.detach().numpy().astype(np.float64), x.grad.numpy().astype(np.float64)))
     np.testing.assert_allclose(outs[0][0], outs[1][0], atol=1e-4)
     np.testing.assert_allclose(outs[0][1], outs[1][1], atol=1e-4)
+
+
+def test_channel_kernels_refuse_mismatched_sizes():
+    from cylayers._kernels import normalization as K
+    x, c3, c4 = np.zeros(2 * 3 * 5), np.zeros(3), np.zeros(4)
+    with pytest.raises(ValueError, match="channel_stats: array sizes"):
+        K.channel_stats(x, c4, c4, 2, 3, 5, 1)
+    with pytest.raises(ValueError, match="channel_affine: array sizes"):
+        K.channel_affine(x, c3, c3, c3, x[:-1], 2, 3, 5, 1)
+    with pytest.raises(ValueError, match="channel_grad_sums: array sizes"):
+        K.channel_grad_sums(x, x[:-1], c3, c3, c3, 2, 3, 5, 1)
+    with pytest.raises(ValueError, match="channel_affine_grad: array sizes"):
+        K.channel_affine_grad(x, x, c3, c3, c4, c3, x, 2, 3, 5, 1)
