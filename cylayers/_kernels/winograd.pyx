@@ -17,10 +17,26 @@ overlapping scatter-add of input_transform_backward never races. The transforms 
 subtract (and A, B hold only 0 and +-1), so they add no rounding of their own beyond a few adds.
 """
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
+from libc.stdlib cimport free, malloc
 
 cdef extern from "cylayers/window.h" nogil:
     bint cyl_inside(Py_ssize_t index, Py_ssize_t size)
+
+cdef extern from "cylayers/winograd.h" nogil:
+    void cyl_prefetch_rows(const void* p, Py_ssize_t nbytes)
+    void cyl_wino_bt_rows_f(const float* d0, const float* d1, const float* d2, const float* d3,
+                            float* t, Py_ssize_t n)
+    void cyl_wino_bt_rows_d(const double* d0, const double* d1, const double* d2,
+                            const double* d3, double* t, Py_ssize_t n)
+    void cyl_wino_tb_f(const float* t, Py_ssize_t nl, float* v, Py_ssize_t step)
+    void cyl_wino_tb_d(const double* t, Py_ssize_t nl, double* v, Py_ssize_t step)
+    void cyl_wino_tb_adjoint_f(const float* v, Py_ssize_t step, float* h, Py_ssize_t nl)
+    void cyl_wino_tb_adjoint_d(const double* v, Py_ssize_t step, double* h, Py_ssize_t nl)
+    void cyl_wino_bt_rows_adjoint_f(const float* t, float* r0, float* r1, float* r2, float* r3,
+                                    Py_ssize_t n)
+    void cyl_wino_bt_rows_adjoint_d(const double* t, double* r0, double* r1, double* r2,
+                                    double* r3, Py_ssize_t n)
 
 
 # Each plane is transformed by a function of its own: its scratch arrays are then private to
@@ -31,6 +47,9 @@ cdef extern from "cylayers/window.h" nogil:
 # elements at a time. A plane's tiles are consecutive in p, so a chunk is a run of each row.
 cdef enum:
     CHUNK = 32
+    # The input transforms work on MAX_LANES channels at once, channels last: every loop over
+    # them is contiguous, so it vectorizes (and the scratch rows stay in the L1 cache).
+    MAX_LANES = 64
 
 
 cdef inline void _store_rows(const floating* buf, floating* rows, Py_ssize_t row_step,
@@ -51,57 +70,97 @@ cdef inline void _load_rows(const floating* rows, Py_ssize_t row_step, floating*
             buf[xi * CHUNK + j] = rows[xi * row_step + j]
 
 
-cdef void _input_plane(const floating* x, floating* V, Py_ssize_t row_step, Py_ssize_t H,
-                       Py_ssize_t W, Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t TH,
-                       Py_ssize_t TW) noexcept nogil:
-    """x: the plane; V: its first tile in row 0 (row xi is row_step further)."""
-    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col
-    cdef floating d[4][4]
-    cdef floating t[4][4]
-    cdef floating buf[16][CHUNK]
-    for chunk in range((TH * TW + CHUNK - 1) // CHUNK):
-        t0 = chunk * CHUNK
-        cnt = CHUNK if t0 + CHUNK <= TH * TW else TH * TW - t0
-        for j in range(cnt):
-            ty = (t0 + j) // TW
-            tx = (t0 + j) % TW
-            for i in range(4):
-                r = 2 * ty - pad_h + i
-                for k in range(4):
-                    col = 2 * tx - pad_w + k
-                    if cyl_inside(r, H) and cyl_inside(col, W):
-                        d[i][k] = x[r * W + col]
-                    else:
-                        d[i][k] = 0
-            for k in range(4):  # t = B^T d
-                t[0][k] = d[0][k] - d[2][k]
-                t[1][k] = d[1][k] + d[2][k]
-                t[2][k] = d[2][k] - d[1][k]
-                t[3][k] = d[1][k] - d[3][k]
-            for i in range(4):  # V = t B
-                buf[4 * i + 0][j] = t[i][0] - t[i][2]
-                buf[4 * i + 1][j] = t[i][1] + t[i][2]
-                buf[4 * i + 2][j] = t[i][2] - t[i][1]
-                buf[4 * i + 3][j] = t[i][1] - t[i][3]
-        _store_rows(&buf[0][0], V + t0, row_step, cnt)
+cdef void _load_row(const floating* x, Py_ssize_t plane, Py_ssize_t nl, Py_ssize_t r,
+                    Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad_w, Py_ssize_t span,
+                    floating* row) noexcept nogil:
+    """row[q, l] = x[channel l, r, q - pad_w] for q < span (0 outside the image), channels
+    last. Read along the rows, one channel at a time: the channels' planes are often 4 KiB
+    apart, and read across them they evict each other from the cache."""
+    cdef Py_ssize_t l, q, lo, hi
+    cdef const floating* src
+    lo = pad_w if pad_w < span else span
+    hi = pad_w + W if pad_w + W < span else span
+    for l in range(nl):
+        if not cyl_inside(r, H):
+            for q in range(span):
+                row[q * nl + l] = 0
+            continue
+        src = x + l * plane + r * W - pad_w
+        if r + 2 < H:  # the next strip's row of this channel: many channels, too many
+            cyl_prefetch_rows(src + 2 * W + lo, (hi - lo) * sizeof(floating))  # streams
+        for q in range(lo):
+            row[q * nl + l] = 0
+        for q in range(lo, hi):
+            row[q * nl + l] = src[q]
+        for q in range(hi, span):
+            row[q * nl + l] = 0
+
+
+cdef void _input_image(const floating* x, Py_ssize_t plane, Py_ssize_t nl, floating* V,
+                       Py_ssize_t xi_step, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                       Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t TH, Py_ssize_t TW,
+                       floating* S) noexcept nogil:
+    """One image for nl channels. x: the first channel's plane (the others `plane` further);
+    V: tile 0, first channel (row xi xi_step further, tiles C apart); S: scratch for 8 rows
+    of (2 TW + 2) columns x nl channels. Tile row ty reads input rows 2 ty - pad_h .. + 3:
+    a ring of 4 rows (R) keeps the two it shares with the next, so each row is loaded once;
+    T holds B^T d for the strip."""
+    cdef Py_ssize_t span = 2 * TW + 2, n = span * nl, ty, j, tx, a, o
+    cdef floating* R = S
+    cdef floating* T = S + 4 * n
+    cdef const floating* r0
+    cdef const floating* r1
+    cdef const floating* r2
+    cdef const floating* r3
+    for ty in range(TH):
+        for j in range(0 if ty == 0 else 2 * ty + 2, 2 * ty + 4):  # padded row j in slot j % 4
+            _load_row(x, plane, nl, j - pad_h, H, W, pad_w, span, R + (j % 4) * n)
+        r0 = R + ((2 * ty) % 4) * n
+        r1 = R + ((2 * ty + 1) % 4) * n
+        r2 = R + ((2 * ty + 2) % 4) * n
+        r3 = R + ((2 * ty + 3) % 4) * n
+        if floating is float:  # t = B^T d, down the columns
+            cyl_wino_bt_rows_f(r0, r1, r2, r3, T, n)
+        else:
+            cyl_wino_bt_rows_d(r0, r1, r2, r3, T, n)
+        for a in range(4):  # V = t B across each tile's 4 columns; 4 rows of V at a time
+            for tx in range(TW):
+                o = 4 * a * xi_step + (ty * TW + tx) * C
+                if floating is float:
+                    cyl_wino_tb_f(T + a * n + 2 * tx * nl, nl, V + o, xi_step)
+                else:
+                    cyl_wino_tb_d(T + a * n + 2 * tx * nl, nl, V + o, xi_step)
 
 
 def input_transform(const floating[::1] x,   # IN  (N, C, H, W)
-                    floating[::1] V,         # OUT (16, C, P)
+                    floating[::1] V,         # OUT (16, P, C)
                     Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                     Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t TH, Py_ssize_t TW,
                     int num_threads):
-    cdef Py_ssize_t P = N * TH * TW, plane
+    cdef Py_ssize_t P = N * TH * TW, task, grp, n, c0, nl
+    cdef Py_ssize_t lanes = C if C < MAX_LANES else MAX_LANES
+    cdef Py_ssize_t groups = (C + lanes - 1) // lanes if C else 0
+    cdef Py_ssize_t scratch = 8 * (2 * TW + 2) * lanes
+    cdef floating* S
     if x.shape[0] != N * C * H * W or V.shape[0] != 16 * C * P:
         raise ValueError("input_transform: array sizes do not match the geometry")
     if N * C == 0 or P == 0:
         return
-    for plane in prange(N * C, nogil=True, schedule='static', num_threads=num_threads,
-                        use_threads_if=num_threads > 1):
-        # plane (n, c): row c of V[0], from tile n * TH * TW
-        _input_plane(&x[0] + plane * H * W,
-                     &V[0] + (plane % C) * P + (plane // C) * TH * TW,
-                     C * P, H, W, pad_h, pad_w, TH, TW)
+    S = <floating*> malloc(num_threads * scratch * sizeof(floating))
+    if S == NULL:
+        raise MemoryError("input_transform: no memory for the scratch rows")
+    try:
+        for task in prange(N * groups, nogil=True, schedule='static', num_threads=num_threads,
+                           use_threads_if=num_threads > 1):
+            grp = task % groups
+            n = task // groups
+            c0 = grp * lanes
+            nl = lanes if c0 + lanes <= C else C - c0
+            _input_image(&x[0] + (n * C + c0) * H * W, H * W, nl,
+                         &V[0] + n * TH * TW * C + c0, P * C, C, H, W, pad_h, pad_w, TH, TW,
+                         S + threadid() * scratch)
+    finally:
+        free(S)
 
 
 cdef void _output_plane(const floating* M, floating* out, Py_ssize_t row_step, Py_ssize_t OH,
@@ -195,55 +254,99 @@ def output_transform_backward(const floating[::1] grad,  # IN  (N, O, OH, OW)
                            O * P, OH, OW, TH, TW)
 
 
-cdef void _input_grad_plane(const floating* dV, floating* dx, Py_ssize_t row_step,
-                            Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad_h, Py_ssize_t pad_w,
-                            Py_ssize_t TH, Py_ssize_t TW) noexcept nogil:
-    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col
-    cdef floating buf[16][CHUNK]
-    cdef floating s[4][4]
-    cdef floating e[4]
-    for i in range(H * W):
-        dx[i] = 0
-    for chunk in range((TH * TW + CHUNK - 1) // CHUNK):
-        t0 = chunk * CHUNK
-        cnt = CHUNK if t0 + CHUNK <= TH * TW else TH * TW - t0
-        _load_rows(dV + t0, row_step, &buf[0][0], cnt)
-        for j in range(cnt):
-            ty = (t0 + j) // TW
-            tx = (t0 + j) % TW
-            for k in range(4):  # s = B v
-                s[0][k] = buf[k][j]
-                s[1][k] = buf[4 + k][j] - buf[8 + k][j] + buf[12 + k][j]
-                s[2][k] = buf[4 + k][j] + buf[8 + k][j] - buf[k][j]
-                s[3][k] = -buf[12 + k][j]
-            for i in range(4):  # dd = s B^T, added where the patch is inside the image
-                r = 2 * ty - pad_h + i
-                if not cyl_inside(r, H):
-                    continue
-                e[0] = s[i][0]
-                e[1] = s[i][1] - s[i][2] + s[i][3]
-                e[2] = s[i][1] + s[i][2] - s[i][0]
-                e[3] = -s[i][3]
-                for k in range(4):
-                    col = 2 * tx - pad_w + k
-                    if cyl_inside(col, W):
-                        dx[r * W + col] += e[k]
+cdef void _store_row(const floating* row, Py_ssize_t nl, Py_ssize_t r, Py_ssize_t H,
+                     Py_ssize_t W, Py_ssize_t pad_w, Py_ssize_t span, floating* dx,
+                     Py_ssize_t plane) noexcept nogil:
+    """dx[channel l, r, q - pad_w] = row[q, l] where inside the image (the adjoint of
+    _load_row); along the rows, one channel at a time."""
+    cdef Py_ssize_t l, q, lo, hi
+    cdef floating* dst
+    if not cyl_inside(r, H):
+        return
+    lo = pad_w if pad_w < span else span
+    hi = pad_w + W if pad_w + W < span else span
+    for l in range(nl):
+        dst = dx + l * plane + r * W - pad_w
+        for q in range(lo, hi):
+            dst[q] = row[q * nl + l]
 
 
-def input_transform_backward(const floating[::1] dV,  # IN  (16, C, P)
+cdef void _input_grad_image(const floating* dV, Py_ssize_t xi_step, Py_ssize_t C,
+                            Py_ssize_t nl, floating* dx, Py_ssize_t plane, Py_ssize_t H,
+                            Py_ssize_t W, Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t TH,
+                            Py_ssize_t TW, floating* S) noexcept nogil:
+    """One image for nl channels. dV: tile 0, first channel (row xi xi_step further, tiles C
+    apart); dx: the first channel's plane (the others `plane` further), overwritten. Tile row
+    ty adds into padded rows 2 ty .. 2 ty + 3, kept in a ring of 4 (R); rows 2 ty and 2 ty + 1
+    are complete after it and are written out. T holds v B^T for the strip."""
+    cdef Py_ssize_t span = 2 * TW + 2, n = span * nl, i, q, l, j, tx, ty, a
+    cdef const floating* v
+    cdef floating* h
+    cdef floating* R = S
+    cdef floating* T = S + 4 * n
+    cdef floating* r0
+    cdef floating* r1
+    cdef floating* r2
+    cdef floating* r3
+    for l in range(nl):  # rows and columns no tile covers get no gradient
+        for i in range(H * W):
+            dx[l * plane + i] = 0
+    for q in range(4 * n):
+        R[q] = 0
+    for ty in range(TH):
+        for q in range(4 * n):
+            T[q] = 0
+        for a in range(4):  # v B^T across, into the strip's columns 2 tx .. 2 tx + 3
+            for tx in range(TW):
+                v = dV + 4 * a * xi_step + (ty * TW + tx) * C
+                h = T + a * n + 2 * tx * nl
+                if floating is float:
+                    cyl_wino_tb_adjoint_f(v, xi_step, h, nl)
+                else:
+                    cyl_wino_tb_adjoint_d(v, xi_step, h, nl)
+        r0 = R + ((2 * ty) % 4) * n
+        r1 = R + ((2 * ty + 1) % 4) * n
+        r2 = R + ((2 * ty + 2) % 4) * n
+        r3 = R + ((2 * ty + 3) % 4) * n
+        if floating is float:  # B (.) down the columns, added into the 4 rows
+            cyl_wino_bt_rows_adjoint_f(T, r0, r1, r2, r3, n)
+        else:
+            cyl_wino_bt_rows_adjoint_d(T, r0, r1, r2, r3, n)
+        for j in range(2 * ty, 2 * ty + 2 if ty + 1 < TH else 2 * ty + 4):  # complete rows
+            _store_row(R + (j % 4) * n, nl, j - pad_h, H, W, pad_w, span, dx, plane)
+            for q in range(n):  # the slot starts over as row j + 4
+                R[(j % 4) * n + q] = 0
+
+
+def input_transform_backward(const floating[::1] dV,  # IN  (16, P, C)
                              floating[::1] dx,        # OUT (N, C, H, W), overwritten
                              Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                              Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t TH,
                              Py_ssize_t TW, int num_threads):
-    cdef Py_ssize_t P = N * TH * TW, plane
+    cdef Py_ssize_t P = N * TH * TW, task, grp, n, c0, nl
+    cdef Py_ssize_t lanes = C if C < MAX_LANES else MAX_LANES
+    cdef Py_ssize_t groups = (C + lanes - 1) // lanes if C else 0
+    cdef Py_ssize_t scratch = 8 * (2 * TW + 2) * lanes
+    cdef floating* S
     if dV.shape[0] != 16 * C * P or dx.shape[0] != N * C * H * W:
         raise ValueError("input_transform_backward: array sizes do not match the geometry")
     if N * C == 0 or H * W == 0:
         return
-    for plane in prange(N * C, nogil=True, schedule='static', num_threads=num_threads,
-                        use_threads_if=num_threads > 1):
-        _input_grad_plane(&dV[0] + (plane % C) * P + (plane // C) * TH * TW,
-                          &dx[0] + plane * H * W, C * P, H, W, pad_h, pad_w, TH, TW)
+    S = <floating*> malloc(num_threads * scratch * sizeof(floating))
+    if S == NULL:
+        raise MemoryError("input_transform_backward: no memory for the scratch rows")
+    try:
+        for task in prange(N * groups, nogil=True, schedule='static',
+                           num_threads=num_threads, use_threads_if=num_threads > 1):
+            grp = task % groups
+            n = task // groups
+            c0 = grp * lanes
+            nl = lanes if c0 + lanes <= C else C - c0
+            _input_grad_image(&dV[0] + n * TH * TW * C + c0, P * C, C, nl,
+                              &dx[0] + (n * C + c0) * H * W, H * W, H, W, pad_h, pad_w, TH,
+                              TW, S + threadid() * scratch)
+    finally:
+        free(S)
 
 
 def weight_transform(const floating[::1] w,  # IN  (O, C, 3, 3)

@@ -56,8 +56,9 @@ class WinogradPlan:
         return dw
 
     def input(self, x, nt):
+        """x -> V, (16, tiles, C): channels last, so the transform vectorizes over them."""
         c = x.shape[1]
-        v = np.empty((16, c, self.tiles), dtype=x.dtype)
+        v = np.empty((16, self.tiles, c), dtype=x.dtype)
         WK.input_transform(x.reshape(-1), v.reshape(-1), self.n, c, self.h, self.w,
                            self.pad_h, self.pad_w, self.th, self.tw, nt)
         return v
@@ -78,7 +79,8 @@ class WinogradPlan:
         return dm
 
     def input_grad(self, dv, nt):
-        c = dv.shape[1]
+        """dV (16, tiles, C) -> the input's gradient."""
+        c = dv.shape[2]
         dx = np.empty((self.n, c, self.h, self.w), dtype=dv.dtype)
         WK.input_transform_backward(c_array(dv).reshape(-1), dx.reshape(-1), self.n, c,
                                     self.h, self.w, self.pad_h, self.pad_w, self.th, self.tw, nt)
@@ -96,7 +98,7 @@ def winograd_backward(ctx, g):
     dm = plan.output_grad(g, nt)  # (16, o, tiles)
     dx = dw = None
     if need_w:
-        dw = plan.weight_grad(blas.matmul(dm, v, trans_b=True)).reshape(weight.shape)
+        dw = plan.weight_grad(blas.matmul(dm, v)).reshape(weight.shape)
     if need_x:
-        dx = plan.input_grad(blas.matmul(u, dm, trans_a=True), nt).reshape(x.shape)
+        dx = plan.input_grad(blas.matmul(dm, u, trans_a=True), nt).reshape(x.shape)
     return dx, dw
