@@ -5,16 +5,15 @@ g the 3x3 kernel: 16 multiplies per channel pair instead of 36, and the 16 produ
 (tile, channel pair) are 16 matrix products over channels (done by the gemm kernel). These
 kernels are the data transforms and their adjoints (the exact gradient of the forward):
 
-    input_transform              V[xi, c, p]  = (B^T d B)[xi]  for every tile p of x
-    output_transform             y tile       = A^T M[:, o, p] A
-    output_transform_backward    dM[xi, o, p] = (A dy A^T)[xi]
-    input_transform_backward     dx          += B dV[:, c, p] B^T, tiles overlapping by 2
+    input_transform              V[xi, p, c]  = (B^T d B)[xi]  for every tile p of x
+    output_transform             y tile       = A^T M[:, p, o] A (+ bias)
+    output_transform_backward    dM[xi, p, o] = (A dy A^T)[xi]
+    input_transform_backward     dx          += B dV[:, p, c] B^T, tiles overlapping by 2
 
 Tiles are numbered p = (n * TH + ty) * TW + tx; tile (ty, tx) reads input rows 2 ty - pad_h ..
 +3 and columns 2 tx - pad_w .. +3 (zeros outside the image) and writes output rows 2 ty, 2 ty + 1
-(those inside the output). Each kernel runs one (sample, channel) plane per iteration, so the
-overlapping scatter-add of input_transform_backward never races. The transforms only add and
-subtract (and A, B hold only 0 and +-1), so they add no rounding of their own beyond a few adds.
+(those inside the output). The transforms only add and subtract (and A, B hold only 0 and
++-1), so they add no rounding of their own beyond a few adds.
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
@@ -33,41 +32,29 @@ cdef extern from "cylayers/winograd.h" nogil:
     void cyl_wino_tb_d(const double* t, Py_ssize_t nl, double* v, Py_ssize_t step)
     void cyl_wino_tb_adjoint_f(const float* v, Py_ssize_t step, float* h, Py_ssize_t nl)
     void cyl_wino_tb_adjoint_d(const double* v, Py_ssize_t step, double* h, Py_ssize_t nl)
+    void cyl_wino_at_f(const float* m, Py_ssize_t step, Py_ssize_t nl, const float* bias,
+                       float* y0, float* y1)
+    void cyl_wino_at_d(const double* m, Py_ssize_t step, Py_ssize_t nl, const double* bias,
+                       double* y0, double* y1)
+    void cyl_wino_at_adjoint_f(const float* g0, const float* g1, Py_ssize_t nl, float* dm,
+                               Py_ssize_t step)
+    void cyl_wino_at_adjoint_d(const double* g0, const double* g1, Py_ssize_t nl, double* dm,
+                               Py_ssize_t step)
     void cyl_wino_bt_rows_adjoint_f(const float* t, float* r0, float* r1, float* r2, float* r3,
                                     Py_ssize_t n)
     void cyl_wino_bt_rows_adjoint_d(const double* t, double* r0, double* r1, double* r2,
                                     double* r3, Py_ssize_t n)
 
 
-# Each plane is transformed by a function of its own: its scratch arrays are then private to
-# the thread (C arrays declared beside a prange would be shared by all threads). The 16 rows
-# of V / M / dM / dV that a plane touches lie C * P or O * P elements apart, often a multiple
-# of 4 KiB: touched one element at a time they evict each other from the cache (measured 3-6x
-# slower), so tiles go through a (16, CHUNK) buffer and each row is read or written CHUNK
-# elements at a time. A plane's tiles are consecutive in p, so a chunk is a run of each row.
+# The data transforms work on up to MAX_LANES channels of one image at a time, channels last
+# (V, M, dM and dV are (16, P, channels); planes are moved through a few scratch rows of
+# (columns, channels)): every transform is then a contiguous loop over the channels, which the
+# compiler vectorizes (include/cylayers/winograd.h), where one plane at a time it ran one tile,
+# one element after the other. Each image's channel group is one task with its own scratch
+# (malloc'd per thread, indexed by threadid()), so the scatter-add of the input's gradient,
+# whose tiles overlap by two rows and columns, never races.
 cdef enum:
-    CHUNK = 32
-    # The input transforms work on MAX_LANES channels at once, channels last: every loop over
-    # them is contiguous, so it vectorizes (and the scratch rows stay in the L1 cache).
     MAX_LANES = 64
-
-
-cdef inline void _store_rows(const floating* buf, floating* rows, Py_ssize_t row_step,
-                             Py_ssize_t cnt) noexcept nogil:
-    """rows[xi * row_step + j] = buf[xi][j] for the 16 rows, j < cnt (buf is 16 x CHUNK)."""
-    cdef Py_ssize_t xi, j
-    for xi in range(16):
-        for j in range(cnt):
-            rows[xi * row_step + j] = buf[xi * CHUNK + j]
-
-
-cdef inline void _load_rows(const floating* rows, Py_ssize_t row_step, floating* buf,
-                            Py_ssize_t cnt) noexcept nogil:
-    """buf[xi][j] = rows[xi * row_step + j] for the 16 rows, j < cnt."""
-    cdef Py_ssize_t xi, j
-    for xi in range(16):
-        for j in range(cnt):
-            buf[xi * CHUNK + j] = rows[xi * row_step + j]
 
 
 cdef void _load_row(const floating* x, Py_ssize_t plane, Py_ssize_t nl, Py_ssize_t r,
@@ -163,95 +150,107 @@ def input_transform(const floating[::1] x,   # IN  (N, C, H, W)
         free(S)
 
 
-cdef void _output_plane(const floating* M, floating* out, Py_ssize_t row_step, Py_ssize_t OH,
+cdef void _output_image(const floating* M, Py_ssize_t xi_step, Py_ssize_t O, Py_ssize_t nl,
+                        const floating* bias, floating* out, Py_ssize_t plane, Py_ssize_t OH,
                         Py_ssize_t OW, Py_ssize_t TH, Py_ssize_t TW,
-                        floating shift) noexcept nogil:
-    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r
-    cdef floating buf[16][CHUNK]
-    cdef floating t[2][4]
-    for chunk in range((TH * TW + CHUNK - 1) // CHUNK):
-        t0 = chunk * CHUNK
-        cnt = CHUNK if t0 + CHUNK <= TH * TW else TH * TW - t0
-        _load_rows(M + t0, row_step, &buf[0][0], cnt)
-        for j in range(cnt):
-            ty = (t0 + j) // TW
-            tx = (t0 + j) % TW
-            for k in range(4):  # t = A^T m
-                t[0][k] = buf[k][j] + buf[4 + k][j] + buf[8 + k][j]
-                t[1][k] = buf[4 + k][j] - buf[8 + k][j] - buf[12 + k][j]
-            for i in range(2):  # y = t A, for the rows and columns inside the output
-                r = 2 * ty + i
-                if r >= OH:
-                    break
-                out[r * OW + 2 * tx] = t[i][0] + t[i][1] + t[i][2] + shift
-                if 2 * tx + 1 < OW:
-                    out[r * OW + 2 * tx + 1] = t[i][1] - t[i][2] - t[i][3] + shift
+                        floating* S) noexcept nogil:
+    """One image for nl channels. M: tile 0, first channel (row xi xi_step further, tiles O
+    apart); bias: the first channel's, or NULL; out: the first channel's plane (the others
+    `plane` further). A tile row's two output rows are built channels last in S, then stored
+    along the rows."""
+    cdef Py_ssize_t span = 2 * TW, n = span * nl, ty, tx, i
+    for ty in range(TH):
+        for tx in range(TW):
+            if floating is float:
+                cyl_wino_at_f(M + (ty * TW + tx) * O, xi_step, nl, bias, S + 2 * tx * nl,
+                              S + n + 2 * tx * nl)
+            else:
+                cyl_wino_at_d(M + (ty * TW + tx) * O, xi_step, nl, bias, S + 2 * tx * nl,
+                              S + n + 2 * tx * nl)
+        for i in range(2):
+            _store_row(S + i * n, nl, 2 * ty + i, OH, OW, 0, span, out, plane)
 
 
-def output_transform(const floating[::1] M,     # IN  (16, O, P)
+def output_transform(const floating[::1] M,     # IN  (16, P, O)
                      const floating[::1] bias,  # IN  (O,), or empty for no bias
                      floating[::1] out,         # OUT (N, O, OH, OW)
                      Py_ssize_t N, Py_ssize_t O, Py_ssize_t OH, Py_ssize_t OW,
                      Py_ssize_t TH, Py_ssize_t TW, int num_threads):
-    cdef Py_ssize_t P = N * TH * TW, plane
+    cdef Py_ssize_t P = N * TH * TW, task, grp, n, o0, nl
+    cdef Py_ssize_t lanes = O if O < MAX_LANES else MAX_LANES
+    cdef Py_ssize_t groups = (O + lanes - 1) // lanes if O else 0
+    cdef Py_ssize_t scratch = 2 * 2 * TW * lanes
     cdef bint has_bias = bias.shape[0] != 0
+    cdef floating* S
     if M.shape[0] != 16 * O * P or out.shape[0] != N * O * OH * OW \
             or (has_bias and bias.shape[0] != O):
         raise ValueError("output_transform: array sizes do not match the geometry")
     if N * O == 0 or P == 0:
         return
-    for plane in prange(N * O, nogil=True, schedule='static', num_threads=num_threads,
-                        use_threads_if=num_threads > 1):
-        _output_plane(&M[0] + (plane % O) * P + (plane // O) * TH * TW,
-                      &out[0] + plane * OH * OW, O * P, OH, OW, TH, TW,
-                      bias[plane % O] if has_bias else 0)
+    S = <floating*> malloc(num_threads * scratch * sizeof(floating))
+    if S == NULL:
+        raise MemoryError("output_transform: no memory for the scratch rows")
+    try:
+        for task in prange(N * groups, nogil=True, schedule='static', num_threads=num_threads,
+                           use_threads_if=num_threads > 1):
+            grp = task % groups
+            n = task // groups
+            o0 = grp * lanes
+            nl = lanes if o0 + lanes <= O else O - o0
+            _output_image(&M[0] + n * TH * TW * O + o0, P * O, O, nl,
+                          &bias[0] + o0 if has_bias else NULL, &out[0] + (n * O + o0) * OH * OW,
+                          OH * OW, OH, OW, TH, TW, S + threadid() * scratch)
+    finally:
+        free(S)
 
 
-cdef void _output_grad_plane(const floating* grad, floating* dM, Py_ssize_t row_step,
-                             Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t TH,
-                             Py_ssize_t TW) noexcept nogil:
-    cdef Py_ssize_t chunk, t0, j, cnt, ty, tx, i, k, r, col
-    cdef floating dy[2][2]
-    cdef floating t[4][2]
-    cdef floating buf[16][CHUNK]
-    for chunk in range((TH * TW + CHUNK - 1) // CHUNK):
-        t0 = chunk * CHUNK
-        cnt = CHUNK if t0 + CHUNK <= TH * TW else TH * TW - t0
-        for j in range(cnt):
-            ty = (t0 + j) // TW
-            tx = (t0 + j) % TW
-            for i in range(2):
-                r = 2 * ty + i
-                for k in range(2):
-                    col = 2 * tx + k
-                    dy[i][k] = grad[r * OW + col] if (r < OH and col < OW) else 0
-            for k in range(2):  # t = A dy
-                t[0][k] = dy[0][k]
-                t[1][k] = dy[0][k] + dy[1][k]
-                t[2][k] = dy[0][k] - dy[1][k]
-                t[3][k] = -dy[1][k]
-            for i in range(4):  # dM = t A^T
-                buf[4 * i + 0][j] = t[i][0]
-                buf[4 * i + 1][j] = t[i][0] + t[i][1]
-                buf[4 * i + 2][j] = t[i][0] - t[i][1]
-                buf[4 * i + 3][j] = -t[i][1]
-        _store_rows(&buf[0][0], dM + t0, row_step, cnt)
+cdef void _output_grad_image(const floating* grad, Py_ssize_t plane, Py_ssize_t nl,
+                             floating* dM, Py_ssize_t xi_step, Py_ssize_t O, Py_ssize_t OH,
+                             Py_ssize_t OW, Py_ssize_t TH, Py_ssize_t TW,
+                             floating* S) noexcept nogil:
+    """One image for nl channels (the adjoint of _output_image, without the bias): a tile
+    row's two rows of the gradient loaded channels last, then each tile's 16 values."""
+    cdef Py_ssize_t span = 2 * TW, n = span * nl, ty, tx, i
+    for ty in range(TH):
+        for i in range(2):
+            _load_row(grad, plane, nl, 2 * ty + i, OH, OW, 0, span, S + i * n)
+        for tx in range(TW):
+            if floating is float:
+                cyl_wino_at_adjoint_f(S + 2 * tx * nl, S + n + 2 * tx * nl, nl,
+                                      dM + (ty * TW + tx) * O, xi_step)
+            else:
+                cyl_wino_at_adjoint_d(S + 2 * tx * nl, S + n + 2 * tx * nl, nl,
+                                      dM + (ty * TW + tx) * O, xi_step)
 
 
 def output_transform_backward(const floating[::1] grad,  # IN  (N, O, OH, OW)
-                              floating[::1] dM,          # OUT (16, O, P)
+                              floating[::1] dM,          # OUT (16, P, O)
                               Py_ssize_t N, Py_ssize_t O, Py_ssize_t OH, Py_ssize_t OW,
                               Py_ssize_t TH, Py_ssize_t TW, int num_threads):
-    cdef Py_ssize_t P = N * TH * TW, plane
+    cdef Py_ssize_t P = N * TH * TW, task, grp, n, o0, nl
+    cdef Py_ssize_t lanes = O if O < MAX_LANES else MAX_LANES
+    cdef Py_ssize_t groups = (O + lanes - 1) // lanes if O else 0
+    cdef Py_ssize_t scratch = 2 * 2 * TW * lanes
+    cdef floating* S
     if grad.shape[0] != N * O * OH * OW or dM.shape[0] != 16 * O * P:
         raise ValueError("output_transform_backward: array sizes do not match the geometry")
     if N * O == 0 or P == 0:
         return
-    for plane in prange(N * O, nogil=True, schedule='static', num_threads=num_threads,
-                        use_threads_if=num_threads > 1):
-        _output_grad_plane(&grad[0] + plane * OH * OW,
-                           &dM[0] + (plane % O) * P + (plane // O) * TH * TW,
-                           O * P, OH, OW, TH, TW)
+    S = <floating*> malloc(num_threads * scratch * sizeof(floating))
+    if S == NULL:
+        raise MemoryError("output_transform_backward: no memory for the scratch rows")
+    try:
+        for task in prange(N * groups, nogil=True, schedule='static', num_threads=num_threads,
+                           use_threads_if=num_threads > 1):
+            grp = task % groups
+            n = task // groups
+            o0 = grp * lanes
+            nl = lanes if o0 + lanes <= O else O - o0
+            _output_grad_image(&grad[0] + (n * O + o0) * OH * OW, OH * OW, nl,
+                               &dM[0] + n * TH * TW * O + o0, P * O, O, OH, OW, TH, TW,
+                               S + threadid() * scratch)
+    finally:
+        free(S)
 
 
 cdef void _store_row(const floating* row, Py_ssize_t nl, Py_ssize_t r, Py_ssize_t H,

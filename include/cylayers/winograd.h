@@ -46,6 +46,44 @@ static inline void cyl_wino_tb_adjoint_##SUFFIX(const T *v, ptrdiff_t step, T *h
     }                                                                                           \
 }                                                                                               \
                                                                                                 \
+/* one tile of outputs for nl channels, y = A^T m A (+ bias), from the 16 rows of M             \
+ * `step` apart into two output rows y0, y1 (the tile's 2 columns, channels last);              \
+ * bias may be NULL */                                                                          \
+static inline void cyl_wino_at_##SUFFIX(const T *m, ptrdiff_t step, ptrdiff_t nl,              \
+                                        const T *bias, T *y0, T *y1) {                          \
+    _Pragma("omp simd")                                                                         \
+    for (ptrdiff_t l = 0; l < nl; l++) {                                                        \
+        T t0[4], t1[4];                                                                         \
+        for (int k = 0; k < 4; k++) {                                                           \
+            T a = m[k * step + l], b = m[(4 + k) * step + l], c = m[(8 + k) * step + l];        \
+            t0[k] = a + b + c;                                                                  \
+            t1[k] = b - c - m[(12 + k) * step + l];                                             \
+        }                                                                                       \
+        T s = bias ? bias[l] : (T)0;                                                            \
+        y0[l] = t0[0] + t0[1] + t0[2] + s;                                                      \
+        y0[nl + l] = t0[1] - t0[2] - t0[3] + s;                                                 \
+        y1[l] = t1[0] + t1[1] + t1[2] + s;                                                      \
+        y1[nl + l] = t1[1] - t1[2] - t1[3] + s;                                                 \
+    }                                                                                           \
+}                                                                                               \
+                                                                                                \
+/* the adjoint of cyl_wino_at: the 16 rows of dM `step` apart = A dy A^T for one tile of the   \
+ * output's gradient (g0, g1: its two rows, 2 columns, channels last) */                        \
+static inline void cyl_wino_at_adjoint_##SUFFIX(const T *g0, const T *g1, ptrdiff_t nl,        \
+                                                T *dm, ptrdiff_t step) {                        \
+    _Pragma("omp simd")                                                                         \
+    for (ptrdiff_t l = 0; l < nl; l++) {                                                        \
+        T a0 = g0[l], a1 = g0[nl + l], b0 = g1[l], b1 = g1[nl + l];                             \
+        T t[4][2] = {{a0, a1}, {a0 + b0, a1 + b1}, {a0 - b0, a1 - b1}, {-b0, -b1}};             \
+        for (int i = 0; i < 4; i++) {                                                           \
+            dm[(4 * i) * step + l] = t[i][0];                                                   \
+            dm[(4 * i + 1) * step + l] = t[i][0] + t[i][1];                                     \
+            dm[(4 * i + 2) * step + l] = t[i][0] - t[i][1];                                     \
+            dm[(4 * i + 3) * step + l] = -t[i][1];                                              \
+        }                                                                                       \
+    }                                                                                           \
+}                                                                                               \
+                                                                                                \
 /* the adjoint of cyl_wino_bt_rows: rows r0..r3 += B (t) for t[0..4n) */                        \
 static inline void cyl_wino_bt_rows_adjoint_##SUFFIX(const T *t, T *r0, T *r1, T *r2, T *r3,  \
                                                      ptrdiff_t n) {                             \

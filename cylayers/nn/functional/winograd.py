@@ -64,16 +64,17 @@ class WinogradPlan:
         return v
 
     def output(self, m, bias, nt):
-        """The products (16, O, tiles) -> the output, plus the bias (empty: none)."""
-        o = m.shape[1]
+        """The products (16, tiles, O) -> the output, plus the bias (empty: none)."""
+        o = m.shape[2]
         out = np.empty((self.n, o, self.oh, self.ow), dtype=m.dtype)
         WK.output_transform(m.reshape(-1), bias, out.reshape(-1), self.n, o, self.oh, self.ow,
                             self.th, self.tw, nt)
         return out
 
     def output_grad(self, g, nt):
+        """The output's gradient -> dM (16, tiles, O)."""
         o = g.shape[1]
-        dm = np.empty((16, o, self.tiles), dtype=g.dtype)
+        dm = np.empty((16, self.tiles, o), dtype=g.dtype)
         WK.output_transform_backward(g.reshape(-1), dm.reshape(-1), self.n, o, self.oh,
                                      self.ow, self.th, self.tw, nt)
         return dm
@@ -95,10 +96,10 @@ def winograd_backward(ctx, g):
     need_x, need_w = ctx.needs_input_grad[:2]
     g = g.reshape(plan.n, weight.shape[0], plan.oh, plan.ow)
     nt = threads_for(g.size)
-    dm = plan.output_grad(g, nt)  # (16, o, tiles)
+    dm = plan.output_grad(g, nt)  # (16, tiles, o)
     dx = dw = None
     if need_w:
-        dw = plan.weight_grad(blas.matmul(dm, v)).reshape(weight.shape)
+        dw = plan.weight_grad(blas.matmul(dm, v, trans_a=True)).reshape(weight.shape)
     if need_x:
-        dx = plan.input_grad(blas.matmul(dm, u, trans_a=True), nt).reshape(x.shape)
+        dx = plan.input_grad(blas.matmul(dm, u), nt).reshape(x.shape)
     return dx, dw
