@@ -356,19 +356,24 @@ def test_winograd_conv_gradcheck():
     (dict(dilation=2, padding=2), (8, 16, 3, 3)),
     (dict(groups=2, padding=1), (8, 8, 3, 3)),
     (dict(padding=2), (8, 16, 5, 5)),
-    (dict(padding=1), (8, 8, 3, 3)),     # few input channels
-    (dict(padding=1), (1, 16, 3, 3)),    # one output channel
+    (dict(padding=1), (8, 6, 3, 3)),     # few input channels
+    (dict(padding=1), (4, 8, 3, 3)),     # 8 input channels, few output channels
 ])
 def test_convolutions_winograd_cannot_do_use_im2col(kw, wshape):
     x = cylayers.randn(2, wshape[1] * kw.get("groups", 1), 9, 9)
     assert not _winograd_used(F.conv2d(x, cylayers.randn(*wshape, requires_grad=True), **kw))
 
 
-def test_winograd_needs_outputs_of_at_least_4x4():
-    w = cylayers.randn(8, 16, 3, 3)
-    assert not _winograd_used(F.conv2d(cylayers.randn(2, 16, 4, 4, requires_grad=True), w))
-    assert not _winograd_used(F.conv2d(cylayers.randn(2, 16, 5, 9, requires_grad=True), w))
-    assert _winograd_used(F.conv2d(cylayers.randn(2, 16, 6, 6, requires_grad=True), w))
+def test_winograd_dispatch_rule():
+    """From 16 input channels whatever the rest (1x1 outputs, one output channel), from 8 with
+    16 output channels or more."""
+    def used(c, o, side):
+        y = F.conv2d(cylayers.randn(2, c, side, side, requires_grad=True),
+                     cylayers.randn(o, c, 3, 3), padding=1)
+        return _winograd_used(y)
+    assert used(16, 1, 1) and used(16, 8, 2) and used(16, 4, 9)
+    assert used(8, 16, 8) and not used(8, 15, 8)
+    assert not used(7, 64, 8) and not used(3, 64, 32)
 
 
 def test_winograd_and_im2col_paths_agree(monkeypatch):
