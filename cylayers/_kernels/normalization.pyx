@@ -145,6 +145,10 @@ def block_affine_grad(const floating[::1] grad,  # IN
                               c0[b])
 
 
+cdef enum:
+    COLUMNS = 256  # columns per task of the column kernels
+
+
 cdef _check_channels(Py_ssize_t x_len, Py_ssize_t n_channel_values, Py_ssize_t N, Py_ssize_t C,
                      Py_ssize_t L, str name):
     if x_len != N * C * L or n_channel_values != C:
@@ -250,6 +254,116 @@ def channel_affine_grad(const floating[::1] grad,  # IN  (N, C, L)
         else:
             cyl_affine_grad_d(&grad[0] + p * L, &x[0] + p * L, &grad_in[0] + p * L, L,
                               center[ch], ga[ch], xa[ch], c0[ch])
+
+
+# BatchNorm of small (sample, channel) blocks (a 2-D input: blocks of one element) as N rows of
+# K = C * L columns, with one value per column: every loop runs along a row, so it vectorizes
+# across the columns, where the per-block kernels made one call per element.
+def column_stats(const floating[::1] x,  # IN  (N, K)
+                 double[::1] mean,       # OUT (K,)
+                 double[::1] m2,         # OUT (K,): sum over the rows of (x - mean)^2
+                 Py_ssize_t N, Py_ssize_t K, int num_threads):
+    cdef Py_ssize_t blk, k0, k1
+    if x.shape[0] != N * K or mean.shape[0] != K or m2.shape[0] != K:
+        raise ValueError("column_stats: array sizes do not match")
+    if N * K == 0:
+        mean[:] = 0
+        m2[:] = 0
+        return
+    for blk in prange((K + COLUMNS - 1) // COLUMNS, nogil=True, schedule='static',
+                      num_threads=num_threads, use_threads_if=num_threads > 1):
+        k0 = blk * COLUMNS
+        k1 = k0 + COLUMNS if k0 + COLUMNS < K else K
+        _column_stats(&x[0], &mean[0], &m2[0], N, K, k0, k1)
+
+
+cdef void _column_stats(const floating* x, double* mean, double* m2, Py_ssize_t N,
+                        Py_ssize_t K, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """Two passes down columns k0 .. k1 (a few hundred KiB at most: the second from cache)."""
+    cdef Py_ssize_t n, k
+    cdef double d
+    for k in range(k0, k1):
+        mean[k] = 0
+        m2[k] = 0
+    for n in range(N):
+        for k in range(k0, k1):
+            mean[k] += x[n * K + k]
+    for k in range(k0, k1):
+        mean[k] /= N
+    for n in range(N):
+        for k in range(k0, k1):
+            d = x[n * K + k] - mean[k]
+            m2[k] += d * d
+
+
+def column_affine(const floating[::1] x,      # IN  (N, K)
+                  const double[::1] center,   # IN  (K,)
+                  const double[::1] scale,    # IN  (K,)
+                  const double[::1] shift,    # IN  (K,)
+                  floating[::1] out,          # OUT (N, K)
+                  Py_ssize_t N, Py_ssize_t K, int num_threads):
+    cdef Py_ssize_t n, k
+    if x.shape[0] != N * K or out.shape[0] != N * K or center.shape[0] != K \
+            or scale.shape[0] != K or shift.shape[0] != K:
+        raise ValueError("column_affine: array sizes do not match")
+    for n in prange(N, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        for k in range(K):
+            out[n * K + k] = <floating>((x[n * K + k] - center[k]) * scale[k] + shift[k])
+
+
+def column_grad_sums(const floating[::1] grad,   # IN  (N, K)
+                     const floating[::1] x,      # IN  (N, K)
+                     const double[::1] center,   # IN  (K,)
+                     double[::1] sum_g,          # OUT (K,)
+                     double[::1] sum_gxc,        # OUT (K,): sum g * (x - center)
+                     Py_ssize_t N, Py_ssize_t K, int num_threads):
+    cdef Py_ssize_t blk, k0, k1
+    if x.shape[0] != N * K or grad.shape[0] != N * K or center.shape[0] != K \
+            or sum_g.shape[0] != K or sum_gxc.shape[0] != K:
+        raise ValueError("column_grad_sums: array sizes do not match")
+    if N * K == 0:
+        sum_g[:] = 0
+        sum_gxc[:] = 0
+        return
+    for blk in prange((K + COLUMNS - 1) // COLUMNS, nogil=True, schedule='static',
+                      num_threads=num_threads, use_threads_if=num_threads > 1):
+        k0 = blk * COLUMNS
+        k1 = k0 + COLUMNS if k0 + COLUMNS < K else K
+        _column_grad_sums(&grad[0], &x[0], &center[0], &sum_g[0], &sum_gxc[0], N, K, k0, k1)
+
+
+cdef void _column_grad_sums(const floating* g, const floating* x, const double* center,
+                            double* sum_g, double* sum_gxc, Py_ssize_t N, Py_ssize_t K,
+                            Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    cdef Py_ssize_t n, k
+    for k in range(k0, k1):
+        sum_g[k] = 0
+        sum_gxc[k] = 0
+    for n in range(N):
+        for k in range(k0, k1):
+            sum_g[k] += g[n * K + k]
+            sum_gxc[k] += g[n * K + k] * (x[n * K + k] - center[k])
+
+
+def column_affine_grad(const floating[::1] grad,  # IN  (N, K)
+                       const floating[::1] x,     # IN  (N, K)
+                       const double[::1] center,  # IN  (K,)
+                       const double[::1] ga,      # IN  (K,): coefficient of g
+                       const double[::1] xa,      # IN  (K,): coefficient of (x - center)
+                       const double[::1] c0,      # IN  (K,): constant
+                       floating[::1] grad_in,     # OUT (N, K)
+                       Py_ssize_t N, Py_ssize_t K, int num_threads):
+    cdef Py_ssize_t n, k
+    if x.shape[0] != N * K or grad.shape[0] != N * K or grad_in.shape[0] != N * K \
+            or center.shape[0] != K or ga.shape[0] != K or xa.shape[0] != K \
+            or c0.shape[0] != K:
+        raise ValueError("column_affine_grad: array sizes do not match")
+    for n in prange(N, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        for k in range(K):
+            grad_in[n * K + k] = <floating>(ga[k] * grad[n * K + k]
+                                            + xa[k] * (x[n * K + k] - center[k]) + c0[k])
 
 
 def layer_norm_forward(const floating[::1] x,       # IN  n_rows rows of row_len

@@ -274,18 +274,20 @@ def test_fused_and_tiled_group_norm_paths_agree(monkeypatch, make, shape):
     (lambda: nn.BatchNorm1d(5), (7, 5), True),
     (lambda: nn.BatchNorm3d(4, track_running_stats=False), (2, 4, 3, 5, 2), True),
 ])
-def test_per_channel_and_tiled_batch_norm_paths_agree(monkeypatch, make, shape, train):
-    """BatchNorm's per-channel kernels and the tiled per-block ones (chosen by speed in
-    _per_channel), forced in turn on the same input: output, every gradient and the running
-    estimates agree, and both match PyTorch."""
+def test_batch_norm_kernel_paths_agree(monkeypatch, make, shape, train):
+    """BatchNorm's per-channel, per-column and tiled per-block kernels (chosen by speed in
+    _batch_kernels), forced in turn on the same input: output, every gradient and the running
+    estimates agree, and they match PyTorch."""
     from cylayers.nn.functional import normalization
     rng = np.random.default_rng(2)
     x = rng.standard_normal(shape) * 3 + 1e3  # a large mean: the merged statistics must hold
     g = rng.standard_normal(shape)
     params = [rng.standard_normal(p.shape) for p in make().parameters()]
     results = []
-    for per_channel in (True, False):
-        monkeypatch.setattr(normalization, "_per_channel", lambda layout, f=per_channel: f)
+    for kind in (normalization._ChannelKernels, normalization._ColumnKernels, None):
+        monkeypatch.setattr(normalization, "_batch_kernels",
+                            lambda layout, k=kind: k(layout) if k and layout.kind == "batch"
+                            else None)
         m = make().double().train(train)
         for p, value in zip(m.parameters(), params):
             p.data = cylayers.tensor(value)
@@ -295,8 +297,9 @@ def test_per_channel_and_tiled_batch_norm_paths_agree(monkeypatch, make, shape, 
         results.append([y.detach().numpy(), xt.grad.numpy()]
                        + [p.grad.numpy() for p in m.parameters()]
                        + [b.numpy().copy() for b in m.buffers() if b.dtype != cylayers.int64])
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
     tm = {1: torch.nn.BatchNorm1d, 2: torch.nn.BatchNorm1d, 3: torch.nn.BatchNorm1d,
           4: torch.nn.BatchNorm2d, 5: torch.nn.BatchNorm3d}[len(shape)]
     ref = make()
@@ -474,3 +477,12 @@ def test_channel_kernels_refuse_mismatched_sizes():
         K.channel_grad_sums(x, x[:-1], c3, c3, c3, 2, 3, 5, 1)
     with pytest.raises(ValueError, match="channel_affine_grad: array sizes"):
         K.channel_affine_grad(x, x, c3, c3, c4, c3, x, 2, 3, 5, 1)
+    k15 = np.zeros(15)
+    with pytest.raises(ValueError, match="column_stats: array sizes"):
+        K.column_stats(x, k15, c3, 2, 15, 1)
+    with pytest.raises(ValueError, match="column_affine: array sizes"):
+        K.column_affine(x, k15, k15, c3, x, 2, 15, 1)
+    with pytest.raises(ValueError, match="column_grad_sums: array sizes"):
+        K.column_grad_sums(x[:-1], x, k15, k15, k15, 2, 15, 1)
+    with pytest.raises(ValueError, match="column_affine_grad: array sizes"):
+        K.column_affine_grad(x, x, k15, k15, k15, k15, x[:-1], 2, 15, 1)
