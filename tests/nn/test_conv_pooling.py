@@ -319,7 +319,8 @@ WINOGRAD_CASES = [
     ((2, 16, 1, 1), 4, 1),     # a 1x1 image, all padding around it
     ((2, 16, 4, 5), 6, (0, 1)),
     ((64, 16, 8, 8), 32, 1),   # the digits CNN's second convolution, threaded
-    ((3, 16, 33, 17), 4, 1),   # more tiles per plane than one chunk
+    ((3, 16, 33, 17), 4, 1),   # long tile rows
+    ((2, 70, 5, 7), 66, 1),    # more channels than one lane group, in and out
 ]
 
 
