@@ -36,3 +36,28 @@ def test_each_library_runs_in_its_own_process_and_epochs_report_peak_memory():
     assert set(epoch[0]["peak"]) == {"cylayers", "torch"}
     table = format_table(rows, threads)
     assert "peak MB" in table and "below 1.00x means cylayers is faster" in table
+
+
+def test_epoch_peaks_are_measured_in_fresh_processes(monkeypatch):
+    """A worker that ran other cases keeps their freed memory in its heap: each library's epoch
+    peak comes from a process of its own, started for it and closed after."""
+    import cylayers.bench.__main__ as bench_main
+    made = []
+
+    class FakeWorker:
+        def __init__(self, lib, threads):
+            self.lib, self.asked, self.closed = lib, [], False
+            made.append(self)
+
+        def ask(self, **request):
+            self.asked.append(request["op"])
+            return {"bytes": 123} if request["op"] == "peak" else {}
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(bench_main, "Worker", FakeWorker)
+    peaks = bench_main._epoch_peaks(["cylayers", "torch"], "some epoch", 2, "float32")
+    assert peaks == {"cylayers": 123, "torch": 123}
+    assert [w.lib for w in made] == ["cylayers", "torch"]
+    assert all(w.asked == ["build", "peak"] and w.closed for w in made)

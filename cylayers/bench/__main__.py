@@ -102,12 +102,8 @@ def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd
                 if "cylayers" not in with_mode:
                     continue
                 t = _measure(with_mode, case.name, mode, repeats, target)
-                peak = {}
-                if mode == "epoch":
-                    for lib, w in with_mode.items():
-                        answer = w.ask(op="peak", case=case.name, mode=mode)
-                        if answer.get("bytes") is not None:
-                            peak[lib] = answer["bytes"]
+                peak = (_epoch_peaks(list(with_mode), case.name, threads, dtype)
+                        if mode == "epoch" else {})
                 rows.append(dict(case=case.name, group=case.group, mode=mode, ops=case.ops,
                                  bytes=case.bytes_moved,
                                  saved=saved if mode == "fwd+bwd" else {}, peak=peak,
@@ -124,6 +120,23 @@ def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd
         for w in workers.values():
             w.close()
     return rows, threads
+
+
+def _epoch_peaks(libraries, case, threads, dtype):
+    """Each library's peak memory over one epoch, in a fresh process of its own: a worker that
+    already ran other cases keeps their freed memory in its heap (cylayers' malloc tuning, and
+    PyTorch's allocator), which the epoch would reuse or count."""
+    peak = {}
+    for lib in libraries:
+        fresh = Worker(lib, threads)
+        try:
+            fresh.ask(op="build", case=case, dtype=np.dtype(dtype).name)
+            answer = fresh.ask(op="peak", case=case, mode="epoch")
+        finally:
+            fresh.close()
+        if answer.get("bytes") is not None:
+            peak[lib] = answer["bytes"]
+    return peak
 
 
 THREADS_CASE = "epoch: digits CNN (Conv16-BN-ReLU-Conv32-BN-ReLU-Dropout2d-Linear, batch 64)"
