@@ -58,6 +58,34 @@ cdef enum:
     PAIRS = 64  # channel pairs per chunk of the weight transforms
 
 
+cdef struct LaneGroups:  # channels in groups of up to MAX_LANES: a task per (image, group)
+    Py_ssize_t channels, lanes, groups
+
+
+cdef inline LaneGroups _lane_groups(Py_ssize_t channels) noexcept nogil:
+    cdef LaneGroups lg
+    lg.channels = channels
+    lg.lanes = channels if channels < MAX_LANES else MAX_LANES
+    lg.groups = (channels + lg.lanes - 1) // lg.lanes if channels else 0
+    return lg
+
+
+cdef inline Py_ssize_t _group_first(LaneGroups lg, Py_ssize_t task) noexcept nogil:
+    """Task (image, group)'s first channel."""
+    return (task % lg.groups) * lg.lanes
+
+
+cdef inline Py_ssize_t _group_size(LaneGroups lg, Py_ssize_t first) noexcept nogil:
+    return lg.lanes if first + lg.lanes <= lg.channels else lg.channels - first
+
+
+cdef void* _scratch(Py_ssize_t nbytes, str kernel) except NULL:
+    cdef void* p = malloc(nbytes)
+    if p == NULL:
+        raise MemoryError(f"{kernel}: no memory for the scratch rows")
+    return p
+
+
 cdef void _load_row(const floating* x, Py_ssize_t plane, Py_ssize_t nl, Py_ssize_t r,
                     Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad_w, Py_ssize_t span,
                     floating* row) noexcept nogil:
@@ -125,26 +153,21 @@ def input_transform(const floating[::1] x,   # IN  (N, C, H, W)
                     Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                     Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t TH, Py_ssize_t TW,
                     int num_threads):
-    cdef Py_ssize_t P = N * TH * TW, task, grp, n, c0, nl
-    cdef Py_ssize_t lanes = C if C < MAX_LANES else MAX_LANES
-    cdef Py_ssize_t groups = (C + lanes - 1) // lanes if C else 0
-    cdef Py_ssize_t scratch = 8 * (2 * TW + 2) * lanes
+    cdef Py_ssize_t P = N * TH * TW, task, n, c0
+    cdef LaneGroups lg = _lane_groups(C)
+    cdef Py_ssize_t scratch = 8 * (2 * TW + 2) * lg.lanes
     cdef floating* S
     if x.shape[0] != N * C * H * W or V.shape[0] != 16 * C * P:
         raise ValueError("input_transform: array sizes do not match the geometry")
     if N * C == 0 or P == 0:
         return
-    S = <floating*> malloc(num_threads * scratch * sizeof(floating))
-    if S == NULL:
-        raise MemoryError("input_transform: no memory for the scratch rows")
+    S = <floating*> _scratch(num_threads * scratch * sizeof(floating), "input_transform")
     try:
-        for task in prange(N * groups, nogil=True, schedule='static', num_threads=num_threads,
-                           use_threads_if=num_threads > 1):
-            grp = task % groups
-            n = task // groups
-            c0 = grp * lanes
-            nl = lanes if c0 + lanes <= C else C - c0
-            _input_image(&x[0] + (n * C + c0) * H * W, H * W, nl,
+        for task in prange(N * lg.groups, nogil=True, schedule='static',
+                           num_threads=num_threads, use_threads_if=num_threads > 1):
+            n = task // lg.groups
+            c0 = _group_first(lg, task)
+            _input_image(&x[0] + (n * C + c0) * H * W, H * W, _group_size(lg, c0),
                          &V[0] + n * TH * TW * C + c0, P * C, C, H, W, pad_h, pad_w, TH, TW,
                          S + threadid() * scratch)
     finally:
@@ -177,10 +200,9 @@ def output_transform(const floating[::1] M,     # IN  (16, P, O)
                      floating[::1] out,         # OUT (N, O, OH, OW)
                      Py_ssize_t N, Py_ssize_t O, Py_ssize_t OH, Py_ssize_t OW,
                      Py_ssize_t TH, Py_ssize_t TW, int num_threads):
-    cdef Py_ssize_t P = N * TH * TW, task, grp, n, o0, nl
-    cdef Py_ssize_t lanes = O if O < MAX_LANES else MAX_LANES
-    cdef Py_ssize_t groups = (O + lanes - 1) // lanes if O else 0
-    cdef Py_ssize_t scratch = 2 * 2 * TW * lanes
+    cdef Py_ssize_t P = N * TH * TW, task, n, o0
+    cdef LaneGroups lg = _lane_groups(O)
+    cdef Py_ssize_t scratch = 2 * 2 * TW * lg.lanes
     cdef bint has_bias = bias.shape[0] != 0
     cdef floating* S
     if M.shape[0] != 16 * O * P or out.shape[0] != N * O * OH * OW \
@@ -188,17 +210,13 @@ def output_transform(const floating[::1] M,     # IN  (16, P, O)
         raise ValueError("output_transform: array sizes do not match the geometry")
     if N * O == 0 or P == 0:
         return
-    S = <floating*> malloc(num_threads * scratch * sizeof(floating))
-    if S == NULL:
-        raise MemoryError("output_transform: no memory for the scratch rows")
+    S = <floating*> _scratch(num_threads * scratch * sizeof(floating), "output_transform")
     try:
-        for task in prange(N * groups, nogil=True, schedule='static', num_threads=num_threads,
-                           use_threads_if=num_threads > 1):
-            grp = task % groups
-            n = task // groups
-            o0 = grp * lanes
-            nl = lanes if o0 + lanes <= O else O - o0
-            _output_image(&M[0] + n * TH * TW * O + o0, P * O, O, nl,
+        for task in prange(N * lg.groups, nogil=True, schedule='static',
+                           num_threads=num_threads, use_threads_if=num_threads > 1):
+            n = task // lg.groups
+            o0 = _group_first(lg, task)
+            _output_image(&M[0] + n * TH * TW * O + o0, P * O, O, _group_size(lg, o0),
                           &bias[0] + o0 if has_bias else NULL, &out[0] + (n * O + o0) * OH * OW,
                           OH * OW, OH, OW, TH, TW, S + threadid() * scratch)
     finally:
@@ -228,26 +246,22 @@ def output_transform_backward(const floating[::1] grad,  # IN  (N, O, OH, OW)
                               floating[::1] dM,          # OUT (16, P, O)
                               Py_ssize_t N, Py_ssize_t O, Py_ssize_t OH, Py_ssize_t OW,
                               Py_ssize_t TH, Py_ssize_t TW, int num_threads):
-    cdef Py_ssize_t P = N * TH * TW, task, grp, n, o0, nl
-    cdef Py_ssize_t lanes = O if O < MAX_LANES else MAX_LANES
-    cdef Py_ssize_t groups = (O + lanes - 1) // lanes if O else 0
-    cdef Py_ssize_t scratch = 2 * 2 * TW * lanes
+    cdef Py_ssize_t P = N * TH * TW, task, n, o0
+    cdef LaneGroups lg = _lane_groups(O)
+    cdef Py_ssize_t scratch = 2 * 2 * TW * lg.lanes
     cdef floating* S
     if grad.shape[0] != N * O * OH * OW or dM.shape[0] != 16 * O * P:
         raise ValueError("output_transform_backward: array sizes do not match the geometry")
     if N * O == 0 or P == 0:
         return
-    S = <floating*> malloc(num_threads * scratch * sizeof(floating))
-    if S == NULL:
-        raise MemoryError("output_transform_backward: no memory for the scratch rows")
+    S = <floating*> _scratch(num_threads * scratch * sizeof(floating),
+                             "output_transform_backward")
     try:
-        for task in prange(N * groups, nogil=True, schedule='static', num_threads=num_threads,
-                           use_threads_if=num_threads > 1):
-            grp = task % groups
-            n = task // groups
-            o0 = grp * lanes
-            nl = lanes if o0 + lanes <= O else O - o0
-            _output_grad_image(&grad[0] + (n * O + o0) * OH * OW, OH * OW, nl,
+        for task in prange(N * lg.groups, nogil=True, schedule='static',
+                           num_threads=num_threads, use_threads_if=num_threads > 1):
+            n = task // lg.groups
+            o0 = _group_first(lg, task)
+            _output_grad_image(&grad[0] + (n * O + o0) * OH * OW, OH * OW, _group_size(lg, o0),
                                &dM[0] + n * TH * TW * O + o0, P * O, O, OH, OW, TH, TW,
                                S + threadid() * scratch)
     finally:
@@ -323,26 +337,22 @@ def input_transform_backward(const floating[::1] dV,  # IN  (16, P, C)
                              Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                              Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t TH,
                              Py_ssize_t TW, int num_threads):
-    cdef Py_ssize_t P = N * TH * TW, task, grp, n, c0, nl
-    cdef Py_ssize_t lanes = C if C < MAX_LANES else MAX_LANES
-    cdef Py_ssize_t groups = (C + lanes - 1) // lanes if C else 0
-    cdef Py_ssize_t scratch = 8 * (2 * TW + 2) * lanes
+    cdef Py_ssize_t P = N * TH * TW, task, n, c0
+    cdef LaneGroups lg = _lane_groups(C)
+    cdef Py_ssize_t scratch = 8 * (2 * TW + 2) * lg.lanes
     cdef floating* S
     if dV.shape[0] != 16 * C * P or dx.shape[0] != N * C * H * W:
         raise ValueError("input_transform_backward: array sizes do not match the geometry")
     if N * C == 0 or H * W == 0:
         return
-    S = <floating*> malloc(num_threads * scratch * sizeof(floating))
-    if S == NULL:
-        raise MemoryError("input_transform_backward: no memory for the scratch rows")
+    S = <floating*> _scratch(num_threads * scratch * sizeof(floating),
+                             "input_transform_backward")
     try:
-        for task in prange(N * groups, nogil=True, schedule='static',
+        for task in prange(N * lg.groups, nogil=True, schedule='static',
                            num_threads=num_threads, use_threads_if=num_threads > 1):
-            grp = task % groups
-            n = task // groups
-            c0 = grp * lanes
-            nl = lanes if c0 + lanes <= C else C - c0
-            _input_grad_image(&dV[0] + n * TH * TW * C + c0, P * C, C, nl,
+            n = task // lg.groups
+            c0 = _group_first(lg, task)
+            _input_grad_image(&dV[0] + n * TH * TW * C + c0, P * C, C, _group_size(lg, c0),
                               &dx[0] + (n * C + c0) * H * W, H * W, H, W, pad_h, pad_w, TH,
                               TW, S + threadid() * scratch)
     finally:
