@@ -513,8 +513,10 @@ class LayerNormFn(Function):
         K.layer_norm_backward(g.reshape(-1), xc.reshape(-1), gamma, ctx.mean, ctx.inv_std,
                               dx.reshape(-1), dgamma_part, dbeta_part, row_len, nt)
         param_shape = xc.shape[xc.ndim - ctx.param_ndim:]
-        dw = dgamma_part.sum(axis=0).reshape(param_shape).astype(xc.dtype) if need_w else None
-        db = dbeta_part.sum(axis=0).reshape(param_shape).astype(xc.dtype) if need_b else None
+        if nt > 1:  # one float64 row per thread
+            dgamma_part, dbeta_part = dgamma_part.sum(axis=0), dbeta_part.sum(axis=0)
+        dw = dgamma_part.reshape(param_shape).astype(xc.dtype) if need_w else None
+        db = dbeta_part.reshape(param_shape).astype(xc.dtype) if need_b else None
         return (dx if need_x else None), dw, db, None, None, None
 
 
