@@ -103,3 +103,46 @@ def test_schedulers_match_torch(name, kw):
         s_o.step()
         s_t.step()
         assert s_o.get_last_lr()[0] == pytest.approx(s_t.get_last_lr()[0], rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("config", [
+    dict(), dict(weight_decay=0.1), dict(weight_decay=0.1, decoupled_weight_decay=True),
+    dict(amsgrad=True), dict(maximize=True, amsgrad=True, weight_decay=0.05),
+], ids=str)
+def test_fused_adam_kernel_equals_the_numpy_steps_bit_for_bit(dtype, config):
+    """The kernel rounds after every operation in PyTorch's order, as the numpy reference does:
+    the same bits after several steps, NaN and Inf in the gradient included."""
+    from cylayers.optim.adam import adam_reference
+    rng = np.random.default_rng(4)
+    shape = (37, 129)  # enough elements for both threads
+    start = rng.standard_normal(shape).astype(dtype)
+    fused = cylayers.nn.Parameter(cylayers.tensor(start.copy()))
+    opt = optim.Adam([fused], lr=0.01, betas=(0.8, 0.95), eps=1e-6,
+                     **{k: v for k, v in config.items() if k != "decoupled_weight_decay"},
+                     decoupled_weight_decay=config.get("decoupled_weight_decay", False))
+    group = dict(opt.param_groups[0])
+    p, state = start.copy(), {}
+    for step in range(4):
+        g = rng.standard_normal(shape).astype(dtype)
+        g[0, :3] = (np.nan, np.inf, -np.inf) if step == 2 else g[0, :3]
+        fused.grad = cylayers.tensor(g.copy())
+        opt.step()
+        if not state:
+            state = {"step": 0.0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(p)
+        state["step"] += 1
+        with np.errstate(invalid="ignore"):
+            adam_reference(p, g, state, group)
+    np.testing.assert_array_equal(fused.detach().numpy(), p)
+    for key in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ()):
+        np.testing.assert_array_equal(opt.state[fused][key], state[key])
+
+
+def test_adam_kernel_refuses_mismatched_state():
+    from cylayers._kernels import optim as kernels
+    a = np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="differ in size"):
+        kernels.adam_step(a, a, a, np.zeros(3, np.float32), np.empty(0, np.float32), 0.1, 0.9,
+                          0.99, 1e-8, 0.0, False, False, 0.1, 1.0, 1)
