@@ -146,7 +146,7 @@ def columns_to_images(const floating[::1] prod,  # IN  (N / B, O, B, L): each bl
         raise ValueError("columns_to_images: array sizes do not match the geometry")
     for p in prange(N * O, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
-        src = ((p // O // B * O + p % O) * B + p // O % B) * L
+        src = _column_start(p, O, 1, 0, B, L)  # plane p's row in its block
         dst = p * L
         shift = bias[p % O] if has_bias else 0
         for i in range(L):
@@ -164,7 +164,7 @@ def images_to_columns(const floating[::1] g,  # IN  (N, O, L)
     for p in prange(N * O, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
         src = p * L
-        dst = ((p // O // B * O + p % O) * B + p // O % B) * L
+        dst = _column_start(p, O, 1, 0, B, L)
         for i in range(L):
             out[dst + i] = g[src + i]
 
