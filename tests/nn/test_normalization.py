@@ -276,7 +276,7 @@ def test_fused_and_tiled_group_norm_paths_agree(monkeypatch, make, shape):
 ])
 def test_batch_norm_kernel_paths_agree(monkeypatch, make, shape, train):
     """BatchNorm's per-channel, per-column and tiled per-block kernels (chosen by speed in
-    _batch_kernels), forced in turn on the same input: output, every gradient and the running
+    _norm_kernels), forced in turn on the same input: output, every gradient and the running
     estimates agree, and they match PyTorch."""
     from cylayers.nn.functional import normalization
     rng = np.random.default_rng(2)
@@ -284,10 +284,11 @@ def test_batch_norm_kernel_paths_agree(monkeypatch, make, shape, train):
     g = rng.standard_normal(shape)
     params = [rng.standard_normal(p.shape) for p in make().parameters()]
     results = []
-    for kind in (normalization._ChannelKernels, normalization._ColumnKernels, None):
-        monkeypatch.setattr(normalization, "_batch_kernels",
-                            lambda layout, k=kind: k(layout) if k and layout.kind == "batch"
-                            else None)
+    for kind in (normalization._ChannelKernels, normalization._ColumnKernels,
+                 normalization._TiledKernels):
+        monkeypatch.setattr(normalization, "_norm_kernels",
+                            lambda layout, k=kind: k(layout) if layout.kind == "batch"
+                            else normalization._TiledKernels(layout))
         m = make().double().train(train)
         for p, value in zip(m.parameters(), params):
             p.data = cylayers.tensor(value)

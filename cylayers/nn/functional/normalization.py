@@ -81,22 +81,68 @@ class BlockLayout:
         out[...] = values  # one C-level broadcast (np.broadcast_to + a copy cost 3x more)
         return out.reshape(self.n_blocks)
 
-    def per_channel_sum(self, per_block):
-        return per_block.reshape(self.n, self.c).sum(axis=0)
+
+class _TiledKernels:
+    """Every norm's kernels: one value per (sample, channel) block, blocks cut into tiles when
+    there are fewer of them than threads. Sums come back per block, in ``layout.grouped``
+    shape; the axes in ``sum_axes`` are those a group's statistics run over.
+
+    Each family takes its per-block / per-channel / per-column values from ``values`` (once
+    per call of the op) and shares this interface, so BlockNormFn runs any of them."""
+
+    def __init__(self, layout):
+        self.layout = layout
+        self.tiles = _tiles_per_block(layout.n_blocks, layout.block_len)
+        self.sum_axes = layout.axes
+
+    def values(self, grouped):
+        """Group- or channel-shaped values (or a scalar) as the kernels' coefficient array."""
+        return self.layout.per_block(grouped)
+
+    def stats(self, flat, nt):
+        lay = self.layout
+        mean_b, m2_b = block_statistics(flat, lay.n_blocks, lay.block_len)
+        return _merge(mean_b.reshape(lay.grouped), m2_b.reshape(lay.grouped), lay.block_len,
+                      lay.axes)
+
+    def affine(self, flat, center, scale, shift, out, nt):
+        K.block_affine(flat, center, scale, shift, out, self.layout.block_len, self.tiles, nt)
+
+    def grad_sums(self, flat_g, flat_x, center, nt):
+        lay = self.layout
+        sum_g = np.empty(lay.n_blocks * self.tiles)
+        sum_gxc = np.empty(lay.n_blocks * self.tiles)
+        K.tile_grad_sums(flat_g, flat_x, center, sum_g, sum_gxc, lay.block_len, self.tiles, nt)
+        if self.tiles > 1:
+            sum_g = sum_g.reshape(lay.n_blocks, self.tiles).sum(axis=1)
+            sum_gxc = sum_gxc.reshape(lay.n_blocks, self.tiles).sum(axis=1)
+        return sum_g.reshape(lay.grouped), sum_gxc.reshape(lay.grouped)
+
+    def affine_grad(self, flat_g, flat_x, center, ga, xa, c0, dx, nt):
+        K.block_affine_grad(flat_g, flat_x, center, ga, xa, c0, dx, self.layout.block_len,
+                            self.tiles, nt)
 
 
 class _ChannelKernels:
     """BatchNorm with one value per channel, each channel summed in order on one thread (the
     sums do not depend on the thread count), no per-block copies of the channel values and no
-    merging in Python: BatchNorm2d(16) on (64,16,8,8) fwd+bwd 105 -> 75 us."""
+    merging in Python: BatchNorm2d(16) on (64,16,8,8) fwd+bwd 105 -> 75 us. Sums come back as
+    (1, C)."""
+
+    sum_axes = (0,)
 
     def __init__(self, layout):
         self.n, self.c, self.block_len = layout.n, layout.c, layout.block_len
 
+    def values(self, per_channel):
+        if isinstance(per_channel, np.ndarray):
+            return np.ascontiguousarray(per_channel, dtype=np.float64).reshape(self.c)
+        return np.full(self.c, per_channel, dtype=np.float64)
+
     def stats(self, flat, nt):
         mean, m2 = np.empty(self.c), np.empty(self.c)
         K.channel_stats(flat, mean, m2, self.n, self.c, self.block_len, nt)
-        return mean, m2
+        return mean.reshape(1, self.c), m2.reshape(1, self.c)
 
     def affine(self, flat, center, scale, shift, out, nt):
         K.channel_affine(flat, center, scale, shift, out, self.n, self.c, self.block_len, nt)
@@ -105,7 +151,7 @@ class _ChannelKernels:
         sum_g, sum_gxc = np.empty(self.c), np.empty(self.c)
         K.channel_grad_sums(flat_g, flat_x, center, sum_g, sum_gxc, self.n, self.c,
                             self.block_len, nt)
-        return sum_g, sum_gxc
+        return sum_g.reshape(1, self.c), sum_gxc.reshape(1, self.c)
 
     def affine_grad(self, flat_g, flat_x, center, ga, xa, c0, dx, nt):
         K.channel_affine_grad(flat_g, flat_x, center, ga, xa, c0, dx, self.n, self.c,
@@ -118,40 +164,39 @@ class _ColumnKernels(_ChannelKernels):
     per-block ones made a call per block: BatchNorm1d(512) on (256, 512) fwd+bwd
     1870 -> 129 us (torch 86)."""
 
-    def _columns(self, per_channel):
-        return per_channel if self.block_len == 1 else np.repeat(per_channel, self.block_len)
+    def values(self, per_channel):
+        v = super().values(per_channel)
+        return v if self.block_len == 1 else np.repeat(v, self.block_len)
 
     def _channels(self, per_column):
-        return per_column.reshape(self.c, self.block_len).sum(axis=1)
+        """Per-column sums added up per channel, as (1, C)."""
+        if self.block_len == 1:
+            return per_column.reshape(1, self.c)
+        return per_column.reshape(self.c, self.block_len).sum(axis=1).reshape(1, self.c)
 
     def stats(self, flat, nt):
         k = self.c * self.block_len
         mean, m2 = np.empty(k), np.empty(k)
         K.column_stats(flat, mean, m2, self.n, k, nt)
         if self.block_len == 1:
-            return mean, m2
+            return mean.reshape(1, self.c), m2.reshape(1, self.c)
         cols = mean.reshape(self.c, self.block_len)  # equal counts: Chan et al.'s merge
-        mean = cols.mean(axis=1)
+        mean = cols.mean(axis=1).reshape(1, self.c)
         with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, as PyTorch's
-            spread = ((cols - mean[:, None]) ** 2).sum(axis=1)
+            spread = ((cols - mean.reshape(self.c, 1)) ** 2).sum(axis=1)
         return mean, self._channels(m2) + self.n * spread
 
     def affine(self, flat, center, scale, shift, out, nt):
-        K.column_affine(flat, self._columns(center), self._columns(scale),
-                        self._columns(shift), out, self.n, self.c * self.block_len, nt)
+        K.column_affine(flat, center, scale, shift, out, self.n, self.c * self.block_len, nt)
 
     def grad_sums(self, flat_g, flat_x, center, nt):
         k = self.c * self.block_len
         sum_g, sum_gxc = np.empty(k), np.empty(k)
-        K.column_grad_sums(flat_g, flat_x, self._columns(center), sum_g, sum_gxc, self.n, k,
-                           nt)
-        if self.block_len == 1:
-            return sum_g, sum_gxc
+        K.column_grad_sums(flat_g, flat_x, center, sum_g, sum_gxc, self.n, k, nt)
         return self._channels(sum_g), self._channels(sum_gxc)
 
     def affine_grad(self, flat_g, flat_x, center, ga, xa, c0, dx, nt):
-        K.column_affine_grad(flat_g, flat_x, self._columns(center), self._columns(ga),
-                             self._columns(xa), self._columns(c0), dx, self.n,
+        K.column_affine_grad(flat_g, flat_x, center, ga, xa, c0, dx, self.n,
                              self.c * self.block_len, nt)
 
 
@@ -159,16 +204,17 @@ class _ColumnKernels(_ChannelKernels):
 COLUMN_KERNELS_BELOW = 64
 
 
-def _batch_kernels(layout):
-    """BatchNorm's kernels with one value per channel, or None for the tiled per-block kernels
-    (every other norm, and BatchNorm with fewer channels than threads, whose per-channel sums
-    would leave threads idle). Chosen for speed alone: tests/nn/test_normalization.py runs all
-    three on the same inputs."""
-    if layout.kind != "batch":
-        return None
-    if layout.block_len < COLUMN_KERNELS_BELOW:
-        return _ColumnKernels(layout)
-    return _ChannelKernels(layout) if layout.c >= get_num_threads() else None
+def _norm_kernels(layout):
+    """The kernel family for a layout, chosen for speed alone (tests/nn/test_normalization.py
+    runs all three on the same BatchNorm inputs): BatchNorm's column kernels for small blocks,
+    its channel kernels when there are at least as many channels as threads, else the tiled
+    kernels every norm can use (per-channel sums would leave threads idle)."""
+    if layout.kind == "batch":
+        if layout.block_len < COLUMN_KERNELS_BELOW:
+            return _ColumnKernels(layout)
+        if layout.c >= get_num_threads():
+            return _ChannelKernels(layout)
+    return _TiledKernels(layout)
 
 
 class Statistics:
@@ -184,27 +230,12 @@ def batch_statistics(x, layout):
     """Float64 mean, M2 (sum of squared deviations) and variance of every group of ``x``, in
     ``layout.grouped`` shape with the merged axes kept."""
     flat = float_input(x, "normalization").reshape(-1)
-    kernels = _batch_kernels(layout)
-    if kernels is not None:
-        mean, m2 = kernels.stats(flat, threads_for(flat.shape[0]))
-        mean, m2 = mean.reshape(1, layout.c), m2.reshape(1, layout.c)
-    else:
-        mean_b, m2_b = block_statistics(flat, layout.n_blocks, layout.block_len)
-        mean, m2 = _merge(mean_b.reshape(layout.grouped), m2_b.reshape(layout.grouped),
-                          layout.block_len, layout.axes)
+    mean, m2 = _norm_kernels(layout).stats(flat, threads_for(flat.shape[0]))
     if layout.group_count:
         var = m2 / layout.group_count
     else:
         var = np.full_like(m2, np.nan)  # 0 / 0, without numpy's warning
     return mean, m2, var
-
-
-def _per_channel_values(values, c):
-    """A scalar or (1, C)-shaped value as the contiguous float64 (C,) array the channel kernels
-    take."""
-    if isinstance(values, np.ndarray):
-        return np.ascontiguousarray(values, dtype=np.float64).reshape(c)
-    return np.full(c, values, dtype=np.float64)
 
 
 class BlockNormFn(Function):
@@ -223,18 +254,9 @@ class BlockNormFn(Function):
         beta = (np.asarray(bias, dtype=np.float64).reshape(layout.channel_shape)
                 if bias is not None else 0.0)
         out = np.empty_like(xc)
-        kernels = _batch_kernels(layout)
-        if kernels is not None:
-            c = layout.c
-            kernels.affine(flat, _per_channel_values(mean, c),
-                           _per_channel_values(inv_std * gamma, c),
-                           _per_channel_values(beta, c), out.reshape(-1),
-                           threads_for(flat.shape[0]))
-        else:
-            K.block_affine(flat, layout.per_block(mean), layout.per_block(inv_std * gamma),
-                           layout.per_block(beta), out.reshape(-1), layout.block_len,
-                           _tiles_per_block(layout.n_blocks, layout.block_len),
-                           threads_for(flat.shape[0]))
+        kernels = _norm_kernels(layout)
+        kernels.affine(flat, kernels.values(mean), kernels.values(inv_std * gamma),
+                       kernels.values(beta), out.reshape(-1), threads_for(flat.shape[0]))
         ctx.layout, ctx.batch_stats = layout, stats.from_batch
         ctx.mean, ctx.inv_std, ctx.gamma = mean, inv_std, gamma  # per group / channel: small
         ctx.save_for_backward(x, weight)
@@ -249,51 +271,26 @@ class BlockNormFn(Function):
         g = grad_like(g, xc)
         flat_x, flat_g = xc.reshape(-1), g.reshape(-1)
         nt = threads_for(flat_x.shape[0])
-        kernels = _batch_kernels(layout)
-        per_channel = kernels is not None
-        if per_channel:
-            c = layout.c
-            center = _per_channel_values(ctx.mean, c)
-            sum_g, sum_gxc = kernels.grad_sums(flat_g, flat_x, center, nt)
-            inv_std = ctx.inv_std.reshape(c)
-            dw = (inv_std * sum_gxc).astype(xc.dtype) if need_w else None
-            db = sum_g.astype(xc.dtype) if need_b else None
-        else:
-            k = _tiles_per_block(layout.n_blocks, layout.block_len)
-            center = layout.per_block(ctx.mean)
-            sum_g = np.empty(layout.n_blocks * k)
-            sum_gxc = np.empty(layout.n_blocks * k)
-            K.tile_grad_sums(flat_g, flat_x, center, sum_g, sum_gxc, layout.block_len, k, nt)
-            if k > 1:
-                sum_g = sum_g.reshape(layout.n_blocks, k).sum(axis=1)
-                sum_gxc = sum_gxc.reshape(layout.n_blocks, k).sum(axis=1)
-            inv_std_b = layout.per_block(ctx.inv_std)
-            dw = (layout.per_channel_sum(inv_std_b * sum_gxc).astype(xc.dtype) if need_w
-                  else None)
-            db = layout.per_channel_sum(sum_g).astype(xc.dtype) if need_b else None
+        kernels = _norm_kernels(layout)
+        center = kernels.values(ctx.mean)
+        sum_g, sum_gxc = kernels.grad_sums(flat_g, flat_x, center, nt)  # per block or channel
+        r, gamma = ctx.inv_std, ctx.gamma
+        dw = (r * sum_gxc).reshape(-1, layout.c).sum(axis=0).astype(xc.dtype) if need_w \
+            else None
+        db = sum_g.reshape(-1, layout.c).sum(axis=0).astype(xc.dtype) if need_b else None
         dx = None
         if need_x:
-            r, gamma = ctx.inv_std, ctx.gamma
-            ga = r * gamma
             if ctx.batch_stats:
-                sg = sum_g.reshape(layout.grouped if not per_channel else (1, c))
-                sgx = sum_gxc.reshape(layout.grouped if not per_channel else (1, c))
-                axes = layout.axes if not per_channel else (0,)
                 m = layout.group_count
-                mean_dxhat = (gamma * sg).sum(axis=axes, keepdims=True) / m
-                mean_dxhat_xhat = r * (gamma * sgx).sum(axis=axes, keepdims=True) / m
+                axes = kernels.sum_axes
+                mean_dxhat = (gamma * sum_g).sum(axis=axes, keepdims=True) / m
+                mean_dxhat_xhat = r * (gamma * sum_gxc).sum(axis=axes, keepdims=True) / m
                 xa, c0 = -r * r * mean_dxhat_xhat, -r * mean_dxhat
             else:  # fixed (running) statistics: an affine map of x
                 xa, c0 = 0.0, 0.0
             dx = np.empty_like(xc)
-            if per_channel:
-                kernels.affine_grad(flat_g, flat_x, center, _per_channel_values(ga, c),
-                                    _per_channel_values(xa, c), _per_channel_values(c0, c),
-                                    dx.reshape(-1), nt)
-            else:
-                K.block_affine_grad(flat_g, flat_x, center, layout.per_block(ga),
-                                    layout.per_block(xa), layout.per_block(c0), dx.reshape(-1),
-                                    layout.block_len, k, nt)
+            kernels.affine_grad(flat_g, flat_x, center, kernels.values(r * gamma),
+                                kernels.values(xa), kernels.values(c0), dx.reshape(-1), nt)
         return dx, dw, db, None, None, None
 
 
