@@ -18,6 +18,12 @@ def c_array(a, dtype=None):
     return np.asarray(a, dtype=dt, order="C")
 
 
+def optional_array(a, dtype):
+    """``a`` as a C-contiguous 1-D array of ``dtype``, or an empty one for None: how the
+    kernels are told there is no weight or bias."""
+    return np.empty(0, dtype) if a is None else c_array(a, dtype).reshape(-1)
+
+
 def float_input(x, op):
     """A C-contiguous float32/float64 array for a kernel (copying only when needed)."""
     if x.dtype.kind != "f" or x.dtype.itemsize not in (4, 8):

@@ -11,7 +11,8 @@ from cylayers import _blas as blas
 from cylayers._kernels import im2col as _kernel_module
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
-from cylayers._kernel_call import c_array, float_input, grad_like, named_kernels
+from cylayers._kernel_call import (c_array, float_input, grad_like, named_kernels,
+                                   optional_array)
 from cylayers.nn.functional.winograd import WinogradPlan, use_winograd, winograd_backward
 
 K = named_kernels(_kernel_module)
@@ -92,10 +93,6 @@ def images_per_block(n, positions):
     return 1 if positions >= PER_IMAGE_MIN_POSITIONS or n == 0 else n
 
 
-def _bias_array(bias, dtype):
-    return np.empty(0, dtype) if bias is None else c_array(bias, dtype)
-
-
 def channel_sums(g, n, o, positions, nt):
     """A convolution's bias gradient from g (n, o, positions), summed in float64."""
     sums = np.empty(o)
@@ -111,7 +108,7 @@ class ConvFn(Function):
         n, c, o = xc.shape[0], xc.shape[1], w.shape[0]
         ctx.geom, ctx.groups = geom, groups
         ctx.save_for_backward(x, weight)
-        b = _bias_array(bias, xc.dtype)
+        b = optional_array(bias, xc.dtype)
         if use_winograd(geom, groups, c, o):
             plan = WinogradPlan(geom, n)
             nt = threads_for(16 * c * plan.tiles)

@@ -15,7 +15,8 @@ from cylayers._kernels import normalization as _kernel_module
 from cylayers._tensor import unwrap
 from cylayers._threads import get_num_threads, threads_for
 from cylayers.autograd.function import Function
-from cylayers._kernel_call import c_array, float_input, grad_like, named_kernels
+from cylayers._kernel_call import (c_array, float_input, grad_like, named_kernels,
+                                   optional_array)
 
 K = named_kernels(_kernel_module)
 
@@ -303,9 +304,7 @@ class GroupNormFn(Function):
         xc = float_input(x, "group_norm")
         n, c = xc.shape[0], xc.shape[1]
         plane = math.prod(xc.shape[2:]) if xc.ndim > 2 else 1
-        empty = np.empty(0, dtype=xc.dtype)
-        gamma = c_array(weight, dtype=xc.dtype) if weight is not None else empty
-        beta = c_array(bias, dtype=xc.dtype) if bias is not None else empty
+        gamma, beta = optional_array(weight, xc.dtype), optional_array(bias, xc.dtype)
         out = np.empty_like(xc)
         mean = np.empty(n * num_groups)
         inv_std = np.empty(n * num_groups)
@@ -323,8 +322,7 @@ class GroupNormFn(Function):
         groups = ctx.num_groups
         xc = c_array(x)
         g = grad_like(g, xc)
-        gamma = (c_array(weight, dtype=xc.dtype) if weight is not None
-                 else np.empty(0, dtype=xc.dtype))
+        gamma = optional_array(weight, xc.dtype)
         dx = np.empty_like(xc) if need_x else np.empty(0, dtype=xc.dtype)
         sum_g = np.empty(n * c)
         sum_gxc = np.empty(n * c)
@@ -480,11 +478,7 @@ class LayerNormFn(Function):
         xc = float_input(x, "layer_norm")
         flat = xc.reshape(-1)
         n_rows = flat.shape[0] // row_len
-        empty = np.empty(0, dtype=xc.dtype)
-        gamma = c_array(weight, dtype=xc.dtype).reshape(-1) if weight is not None \
-            else empty
-        beta = c_array(bias, dtype=xc.dtype).reshape(-1) if bias is not None \
-            else empty
+        gamma, beta = optional_array(weight, xc.dtype), optional_array(bias, xc.dtype)
         out = np.empty_like(xc)
         mean = np.empty(n_rows)
         inv_std = np.empty(n_rows)
@@ -502,8 +496,7 @@ class LayerNormFn(Function):
         g = grad_like(g, xc)
         row_len = ctx.row_len
         nt = threads_for(xc.size)
-        gamma = (c_array(weight, dtype=xc.dtype).reshape(-1) if weight is not None
-                 else np.empty(0, dtype=xc.dtype))
+        gamma = optional_array(weight, xc.dtype)
         dgamma_part = np.zeros((nt, row_len))
         dbeta_part = np.zeros((nt, row_len))
         dx = np.empty_like(xc) if need_x else np.empty(0, dtype=xc.dtype)
