@@ -111,7 +111,7 @@ def matmul(a, b, trans_a=False, trans_b=False):
 def _numpy_matmul(a, b, trans_a, trans_b, batch_a, batch_b):
     a = a.swapaxes(-1, -2) if trans_a else a
     b = b.swapaxes(-1, -2) if trans_b else b
-    if 1 < batch_a != batch_b:  # cycle a: b's items as (repeats, batch_a)
+    if batch_a > 1 and batch_b not in (1, batch_a):  # cycle a: b as (repeats, batch_a)
         out = np.matmul(a, b.reshape((batch_b // batch_a, batch_a) + b.shape[1:]))
         return out.reshape((batch_b,) + out.shape[2:])
     return np.matmul(a, b)

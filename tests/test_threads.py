@@ -159,7 +159,7 @@ def test_gemm_kernel_matches_numpy(dtype, shapes, ta, tb, threads):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("batch_a,batch_b", [(3, 6), (2, 8), (1, 0), (3, 0)])
+@pytest.mark.parametrize("batch_a,batch_b", [(3, 6), (2, 8), (1, 0), (3, 0), (3, 1)])
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("active", [True, False])
 def test_matmul_cycles_through_a_batch_that_divides_bs(dtype, batch_a, batch_b, ta, active,
@@ -173,10 +173,12 @@ def test_matmul_cycles_through_a_batch_that_divides_bs(dtype, batch_a, batch_b, 
     a = rng.standard_normal((batch_a, 7, 5) if ta else (batch_a, 5, 7)).astype(dtype)
     b = rng.standard_normal((batch_b, 7, 11)).astype(dtype)
     got = _blas.matmul(a, b, trans_a=ta)
-    assert got.shape == (batch_b, 5, 11)
-    for i in range(batch_b):
+    batch = batch_a if batch_b == 1 else batch_b  # and b's batch of one broadcasts
+    assert got.shape == (batch, 5, 11)
+    for i in range(batch):
         ai = a[i % batch_a]
-        np.testing.assert_allclose(got[i], (ai.T if ta else ai) @ b[i], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got[i], (ai.T if ta else ai) @ b[i % batch_b], rtol=1e-5,
+                                   atol=1e-5)
     if batch_a > 1:
         with pytest.raises(ValueError, match="do not broadcast"):
             _blas.matmul(a, rng.standard_normal((batch_a + 1, 7, 11)).astype(dtype), trans_a=ta)
