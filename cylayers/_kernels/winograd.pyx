@@ -94,16 +94,18 @@ cdef void _load_row(const floating* x, Py_ssize_t plane, Py_ssize_t nl, Py_ssize
     apart, and read across them they evict each other from the cache."""
     cdef Py_ssize_t l, q, lo, hi
     cdef const floating* src
+    if not cyl_inside(r, H):
+        for q in range(span * nl):
+            row[q] = 0
+        return
     lo = pad_w if pad_w < span else span
     hi = pad_w + W if pad_w + W < span else span
     for l in range(nl):
-        if not cyl_inside(r, H):
-            for q in range(span):
-                row[q * nl + l] = 0
-            continue
         src = x + l * plane + r * W - pad_w
-        if r + 2 < H:  # the next strip's row of this channel: many channels, too many
-            cyl_prefetch_rows(src + 2 * W + lo, (hi - lo) * sizeof(floating))  # streams
+        # Ask now for this channel's row two below (the next tile row's): one stream per
+        # channel is more than the hardware prefetcher follows.
+        if r + 2 < H:
+            cyl_prefetch_rows(src + 2 * W + lo, (hi - lo) * sizeof(floating))
         for q in range(lo):
             row[q * nl + l] = 0
         for q in range(lo, hi):
