@@ -366,6 +366,25 @@ def column_affine_grad(const floating[::1] grad,  # IN  (N, K)
                                             + xa[k] * (x[n * K + k] - center[k]) + c0[k])
 
 
+cdef inline void layer_norm_row(const floating* x, const floating* gamma, const floating* beta,
+                                floating* out, Py_ssize_t n, double eps, double* mean,
+                                double* inv_std) noexcept nogil:
+    if floating is float:
+        cyl_layer_norm_row_f(x, gamma, beta, out, n, eps, mean, inv_std)
+    else:
+        cyl_layer_norm_row_d(x, gamma, beta, out, n, eps, mean, inv_std)
+
+
+cdef inline void layer_norm_row_backward(const floating* g, const floating* x,
+                                         const floating* gamma, floating* gx, Py_ssize_t n,
+                                         double mean, double inv_std, double* dgamma,
+                                         double* dbeta) noexcept nogil:
+    if floating is float:
+        cyl_layer_norm_row_backward_f(g, x, gamma, gx, n, mean, inv_std, dgamma, dbeta)
+    else:
+        cyl_layer_norm_row_backward_d(g, x, gamma, gx, n, mean, inv_std, dgamma, dbeta)
+
+
 def layer_norm_forward(const floating[::1] x,       # IN  n_rows rows of row_len
                        const floating[::1] gamma,   # IN  (row_len,) or empty for no weight
                        const floating[::1] beta,    # IN  (row_len,) or empty for no bias
@@ -378,14 +397,15 @@ def layer_norm_forward(const floating[::1] x,       # IN  n_rows rows of row_len
     cdef const floating* b = &beta[0] if beta.shape[0] > 0 else NULL
     if row_len == 0 or n_rows == 0:
         return
-    for r in prange(n_rows, nogil=True, schedule='static', num_threads=num_threads,
-                    use_threads_if=num_threads > 1):
-        if floating is float:
-            cyl_layer_norm_row_f(&x[r * row_len], g, b, &out[r * row_len], row_len, eps,
-                                 &mean[r], &inv_std[r])
-        else:
-            cyl_layer_norm_row_d(&x[r * row_len], g, b, &out[r * row_len], row_len, eps,
-                                 &mean[r], &inv_std[r])
+    if num_threads == 1:
+        with nogil:
+            for r in range(n_rows):
+                layer_norm_row(&x[r * row_len], g, b, &out[r * row_len], row_len, eps,
+                               &mean[r], &inv_std[r])
+        return
+    for r in prange(n_rows, nogil=True, schedule='static', num_threads=num_threads):
+        layer_norm_row(&x[r * row_len], g, b, &out[r * row_len], row_len, eps, &mean[r],
+                       &inv_std[r])
 
 
 def layer_norm_backward(const floating[::1] grad,     # IN  n_rows rows of row_len
@@ -405,19 +425,19 @@ def layer_norm_backward(const floating[::1] grad,     # IN  n_rows rows of row_l
     cdef int tid
     if row_len == 0 or n_rows == 0:
         return
-    for r in prange(n_rows, nogil=True, schedule='static', num_threads=num_threads,
-                    use_threads_if=num_threads > 1):
+    if num_threads == 1:
+        with nogil:
+            for r in range(n_rows):
+                layer_norm_row_backward(&grad[r * row_len], &x[r * row_len], gm,
+                                        &grad_in[r * row_len] if want_dx else NULL, row_len,
+                                        mean[r], inv_std[r], &dgamma_part[0, 0],
+                                        &dbeta_part[0, 0])
+        return
+    for r in prange(n_rows, nogil=True, schedule='static', num_threads=num_threads):
         tid = threadid()
-        if floating is float:
-            cyl_layer_norm_row_backward_f(&grad[r * row_len], &x[r * row_len], gm,
-                                          &grad_in[r * row_len] if want_dx else NULL, row_len,
-                                          mean[r], inv_std[r], &dgamma_part[tid, 0],
-                                          &dbeta_part[tid, 0])
-        else:
-            cyl_layer_norm_row_backward_d(&grad[r * row_len], &x[r * row_len], gm,
-                                          &grad_in[r * row_len] if want_dx else NULL, row_len,
-                                          mean[r], inv_std[r], &dgamma_part[tid, 0],
-                                          &dbeta_part[tid, 0])
+        layer_norm_row_backward(&grad[r * row_len], &x[r * row_len], gm,
+                                &grad_in[r * row_len] if want_dx else NULL, row_len, mean[r],
+                                inv_std[r], &dgamma_part[tid, 0], &dbeta_part[tid, 0])
 
 
 def group_norm_forward(const floating[::1] x,       # IN  (N, G, cpg, plane_len) flattened
