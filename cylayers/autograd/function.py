@@ -103,18 +103,13 @@ class Function:
     @classmethod
     def apply(cls, *args):
         ctx = cls()
-        raw = []
-        tensors = []
+        raw = [a._array if isinstance(a, Tensor) else a for a in args]
         requires = False
-        for a in args:
-            if isinstance(a, Tensor):
-                raw.append(a._array)
-                tensors.append(a)
-                if a.requires_grad:
+        if grad_state.enabled:
+            for a in args:
+                # Every tensor's requires_grad is read: it brings a stale view up to date.
+                if isinstance(a, Tensor) and a.requires_grad:
                     requires = True
-            else:
-                raw.append(a)
-        requires = requires and grad_state.enabled
         ctx.needs_input_grad = (tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
                                 if requires else (False,) * len(args))
         result = cls.forward(ctx, *raw)
@@ -128,8 +123,7 @@ class Function:
             tracer.state.active.record(cls, args, out)
         if requires:
             ctx.next_nodes = _next_nodes(args)
-            tensors.append(out)
-            ctx._record_versions(tensors)
+            ctx._record_versions([a for a in args if isinstance(a, Tensor)] + [out])
             out._node = ctx
         return out
 

@@ -510,19 +510,25 @@ class LayerNormFn(Function):
         return (dx if need_x else None), dw, db, None, None, None
 
 
+def _check_param_shape(name, t, normalized_shape):
+    if t.shape != normalized_shape:
+        raise RuntimeError(f"layer_norm: expected {name} of shape {list(normalized_shape)}, "
+                           f"got {list(t.shape)}")
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     normalized_shape = ((normalized_shape,) if isinstance(normalized_shape, int)
                         else tuple(normalized_shape))
     k = len(normalized_shape)
-    shape = tuple(input.shape)
+    shape = input.shape  # a Size: a tuple, as are its slices
     if k == 0 or shape[len(shape) - k:] != normalized_shape or len(shape) < k:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
                            f"with shape [*, {', '.join(map(str, normalized_shape))}], but got "
                            f"input of size{list(shape)}")
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and tuple(t.shape) != normalized_shape:
-            raise RuntimeError(f"layer_norm: expected {name} of shape {list(normalized_shape)}, "
-                               f"got {list(t.shape)}")
+    if weight is not None:
+        _check_param_shape("weight", weight, normalized_shape)
+    if bias is not None:
+        _check_param_shape("bias", bias, normalized_shape)
     _check_eps(eps, "layer_norm")
     if input.numel() == 0:
         return EmptyNormFn.apply(input, weight, bias)
