@@ -30,7 +30,10 @@ def c_array(a, dtype=None):
 def optional_array(a, dtype):
     """``a`` as a C-contiguous 1-D array of ``dtype``, or an empty one for None: how the
     kernels are told there is no weight or bias."""
-    return np.empty(0, dtype) if a is None else c_array(a, dtype).reshape(-1)
+    if a is None:
+        return np.empty(0, dtype)
+    a = c_array(a, dtype)
+    return a if a.ndim == 1 else a.reshape(-1)
 
 
 def float_input(x, op):
