@@ -159,10 +159,6 @@ class PReLUFn(Function):
 
 
 # ---------------------------------------------------------------- softmax family
-# The scratch a kernel over contiguous rows (inner == 1) is given: it reads none.
-_NO_SCRATCH = np.empty((1, 0), dtype=np.float64)
-
-
 def _softmax_layout(shape, dim):
     d = _norm_dim(dim, len(shape))
     if d == len(shape) - 1:  # the usual last axis
@@ -180,9 +176,12 @@ class SoftmaxFn(Function):
         outer, size, inner = _softmax_layout(xc.shape, dim)
         nt = threads_for(xc.size) if outer > 1 else 1
         out = np.empty_like(xc)
-        scratch = np.empty((nt, 2 * inner), dtype=np.float64) if inner > 1 else _NO_SCRATCH
-        K.softmax_forward(xc.reshape(-1), out.reshape(-1), scratch, outer, size, inner,
-                          log_output, nt)
+        if inner == 1:
+            K.softmax_rows_forward(xc.reshape(-1), out.reshape(-1), size, log_output, nt)
+        else:
+            K.softmax_forward(xc.reshape(-1), out.reshape(-1),
+                              np.empty((nt, 2 * inner), dtype=np.float64), outer, size, inner,
+                              log_output, nt)
         ctx.layout, ctx.log_output = (outer, size, inner), log_output
         ctx.save_for_backward(out)
         return out
@@ -194,7 +193,11 @@ class SoftmaxFn(Function):
         outer, size, inner = ctx.layout
         nt = threads_for(y.size) if outer > 1 else 1
         gi = np.empty_like(y)
-        scratch = np.empty((nt, inner), dtype=np.float64) if inner > 1 else _NO_SCRATCH
-        K.softmax_backward(g.reshape(-1), y.reshape(-1), gi.reshape(-1), scratch, outer, size,
-                           inner, ctx.log_output, nt)
+        if inner == 1:
+            K.softmax_rows_backward(g.reshape(-1), y.reshape(-1), gi.reshape(-1), size,
+                                    ctx.log_output, nt)
+        else:
+            K.softmax_backward(g.reshape(-1), y.reshape(-1), gi.reshape(-1),
+                               np.empty((nt, inner), dtype=np.float64), outer, size, inner,
+                               ctx.log_output, nt)
         return gi, None, None

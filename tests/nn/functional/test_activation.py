@@ -233,6 +233,23 @@ def test_thread_count_does_not_change_results():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_kernels_refuse_sizes_that_do_not_fit(dtype):
+    from cylayers._kernels import activation as kernels
+    x, short = np.zeros(12, dtype), np.zeros(10, dtype)
+    scratch = np.zeros((2, 8))
+    with pytest.raises(ValueError, match="not rows of 5"):
+        kernels.softmax_rows_forward(x, x.copy(), 5, False, 1)
+    with pytest.raises(ValueError, match="out 10"):
+        kernels.softmax_rows_forward(x, short, 4, False, 1)
+    with pytest.raises(ValueError, match="grad_in 10"):
+        kernels.softmax_rows_backward(x, x, short, 4, True, 1)
+    with pytest.raises(ValueError, match=r"not \(2, 3, 4\)"):
+        kernels.softmax_forward(x, x.copy(), scratch, 2, 3, 4, False, 2)  # 24 elements
+    with pytest.raises(ValueError, match="scratch for 3 threads"):
+        kernels.softmax_backward(x, x, x.copy(), scratch, 1, 3, 4, False, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_serial_and_threaded_kernel_loops_agree(monkeypatch, dtype):
     """On one thread the kernels run a plain loop (an OpenMP region costs ~0.7 us even when
     told not to fork), on more a prange: a small input forced through both agrees bit for bit,
