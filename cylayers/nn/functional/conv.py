@@ -1,7 +1,9 @@
 """Convolutions as im2col (Cython) + GEMM (cylayers._blas); 1-D and 2-D run as 3-D with unit
 leading spatial dims. Backward reuses the forward's columns when they are small (at most
 KEEP_COLS_BYTES) and recomputes them from x otherwise. 3x3 stride-1 2-D convolutions with enough
-input channels run as Winograd F(2x2, 3x3) instead (cylayers.nn.functional.winograd)."""
+input channels run as Winograd F(2x2, 3x3) instead (cylayers.nn.functional.winograd), and
+forwards with few taps or wide rows as a direct convolution (cylayers.nn.functional.direct_conv)
+where the build has 512-bit vectors."""
 import math
 import numbers
 
@@ -13,6 +15,7 @@ from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import (c_array, float_input, grad_like, named_kernels,
                                    optional_array)
+from cylayers.nn.functional.direct_conv import direct_forward, use_direct
 from cylayers.nn.functional.winograd import WinogradPlan, use_winograd, winograd_backward
 
 K = named_kernels(_kernel_module)
@@ -109,7 +112,11 @@ class ConvFn(Function):
         ctx.geom, ctx.groups = geom, groups
         ctx.save_for_backward(x, weight)
         b = optional_array(bias, xc.dtype)
-        if use_winograd(geom, groups, c, o):
+        winograd = use_winograd(geom, groups, c, o)
+        if use_direct(geom, groups, c, winograd, any(ctx.needs_input_grad[:2])):
+            ctx.winograd, ctx.cols = None, None  # backward: im2col, columns rebuilt from x
+            return direct_forward(xc, w, b, geom)
+        if winograd:
             plan = WinogradPlan(geom, n)
             nt = threads_for(16 * c * plan.tiles)
             u, v = plan.transform_weight(w), plan.input(xc.reshape(n, c, plan.h, plan.w), nt)

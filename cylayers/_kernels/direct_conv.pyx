@@ -1,0 +1,143 @@
+"""Direct convolution for few input channels (include/cylayers/direct_conv.h): stride 1 along
+the last axis, any padding, dilation and stride elsewhere, no groups. Output rows are spread
+over the threads; each thread gathers the zero-padded input rows of its output row into its
+own scratch row and accumulates every output channel of that row in registers."""
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+
+cdef extern from "cylayers/direct_conv.h" nogil:
+    int CYL_DC_BLOCK
+    int CYL_DC_VL_f
+    int CYL_DC_VL_d
+    int cyl_dc_wide_vectors()
+    void cyl_dc_pack_weights_f(const float* w, float* packed, Py_ssize_t O, Py_ssize_t K)
+    void cyl_dc_pack_weights_d(const double* w, double* packed, Py_ssize_t O, Py_ssize_t K)
+    void cyl_dc_row_f(const float* rows, const Py_ssize_t* offset, Py_ssize_t K,
+                      const float* packed, const float* bias, Py_ssize_t O, float* out,
+                      Py_ssize_t plane, Py_ssize_t out_w)
+    void cyl_dc_row_d(const double* rows, const Py_ssize_t* offset, Py_ssize_t K,
+                      const double* packed, const double* bias, Py_ssize_t O, double* out,
+                      Py_ssize_t plane, Py_ssize_t out_w)
+    void cyl_dc_row_f_narrow(const float* rows, const Py_ssize_t* offset, Py_ssize_t K,
+                             const float* packed, const float* bias, Py_ssize_t O, float* out,
+                             Py_ssize_t plane, Py_ssize_t out_w)
+    void cyl_dc_row_d_narrow(const double* rows, const Py_ssize_t* offset, Py_ssize_t K,
+                             const double* packed, const double* bias, Py_ssize_t O,
+                             double* out, Py_ssize_t plane, Py_ssize_t out_w)
+
+
+def wide_vectors():
+    """True when this build uses 512-bit vectors (where the direct kernel is the faster one)."""
+    return cyl_dc_wide_vectors() != 0
+
+
+def packed_length(Py_ssize_t O, Py_ssize_t K):
+    """Elements of the packed weights for O output channels of K taps each."""
+    return (O + CYL_DC_BLOCK - 1) // CYL_DC_BLOCK * CYL_DC_BLOCK * K
+
+
+def row_length(Py_ssize_t out_w, Py_ssize_t kw, Py_ssize_t dw, bint single):
+    """Elements of one padded input row in the scratch: every vector of output columns reads
+    a full vector at each of the kw offsets."""
+    cdef Py_ssize_t vl = CYL_DC_VL_f if single else CYL_DC_VL_d
+    return (out_w + vl - 1) // vl * vl + (kw - 1) * dw
+
+
+def pack_weights(const floating[::1] w,   # IN  (O, K)
+                 floating[::1] packed,    # OUT packed_length(O, K)
+                 Py_ssize_t O, Py_ssize_t K):
+    if w.shape[0] != O * K or packed.shape[0] != packed_length(O, K):
+        raise ValueError(f"pack_weights: {w.shape[0]} weights and {packed.shape[0]} packed for "
+                         f"O={O}, K={K}")
+    if floating is float:
+        cyl_dc_pack_weights_f(&w[0] if O * K > 0 else NULL, &packed[0] if O * K > 0 else NULL,
+                              O, K)
+    else:
+        cyl_dc_pack_weights_d(&w[0] if O * K > 0 else NULL, &packed[0] if O * K > 0 else NULL,
+                              O, K)
+
+
+cdef inline void _output_row(const floating* x, floating* rows, const Py_ssize_t* offsets,
+                             const floating* packed, const floating* bias, floating* out,
+                             Py_ssize_t r, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H,
+                             Py_ssize_t W, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                             Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t pd, Py_ssize_t ph,
+                             Py_ssize_t pw, Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t O,
+                             Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW,
+                             Py_ssize_t row_len) noexcept nogil:
+    """Output row r = (image, od, oh): gather its padded input rows, then every channel."""
+    cdef Py_ssize_t n = r // (oD * oH), od = r // oH % oD, oh = r % oH
+    cdef Py_ssize_t K = C * kd * kh * kw, plane = oD * oH * oW
+    cdef Py_ssize_t c, a, b, i, idd, ih
+    cdef floating* dst
+    cdef const floating* src
+    for c in range(C):
+        for a in range(kd):
+            idd = od * sd - pd + a * dd
+            for b in range(kh):
+                ih = oh * sh - ph + b * dh
+                dst = rows + ((c * kd + a) * kh + b) * row_len
+                if 0 <= idd < D and 0 <= ih < H:
+                    # One loop with a test per element: split into zeros / copy / zeros, gcc
+                    # makes memset and memcpy calls of these short rows (measured 1.6x slower).
+                    src = x + ((n * C + c) * D + idd) * H * W + ih * W
+                    for i in range(row_len):
+                        dst[i] = src[i - pw] if pw <= i < pw + W else 0
+                else:
+                    for i in range(row_len):
+                        dst[i] = 0
+    out += n * O * plane + (od * oH + oh) * oW
+    if floating is float:
+        if oW <= CYL_DC_VL_f // 2:
+            cyl_dc_row_f_narrow(rows, offsets, K, packed, bias, O, out, plane, oW)
+        else:
+            cyl_dc_row_f(rows, offsets, K, packed, bias, O, out, plane, oW)
+    else:
+        if oW <= CYL_DC_VL_d // 2:
+            cyl_dc_row_d_narrow(rows, offsets, K, packed, bias, O, out, plane, oW)
+        else:
+            cyl_dc_row_d(rows, offsets, K, packed, bias, O, out, plane, oW)
+
+
+def forward(const floating[::1] x,       # IN  (N, C, D, H, W)
+            const floating[::1] packed,  # IN  pack_weights of the (O, C, kd, kh, kw) weights
+            const floating[::1] bias,    # IN  (O,) or empty for none
+            floating[::1] out,           # OUT (N, O, oD, oH, oW)
+            floating[:, ::1] scratch,    # scratch: (threads, C * kd * kh * row_len)
+            Py_ssize_t[::1] offsets,     # scratch: (C * kd * kh * kw,)
+            Py_ssize_t N, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+            Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+            Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
+            Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
+            Py_ssize_t O, Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW, int num_threads):
+    cdef Py_ssize_t K = C * kd * kh * kw, n_rows = N * oD * oH, r, c, a, b, e
+    cdef Py_ssize_t row_len = row_length(oW, kw, dw, floating is float)
+    cdef const floating* bp = &bias[0] if bias.shape[0] > 0 else NULL
+    cdef int tid
+    if (x.shape[0] != N * C * D * H * W or out.shape[0] != N * O * oD * oH * oW
+            or packed.shape[0] != packed_length(O, K) or bias.shape[0] not in (0, O)
+            or offsets.shape[0] != K or scratch.shape[0] < num_threads
+            or scratch.shape[1] < C * kd * kh * row_len):
+        raise ValueError("direct_conv.forward: array sizes do not match the geometry")
+    if min(C, kd, kh, kw, dd, dh, dw) < 1 or min(pd, ph, pw) < 0 or min(sd, sh) < 1:
+        raise ValueError("direct_conv.forward: channels, kernel, stride, dilation must be >= 1, "
+                         "padding >= 0")
+    if N * O * oD * oH * oW == 0:
+        return
+    for c in range(C):
+        for a in range(kd):
+            for b in range(kh):
+                for e in range(kw):
+                    offsets[((c * kd + a) * kh + b) * kw + e] = ((c * kd + a) * kh + b) * row_len \
+                        + e * dw
+    if num_threads == 1:
+        with nogil:
+            for r in range(n_rows):
+                _output_row(&x[0], &scratch[0, 0], &offsets[0], &packed[0], bp, &out[0], r,
+                            C, D, H, W, kd, kh, kw, sd, sh, pd, ph, pw, dd, dh, O, oD, oH, oW,
+                            row_len)
+        return
+    for r in prange(n_rows, nogil=True, schedule='static', num_threads=num_threads):
+        tid = threadid()
+        _output_row(&x[0], &scratch[tid, 0], &offsets[0], &packed[0], bp, &out[0], r,
+                    C, D, H, W, kd, kh, kw, sd, sh, pd, ph, pw, dd, dh, O, oD, oH, oW, row_len)
