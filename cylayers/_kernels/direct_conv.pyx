@@ -57,26 +57,46 @@ def pack_weights(const floating[::1] w,   # IN  (O, K)
                               O, K)
 
 
-cdef inline void _output_row(const floating* x, floating* rows, const Py_ssize_t* offsets,
-                             const floating* packed, const floating* bias, floating* out,
-                             Py_ssize_t r, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H,
-                             Py_ssize_t W, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
-                             Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t pd, Py_ssize_t ph,
-                             Py_ssize_t pw, Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t O,
-                             Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW,
-                             Py_ssize_t row_len) noexcept nogil:
-    """Output row r = (image, od, oh): gather its padded input rows, then every channel."""
-    cdef Py_ssize_t n = r // (oD * oH), od = r // oH % oD, oh = r % oH
+# Output rows per work item: their input rows are gathered once for all of them (each input
+# row once per depth tap instead of once per output row and kernel row).
+DEF CHUNK_ROWS = 8
+
+
+def scratch_length(Py_ssize_t C, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t sh, Py_ssize_t dh,
+                   Py_ssize_t row_len):
+    """Elements of one thread's scratch: the padded input rows of CHUNK_ROWS output rows."""
+    return C * kd * _slab_rows(kh, sh, dh) * row_len
+
+
+cdef inline Py_ssize_t _slab_rows(Py_ssize_t kh, Py_ssize_t sh, Py_ssize_t dh) noexcept nogil:
+    return (CHUNK_ROWS - 1) * sh + (kh - 1) * dh + 1
+
+
+cdef inline void _output_rows(const floating* x, floating* rows, const Py_ssize_t* offsets,
+                              const floating* packed, const floating* bias, floating* out,
+                              Py_ssize_t item, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H,
+                              Py_ssize_t W, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                              Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t pd, Py_ssize_t ph,
+                              Py_ssize_t pw, Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t O,
+                              Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW,
+                              Py_ssize_t row_len) noexcept nogil:
+    """Work item = up to CHUNK_ROWS output rows (image n, depth od, from row oh0): gather the
+    padded input rows they read, (C, kd, slab rows, row_len), then every channel of each row.
+    Output row oh0 + i reads the slab from row i * sh on: the same tap offsets, shifted."""
+    cdef Py_ssize_t chunks = (oH + CHUNK_ROWS - 1) // CHUNK_ROWS
+    cdef Py_ssize_t n = item // (oD * chunks), od = item // chunks % oD
+    cdef Py_ssize_t oh0 = item % chunks * CHUNK_ROWS, n_out = min(CHUNK_ROWS, oH - oh0)
+    cdef Py_ssize_t slab = _slab_rows(kh, sh, dh), span = (n_out - 1) * sh + (kh - 1) * dh + 1
     cdef Py_ssize_t K = C * kd * kh * kw, plane = oD * oH * oW
-    cdef Py_ssize_t c, a, b, i, idd, ih
+    cdef Py_ssize_t c, a, j, i, idd, ih
     cdef floating* dst
     cdef const floating* src
     for c in range(C):
         for a in range(kd):
             idd = od * sd - pd + a * dd
-            for b in range(kh):
-                ih = oh * sh - ph + b * dh
-                dst = rows + ((c * kd + a) * kh + b) * row_len
+            for j in range(span):
+                ih = oh0 * sh - ph + j
+                dst = rows + ((c * kd + a) * slab + j) * row_len
                 if 0 <= idd < D and 0 <= ih < H:
                     # One loop with a test per element: split into zeros / copy / zeros, gcc
                     # makes memset and memcpy calls of these short rows (measured 1.6x slower).
@@ -86,38 +106,45 @@ cdef inline void _output_row(const floating* x, floating* rows, const Py_ssize_t
                 else:
                     for i in range(row_len):
                         dst[i] = 0
-    out += n * O * plane + (od * oH + oh) * oW
-    if floating is float:
-        if oW <= CYL_DC_VL_f // 2:
-            cyl_dc_row_f_narrow(rows, offsets, K, packed, bias, O, out, plane, oW)
+    out += n * O * plane + (od * oH + oh0) * oW
+    for i in range(n_out):
+        if floating is float:
+            if oW <= CYL_DC_VL_f // 2:
+                cyl_dc_row_f_narrow(rows + i * sh * row_len, offsets, K, packed, bias, O,
+                                    out + i * oW, plane, oW)
+            else:
+                cyl_dc_row_f(rows + i * sh * row_len, offsets, K, packed, bias, O,
+                             out + i * oW, plane, oW)
         else:
-            cyl_dc_row_f(rows, offsets, K, packed, bias, O, out, plane, oW)
-    else:
-        if oW <= CYL_DC_VL_d // 2:
-            cyl_dc_row_d_narrow(rows, offsets, K, packed, bias, O, out, plane, oW)
-        else:
-            cyl_dc_row_d(rows, offsets, K, packed, bias, O, out, plane, oW)
+            if oW <= CYL_DC_VL_d // 2:
+                cyl_dc_row_d_narrow(rows + i * sh * row_len, offsets, K, packed, bias, O,
+                                    out + i * oW, plane, oW)
+            else:
+                cyl_dc_row_d(rows + i * sh * row_len, offsets, K, packed, bias, O,
+                             out + i * oW, plane, oW)
 
 
 def forward(const floating[::1] x,       # IN  (N, C, D, H, W)
             const floating[::1] packed,  # IN  pack_weights of the (O, C, kd, kh, kw) weights
             const floating[::1] bias,    # IN  (O,) or empty for none
             floating[::1] out,           # OUT (N, O, oD, oH, oW)
-            floating[:, ::1] scratch,    # scratch: (threads, C * kd * kh * row_len)
+            floating[:, ::1] scratch,    # scratch: (threads, scratch_length(...))
             Py_ssize_t[::1] offsets,     # scratch: (C * kd * kh * kw,)
             Py_ssize_t N, Py_ssize_t C, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
             Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
             Py_ssize_t sd, Py_ssize_t sh, Py_ssize_t pd, Py_ssize_t ph, Py_ssize_t pw,
             Py_ssize_t dd, Py_ssize_t dh, Py_ssize_t dw,
             Py_ssize_t O, Py_ssize_t oD, Py_ssize_t oH, Py_ssize_t oW, int num_threads):
-    cdef Py_ssize_t K = C * kd * kh * kw, n_rows = N * oD * oH, r, c, a, b, e
+    cdef Py_ssize_t K = C * kd * kh * kw, r, c, a, b, e
+    cdef Py_ssize_t items = N * oD * ((oH + CHUNK_ROWS - 1) // CHUNK_ROWS)
     cdef Py_ssize_t row_len = row_length(oW, kw, dw, floating is float)
+    cdef Py_ssize_t slab = _slab_rows(kh, sh, dh)
     cdef const floating* bp = &bias[0] if bias.shape[0] > 0 else NULL
     cdef int tid
     if (x.shape[0] != N * C * D * H * W or out.shape[0] != N * O * oD * oH * oW
             or packed.shape[0] != packed_length(O, K) or bias.shape[0] not in (0, O)
             or offsets.shape[0] != K or scratch.shape[0] < num_threads
-            or scratch.shape[1] < C * kd * kh * row_len):
+            or scratch.shape[1] < C * kd * slab * row_len):
         raise ValueError("direct_conv.forward: array sizes do not match the geometry")
     if min(C, kd, kh, kw, dd, dh, dw) < 1 or min(pd, ph, pw) < 0 or min(sd, sh) < 1:
         raise ValueError("direct_conv.forward: channels, kernel, stride, dilation must be >= 1, "
@@ -128,16 +155,16 @@ def forward(const floating[::1] x,       # IN  (N, C, D, H, W)
         for a in range(kd):
             for b in range(kh):
                 for e in range(kw):
-                    offsets[((c * kd + a) * kh + b) * kw + e] = ((c * kd + a) * kh + b) * row_len \
-                        + e * dw
+                    offsets[((c * kd + a) * kh + b) * kw + e] = (
+                        ((c * kd + a) * slab + b * dh) * row_len + e * dw)
     if num_threads == 1:
         with nogil:
-            for r in range(n_rows):
-                _output_row(&x[0], &scratch[0, 0], &offsets[0], &packed[0], bp, &out[0], r,
-                            C, D, H, W, kd, kh, kw, sd, sh, pd, ph, pw, dd, dh, O, oD, oH, oW,
-                            row_len)
+            for r in range(items):
+                _output_rows(&x[0], &scratch[0, 0], &offsets[0], &packed[0], bp, &out[0], r,
+                             C, D, H, W, kd, kh, kw, sd, sh, pd, ph, pw, dd, dh, O, oD, oH, oW,
+                             row_len)
         return
-    for r in prange(n_rows, nogil=True, schedule='static', num_threads=num_threads):
+    for r in prange(items, nogil=True, schedule='static', num_threads=num_threads):
         tid = threadid()
-        _output_row(&x[0], &scratch[tid, 0], &offsets[0], &packed[0], bp, &out[0], r,
-                    C, D, H, W, kd, kh, kw, sd, sh, pd, ph, pw, dd, dh, O, oD, oH, oW, row_len)
+        _output_rows(&x[0], &scratch[tid, 0], &offsets[0], &packed[0], bp, &out[0], r,
+                     C, D, H, W, kd, kh, kw, sd, sh, pd, ph, pw, dd, dh, O, oD, oH, oW, row_len)

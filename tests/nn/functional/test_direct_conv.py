@@ -127,9 +127,10 @@ def test_direct_conv_kernel_refuses_sizes_that_do_not_fit():
     with pytest.raises(ValueError, match="pack_weights"):
         kernels.pack_weights(w, packed[:-1], 5, 27)
     row = kernels.row_length(6, 3, 1, True)
+    scratch_len = kernels.scratch_length(3, 1, 3, 1, 1, row)
     good = dict(x=x, packed=packed, bias=np.zeros(0, np.float32),
                 out=np.zeros(2 * 5 * 6 * 6, np.float32),
-                scratch=np.zeros((2, 3 * 3 * row), np.float32), offsets=np.zeros(27, np.intp))
+                scratch=np.zeros((2, scratch_len), np.float32), offsets=np.zeros(27, np.intp))
     geometry = (2, 3, 1, 8, 8, 1, 3, 3, 1, 1, 0, 0, 0, 1, 1, 1, 5, 1, 6, 6)
 
     def run(threads=2, **changes):
@@ -138,7 +139,7 @@ def test_direct_conv_kernel_refuses_sizes_that_do_not_fit():
     run()
     for bad in (dict(out=np.zeros(2 * 5 * 36 - 1, np.float32)),
                 dict(x=np.zeros(x.size + 1, np.float32)),
-                dict(scratch=np.zeros((2, 3 * 3 * row - 1), np.float32)),
+                dict(scratch=np.zeros((2, scratch_len - 1), np.float32)),
                 dict(bias=np.zeros(4, np.float32)),
                 dict(offsets=np.zeros(26, np.intp))):
         with pytest.raises(ValueError, match="sizes do not match"):
