@@ -159,6 +159,61 @@ def test_gemm_kernel_matches_numpy(dtype, shapes, ta, tb, threads):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch,m,n,k,ta", [
+    (16, 1024, 32, 16, False),   # the digits CNN's Winograd forward product
+    (16, 1024, 16, 32, False),   # and its input-gradient product
+    (3, 13, 48, 5, False),       # rows not a multiple of 8, one wide and one narrow block
+    (2, 7, 16, 64, True),        # a transposed, one narrow block
+    (1, 1, 32, 3, True),
+    (2, 9, 32, 0, False),        # nothing to sum: zeros
+])
+def test_register_gemm_matches_numpy_with_the_same_bits_on_any_thread_count(
+        dtype, batch, m, n, k, ta):
+    from cylayers._kernels import gemm
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((batch, k, m) if ta else (batch, m, k)).astype(dtype)
+    b = rng.standard_normal((batch, k, n)).astype(dtype)
+    want = np.matmul(a.swapaxes(-1, -2) if ta else a, b)
+    got = []
+    for threads in (1, 2):
+        c = np.full((batch, m, n), np.nan, dtype)
+        gemm.register_gemm(a.reshape(-1), b.reshape(-1), c.reshape(-1), batch, m, n, k, ta,
+                           threads)
+        got.append(c)
+    np.testing.assert_array_equal(got[0], got[1])
+    np.testing.assert_allclose(got[0], want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_register_gemm_refuses_what_does_not_fit():
+    from cylayers._kernels import gemm
+    a, b, c = (np.zeros(n, np.float32) for n in (2 * 8 * 4, 2 * 4 * 32, 2 * 8 * 32))
+    gemm.register_gemm(a, b, c, 2, 8, 32, 4, False, 2)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        gemm.register_gemm(a, b[:-8], c[:-16], 2, 8, 24, 4, False, 2)
+    with pytest.raises(ValueError, match="sizes do not match"):
+        gemm.register_gemm(a, b, c[:-1], 2, 8, 32, 4, False, 2)
+
+
+@pytest.mark.parametrize("wide", [True, False])
+@pytest.mark.parametrize("m,n,k", [(40, 32, 16), (40, 17, 16), (40, 32, 65)])
+def test_thin_matmul_uses_the_register_kernel_only_where_it_fits(monkeypatch, wide, m, n, k):
+    """Columns that fill whole vectors and a short inner dimension go to register_gemm (on a
+    512-bit build); anything else, or another build, to matmul: the same products either way."""
+    from cylayers import _blas
+    calls = []
+    monkeypatch.setattr(_blas, "_wide_vectors", wide)
+    real = _blas._gemm.register_gemm
+    monkeypatch.setattr(_blas._gemm, "register_gemm", lambda *args: calls.append(1) or real(*args))
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((3, m, k)), rng.standard_normal((3, k, n))
+    np.testing.assert_allclose(_blas.thin_matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_blas.thin_matmul(a.swapaxes(1, 2).copy(), b, trans_a=True),
+                               a @ b, rtol=1e-12, atol=1e-12)
+    assert len(calls) == (2 if wide and n % 8 == 0 and k <= _blas.THIN_MAX_INNER else 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_a,batch_b", [(3, 6), (2, 8), (1, 0), (3, 0), (3, 1)])
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("active", [True, False])

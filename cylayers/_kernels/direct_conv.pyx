@@ -5,11 +5,13 @@ own scratch row and accumulates every output channel of that row in registers.""
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 
+cdef extern from "cylayers/vector_width.h" nogil:
+    int cyl_wide_vectors()
+
 cdef extern from "cylayers/direct_conv.h" nogil:
     int CYL_DC_BLOCK
     int CYL_DC_VL_f
     int CYL_DC_VL_d
-    int cyl_dc_wide_vectors()
     void cyl_dc_pack_weights_f(const float* w, float* packed, Py_ssize_t O, Py_ssize_t K)
     void cyl_dc_pack_weights_d(const double* w, double* packed, Py_ssize_t O, Py_ssize_t K)
     void cyl_dc_row_f(const float* rows, const Py_ssize_t* offset, Py_ssize_t K,
@@ -28,7 +30,7 @@ cdef extern from "cylayers/direct_conv.h" nogil:
 
 def wide_vectors():
     """True when this build uses 512-bit vectors (where the direct kernel is the faster one)."""
-    return cyl_dc_wide_vectors() != 0
+    return cyl_wide_vectors() != 0
 
 
 def packed_length(Py_ssize_t O, Py_ssize_t K):

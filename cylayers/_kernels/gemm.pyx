@@ -18,6 +18,18 @@ ctypedef void (*sgemm32_t)(int, int, int, int, int, int, float, const float*, in
 ctypedef void (*dgemm32_t)(int, int, int, int, int, int, double, const double*, int,
                            const double*, int, double, double*, int) noexcept nogil
 
+cdef extern from "cylayers/vector_width.h" nogil:
+    int cyl_wide_vectors()
+
+cdef extern from "cylayers/small_gemm.h" nogil:
+    int CYL_SG_ROWS
+    int CYL_SG_H_f
+    int CYL_SG_H_d
+    void cyl_sg_rows_f(const float* A, Py_ssize_t ars, Py_ssize_t aks, const float* B,
+                       float* C, Py_ssize_t rows, Py_ssize_t N, Py_ssize_t K)
+    void cyl_sg_rows_d(const double* A, Py_ssize_t ars, Py_ssize_t aks, const double* B,
+                       double* C, Py_ssize_t rows, Py_ssize_t N, Py_ssize_t K)
+
 cdef enum:
     ROW_MAJOR = 101
     NO_TRANS = 111
@@ -160,3 +172,55 @@ def gemm_sum(const floating[::1] a,   # IN  (S, G) x (M x K), or (S, G) x (K x M
                   &a[0] + item * m * k + (lo if trans_a else lo * k), lda,
                   &b[0] + item * k * n, ldb, beta,
                   &partial[0] + (chunk * groups + grp) * m * n + lo * n, n)
+
+
+def wide_vectors():
+    """True when this build uses 512-bit vectors (where register_gemm beats the BLAS on thin
+    products)."""
+    return cyl_wide_vectors() != 0
+
+
+def register_columns(bint single):
+    """register_gemm needs N to be a multiple of this (one vector)."""
+    return CYL_SG_H_f if single else CYL_SG_H_d
+
+
+def register_gemm(const floating[::1] a,  # IN  batch x (M x K), or batch x (K x M) when trans_a
+                  const floating[::1] b,  # IN  batch x (K x N)
+                  floating[::1] c,        # OUT batch x (M x N)
+                  Py_ssize_t batch, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, bint trans_a,
+                  int num_threads):
+    """C[i] = op(A[i]) B[i] with include/cylayers/small_gemm.h: blocks of 8 rows of one product
+    per task, every element summed over k in order (the same bits on any thread count)."""
+    cdef Py_ssize_t h = CYL_SG_H_f if floating is float else CYL_SG_H_d
+    cdef Py_ssize_t blocks = (m + CYL_SG_ROWS - 1) // CYL_SG_ROWS, task, item, r0
+    cdef Py_ssize_t ars = 1 if trans_a else k, aks = m if trans_a else 1
+    if (min(batch, m, n, k) < 0 or a.shape[0] != batch * m * k or b.shape[0] != batch * k * n
+            or c.shape[0] != batch * m * n or n % h):
+        raise ValueError(f"register_gemm: sizes do not match a batch of {batch} ({m} x {k}) "
+                         f"({k} x {n}) products with N a multiple of {h}")
+    if batch * m * n == 0:
+        return
+    if k == 0:
+        c[:] = 0
+        return
+    if num_threads == 1:
+        with nogil:
+            for task in range(batch * blocks):
+                _register_rows(&a[0], &b[0], &c[0], task, blocks, m, n, k, ars, aks)
+        return
+    for task in prange(batch * blocks, nogil=True, schedule='static', num_threads=num_threads):
+        _register_rows(&a[0], &b[0], &c[0], task, blocks, m, n, k, ars, aks)
+
+
+cdef inline void _register_rows(const floating* a, const floating* b, floating* c,
+                                Py_ssize_t task, Py_ssize_t blocks, Py_ssize_t m,
+                                Py_ssize_t n, Py_ssize_t k, Py_ssize_t ars,
+                                Py_ssize_t aks) noexcept nogil:
+    cdef Py_ssize_t item = task // blocks, r0 = task % blocks * CYL_SG_ROWS
+    cdef Py_ssize_t rows = min(CYL_SG_ROWS, m - r0)
+    a += item * m * k + r0 * ars
+    if floating is float:
+        cyl_sg_rows_f(a, ars, aks, b + item * k * n, c + item * m * n + r0 * n, rows, n, k)
+    else:
+        cyl_sg_rows_d(a, ars, aks, b + item * k * n, c + item * m * n + r0 * n, rows, n, k)

@@ -77,13 +77,4 @@ CYL_DEFINE_DIRECT_CONV_ROW(float, f_narrow, CYL_DC_VL_f / 2)
 CYL_DEFINE_DIRECT_CONV_ROW(double, d, CYL_DC_VL_d)
 CYL_DEFINE_DIRECT_CONV_ROW(double, d_narrow, CYL_DC_VL_d / 2)
 
-/* Whether this build's vectors are 512 bits wide, where the direct kernel beats the BLAS. */
-static inline int cyl_dc_wide_vectors(void) {
-#if defined(__AVX512F__)
-    return 1;
-#else
-    return 0;
-#endif
-}
-
 #endif

@@ -47,6 +47,11 @@ class WinogradPlan:
         WK.weight_transform(w.reshape(-1), u.reshape(-1), o * c, threads_for(16 * o * c))
         return u
 
+    @staticmethod
+    def product(v, u):
+        """M = V U^T per transform component: (16, tiles, C) x (16, O, C) -> (16, tiles, O)."""
+        return blas.thin_matmul(v, np.ascontiguousarray(u.transpose(0, 2, 1)))
+
     def weight_grad(self, du):
         """The adjoint of transform_weight: G^T dU G, back to (O, C, 3, 3)."""
         o, c = du.shape[1:]
@@ -101,5 +106,5 @@ def winograd_backward(ctx, g):
     if need_w:
         dw = plan.weight_grad(blas.matmul(dm, v, trans_a=True)).reshape(weight.shape)
     if need_x:
-        dx = plan.input_grad(blas.matmul(dm, u), nt).reshape(x.shape)
+        dx = plan.input_grad(blas.thin_matmul(dm, u), nt).reshape(x.shape)
     return dx, dw
