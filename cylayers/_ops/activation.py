@@ -161,8 +161,8 @@ class PReLUFn(Function):
 # ---------------------------------------------------------------- softmax family
 def _softmax_layout(shape, dim):
     d = _norm_dim(dim, len(shape))
-    if d == len(shape) - 1:  # the usual last axis
-        return math.prod(shape[:d]), shape[d], 1
+    if d == len(shape) - 1 and shape[d]:  # the usual last axis
+        return math.prod(shape) // shape[d], shape[d], 1
     outer = math.prod(shape[:d]) if shape else 1
     size = shape[d] if shape else 1
     inner = math.prod(shape[d + 1:]) if shape else 1
@@ -182,8 +182,9 @@ class SoftmaxFn(Function):
             K.softmax_forward(xc.reshape(-1), out.reshape(-1),
                               np.empty((nt, 2 * inner), dtype=np.float64), outer, size, inner,
                               log_output, nt)
-        ctx.layout, ctx.log_output = (outer, size, inner), log_output
-        ctx.save_for_backward(out)
+        if ctx.needs_input_grad[0]:
+            ctx.layout, ctx.log_output = (outer, size, inner), log_output
+            ctx.save_for_backward(out)
         return out
 
     @staticmethod
