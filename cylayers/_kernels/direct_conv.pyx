@@ -14,16 +14,10 @@ cdef extern from "cylayers/direct_conv.h" nogil:
     int CYL_DC_VL_d
     void cyl_dc_pack_weights_f(const float* w, float* packed, Py_ssize_t O, Py_ssize_t K)
     void cyl_dc_pack_weights_d(const double* w, double* packed, Py_ssize_t O, Py_ssize_t K)
-    void cyl_dc_row_f(const float* rows, const Py_ssize_t* offset, Py_ssize_t K,
-                      const float* packed, const float* bias, Py_ssize_t O, float* out,
-                      Py_ssize_t plane, Py_ssize_t out_w)
-    void cyl_dc_row_d(const double* rows, const Py_ssize_t* offset, Py_ssize_t K,
-                      const double* packed, const double* bias, Py_ssize_t O, double* out,
-                      Py_ssize_t plane, Py_ssize_t out_w)
-    void cyl_dc_row_f_narrow(const float* rows, const Py_ssize_t* offset, Py_ssize_t K,
+    void cyl_dc_output_row_f(const float* rows, const Py_ssize_t* offset, Py_ssize_t K,
                              const float* packed, const float* bias, Py_ssize_t O, float* out,
                              Py_ssize_t plane, Py_ssize_t out_w)
-    void cyl_dc_row_d_narrow(const double* rows, const Py_ssize_t* offset, Py_ssize_t K,
+    void cyl_dc_output_row_d(const double* rows, const Py_ssize_t* offset, Py_ssize_t K,
                              const double* packed, const double* bias, Py_ssize_t O,
                              double* out, Py_ssize_t plane, Py_ssize_t out_w)
 
@@ -111,19 +105,11 @@ cdef inline void _output_rows(const floating* x, floating* rows, const Py_ssize_
     out += n * O * plane + (od * oH + oh0) * oW
     for i in range(n_out):
         if floating is float:
-            if oW <= CYL_DC_VL_f // 2:
-                cyl_dc_row_f_narrow(rows + i * sh * row_len, offsets, K, packed, bias, O,
-                                    out + i * oW, plane, oW)
-            else:
-                cyl_dc_row_f(rows + i * sh * row_len, offsets, K, packed, bias, O,
-                             out + i * oW, plane, oW)
+            cyl_dc_output_row_f(rows + i * sh * row_len, offsets, K, packed, bias, O,
+                                out + i * oW, plane, oW)
         else:
-            if oW <= CYL_DC_VL_d // 2:
-                cyl_dc_row_d_narrow(rows + i * sh * row_len, offsets, K, packed, bias, O,
-                                    out + i * oW, plane, oW)
-            else:
-                cyl_dc_row_d(rows + i * sh * row_len, offsets, K, packed, bias, O,
-                             out + i * oW, plane, oW)
+            cyl_dc_output_row_d(rows + i * sh * row_len, offsets, K, packed, bias, O,
+                                out + i * oW, plane, oW)
 
 
 def forward(const floating[::1] x,       # IN  (N, C, D, H, W)

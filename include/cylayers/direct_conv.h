@@ -77,4 +77,18 @@ CYL_DEFINE_DIRECT_CONV_ROW(float, f_narrow, CYL_DC_VL_f / 2)
 CYL_DEFINE_DIRECT_CONV_ROW(double, d, CYL_DC_VL_d)
 CYL_DEFINE_DIRECT_CONV_ROW(double, d_narrow, CYL_DC_VL_d / 2)
 
+/* cyl_dc_output_row_<SUFFIX>: the narrow kernel for rows of at most half a block, else the wide. */
+#define CYL_DEFINE_DIRECT_CONV_OUTPUT_ROW(T, SUFFIX, VL)                                        \
+static inline void cyl_dc_output_row_##SUFFIX(const T *rows, const ptrdiff_t *offset,         \
+                                              ptrdiff_t K, const T *packed, const T *bias,     \
+                                              ptrdiff_t O, T *out, ptrdiff_t plane,            \
+                                              ptrdiff_t out_w) {                               \
+    if (out_w <= (VL) / 2)                                                                      \
+        cyl_dc_row_##SUFFIX##_narrow(rows, offset, K, packed, bias, O, out, plane, out_w);      \
+    else                                                                                        \
+        cyl_dc_row_##SUFFIX(rows, offset, K, packed, bias, O, out, plane, out_w);               \
+}
+CYL_DEFINE_DIRECT_CONV_OUTPUT_ROW(float, f, CYL_DC_VL_f)
+CYL_DEFINE_DIRECT_CONV_OUTPUT_ROW(double, d, CYL_DC_VL_d)
+
 #endif
