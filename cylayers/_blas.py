@@ -116,10 +116,8 @@ def thin_matmul(a, b, trans_a=False):
     The kernel sums each element in order in the arrays' type: a long inner dimension (above
     THIN_MAX_INNER) stays with the BLAS, whose blocked sums round less (a Winograd weight
     gradient sums over every tile: 1024 float32 terms in order were off by 3e-3 relative)."""
-    if (not _wide_vectors or a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]
-            or a.dtype != b.dtype or a.dtype not in _FLOAT
-            or (a.shape[1] if trans_a else a.shape[2]) > THIN_MAX_INNER
-            or b.shape[-1] % _gemm.register_columns(a.dtype == np.float32)):
+    if (a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.dtype != b.dtype
+            or not thin_fits(a.dtype, a.shape[1] if trans_a else a.shape[2], b.shape[-1])):
         return matmul(a, b, trans_a=trans_a)
     from cylayers._threads import threads_for
     from cylayers._kernel_call import c_array
@@ -131,6 +129,12 @@ def thin_matmul(a, b, trans_a=False):
     _gemm.register_gemm(a.reshape(-1), b.reshape(-1), out.reshape(-1), batch, m, n, k, trans_a,
                         threads_for(batch * m * n * k, _PARALLEL_MIN_MACS))
     return out
+
+
+def thin_fits(dtype, inner, columns):
+    """Whether register_gemm takes products of this dtype, inner dimension and column count."""
+    return (_wide_vectors and dtype in _FLOAT and inner <= THIN_MAX_INNER
+            and columns % _gemm.register_columns(dtype == np.float32) == 0)
 
 
 _wide_vectors = _gemm.wide_vectors()

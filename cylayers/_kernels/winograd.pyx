@@ -22,6 +22,15 @@ from libc.stdlib cimport free, malloc
 cdef extern from "cylayers/window.h" nogil:
     bint cyl_inside(Py_ssize_t index, Py_ssize_t size)
 
+cdef extern from "cylayers/small_gemm.h" nogil:
+    int CYL_SG_ROWS
+    int CYL_SG_H_f
+    int CYL_SG_H_d
+    void cyl_sg_rows_f(const float* A, Py_ssize_t ars, Py_ssize_t aks, const float* B,
+                       float* C, Py_ssize_t rows, Py_ssize_t N, Py_ssize_t K)
+    void cyl_sg_rows_d(const double* A, Py_ssize_t ars, Py_ssize_t aks, const double* B,
+                       double* C, Py_ssize_t rows, Py_ssize_t N, Py_ssize_t K)
+
 cdef extern from "cylayers/winograd.h" nogil:
     void cyl_prefetch_rows(const void* p, Py_ssize_t nbytes)
     void cyl_wino_bt_rows_f(const float* d0, const float* d1, const float* d2, const float* d3,
@@ -221,6 +230,64 @@ def output_transform(const floating[::1] M,     # IN  (16, P, O)
             _output_image(&M[0] + n * TH * TW * O + o0, P * O, O, _group_size(lg, o0),
                           &bias[0] + o0 if has_bias else NULL, &out[0] + (n * O + o0) * OH * OW,
                           OH * OW, OH, OW, TH, TW, S + threadid() * scratch)
+    finally:
+        free(S)
+
+
+cdef void _image_product(const floating* V, Py_ssize_t xi_step, const floating* Ut,
+                         Py_ssize_t C, Py_ssize_t O, Py_ssize_t tiles,
+                         floating* M) noexcept nogil:
+    """M (16, tiles, O) of one image = its V rows (tiles, C), xi_step apart per component,
+    times Ut (16, C, O), in blocks of CYL_SG_ROWS tiles (each sum over c in order)."""
+    cdef Py_ssize_t xi, blk, r0, rows
+    for xi in range(16):
+        for blk in range((tiles + CYL_SG_ROWS - 1) // CYL_SG_ROWS):
+            r0 = blk * CYL_SG_ROWS
+            rows = min(CYL_SG_ROWS, tiles - r0)
+            if floating is float:
+                cyl_sg_rows_f(V + xi * xi_step + r0 * C, C, 1, Ut + xi * C * O,
+                              M + (xi * tiles + r0) * O, rows, O, C)
+            else:
+                cyl_sg_rows_d(V + xi * xi_step + r0 * C, C, 1, Ut + xi * C * O,
+                              M + (xi * tiles + r0) * O, rows, O, C)
+
+
+def product_output(const floating[::1] V,     # IN  (16, P, C)
+                   const floating[::1] Ut,    # IN  (16, C, O): U with its last axes swapped
+                   const floating[::1] bias,  # IN  (O,), or empty for no bias
+                   floating[::1] out,         # OUT (N, O, OH, OW)
+                   Py_ssize_t N, Py_ssize_t C, Py_ssize_t O, Py_ssize_t OH, Py_ssize_t OW,
+                   Py_ssize_t TH, Py_ssize_t TW, int num_threads):
+    """output_transform(V U^T), one image per task: the image's M is made in the thread's
+    scratch by the register-blocked product and transformed while it is still in the cache
+    (separately, all of M is written out and read back: 2 MB for the digits CNN's conv2).
+    O must be a multiple of one vector (register_columns)."""
+    cdef Py_ssize_t P = N * TH * TW, tiles = TH * TW, n, o0, grp
+    cdef Py_ssize_t h = CYL_SG_H_f if floating is float else CYL_SG_H_d
+    cdef LaneGroups lg = _lane_groups(O)
+    cdef Py_ssize_t m_len = 16 * tiles * O, scratch = m_len + 2 * 2 * TW * lg.lanes
+    cdef bint has_bias = bias.shape[0] != 0
+    cdef floating* S
+    cdef floating* Mi
+    if (V.shape[0] != 16 * P * C or Ut.shape[0] != 16 * C * O
+            or out.shape[0] != N * O * OH * OW or (has_bias and bias.shape[0] != O) or O % h):
+        raise ValueError("product_output: array sizes do not match the geometry")
+    if N * O == 0 or P == 0:
+        return
+    if C == 0:
+        raise ValueError("product_output: no input channels")
+    S = <floating*> _scratch(num_threads * scratch * sizeof(floating), "product_output")
+    try:
+        for n in prange(N, nogil=True, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1):
+            Mi = S + threadid() * scratch
+            _image_product(&V[0] + n * tiles * C, P * C, &Ut[0], C, O, tiles, Mi)
+            for grp in range(lg.groups):
+                o0 = grp * lg.lanes
+                _output_image(Mi + o0, tiles * O, O, _group_size(lg, o0),
+                              &bias[0] + o0 if has_bias else NULL,
+                              &out[0] + (n * O + o0) * OH * OW, OH * OW, OH, OW, TH, TW,
+                              Mi + m_len)
     finally:
         free(S)
 

@@ -396,6 +396,41 @@ def test_winograd_and_im2col_paths_agree(monkeypatch):
         np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xshape,out_channels,bias", [
+    ((64, 16, 8, 8), 32, True),    # the digits CNN's conv2
+    ((3, 20, 9, 7), 16, False),    # partial tiles, no bias
+    ((2, 8, 5, 5), 80, True),      # two lane groups of output channels
+])
+def test_winograd_forward_made_image_by_image_gives_the_same_bits(monkeypatch, xshape,
+                                                                  out_channels, bias, dtype):
+    """The product and output transform fused per image (M kept in the cache) against the
+    product over every tile followed by the transform: each sum runs in the same order."""
+    import importlib
+    from cylayers import _blas
+    from cylayers.nn.functional import winograd
+    conv_module = importlib.import_module("cylayers.nn.functional.conv")
+    monkeypatch.setattr(conv_module, "use_winograd", lambda *args: True)
+    monkeypatch.setattr(conv_module, "use_direct", lambda *args: False)
+    monkeypatch.setattr(_blas, "_wide_vectors", True)  # the register kernel in both runs
+    rng = np.random.default_rng(6)
+    x = cylayers.tensor(rng.standard_normal(xshape).astype(dtype))
+    w = cylayers.tensor(rng.standard_normal((out_channels, xshape[1], 3, 3)).astype(dtype))
+    b = cylayers.tensor(rng.standard_normal(out_channels).astype(dtype)) if bias else None
+    outs, ran = [], []
+    real = winograd.WK.product_output
+    monkeypatch.setattr(winograd.WK, "product_output", lambda *a: ran.append(1) or real(*a))
+    for limit in (winograd.FUSED_MAX_BYTES, 0):
+        monkeypatch.setattr(winograd, "FUSED_MAX_BYTES", limit)
+        outs.append(F.conv2d(x, w, b, padding=1).numpy().copy())
+    assert ran == [1]  # fused once, then not
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert_close(cylayers.tensor(outs[0]),
+                 TF.conv2d(torch.from_numpy(x.numpy()), torch.from_numpy(w.numpy()),
+                           None if b is None else torch.from_numpy(b.numpy()), padding=1),
+                 dtype, **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
+
+
 def test_winograd_empty_batch_and_frozen_weight():
     w = cylayers.randn(4, 16, 3, 3, requires_grad=True)
     y = F.conv2d(cylayers.randn(0, 16, 6, 6, requires_grad=True), w, padding=1)
@@ -450,3 +485,13 @@ def test_winograd_kernels_refuse_mismatched_sizes():
     with pytest.raises(ValueError, match="input_transform_backward: array sizes"):
         winograd.input_transform_backward(np.zeros(10, np.float32), x, 2, 4, 8, 8, 1, 1, 4, 4,
                                           1)
+    # N=2, C=4, 8x8 outputs (4x4 tiles): O=16 fits, O=8 is not a whole vector of floats
+    v, no_bias = np.zeros(16 * 32 * 4, np.float32), np.zeros(0, np.float32)
+    winograd.product_output(v, np.zeros(16 * 4 * 16, np.float32), no_bias,
+                            np.zeros(2 * 16 * 64, np.float32), 2, 4, 16, 8, 8, 4, 4, 1)
+    with pytest.raises(ValueError, match="product_output: array sizes"):
+        winograd.product_output(v, np.zeros(16 * 4 * 8, np.float32), no_bias,
+                                np.zeros(2 * 8 * 64, np.float32), 2, 4, 8, 8, 8, 4, 4, 1)
+    with pytest.raises(ValueError, match="product_output: array sizes"):
+        winograd.product_output(v, np.zeros(16 * 4 * 16, np.float32), no_bias,
+                                np.zeros(2 * 16 * 64 - 1, np.float32), 2, 4, 16, 8, 8, 4, 4, 1)

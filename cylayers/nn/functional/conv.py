@@ -120,7 +120,7 @@ class ConvFn(Function):
             plan = WinogradPlan(geom, n)
             nt = threads_for(16 * c * plan.tiles)
             u, v = plan.transform_weight(w), plan.input(xc.reshape(n, c, plan.h, plan.w), nt)
-            out = plan.output(plan.product(v, u), b, nt)  # (16, tiles, o)
+            out = plan.forward_output(v, u, b, nt)
             # backward needs U for the input's gradient and V for the weight's
             ctx.winograd = (plan, u, v if ctx.needs_input_grad[1] else None)
             return out.reshape((n, o) + geom.out_spatial)

@@ -30,6 +30,12 @@ _WINOGRAD_FEW_IN_CHANNELS = 8
 _WINOGRAD_MIN_OUT_CHANNELS_FOR_FEW = 16
 
 
+# An image's M (16 x tiles x output channels) up to this size is made and transformed at once
+# (it fits the per-core cache with room for the rest): digits CNN conv2 (16 tiles x 32
+# channels, 32 KB) forward 156 -> 143 us.
+FUSED_MAX_BYTES = 256 << 10
+
+
 class WinogradPlan:
     """Tiles of a Winograd convolution: TH x TW tiles of 2x2 outputs per image."""
 
@@ -51,6 +57,21 @@ class WinogradPlan:
     def product(v, u):
         """M = V U^T per transform component: (16, tiles, C) x (16, O, C) -> (16, tiles, O)."""
         return blas.thin_matmul(v, np.ascontiguousarray(u.transpose(0, 2, 1)))
+
+    def forward_output(self, v, u, bias, nt):
+        """The convolution's output from V and U (bias: an empty array for none). Where the
+        thin product's register kernel applies and an image's M is small (FUSED_MAX_BYTES),
+        product and output transform run image by image, M staying in the cache."""
+        c, o = v.shape[2], u.shape[1]
+        fused = (blas.thin_fits(v.dtype, c, o)
+                 and 16 * (self.tiles // max(self.n, 1)) * o * v.itemsize <= FUSED_MAX_BYTES)
+        if not fused:
+            return self.output(self.product(v, u), bias, nt)
+        out = np.empty((self.n, o, self.oh, self.ow), dtype=v.dtype)
+        WK.product_output(v.reshape(-1), np.ascontiguousarray(u.transpose(0, 2, 1)).reshape(-1),
+                          bias, out.reshape(-1), self.n, c, o, self.oh, self.ow, self.th,
+                          self.tw, nt)
+        return out
 
     def weight_grad(self, du):
         """The adjoint of transform_weight: G^T dU G, back to (O, C, 3, 3)."""
