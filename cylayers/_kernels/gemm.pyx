@@ -21,14 +21,7 @@ ctypedef void (*dgemm32_t)(int, int, int, int, int, int, double, const double*, 
 cdef extern from "cylayers/vector_width.h" nogil:
     int cyl_wide_vectors()
 
-cdef extern from "cylayers/small_gemm.h" nogil:
-    int CYL_SG_ROWS
-    int CYL_SG_H_f
-    int CYL_SG_H_d
-    void cyl_sg_rows_f(const float* A, Py_ssize_t ars, Py_ssize_t aks, const float* B,
-                       float* C, Py_ssize_t rows, Py_ssize_t N, Py_ssize_t K)
-    void cyl_sg_rows_d(const double* A, Py_ssize_t ars, Py_ssize_t aks, const double* B,
-                       double* C, Py_ssize_t rows, Py_ssize_t N, Py_ssize_t K)
+include "small_gemm.pxi"
 
 cdef enum:
     ROW_MAJOR = 101

@@ -22,14 +22,7 @@ from libc.stdlib cimport free, malloc
 cdef extern from "cylayers/window.h" nogil:
     bint cyl_inside(Py_ssize_t index, Py_ssize_t size)
 
-cdef extern from "cylayers/small_gemm.h" nogil:
-    int CYL_SG_ROWS
-    int CYL_SG_H_f
-    int CYL_SG_H_d
-    void cyl_sg_rows_f(const float* A, Py_ssize_t ars, Py_ssize_t aks, const float* B,
-                       float* C, Py_ssize_t rows, Py_ssize_t N, Py_ssize_t K)
-    void cyl_sg_rows_d(const double* A, Py_ssize_t ars, Py_ssize_t aks, const double* B,
-                       double* C, Py_ssize_t rows, Py_ssize_t N, Py_ssize_t K)
+include "small_gemm.pxi"
 
 cdef extern from "cylayers/winograd.h" nogil:
     void cyl_prefetch_rows(const void* p, Py_ssize_t nbytes)
