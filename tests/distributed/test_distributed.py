@@ -65,9 +65,10 @@ def test_misuse_is_a_clear_error_on_every_rank_not_a_hang(case, message):
 
 def test_a_rank_that_raises_aborts_the_job():
     out = mpirun("mpi_errors.py", "crash", timeout=60, check=False)
-    assert out.returncode != 0
-    assert "rank 1 fails on purpose" in out.stderr
-    assert "rank 0 passed the barrier" not in out.stdout
+    report = f"rc {out.returncode}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
+    assert out.returncode != 0, report
+    assert "rank 1 fails on purpose" in out.stderr, report
+    assert "rank 0 passed the barrier" not in out.stdout, report
 
 
 def test_distributed_sampler_shards_like_pytorch():
