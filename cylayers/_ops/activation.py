@@ -160,9 +160,11 @@ class PReLUFn(Function):
 
 # ---------------------------------------------------------------- softmax family
 def _softmax_layout(shape, dim):
+    last = len(shape) - 1
+    if type(dim) is int and (dim == last or dim == -1) and last >= 0 and shape[last]:
+        # the usual last axis
+        return math.prod(shape) // shape[last], shape[last], 1
     d = _norm_dim(dim, len(shape))
-    if d == len(shape) - 1 and shape[d]:  # the usual last axis
-        return math.prod(shape) // shape[d], shape[d], 1
     outer = math.prod(shape[:d]) if shape else 1
     size = shape[d] if shape else 1
     inner = math.prod(shape[d + 1:]) if shape else 1
