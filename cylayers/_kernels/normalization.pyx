@@ -395,6 +395,10 @@ def layer_norm_forward(const floating[::1] x,       # IN  n_rows rows of row_len
     cdef Py_ssize_t r, n_rows = mean.shape[0]
     cdef const floating* g = &gamma[0] if gamma.shape[0] > 0 else NULL
     cdef const floating* b = &beta[0] if beta.shape[0] > 0 else NULL
+    if (x.shape[0] != n_rows * row_len or out.shape[0] != x.shape[0]
+            or inv_std.shape[0] != n_rows or gamma.shape[0] not in (0, row_len)
+            or beta.shape[0] not in (0, row_len)):
+        raise ValueError("layer_norm_forward: array sizes do not match the rows")
     if row_len == 0 or n_rows == 0:
         return
     if num_threads == 1:
@@ -423,6 +427,12 @@ def layer_norm_backward(const floating[::1] grad,     # IN  n_rows rows of row_l
     cdef const floating* gm = &gamma[0] if gamma.shape[0] > 0 else NULL
     cdef bint want_dx = grad_in.shape[0] > 0
     cdef int tid
+    if (grad.shape[0] != n_rows * row_len or x.shape[0] != grad.shape[0]
+            or inv_std.shape[0] != n_rows or gamma.shape[0] not in (0, row_len)
+            or (want_dx and grad_in.shape[0] != grad.shape[0])
+            or dgamma_part.shape[0] < num_threads or dgamma_part.shape[1] < row_len
+            or dbeta_part.shape[0] < num_threads or dbeta_part.shape[1] < row_len):
+        raise ValueError("layer_norm_backward: array sizes do not match the rows")
     if row_len == 0 or n_rows == 0:
         return
     if num_threads == 1:

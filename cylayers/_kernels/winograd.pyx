@@ -58,6 +58,9 @@ cdef extern from "cylayers/winograd.h" nogil:
 cdef enum:
     MAX_LANES = 64
     PAIRS = 64  # channel pairs per chunk of the weight transforms
+    # Elements between one thread's scratch and the next (64+ bytes): no cache line is written
+    # by two threads.
+    THREAD_PAD = 16
 
 
 cdef struct LaneGroups:  # channels in groups of up to MAX_LANES: a task per (image, group)
@@ -159,7 +162,7 @@ def input_transform(const floating[::1] x,   # IN  (N, C, H, W)
                     int num_threads):
     cdef Py_ssize_t P = N * TH * TW, task, n, c0
     cdef LaneGroups lg = _lane_groups(C)
-    cdef Py_ssize_t scratch = 8 * (2 * TW + 2) * lg.lanes
+    cdef Py_ssize_t scratch = 8 * (2 * TW + 2) * lg.lanes + THREAD_PAD
     cdef floating* S
     if x.shape[0] != N * C * H * W or V.shape[0] != 16 * C * P:
         raise ValueError("input_transform: array sizes do not match the geometry")
@@ -206,7 +209,7 @@ def output_transform(const floating[::1] M,     # IN  (16, P, O)
                      Py_ssize_t TH, Py_ssize_t TW, int num_threads):
     cdef Py_ssize_t P = N * TH * TW, task, n, o0
     cdef LaneGroups lg = _lane_groups(O)
-    cdef Py_ssize_t scratch = 2 * 2 * TW * lg.lanes
+    cdef Py_ssize_t scratch = 2 * 2 * TW * lg.lanes + THREAD_PAD
     cdef bint has_bias = bias.shape[0] != 0
     cdef floating* S
     if M.shape[0] != 16 * O * P or out.shape[0] != N * O * OH * OW \
@@ -258,7 +261,7 @@ def product_output(const floating[::1] V,     # IN  (16, P, C)
     cdef Py_ssize_t P = N * TH * TW, tiles = TH * TW, n, o0, grp
     cdef Py_ssize_t h = CYL_SG_H_f if floating is float else CYL_SG_H_d
     cdef LaneGroups lg = _lane_groups(O)
-    cdef Py_ssize_t m_len = 16 * tiles * O, scratch = m_len + 2 * 2 * TW * lg.lanes
+    cdef Py_ssize_t m_len = 16 * tiles * O, scratch = m_len + 2 * 2 * TW * lg.lanes + THREAD_PAD
     cdef bint has_bias = bias.shape[0] != 0
     cdef floating* S
     cdef floating* Mi
@@ -310,7 +313,7 @@ def output_transform_backward(const floating[::1] grad,  # IN  (N, O, OH, OW)
                               Py_ssize_t TH, Py_ssize_t TW, int num_threads):
     cdef Py_ssize_t P = N * TH * TW, task, n, o0
     cdef LaneGroups lg = _lane_groups(O)
-    cdef Py_ssize_t scratch = 2 * 2 * TW * lg.lanes
+    cdef Py_ssize_t scratch = 2 * 2 * TW * lg.lanes + THREAD_PAD
     cdef floating* S
     if grad.shape[0] != N * O * OH * OW or dM.shape[0] != 16 * O * P:
         raise ValueError("output_transform_backward: array sizes do not match the geometry")
@@ -401,7 +404,7 @@ def input_transform_backward(const floating[::1] dV,  # IN  (16, P, C)
                              Py_ssize_t TW, int num_threads):
     cdef Py_ssize_t P = N * TH * TW, task, n, c0
     cdef LaneGroups lg = _lane_groups(C)
-    cdef Py_ssize_t scratch = 8 * (2 * TW + 2) * lg.lanes
+    cdef Py_ssize_t scratch = 8 * (2 * TW + 2) * lg.lanes + THREAD_PAD
     cdef floating* S
     if dV.shape[0] != 16 * C * P or dx.shape[0] != N * C * H * W:
         raise ValueError("input_transform_backward: array sizes do not match the geometry")

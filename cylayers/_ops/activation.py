@@ -11,7 +11,7 @@ from cylayers._tensor import _norm_dim
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import (c_array, float_input, grad_like, named_kernels, run_unary,
-                                   run_unary_backward)
+                                   run_unary_backward, thread_rows)
 
 K = named_kernels(_kernel_module)
 
@@ -181,9 +181,8 @@ class SoftmaxFn(Function):
         if inner == 1:
             K.softmax_rows_forward(xc.reshape(-1), out.reshape(-1), size, log_output, nt)
         else:
-            K.softmax_forward(xc.reshape(-1), out.reshape(-1),
-                              np.empty((nt, 2 * inner), dtype=np.float64), outer, size, inner,
-                              log_output, nt)
+            K.softmax_forward(xc.reshape(-1), out.reshape(-1), thread_rows(nt, 2 * inner),
+                              outer, size, inner, log_output, nt)
         if ctx.needs_input_grad[0]:
             ctx.layout, ctx.log_output = (outer, size, inner), log_output
             ctx.save_for_backward(out)
@@ -201,6 +200,5 @@ class SoftmaxFn(Function):
                                     ctx.log_output, nt)
         else:
             K.softmax_backward(g.reshape(-1), y.reshape(-1), gi.reshape(-1),
-                               np.empty((nt, inner), dtype=np.float64), outer, size, inner,
-                               ctx.log_output, nt)
+                               thread_rows(nt, inner), outer, size, inner, ctx.log_output, nt)
         return gi, None, None

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from cylayers._kernel_call import named_kernels
+from cylayers._kernel_call import named_kernels, thread_rows
 from cylayers._kernels import direct_conv as _kernel_module
 from cylayers._threads import threads_for
 
@@ -49,8 +49,8 @@ def direct_forward(xc, w, bias, geom):
     row_len = DK.row_length(out3[2], kw, dw, single)
     out = np.empty((n, o) + geom.out_spatial, dtype=xc.dtype)
     nt = threads_for(out.size)
-    scratch = np.empty((nt, DK.scratch_length(c, geom.k3[0], kh, geom.s3[1], geom.d3[1],
-                                               row_len)), dtype=xc.dtype)
+    scratch = thread_rows(nt, DK.scratch_length(c, geom.k3[0], kh, geom.s3[1], geom.d3[1],
+                                                row_len), xc.dtype)
     DK.forward(xc.reshape(-1), packed, bias, out.reshape(-1), scratch, np.empty(taps, np.intp),
                n, c, *geom.in3, *geom.k3, *geom.s3[:2], *geom.p3, *geom.d3, o, *out3, nt)
     return out

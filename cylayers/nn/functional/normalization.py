@@ -16,7 +16,7 @@ from cylayers._tensor import unwrap
 from cylayers._threads import get_num_threads, threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import (c_array, float_input, grad_like, named_kernels,
-                                   optional_array)
+                                   optional_array, thread_rows)
 
 K = named_kernels(_kernel_module)
 
@@ -497,16 +497,16 @@ class LayerNormFn(Function):
         row_len = ctx.row_len
         nt = threads_for(xc.size)
         gamma = optional_array(weight, xc.dtype)
-        dgamma_part = np.zeros((nt, row_len))
-        dbeta_part = np.zeros((nt, row_len))
+        dgamma_part = thread_rows(nt, row_len, zero=True)
+        dbeta_part = thread_rows(nt, row_len, zero=True)
         dx = np.empty_like(xc) if need_x else np.empty(0, dtype=xc.dtype)
         K.layer_norm_backward(g.reshape(-1), xc.reshape(-1), gamma, ctx.mean, ctx.inv_std,
                               dx.reshape(-1), dgamma_part, dbeta_part, row_len, nt)
         param_shape = xc.shape[xc.ndim - ctx.param_ndim:]
-        if nt > 1:  # one float64 row per thread
-            dgamma_part, dbeta_part = dgamma_part.sum(axis=0), dbeta_part.sum(axis=0)
-        dw = dgamma_part.reshape(param_shape).astype(xc.dtype) if need_w else None
-        db = dbeta_part.reshape(param_shape).astype(xc.dtype) if need_b else None
+        # one float64 row per thread (a sum over one row is that row, exactly)
+        dgamma, dbeta = (part[:, :row_len].sum(axis=0) for part in (dgamma_part, dbeta_part))
+        dw = dgamma.reshape(param_shape).astype(xc.dtype) if need_w else None
+        db = dbeta.reshape(param_shape).astype(xc.dtype) if need_b else None
         return (dx if need_x else None), dw, db, None, None, None
 
 
