@@ -114,8 +114,7 @@ def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd
             if not filter_text or "thread" in filter_text.lower():
                 threads_rows.insert(0, THREADS_CASE)
             for name in threads_rows:
-                rows.append(_threads_row(workers["cylayers"], name, threads, repeats, target,
-                                         dtype))
+                rows.append(_threads_row(name, threads, repeats, target, dtype))
     finally:
         for w in workers.values():
             w.close()
@@ -142,13 +141,14 @@ def _epoch_peaks(libraries, case, threads, dtype):
 THREADS_CASE = "epoch: digits CNN (Conv16-BN-ReLU-Conv32-BN-ReLU-Dropout2d-Linear, batch 64)"
 
 
-def _threads_row(many, case, threads, repeats, target, dtype):
-    """cylayers on 1 thread against ``threads`` (two processes) for one case: the CNN epoch,
-    or fwd+bwd of a size-sweep case."""
-    one = Worker("cylayers", 1)
+def _threads_row(case, threads, repeats, target, dtype):
+    """cylayers on 1 thread against ``threads`` for one case (the CNN epoch, or fwd+bwd of a
+    size-sweep case), in two fresh processes: the same history on both sides (a process that
+    has run every other case carries a heap of their objects, whose garbage collections alone
+    made its small ops slower than a fresh one's)."""
     mode = "epoch" if case == THREADS_CASE else "fwd+bwd"
+    workers = {"one": Worker("cylayers", 1), "many": Worker("cylayers", threads)}
     try:
-        workers = {"one": one, "many": many}
         for w in workers.values():
             w.ask(op="build", case=case, dtype=np.dtype(dtype).name)
         # Three times the rounds: a burst of other work on this shared machine slows the run on
@@ -156,7 +156,8 @@ def _threads_row(many, case, threads, repeats, target, dtype):
         # so the minimum needs more chances to land outside such bursts.
         t = _measure(workers, case, mode, 3 * repeats, target)
     finally:
-        one.close()
+        for w in workers.values():
+            w.close()
     label = "CNN epoch" if case == THREADS_CASE else case.split(": ", 1)[-1]
     return dict(case=f"threads: {label}, 1 thread vs {threads}", group="threads",
                 mode=mode, ops=1, bytes=0, saved={}, peak={},
