@@ -9,7 +9,7 @@ import ctypes
 
 import numpy as np
 
-from cylayers._kernels import gemm as _gemm
+from cylayers._kernels import _openmp, gemm as _gemm
 
 _info = {"active": False, "reason": "not probed"}
 
@@ -137,7 +137,7 @@ def thin_fits(dtype, inner, columns):
             and columns % _gemm.register_columns(dtype == np.float32) == 0)
 
 
-_wide_vectors = _gemm.wide_vectors()
+_wide_vectors = _openmp.wide_vectors()
 THIN_MAX_INNER = 64
 
 

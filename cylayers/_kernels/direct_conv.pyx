@@ -1,12 +1,10 @@
 """Direct convolution for few input channels (include/cylayers/direct_conv.h): stride 1 along
-the last axis, any padding, dilation and stride elsewhere, no groups. Output rows are spread
-over the threads; each thread gathers the zero-padded input rows of its output row into its
-own scratch row and accumulates every output channel of that row in registers."""
+the last axis, any padding, dilation and stride elsewhere, no groups. Work items of up to
+CHUNK_ROWS output rows are spread over the threads; each thread gathers the zero-padded input
+rows of its item into its own scratch row, then accumulates every output channel of each output
+row in registers."""
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-
-cdef extern from "cylayers/vector_width.h" nogil:
-    int cyl_wide_vectors()
 
 cdef extern from "cylayers/direct_conv.h" nogil:
     int CYL_DC_BLOCK
@@ -20,11 +18,6 @@ cdef extern from "cylayers/direct_conv.h" nogil:
     void cyl_dc_output_row_d(const double* rows, const Py_ssize_t* offset, Py_ssize_t K,
                              const double* packed, const double* bias, Py_ssize_t O,
                              double* out, Py_ssize_t plane, Py_ssize_t out_w)
-
-
-def wide_vectors():
-    """True when this build uses 512-bit vectors (where the direct kernel is the faster one)."""
-    return cyl_wide_vectors() != 0
 
 
 def packed_length(Py_ssize_t O, Py_ssize_t K):

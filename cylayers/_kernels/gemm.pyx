@@ -18,9 +18,6 @@ ctypedef void (*sgemm32_t)(int, int, int, int, int, int, float, const float*, in
 ctypedef void (*dgemm32_t)(int, int, int, int, int, int, double, const double*, int,
                            const double*, int, double, double*, int) noexcept nogil
 
-cdef extern from "cylayers/vector_width.h" nogil:
-    int cyl_wide_vectors()
-
 include "small_gemm.pxi"
 
 cdef enum:
@@ -165,12 +162,6 @@ def gemm_sum(const floating[::1] a,   # IN  (S, G) x (M x K), or (S, G) x (K x M
                   &a[0] + item * m * k + (lo if trans_a else lo * k), lda,
                   &b[0] + item * k * n, ldb, beta,
                   &partial[0] + (chunk * groups + grp) * m * n + lo * n, n)
-
-
-def wide_vectors():
-    """True when this build uses 512-bit vectors (where register_gemm beats the BLAS on thin
-    products)."""
-    return cyl_wide_vectors() != 0
 
 
 def register_columns(bint single):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from cylayers._kernel_call import named_kernels, thread_rows
-from cylayers._kernels import direct_conv as _kernel_module
+from cylayers._kernels import _openmp, direct_conv as _kernel_module
 from cylayers._threads import threads_for
 
 DK = named_kernels(_kernel_module)
@@ -34,7 +34,7 @@ def use_direct(geom, groups, in_channels, winograd, needs_grad):
     return taps <= DIRECT_MAX_TAPS or geom.out3[2] >= DIRECT_MIN_WIDE_COLUMNS
 
 
-_wide_vectors = _kernel_module.wide_vectors()
+_wide_vectors = _openmp.wide_vectors()
 
 
 def direct_forward(xc, w, bias, geom):

@@ -36,6 +36,11 @@ _WINOGRAD_MIN_OUT_CHANNELS_FOR_FEW = 16
 FUSED_MAX_BYTES = 256 << 10
 
 
+def _transposed(u):
+    """U (16, O, C) as (16, C, O), contiguous: the right-hand side of the products V U^T."""
+    return np.ascontiguousarray(u.transpose(0, 2, 1))
+
+
 class WinogradPlan:
     """Tiles of a Winograd convolution: TH x TW tiles of 2x2 outputs per image."""
 
@@ -56,7 +61,7 @@ class WinogradPlan:
     @staticmethod
     def product(v, u):
         """M = V U^T per transform component: (16, tiles, C) x (16, O, C) -> (16, tiles, O)."""
-        return blas.thin_matmul(v, np.ascontiguousarray(u.transpose(0, 2, 1)))
+        return blas.thin_matmul(v, _transposed(u))
 
     def forward_output(self, v, u, bias, nt):
         """The convolution's output from V and U (bias: an empty array for none). Where the
@@ -68,9 +73,8 @@ class WinogradPlan:
         if not fused:
             return self.output(self.product(v, u), bias, nt)
         out = np.empty((self.n, o, self.oh, self.ow), dtype=v.dtype)
-        WK.product_output(v.reshape(-1), np.ascontiguousarray(u.transpose(0, 2, 1)).reshape(-1),
-                          bias, out.reshape(-1), self.n, c, o, self.oh, self.ow, self.th,
-                          self.tw, nt)
+        WK.product_output(v.reshape(-1), _transposed(u).reshape(-1), bias, out.reshape(-1),
+                          self.n, c, o, self.oh, self.ow, self.th, self.tw, nt)
         return out
 
     def weight_grad(self, du):
