@@ -22,6 +22,23 @@ def tols(dtype):
                                                                                   atol=2e-5)
 
 
+def sum_tols(dtype, terms, reference):
+    """Tolerances for values that are sums of up to ``terms`` products (a gradient, a
+    convolution): two libraries that add in different orders differ by a rounding error that
+    grows with the length of the sum and the size of its values (about sqrt(terms) * eps *
+    magnitude for random rounding; 4x that as the bound), so a fixed atol is either too tight for
+    a long sum of values near 100 or too loose for short sums of small ones."""
+    eps = float(np.finfo(dtype).eps)
+    magnitude = float(np.max(np.abs(reference))) if np.size(reference) else 0.0
+    return dict(rtol=4 * eps * np.sqrt(terms), atol=4 * eps * np.sqrt(terms) * magnitude)
+
+
+def assert_close_sum(ours, theirs, dtype, terms):
+    """assert_close with sum_tols: ``theirs`` holds sums of up to ``terms`` products."""
+    b = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
+    assert_close(ours, b, dtype, **sum_tols(dtype, terms, b))
+
+
 def assert_close(ours, theirs, dtype=np.float32, **kw):
     a = ours.data if isinstance(ours, cylayers.Tensor) else np.asarray(ours)
     b = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
