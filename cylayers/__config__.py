@@ -1,15 +1,38 @@
 """How this copy of cylayers was built and how it runs (PyTorch's ``torch.__config__``)."""
-from cylayers import _build_config
+import os
+
+from cylayers import _blas, _build_config, _kernels
+from cylayers._kernels import _openmp
 from cylayers._threads import get_num_threads, have_openmp
+from cylayers.nn.functional import direct_conv
+
+
+def cpu_capability():
+    """The kernel level in use: 'baseline', 'avx2', 'avx512' (or 'native' for a -march=native
+    build), as PyTorch's ``torch.backends.cpu.get_cpu_capability()``."""
+    return _kernels.LEVEL
 
 
 def show():
-    """A summary of the build (compiler, -march=native, OpenMP) and the thread setting."""
-    native = "ON" if _build_config.NATIVE_ARCH else "OFF"
+    """A summary of the build, the kernel level chosen for this CPU and the paths it enables,
+    the thread setting and the BLAS (a string, as PyTorch's)."""
+    requested = os.environ.get(_kernels.CAPABILITY_VARIABLE)
+    blas = _blas.info()
+    blas_line = (f"{blas['path']} on cylayers' threads" if blas["active"]
+                 else f"numpy's ({blas['reason']})")
+    on = {True: "ON", False: "OFF"}
     return "\n".join([
         f"cylayers built as: {_build_config.BUILD_STATE}",
         f"  - C compiler: {_build_config.C_COMPILER}",
-        f"  - -march=native: {native} (CYLAYERS_NATIVE_ARCH={_build_config.NATIVE_ARCH_REQUESTED})",
-        f"  - OpenMP: {'ON' if have_openmp() else 'OFF'}",
+        f"  - kernel levels built: {', '.join(_build_config.LEVELS)}"
+        + (" (-march=native)" if _build_config.NATIVE_ARCH else ""),
+        f"  - CPU supports: {', '.join(_kernels.SUPPORTED_LEVELS)}",
+        f"  - CPU capability: {_kernels.LEVEL} ({_kernels.CAPABILITY_VARIABLE}="
+        f"{requested if requested is not None else 'unset'})",
+        f"  - vectors: {_openmp.vector_bytes() * 8}-bit",
+        f"  - direct convolution: {on[direct_conv._register_kernels]}",
+        f"  - register-tiled thin products (Winograd): {on[_blas._register_kernels]}",
+        f"  - OpenMP: {on[have_openmp()]}",
         f"  - threads: {get_num_threads()}",
+        f"  - BLAS: {blas_line}",
     ])

@@ -110,8 +110,8 @@ def matmul(a, b, trans_a=False, trans_b=False):
 
 def thin_matmul(a, b, trans_a=False):
     """op(a[i]) @ b[i] for a batch of thin products (few rows, few columns or a short inner
-    dimension: the Winograd convolution's, per transform component). Where this build has
-    512-bit vectors and b's columns fill whole vectors, a register-blocked kernel computes them
+    dimension: the Winograd convolution's, per transform component). Where the kernel level has
+    256-bit or wider vectors and b's columns fill whole vectors, a register-blocked kernel computes them
     (_kernels/gemm.pyx: register_gemm; 1.7x the BLAS's speed on these shapes); else matmul.
     The kernel sums each element in order in the arrays' type: a long inner dimension (above
     THIN_MAX_INNER) stays with the BLAS, whose blocked sums round less (a Winograd weight
@@ -133,11 +133,12 @@ def thin_matmul(a, b, trans_a=False):
 
 def thin_fits(dtype, inner, columns):
     """Whether register_gemm takes products of this dtype, inner dimension and column count."""
-    return (_wide_vectors and dtype in _FLOAT and inner <= THIN_MAX_INNER
+    return (_register_kernels and dtype in _FLOAT and inner <= THIN_MAX_INNER
             and columns % _gemm.register_columns(dtype == np.float32) == 0)
 
 
-_wide_vectors = _openmp.wide_vectors()
+# The register kernel beats the BLAS on these shapes where vectors are 256 bits or wider.
+_register_kernels = _openmp.vector_bytes() >= 32
 THIN_MAX_INNER = 64
 
 

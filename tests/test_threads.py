@@ -187,10 +187,12 @@ def test_register_gemm_matches_numpy_with_the_same_bits_on_any_thread_count(
 
 def test_register_gemm_refuses_what_does_not_fit():
     from cylayers._kernels import gemm
+    h = gemm.register_columns(True)  # floats per vector at this kernel level
     a, b, c = (np.zeros(n, np.float32) for n in (2 * 8 * 4, 2 * 4 * 32, 2 * 8 * 32))
     gemm.register_gemm(a, b, c, 2, 8, 32, 4, False, 2)
-    with pytest.raises(ValueError, match="multiple of 16"):
-        gemm.register_gemm(a, b[:-8], c[:-16], 2, 8, 24, 4, False, 2)
+    bad = h + h // 2
+    with pytest.raises(ValueError, match=f"multiple of {h}"):
+        gemm.register_gemm(a, b[:2 * 4 * bad], c[:2 * 8 * bad], 2, 8, bad, 4, False, 2)
     with pytest.raises(ValueError, match="sizes do not match"):
         gemm.register_gemm(a, b, c[:-1], 2, 8, 32, 4, False, 2)
 
@@ -202,7 +204,7 @@ def test_thin_matmul_uses_the_register_kernel_only_where_it_fits(monkeypatch, wi
     512-bit build); anything else, or another build, to matmul: the same products either way."""
     from cylayers import _blas
     calls = []
-    monkeypatch.setattr(_blas, "_wide_vectors", wide)
+    monkeypatch.setattr(_blas, "_register_kernels", wide)
     real = _blas._gemm.register_gemm
     monkeypatch.setattr(_blas._gemm, "register_gemm", lambda *args: calls.append(1) or real(*args))
     rng = np.random.default_rng(2)
@@ -314,17 +316,19 @@ def test_training_after_importing_torch_first_gives_the_same_numbers():
     assert abs(float(with_torch.stdout) - float(alone.stdout)) < 1e-5
 
 
-def test_build_config_reports_the_native_arch_rule():
-    """AUTO (the default) compiles with -march=native only for an editable, in-place build: a
-    wheel from `pip wheel .` must run on any CPU of its platform."""
-    from cylayers import _build_config as cfg
+def test_build_config_reports_the_levels_and_the_one_in_use():
+    """A default build ships every level the compiler can make (baseline always); the level in
+    use is one the CPU supports, and show() names it and the paths it enables."""
+    from cylayers import _build_config as cfg, _kernels
     assert cfg.BUILD_STATE in ("editable", "wheel")
-    assert cfg.NATIVE_ARCH_REQUESTED in ("AUTO", "ON", "OFF")
-    if cfg.NATIVE_ARCH_REQUESTED == "AUTO":
-        assert cfg.NATIVE_ARCH == (cfg.BUILD_STATE == "editable")
+    if cfg.NATIVE_ARCH:
+        assert cfg.LEVELS == ("native",) and _kernels.LEVEL == "native"
     else:
-        assert cfg.NATIVE_ARCH == (cfg.NATIVE_ARCH_REQUESTED == "ON")
+        assert cfg.LEVELS[0] == "baseline" and _kernels.LEVEL in _kernels.SUPPORTED_LEVELS
     assert cfg.OPENMP == cylayers.have_openmp()
+    assert cylayers.__config__.cpu_capability() == _kernels.LEVEL
     text = cylayers.__config__.show()
-    assert f"-march=native: {'ON' if cfg.NATIVE_ARCH else 'OFF'}" in text
+    assert f"CPU capability: {_kernels.LEVEL} " in text
+    assert f"vectors: {_kernels._openmp.vector_bytes() * 8}-bit" in text
+    assert "direct convolution: " in text
     assert f"threads: {cylayers.get_num_threads()}" in text

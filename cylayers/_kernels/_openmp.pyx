@@ -7,7 +7,7 @@ cdef extern from "cylayers/openmp_compat.h" nogil:
     void cyl_omp_set_num_threads(int n)
 
 cdef extern from "cylayers/vector_width.h" nogil:
-    int cyl_wide_vectors()
+    int cyl_vector_bytes()
 
 
 def have_openmp():
@@ -25,7 +25,6 @@ def omp_set_num_threads(int n):
     cyl_omp_set_num_threads(n)
 
 
-def wide_vectors():
-    """True when the kernels use 512-bit vectors: where the register-blocked direct convolution
-    and thin products beat im2col and the BLAS."""
-    return cyl_wide_vectors() != 0
+def vector_bytes():
+    """Width in bytes of the vectors this level of the kernels is compiled for (16, 32 or 64)."""
+    return cyl_vector_bytes()

@@ -11,10 +11,12 @@
 
 #include <stddef.h>
 
-/* Output channels per register block: 8 channels x 2 vectors = 16 accumulators, and per tap 2
- * loads + 8 broadcasts for 16 multiply-adds (16 channels x 1 vector measured 1.7x slower:
- * 17 loads per 16). */
-#define CYL_DC_BLOCK 8
+#include "cylayers/vector_width.h"
+
+/* Output channels per register block: with 512-bit vectors 8 channels x 2 vectors = 16
+ * accumulators, and per tap 2 loads + 8 broadcasts for 16 multiply-adds (16 channels x 1
+ * vector measured 1.7x slower: 17 loads per 16); with 16 registers, 6 channels x 2 vectors. */
+#define CYL_DC_BLOCK CYL_BLOCK_ROWS
 
 /* weights (O, K) -> (ceil(O / BLOCK), K, BLOCK), zero past O: a tap's block weights adjacent */
 #define CYL_DEFINE_DIRECT_CONV_PACK(T, SUFFIX)                                                  \
@@ -29,7 +31,7 @@ static inline void cyl_dc_pack_weights_##SUFFIX(const T *w, T *packed, ptrdiff_t
             }                                                                                   \
 }
 
-/* cyl_dc_row_<NAME>: VL output columns at a time (two 512-bit vectors for wide rows, one for
+/* cyl_dc_row_<NAME>: VL output columns at a time (two vectors for wide rows, one for
  * rows of at most one vector, which would otherwise compute half a block for nothing). */
 #define CYL_DEFINE_DIRECT_CONV_ROW(T, NAME, VL)                                                 \
 /* One output row of every output channel. rows: the padded input rows; tap t reads            \
@@ -69,9 +71,9 @@ static inline void cyl_dc_row_##NAME(const T *rows, const ptrdiff_t *offset, ptr
 
 CYL_DEFINE_DIRECT_CONV_PACK(float, f)
 CYL_DEFINE_DIRECT_CONV_PACK(double, d)
-/* Columns per block of the wide kernels (two 512-bit vectors); the narrow ones take half. */
-#define CYL_DC_VL_f 32
-#define CYL_DC_VL_d 16
+/* Columns per block of the wide kernels (two vectors); the narrow ones take half. */
+#define CYL_DC_VL_f (2 * CYL_VECTOR_BYTES / 4)
+#define CYL_DC_VL_d (2 * CYL_VECTOR_BYTES / 8)
 CYL_DEFINE_DIRECT_CONV_ROW(float, f, CYL_DC_VL_f)
 CYL_DEFINE_DIRECT_CONV_ROW(float, f_narrow, CYL_DC_VL_f / 2)
 CYL_DEFINE_DIRECT_CONV_ROW(double, d, CYL_DC_VL_d)

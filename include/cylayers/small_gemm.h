@@ -1,7 +1,7 @@
 /* A matrix product for thin operands (cylayers/_kernels/gemm.pyx: register_gemm), float and
  * double: C (rows x N) = A (rows x K) B (K x N), B and C row-major with N a multiple of the
- * vector length H, A at any strides (so A may be a transpose). Blocks of 8 rows x 2 vectors of
- * columns accumulate in registers over the whole of K, each sum in order k = 0, 1, ... (so
+ * vector length H, A at any strides (so A may be a transpose). Blocks of CYL_BLOCK_ROWS rows x
+ * 2 vectors of columns accumulate in registers over the whole of K, each sum in order k = 0, 1, ... (so
  * the result does not depend on how rows are shared among threads). The Winograd products
  * have K = 16 or 32 channels, or M x N = 32 x 16 channel pairs: too thin for the BLAS's
  * packing to pay (Conv2d(16,32,3,p=1) on (64,16,8,8): 95 us per product on 2 threads). */
@@ -10,7 +10,9 @@
 
 #include <stddef.h>
 
-#define CYL_SG_ROWS 8 /* rows of C per register block */
+#include "cylayers/vector_width.h"
+
+#define CYL_SG_ROWS CYL_BLOCK_ROWS /* rows of C per register block */
 
 /* Columns n0 .. n0 + W of CYL_SG_ROWS rows of C (rows past `rows` are computed from the last
  * row and not stored). */
@@ -56,8 +58,8 @@ static inline void cyl_sg_rows_##SUFFIX(const T *A, ptrdiff_t ars, ptrdiff_t aks
         cyl_sg_block_##SUFFIX##_narrow(arow, aks, B, C, rows, N, K, n0);                       \
 }
 
-#define CYL_SG_H_f 16
-#define CYL_SG_H_d 8
+#define CYL_SG_H_f (CYL_VECTOR_BYTES / 4)
+#define CYL_SG_H_d (CYL_VECTOR_BYTES / 8)
 CYL_DEFINE_SMALL_GEMM(float, f, CYL_SG_H_f)
 CYL_DEFINE_SMALL_GEMM(double, d, CYL_SG_H_d)
 

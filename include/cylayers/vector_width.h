@@ -1,15 +1,22 @@
-/* Whether this build's vectors are 512 bits wide: where the register-blocked kernels
- * (direct_conv.h, small_gemm.h) beat the BLAS and im2col. With narrower vectors they are
- * correct but not faster, and the Python side keeps to the BLAS. */
+/* The vector registers this level of the kernels is compiled for, and the register blocks of
+ * the register-tiled kernels (direct_conv.h, small_gemm.h) sized to them: a block's
+ * accumulators plus the operands of one step must fit in the register file, or they spill. */
 #ifndef CYLAYERS_VECTOR_WIDTH_H
 #define CYLAYERS_VECTOR_WIDTH_H
 
-static inline int cyl_wide_vectors(void) {
 #if defined(__AVX512F__)
-    return 1;
+#define CYL_VECTOR_BYTES 64
+/* 32 registers: 8 rows x 2 vectors of accumulators, 2 operand loads, 1 broadcast */
+#define CYL_BLOCK_ROWS 8
+#elif defined(__AVX__)
+#define CYL_VECTOR_BYTES 32
+/* 16 registers: 6 rows x 2 vectors (12) + 2 loads + 1 broadcast (BLIS's 6x16 shape) */
+#define CYL_BLOCK_ROWS 6
 #else
-    return 0;
+#define CYL_VECTOR_BYTES 16
+#define CYL_BLOCK_ROWS 6
 #endif
-}
+
+static inline int cyl_vector_bytes(void) { return CYL_VECTOR_BYTES; }
 
 #endif

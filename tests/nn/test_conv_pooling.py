@@ -413,7 +413,7 @@ def test_winograd_forward_made_image_by_image_gives_the_same_bits(monkeypatch, x
     conv_module = importlib.import_module("cylayers.nn.functional.conv")
     monkeypatch.setattr(conv_module, "use_winograd", lambda *args: True)
     monkeypatch.setattr(conv_module, "use_direct", lambda *args: False)
-    monkeypatch.setattr(_blas, "_wide_vectors", True)  # the register kernel in both runs
+    monkeypatch.setattr(_blas, "_register_kernels", True)  # the register kernel in both runs
     rng = np.random.default_rng(6)
     x = cylayers.tensor(rng.standard_normal(xshape).astype(dtype))
     w = cylayers.tensor(rng.standard_normal((out_channels, xshape[1], 3, 3)).astype(dtype))
@@ -486,13 +486,17 @@ def test_winograd_kernels_refuse_mismatched_sizes():
     with pytest.raises(ValueError, match="input_transform_backward: array sizes"):
         winograd.input_transform_backward(np.zeros(10, np.float32), x, 2, 4, 8, 8, 1, 1, 4, 4,
                                           1)
-    # N=2, C=4, 8x8 outputs (4x4 tiles): O=16 fits, O=8 is not a whole vector of floats
+    # N=2, C=4, 8x8 outputs (4x4 tiles): O of two vectors of floats fits, one and a half does not
+    from cylayers._kernels import gemm
+    h = gemm.register_columns(True)
+    fits, misfit = 2 * h, h + h // 2
     v, no_bias = np.zeros(16 * 32 * 4, np.float32), np.zeros(0, np.float32)
-    winograd.product_output(v, np.zeros(16 * 4 * 16, np.float32), no_bias,
-                            np.zeros(2 * 16 * 64, np.float32), 2, 4, 16, 8, 8, 4, 4, 1)
+    winograd.product_output(v, np.zeros(16 * 4 * fits, np.float32), no_bias,
+                            np.zeros(2 * fits * 64, np.float32), 2, 4, fits, 8, 8, 4, 4, 1)
     with pytest.raises(ValueError, match="product_output: array sizes"):
-        winograd.product_output(v, np.zeros(16 * 4 * 8, np.float32), no_bias,
-                                np.zeros(2 * 8 * 64, np.float32), 2, 4, 8, 8, 8, 4, 4, 1)
+        winograd.product_output(v, np.zeros(16 * 4 * misfit, np.float32), no_bias,
+                                np.zeros(2 * misfit * 64, np.float32), 2, 4, misfit, 8, 8, 4, 4,
+                                1)
     with pytest.raises(ValueError, match="product_output: array sizes"):
-        winograd.product_output(v, np.zeros(16 * 4 * 16, np.float32), no_bias,
-                                np.zeros(2 * 16 * 64 - 1, np.float32), 2, 4, 16, 8, 8, 4, 4, 1)
+        winograd.product_output(v, np.zeros(16 * 4 * fits, np.float32), no_bias,
+                                np.zeros(2 * fits * 64 - 1, np.float32), 2, 4, fits, 8, 8, 4, 4, 1)

@@ -22,11 +22,11 @@ DIRECT_MIN_WIDE_COLUMNS = 24
 
 
 def use_direct(geom, groups, in_channels, winograd, needs_grad):
-    """Direct convolution for this forward? Only where the build's vectors are 512 bits wide
-    (with narrower ones it is not faster than the BLAS), stride 1 along the last axis, one
+    """Direct convolution for this forward? Only where the kernel level's vectors are 256 bits
+    or wider (with narrower ones it is not faster than the BLAS), stride 1 along the last axis, one
     group. Where Winograd applies and a gradient is needed, Winograd stays: its backward reuses
     the forward's transformed input."""
-    if not _wide_vectors or groups != 1 or geom.s3[2] != 1:
+    if not _register_kernels or groups != 1 or geom.s3[2] != 1:
         return False
     if winograd and needs_grad:
         return False
@@ -34,7 +34,7 @@ def use_direct(geom, groups, in_channels, winograd, needs_grad):
     return taps <= DIRECT_MAX_TAPS or geom.out3[2] >= DIRECT_MIN_WIDE_COLUMNS
 
 
-_wide_vectors = _openmp.wide_vectors()
+_register_kernels = _openmp.vector_bytes() >= 32
 
 
 def direct_forward(xc, w, bias, geom):

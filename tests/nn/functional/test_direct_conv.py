@@ -104,7 +104,7 @@ def test_direct_conv_dispatch_rule(monkeypatch):
     """Few taps (C x kernel volume <= 72) at any width, or rows of 24+ outputs; never with
     narrower vectors, a stride along the rows, groups, or where Winograd's backward needs its
     forward."""
-    monkeypatch.setattr(direct_conv, "_wide_vectors", True)
+    monkeypatch.setattr(direct_conv, "_register_kernels", True)
     use = direct_conv.use_direct
     seed_conv2d, seed_conv3d = _geom((32, 32), (3, 3)), _geom((16, 16, 16), (3, 3, 3))
     assert use(seed_conv2d, 1, 3, False, True) and use(seed_conv3d, 1, 1, False, True)
@@ -115,7 +115,7 @@ def test_direct_conv_dispatch_rule(monkeypatch):
     assert not use(_geom((32, 32), (3, 3), (2, 2)), 1, 3, False, True)     # stride along rows
     assert use(_geom((32, 32), (3, 3), (2, 1)), 1, 3, False, True)         # only down columns
     assert not use(seed_conv2d, 3, 3, False, True)                         # groups
-    monkeypatch.setattr(direct_conv, "_wide_vectors", False)
+    monkeypatch.setattr(direct_conv, "_register_kernels", False)
     assert not use(seed_conv2d, 1, 3, False, True)
 
 
