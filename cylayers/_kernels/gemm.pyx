@@ -21,6 +21,14 @@ ctypedef void (*dgemm32_t)(int, int, int, int, int, int, double, const double*, 
 include "small_gemm.pxi"
 
 cdef enum:
+    # A product is cut into blocks by its shape alone, never by the thread count: the BLAS may
+    # round an element differently in another block shape (OpenBLAS has kernels for small
+    # products), so blocks that followed the threads gave other bits on 1 and 2 threads.
+    # A block holds at least GRAIN_MACS multiply-adds (its packing then costs little) and
+    # MIN_BLOCK_EXTENT rows or columns; a product has at most MAX_BLOCKS.
+    GRAIN_MACS = 1 << 17
+    MIN_BLOCK_EXTENT = 16
+    MAX_BLOCKS = 16
     ROW_MAJOR = 101
     NO_TRANS = 111
     TRANS = 112
@@ -38,6 +46,19 @@ def set_blas(uintptr_t sgemm, uintptr_t dgemm, bint int64_ints):
 
 def have_blas():
     return _sgemm != 0 and _dgemm != 0
+
+
+cdef inline Py_ssize_t _blocks(Py_ssize_t extent, Py_ssize_t m, Py_ssize_t n,
+                               Py_ssize_t k) noexcept nogil:
+    """How many blocks a product of this shape is cut into along `extent` (its rows or columns)."""
+    cdef Py_ssize_t by_work = m * n * k // GRAIN_MACS
+    cdef Py_ssize_t by_extent = extent // MIN_BLOCK_EXTENT
+    cdef Py_ssize_t blocks = MAX_BLOCKS
+    if by_work < blocks:
+        blocks = by_work
+    if by_extent < blocks:
+        blocks = by_extent
+    return blocks if blocks > 1 else 1
 
 
 cdef inline void _call(bint single, int ta, int tb, int64_t m, int64_t n, int64_t k,
@@ -69,17 +90,17 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
          Py_ssize_t a_stride, Py_ssize_t b_stride,  # elements between batch items (0: shared)
          Py_ssize_t a_period,  # item i uses A[i % a_period] (the groups of a convolution)
          int num_threads):
-    """C[i] = alpha op(A[i % a_period]) op(B[i]) + beta C[i] for every batch item: whole items
-    per thread for a large batch, else the rows (or, for few rows, the columns) of each product
-    split into one block per thread."""
+    """C[i] = alpha op(A[i % a_period]) op(B[i]) + beta C[i] for every batch item, each product
+    cut into blocks of its rows (or, for few rows, its columns) by its shape (_blocks), and the
+    (item, block) tasks shared among the threads: the same BLAS calls on any thread count."""
     cdef bint single = floating is float
     cdef int ta = TRANS if trans_a else NO_TRANS
     cdef int tb = TRANS if trans_b else NO_TRANS
     cdef int64_t lda = m if trans_a else k
     cdef int64_t ldb = k if trans_b else n
-    cdef Py_ssize_t parts = num_threads if num_threads > 1 else 1
-    cdef bint split_rows = m >= n or m >= 4 * parts
+    cdef bint split_rows = m >= n or m >= 4 * MIN_BLOCK_EXTENT
     cdef Py_ssize_t extent = m if split_rows else n
+    cdef Py_ssize_t parts = _blocks(extent, m, n, k)
     cdef Py_ssize_t step, task, item, part, lo, hi
     cdef const floating* pa
     cdef const floating* pb
@@ -88,12 +109,6 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
         return
     if a_period < 1:
         raise ValueError("gemm: a_period must be positive")
-    if parts > extent:
-        parts = extent if extent > 0 else 1
-    if batch >= 4 * num_threads:
-        # Enough whole products to share out: no split, which also keeps the sums in the order
-        # of a single-threaded run (BLAS may round differently for another block shape).
-        parts = 1
     step = (extent + parts - 1) // parts
     for task in prange(batch * parts, nogil=True, schedule='static', num_threads=num_threads,
                        use_threads_if=num_threads > 1):
@@ -124,13 +139,13 @@ def gemm_sum(const floating[::1] a,   # IN  (S, G) x (M x K), or (S, G) x (K x M
     """partial[j, g] = sum over s in chunk j of op(A[s, g]) op(B[s, g]), the S items cut into
     `chunks` equal runs (a convolution's weight gradient: a sum over blocks of images). The
     caller adds the chunks up; their number, and so every sum, does not depend on the thread
-    count. Few (chunk, group) tasks for the threads: the rows of each product are split too."""
+    count; nor do the blocks of rows each product is cut into (_blocks)."""
     cdef bint single = floating is float
     cdef int ta = TRANS if trans_a else NO_TRANS
     cdef int tb = TRANS if trans_b else NO_TRANS
     cdef int64_t lda = m if trans_a else k
     cdef int64_t ldb = k if trans_b else n
-    cdef Py_ssize_t parts = num_threads if num_threads > 1 else 1
+    cdef Py_ssize_t parts = _blocks(m, m, n, k * ((sums + chunks - 1) // chunks))
     cdef Py_ssize_t step, task, rest, chunk, grp, part, lo, hi, s, s_lo, s_hi, item
     cdef double beta
     if a.shape[0] != sums * groups * m * k or b.shape[0] != sums * groups * k * n \
@@ -138,8 +153,6 @@ def gemm_sum(const floating[::1] a,   # IN  (S, G) x (M x K), or (S, G) x (K x M
         raise ValueError("gemm_sum: array sizes do not match the product")
     if m == 0 or n == 0:
         return
-    if chunks * groups >= 4 * num_threads or parts > m:
-        parts = 1
     step = (m + parts - 1) // parts
     for task in prange(chunks * groups * parts, nogil=True, schedule='static',
                        num_threads=num_threads, use_threads_if=num_threads > 1):
