@@ -1,11 +1,13 @@
-"""The BLAS behind numpy, driven from cylayers' OpenMP threads (cylayers._kernels.gemm).
+"""cylayers' own BLAS, driven from cylayers' OpenMP threads (cylayers._kernels.gemm).
 
-At import the library numpy uses is located (threadpoolctl reports it), its cblas_sgemm and
-cblas_dgemm entry points are handed to the gemm kernel, and BLAS's own thread pool is set to one
-thread: every matrix product then runs on the same OpenMP threads as the other kernels. Where
-the library is not an OpenBLAS whose integer width can be read off it, nothing is changed and
-products go through numpy (with its own threads)."""
+The OpenBLAS made for packagers (the ``scipy-openblas32`` wheel, a dependency) is loaded
+privately: its symbols carry a ``scipy_`` prefix and 32-bit integers, so they cannot clash with
+numpy's BLAS (``scipy_..._64_``) or any other, and its own thread pool is set to one thread.
+Every product then runs on the same OpenMP threads as the other kernels, and numpy's BLAS keeps
+the thread count it had: ``import cylayers`` changes nothing in the user's numpy. Where that
+wheel is missing (a platform without one), products go through numpy's matmul."""
 import ctypes
+import os
 
 import numpy as np
 
@@ -14,51 +16,41 @@ from cylayers._kernels import _openmp, gemm as _gemm
 _info = {"active": False, "reason": "not probed"}
 
 
-def _candidates(prefix):
-    stem = "scipy_" if prefix.startswith("libscipy_openblas") else ""
-    suffixes = ("64_", "") if stem else ("64_", "")
-    for suffix in suffixes:
-        yield stem, suffix
-
-
-def _open_blas():
+def _own_openblas():
+    """The scipy-openblas32 library's entry points, or (None, why not)."""
     try:
-        from threadpoolctl import threadpool_info
+        import scipy_openblas32
     except ImportError:
-        return None, "threadpoolctl is not installed"
-    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    for info in infos:
-        if info.get("internal_api") != "openblas":
-            continue
-        lib = ctypes.CDLL(info["filepath"])
-        for stem, suffix in _candidates(info.get("prefix", "")):
-            names = [f"{stem}cblas_sgemm{suffix}", f"{stem}cblas_dgemm{suffix}",
-                     f"{stem}openblas_get_config{suffix}", f"{stem}openblas_set_num_threads{suffix}"]
-            if not all(hasattr(lib, n) for n in names):
-                continue
-            get_config = getattr(lib, names[2])
-            get_config.restype = ctypes.c_char_p
-            config = get_config().decode(errors="replace")
-            int64 = "USE64BITINT" in config
-            if suffix == "64_" and not int64:
-                continue  # a 64_ name on a 32-bit build would be inconsistent: do not guess
-            return dict(lib=lib, sgemm=ctypes.cast(getattr(lib, names[0]), ctypes.c_void_p).value,
-                        dgemm=ctypes.cast(getattr(lib, names[1]), ctypes.c_void_p).value,
-                        set_threads=getattr(lib, names[3]), int64=int64,
-                        path=info["filepath"], config=config), None
-    return None, "numpy's BLAS is not an OpenBLAS whose entry points cylayers can call"
+        return None, "the scipy-openblas32 package is not installed"
+    path = os.path.join(scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library(True))
+    try:
+        lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_LOCAL", 0))
+    except OSError as exc:
+        return None, f"could not load {path}: {exc}"
+    names = ("scipy_cblas_sgemm", "scipy_cblas_dgemm", "scipy_openblas_set_num_threads",
+             "scipy_openblas_get_config")
+    if not all(hasattr(lib, n) for n in names):
+        return None, f"{path} lacks the scipy_-prefixed cblas entry points"
+    get_config = lib.scipy_openblas_get_config
+    get_config.restype = ctypes.c_char_p
+    config = get_config().decode(errors="replace")
+    if "USE64BITINT" in config:
+        return None, f"{path} is an ILP64 build, not scipy-openblas32's"
+    return dict(lib=lib, sgemm=ctypes.cast(lib.scipy_cblas_sgemm, ctypes.c_void_p).value,
+                dgemm=ctypes.cast(lib.scipy_cblas_dgemm, ctypes.c_void_p).value,
+                set_threads=lib.scipy_openblas_set_num_threads, path=path, config=config), None
 
 
 def setup():
-    """Route matrix products through the OpenMP gemm kernel when numpy's BLAS allows it."""
-    found, reason = _open_blas()
+    """Route matrix products through the OpenMP gemm kernel on cylayers' own OpenBLAS."""
+    found, reason = _own_openblas()
     if found is None:
         _info.update(active=False, reason=reason)
         return False
-    _gemm.set_blas(found["sgemm"], found["dgemm"], found["int64"])
-    found["set_threads"](1)  # BLAS's own pool idles: the OpenMP threads do the work
-    _info.update(active=True, reason="", path=found["path"], int64=found["int64"],
-                 _keep=found["lib"])
+    _gemm.set_blas(found["sgemm"], found["dgemm"], False)
+    found["set_threads"](1)  # its own pool idles: the OpenMP threads do the work
+    _info.update(active=True, reason="", path=found["path"], int64=False,
+                 config=found["config"], _keep=found["lib"])
     return True
 
 

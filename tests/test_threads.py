@@ -1,4 +1,5 @@
 """Thread-count control."""
+import json
 import os
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 import cylayers
+from helpers import sum_tols
 
 
 def test_set_and_get_num_threads():
@@ -125,9 +127,33 @@ def test_threadpoolctl_sees_and_limits_the_kernels_threads():
 def test_matrix_products_run_on_the_kernels_threads_with_blas_idle():
     from threadpoolctl import threadpool_info
     from cylayers import _blas
-    assert _blas.active(), _blas.info()  # numpy's OpenBLAS on the machines this targets
+    assert _blas.active(), _blas.info()  # cylayers' own scipy-openblas32 (a dependency)
     ours = [i for i in threadpool_info() if i["filepath"] == _blas.info()["path"]]
-    assert len(ours) == 1 and ours[0]["num_threads"] == 1
+    assert len(ours) == 1 and ours[0]["num_threads"] == 1 and ours[0]["prefix"] == \
+        "libscipy_openblas"
+
+
+NUMPY_BLAS_THREADS = """
+import json, numpy as np
+from threadpoolctl import threadpool_info
+np.ones((64, 64)) @ np.ones((64, 64))
+def numpy_blas():
+    return [(i["filepath"], i["num_threads"]) for i in threadpool_info()
+            if i["user_api"] == "blas" and "numpy" in i["filepath"]]
+before = numpy_blas()
+import cylayers
+cylayers.nn.functional.linear(cylayers.randn(256, 256), cylayers.randn(256, 256))
+print(json.dumps([before, numpy_blas()]))
+"""
+
+
+def test_importing_cylayers_leaves_numpys_blas_threads_alone():
+    """cylayers' products run on a BLAS of its own: the user's numpy keeps its thread count."""
+    done = subprocess.run([sys.executable, "-c", NUMPY_BLAS_THREADS], capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
+    assert done.returncode == 0, done.stderr
+    before, after = json.loads(done.stdout)
+    assert before and before == after
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -153,8 +179,8 @@ def test_gemm_kernel_matches_numpy(dtype, shapes, ta, tb, threads):
     finally:
         cylayers.set_num_threads(before)
     assert got.shape == want.shape and got.dtype == want.dtype
-    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
-                               atol=1e-5 if dtype == np.float32 else 1e-12)
+    inner = a.shape[-2] if ta else a.shape[-1]
+    np.testing.assert_allclose(got, want, **sum_tols(dtype, max(inner, 1), want))
 
 
 
