@@ -12,6 +12,7 @@ import argparse
 import importlib.util
 import json
 import os
+import platform
 import subprocess
 import sys
 
@@ -85,6 +86,7 @@ def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd
     threads = threads or cylayers.get_num_threads()
     libraries = libraries or available_libraries()
     workers = {lib: Worker(lib, threads) for lib in libraries}
+    run.level = workers["cylayers"].ask(op="level")["level"] if "cylayers" in workers else None
     target = 0.005 if quick else 0.02
     repeats = 2 if quick else repeats
     rows = []
@@ -164,9 +166,22 @@ def _threads_row(case, threads, repeats, target, dtype):
                 t_cylayers=t.get("many"), t_torch=None, t_one_thread=t.get("one"))
 
 
-def format_table(rows, threads, bandwidth=None):
+def cpu_name():
+    """The processor's model name (Linux's /proc/cpuinfo), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def format_table(rows, threads, bandwidth=None, level=None):
     lines = [f"threads={threads} (every library, each in its own process), cylayers "
-             f"{cylayers.__version__}, OpenMP={cylayers.have_openmp()}"
+             f"{cylayers.__version__}, kernel level {level or cylayers._kernels.LEVEL}, "
+             f"OpenMP={cylayers.have_openmp()}, CPU {cpu_name()} ({os.cpu_count()} cores)"
              + (f", STREAM copy {bandwidth / 1e9:.1f} GB/s" if bandwidth else ""),
              "",
              "Times are milliseconds per call (minimum of interleaved rounds); "
@@ -231,14 +246,19 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="few short repeats (smoke test)")
     p.add_argument("--out", default="bench-results", help="folder for results.md and .png")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
+    p.add_argument("--capability", choices=("baseline", "avx2", "avx512"), default=None,
+                   help="run cylayers' kernels at this level (CYLAYERS_CPU_CAPABILITY); "
+                        "default: the highest the CPU supports")
     args = p.parse_args(argv)
+    if args.capability:  # the workers, started below, inherit it
+        os.environ["CYLAYERS_CPU_CAPABILITY"] = args.capability
     if args.list:
         for c in CASES:
             print(f"{c.group:12s} {c.name}")
         return 0
     bandwidth = None if args.quick else stream_copy_bandwidth()
     rows, threads = run(args.filter, args.threads, args.repeats, args.quick)
-    table = format_table(rows, threads, bandwidth)
+    table = format_table(rows, threads, bandwidth, getattr(run, "level", None))
     print(table)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.md"), "w") as f:

@@ -86,6 +86,8 @@ def serve(lib, threads):
                 answer = {"seconds": (time.perf_counter() - t0) / inner}
             elif op == "peak":
                 answer = {"bytes": peak_bytes(built[req["case"]][req["mode"]], baseline)}
+            elif op == "level":  # the kernel level this cylayers process loaded
+                answer = {"level": sys.modules["cylayers._kernels"].LEVEL}
             elif op == "loaded":  # which libraries this process has loaded
                 answer = {m: m in sys.modules for m in ("cylayers._kernels", "torch")}
             elif op == "quit":
