@@ -78,7 +78,12 @@ def matmul(a, b, trans_a=False, trans_b=False):
     if batch_a != batch_b and 1 not in (batch_a, batch_b) and batch_b % batch_a:
         raise ValueError(f"matmul: batch sizes {batch_a} and {batch_b} do not broadcast")
     if not _info["active"] or a.dtype != b.dtype or a.dtype not in _FLOAT or \
-            a.ndim not in (2, 3) or b.ndim not in (2, 3):
+            a.ndim not in (2, 3) or b.ndim not in (2, 3) or \
+            max(batch_a, batch_b) * (a.size // max(batch_a, 1)) * \
+            b.shape[-2 if trans_b else -1] < _PARALLEL_MIN_MACS:
+        # Products too small for a second thread go to numpy's matmul: its call costs ~3 us
+        # against ~6 us through the gemm kernel (a (64x64)(64x10) product), and numpy's BLAS
+        # runs them on one thread of its own whatever cylayers' thread count.
         return _numpy_matmul(a, b, trans_a, trans_b, batch_a, batch_b)
     from cylayers._threads import threads_for
     a = np.ascontiguousarray(a)
