@@ -3,6 +3,7 @@
 A tape-based autograd engine in plain Python over numpy, with the compute-heavy layers
 (normalization, dropout, activations, im2col) as Cython + OpenMP kernels.
 """
+import builtins as _builtins
 import os as _os
 
 # Matrix products run on the kernels' OpenMP threads (cylayers._blas), so the threads idle
@@ -15,7 +16,8 @@ from cylayers import _malloc  # noqa: E402,F401  (reuse freed large blocks: see 
 from cylayers import _blas  # noqa: E402
 
 from cylayers._dtype import (bool_ as bool, double, dtype, float, float16, float32, float64,
-                             get_default_dtype, int32, int64, long, set_default_dtype, uint8)
+                             get_default_dtype, half, int, int8, int16, int32, int64, long,
+                             set_default_dtype, short, uint8)
 from cylayers._tensor import Size, Tensor
 from cylayers import _tensor_methods  # noqa: E402,F401  (Tensor's operators and math)
 from cylayers._tensor_types import LEGACY_TYPES as _LEGACY_TYPES
@@ -53,7 +55,7 @@ _deterministic = [False]
 def use_deterministic_algorithms(mode, *, warn_only=False):
     """Accepted: every cylayers kernel is deterministic (the same numbers for any thread count),
     so there is nothing to switch."""
-    _deterministic[0] = bool(mode)
+    _deterministic[0] = _builtins.bool(mode)  # `bool` here is the dtype
 
 
 def are_deterministic_algorithms_enabled():

@@ -88,7 +88,24 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
-    return _finish(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad)
+    """PyTorch's points: the step in the output type (double for integer types), the first half
+    counted up from start and the second down from end, then converted toward zero."""
+    dt = _float_dtype(dtype)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    step_dt = np.dtype(np.float64) if dt.kind in "iub" else dt
+    start_v, end_v = step_dt.type(start), step_dt.type(end)
+    index = np.arange(steps)
+    if steps == 1:
+        values = np.full(1, start_v, dtype=step_dt)
+    else:
+        step = (end_v - start_v) / step_dt.type(steps - 1)
+        up = start_v + step * index.astype(step_dt)
+        down = end_v - step * (steps - 1 - index).astype(step_dt)
+        values = np.where(index < steps // 2, up, down).astype(step_dt)
+    if dt.kind in "iub":
+        values = np.trunc(values)
+    return _finish(values.astype(dt), requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):

@@ -34,13 +34,19 @@ float64 = dtype("float64", np.float64)
 float16 = dtype("float16", np.float16)
 int64 = dtype("int64", np.int64)
 int32 = dtype("int32", np.int32)
+int16 = dtype("int16", np.int16)
+int8 = dtype("int8", np.int8)
 uint8 = dtype("uint8", np.uint8)
 bool_ = dtype("bool", np.bool_)
 float = float32  # noqa: A001  (PyTorch's aliases: torch.float is float32)
 double = float64
+half = float16
 long = int64
+int = int32  # noqa: A001  (torch.int)
+short = int16
 
-_BY_NUMPY = {d.np_dtype: d for d in (float32, float64, float16, int64, int32, uint8, bool_)}
+_BY_NUMPY = {d.np_dtype: d for d in (float32, float64, float16, int64, int32, int16, int8, uint8,
+                                     bool_)}
 _DEFAULT_FLOAT = np.dtype(np.float32)
 
 

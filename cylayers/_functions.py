@@ -3,8 +3,9 @@ import builtins
 
 import numpy as np
 
+from cylayers import _dtype
 from cylayers._tensor import Tensor, _norm_dim
-from cylayers._ops import arith, indexing, shape as shape_ops
+from cylayers._ops import arith, indexing, promotion, shape as shape_ops
 from cylayers._tensor_methods import _where
 
 
@@ -211,12 +212,12 @@ def histc(input, bins=100, min=0, max=0):
     return Tensor._make(np.bincount(pos, minlength=bins).astype(x.dtype))
 
 
-def maximum(a, b):
-    return arith.Where.apply(a._array >= b._array, a, b)
+def maximum(input, other):
+    return arith.Extremum.apply(input, other, True)
 
 
-def minimum(a, b):
-    return arith.Where.apply(a._array <= b._array, a, b)
+def minimum(input, other):
+    return arith.Extremum.apply(input, other, False)
 
 
 def _method(name):
@@ -244,12 +245,38 @@ _METHOD_FUNCTIONS = (
     "index_select", "cumsum", "norm", "tril", "triu", "relu_", "sigmoid_", "tanh_",
     "exp_", "sin_", "cos_", "sqrt_", "abs_", "neg_", "floor_", "ceil_", "round_", "trunc_",
     "clamp_", "nan_to_num_", "narrow", "unbind", "flip", "roll", "count_nonzero",
-    "repeat_interleave", "diff", "bincount", "unique", "cumprod",
+    "repeat_interleave", "diff", "bincount", "unique", "cumprod", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
 )
+def _operand(x):
+    return x._array if isinstance(x, Tensor) else x
+
+
+def result_type(tensor, other):
+    """The dtype an arithmetic op over ``tensor`` and ``other`` (tensors or numbers) returns, by
+    PyTorch's promotion: a lower class (0-d tensor, number) matters only through a higher
+    category."""
+    return _dtype.to_cylayers_dtype(promotion.result_dtype(_operand(tensor), _operand(other)))
+
+
+def promote_types(type1, type2):
+    """The smallest dtype both promote to (an integer meets a float as that float)."""
+    return _dtype.to_cylayers_dtype(promotion.promote_types(_dtype.to_numpy_dtype(type1),
+                                                            _dtype.to_numpy_dtype(type2)))
+
+
+def can_cast(from_, to):
+    """Whether PyTorch's casting rules allow ``from_`` -> ``to`` in an op's output: not from
+    float to integer or bool, not from an integer to bool, not from complex to real."""
+    a, b = (promotion.category(_dtype.to_numpy_dtype(d)) for d in (from_, to))
+    return a <= b
+
+
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _method(_name)
 
 __all__ = ["cat", "concat", "stack", "where", "nonzero", "pow", "einsum", "atan2", "arctan2",
            "logaddexp", "xlogy", "lerp", "matmul", "mm", "outer", "ger", "meshgrid", "tensordot",
-           "cdist", "searchsorted", "histc", "maximum", "minimum",
+           "cdist", "searchsorted", "histc", "maximum", "minimum", "result_type", "promote_types",
+           "can_cast",
            *dict.fromkeys(_METHOD_FUNCTIONS)]

@@ -7,7 +7,8 @@ import numpy as np
 from cylayers import _dtype
 from cylayers._tensor import Tensor, _index_arg, _norm_dim, _shape_arg, unwrap
 from cylayers._tensor_types import legacy_to_numpy, legacy_type_name
-from cylayers._ops import activation, arith, indexing, pointwise, reduce, shape as shape_ops
+from cylayers._ops import (activation, arith, indexing, pointwise, promotion, reduce,
+                           shape as shape_ops)
 from cylayers.autograd.api import backward as _run_backward
 from cylayers.autograd.grad_mode import enable_grad
 from cylayers.random import get_generator
@@ -84,10 +85,47 @@ Tensor.__ge__ = _compare(np.greater_equal)
 Tensor.eq, Tensor.ne = Tensor.__eq__, Tensor.__ne__
 Tensor.lt, Tensor.le, Tensor.gt, Tensor.ge = (Tensor.__lt__, Tensor.__le__, Tensor.__gt__,
                                               Tensor.__ge__)
-Tensor.__and__ = _compare(np.logical_and)
-Tensor.__or__ = _compare(np.logical_or)
-Tensor.__invert__ = lambda self: Tensor._make(
-    np.logical_not(self._array) if self._array.dtype == bool else np.invert(self._array))
+_TORCH_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double"}
+
+
+def _bitwise(ufunc, name, swap=False):
+    """Bitwise ops of integer and bool tensors (logical for bools), in the promoted dtype."""
+    def method(self, other):
+        a, b = promotion.promote(self._array, unwrap(_other(other)))
+        if swap:
+            a, b = b, a
+        for x in (a, b):
+            kind = x.dtype.kind if isinstance(x, np.ndarray) else \
+                "f" if isinstance(x, float) else "i"
+            if kind not in "biu":
+                dt = x.dtype if isinstance(x, np.ndarray) else np.dtype(np.float32)
+                raise RuntimeError(f'"{name}_cpu" not implemented for '
+                                   f"'{_TORCH_TYPE_NAMES.get(dt.name, dt.name)}'")
+        return Tensor._make(np.asarray(ufunc(a, b)))
+    return method
+
+
+Tensor.__and__ = Tensor.bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
+Tensor.__or__ = Tensor.bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
+Tensor.__xor__ = Tensor.bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
+Tensor.__rand__ = _bitwise(np.bitwise_and, "bitwise_and", swap=True)
+Tensor.__ror__ = _bitwise(np.bitwise_or, "bitwise_or", swap=True)
+Tensor.__rxor__ = _bitwise(np.bitwise_xor, "bitwise_xor", swap=True)
+Tensor.__lshift__ = Tensor.bitwise_left_shift = _bitwise(np.left_shift, "lshift")
+Tensor.__rshift__ = Tensor.bitwise_right_shift = _bitwise(np.right_shift, "rshift")
+Tensor.__rlshift__ = _bitwise(np.left_shift, "lshift", swap=True)
+Tensor.__rrshift__ = _bitwise(np.right_shift, "rshift", swap=True)
+
+
+def _invert(self):
+    if self._array.dtype.kind not in "biu":
+        raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for "
+                           f"'{_TORCH_TYPE_NAMES.get(self._array.dtype.name)}'")
+    return Tensor._make(np.logical_not(self._array) if self._array.dtype == bool
+                        else np.invert(self._array))
+
+
+Tensor.__invert__ = Tensor.bitwise_not = _invert
 
 
 def _equal(self, other):
@@ -110,7 +148,6 @@ Tensor.logical_and = _compare(np.logical_and)
 Tensor.logical_or = _compare(np.logical_or)
 Tensor.logical_xor = _compare(np.logical_xor)
 Tensor.logical_not = lambda self: Tensor._make(np.logical_not(self._array))
-Tensor.__xor__ = _compare(np.logical_xor)
 Tensor.greater, Tensor.greater_equal = Tensor.gt, Tensor.ge
 Tensor.less, Tensor.less_equal, Tensor.not_equal = Tensor.lt, Tensor.le, Tensor.ne
 
@@ -314,6 +351,8 @@ def _clamp(self, min=None, max=None):
 
 
 Tensor.clamp = _clamp
+Tensor.maximum = lambda self, other: arith.Extremum.apply(self, _other(other), True)
+Tensor.minimum = lambda self, other: arith.Extremum.apply(self, _other(other), False)
 Tensor.clip = _clamp
 Tensor.clamp_min = lambda self, min: _clamp(self, min, None)
 Tensor.clamp_max = lambda self, max: _clamp(self, None, max)
@@ -585,9 +624,32 @@ def _resolve_shape(numel, shape):
     return tuple(shape)
 
 
+def _view_as_dtype(self, dt):
+    """view(dtype): the same bytes read as another dtype, as in PyTorch (no conversion); the
+    last dimension scales with the item sizes."""
+    target = _dtype.to_numpy_dtype(dt)
+    arr = self._array
+    if target == arr.dtype:
+        return shape_ops.Reshape.apply(self, arr.shape, True)
+    if arr.ndim == 0 and target.itemsize != arr.dtype.itemsize:
+        raise RuntimeError("self.dim() cannot be 0 to view "
+                           f"{self.dtype} as {_dtype.to_cylayers_dtype(target)} (different "
+                           "element sizes)")
+    if arr.ndim and arr.strides[-1] != arr.dtype.itemsize and arr.shape[-1] > 1:
+        raise RuntimeError("self.stride(-1) must be 1 to view "
+                           f"{self.dtype} as {_dtype.to_cylayers_dtype(target)} (different "
+                           "element sizes)")
+    try:
+        out = Tensor._make(arr.view(target))
+    except ValueError as e:
+        raise RuntimeError(f"view({_dtype.to_cylayers_dtype(target)}): {e}") from None
+    out._vc = self._vc  # the same storage: in-place edits through either are seen
+    return out
+
+
 def _view(self, *shape):
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
-        return self.type(shape[0])  # view(dtype)
+        return _view_as_dtype(self, shape[0])
     shape = _resolve_shape(self._array.size, _shape_arg(shape))
     return shape_ops.Reshape.apply(self, shape, True)
 

@@ -2,6 +2,7 @@
 import numpy as np
 
 from cylayers.autograd.function import Function
+from cylayers._ops.promotion import promote, promote_float
 
 _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
@@ -22,30 +23,6 @@ def unbroadcast(grad, shape):
 
 def _shape(x):
     return x.shape if isinstance(x, np.ndarray) else ()
-
-
-def promote(a, b):
-    """PyTorch's promotion where it differs from numpy's: an integer operand never widens a
-    float32 to float64, and a Python float meets an integer tensor as the default float32."""
-    a_arr, b_arr = isinstance(a, np.ndarray), isinstance(b, np.ndarray)
-    ka = a.dtype.kind if a_arr else ("f" if isinstance(a, float) else "i")
-    kb = b.dtype.kind if b_arr else ("f" if isinstance(b, float) else "i")
-    if ka == kb or (ka != "f" and kb != "f"):
-        return a, b
-    # exactly one side is floating
-    if ka == "f":
-        target = a.dtype if a_arr else _F32
-        if b_arr:
-            b = b.astype(target)
-        elif not a_arr:
-            a = np.asarray(a, dtype=target)
-    else:
-        target = b.dtype if b_arr else _F32
-        if a_arr:
-            a = a.astype(target)
-        elif not b_arr:
-            b = np.asarray(b, dtype=target)
-    return a, b
 
 
 def _float_result(x):
@@ -87,37 +64,43 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        if ctx.out is not None and isinstance(a, np.ndarray):
-            # In place, a is about to be overwritten: keep a copy only if b's gradient needs it.
-            if isinstance(b, np.ndarray) and ctx.needs_input_grad[1]:
-                a = a.copy()
-        ctx.save_for_backward(a, b)
+        na, nb = ctx.needs_input_grad
+        # Each side's gradient needs only the other side: keep no more (a number times a
+        # tensor keeps nothing of the tensor, so later in-place edits of it are no error).
+        if ctx.out is not None and isinstance(a, np.ndarray) and nb and isinstance(b, np.ndarray):
+            a = a.copy()  # in place, a is about to be overwritten
+        ctx.shapes = (_shape(a), _shape(b))
+        ctx.save_for_backward(a if nb else None, b if na else None)
         return np.multiply(a, b, out=ctx.out)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
         na, nb = ctx.needs_input_grad
-        return (unbroadcast(g * b, _shape(a)) if na else None,
-                unbroadcast(g * a, _shape(b)) if nb else None)
+        return (unbroadcast(g * b, sa) if na else None,
+                unbroadcast(g * a, sb) if nb else None)
 
 
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        a, b = promote(_float_result(a), _float_result(b))
-        if ctx.out is not None and isinstance(a, np.ndarray):
-            if isinstance(b, np.ndarray) and ctx.needs_input_grad[1]:
-                a = a.copy()
-        ctx.save_for_backward(a, b)
+        a, b = promote_float(a, b)
+        nb = ctx.needs_input_grad[1]
+        # a's gradient needs b only; b's needs a and b.
+        if ctx.out is not None and isinstance(a, np.ndarray) and nb and isinstance(b, np.ndarray):
+            a = a.copy()  # in place, a is about to be overwritten
+        ctx.shapes = (_shape(a), _shape(b))
+        ctx.save_for_backward(a if nb else None, b)
         return np.true_divide(a, b, out=ctx.out)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
         na, nb = ctx.needs_input_grad
-        ga = unbroadcast(g / b, _shape(a)) if na else None
-        gb = unbroadcast(-g * a / (b * b), _shape(b)) if nb else None
+        ga = unbroadcast(g / b, sa) if na else None
+        gb = unbroadcast(-g * a / (b * b), sb) if nb else None
         return ga, gb
 
 
@@ -131,6 +114,34 @@ class Neg(Function):
         return -g
 
 
+def _integer_power(a, b):
+    kinds = [x.dtype.kind if isinstance(x, np.ndarray) else "f" if isinstance(x, float) else "i"
+             for x in (a, b)]
+    return all(k in "iub" for k in kinds)
+
+
+def _int_power(a, b, out):
+    """Integer powers as PyTorch computes them: a negative exponent of a tensor gives 1 for a
+    base of 1, +-1 for -1 and 0 otherwise; of a Python number it is refused."""
+    if not isinstance(b, np.ndarray):
+        if b < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        return np.power(a, b, out=out)
+    negative = b < 0
+    if not negative.any():
+        return np.power(a, b, out=out)
+    dt = np.result_type(a, b)
+    positive = np.power(a, np.where(negative, 0, b).astype(dt))
+    odd = (np.abs(b) % 2 == 1)
+    inverse = np.where(np.asarray(a) == 1, 1, np.where(np.asarray(a) == -1,
+                                                     np.where(odd, -1, 1), 0))
+    result = np.where(negative, inverse, positive).astype(dt)
+    if out is not None:
+        out[...] = result
+        return out
+    return result
+
+
 class Pow(Function):
     """a ** b for tensor or scalar a and b."""
 
@@ -139,7 +150,11 @@ class Pow(Function):
         a, b = promote(a, b)
         if ctx.out is not None:
             a = a.copy()  # in place: a is about to be overwritten
-        out = np.power(a, b, out=ctx.out)
+        if _integer_power(a, b):
+            out = _int_power(a, b, ctx.out)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                out = np.power(a, b, out=ctx.out)
         ctx.save_for_backward(a, b, out if ctx.out is None else out.copy())
         return out
 
@@ -148,20 +163,42 @@ class Pow(Function):
         a, b, out = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         ga = gb = None
-        if na:
-            if isinstance(b, np.ndarray):
-                local = b * np.power(a, b - 1)
-            elif b == 0:
-                local = np.zeros_like(a)
-            else:
-                local = b * np.power(a, b - 1)
-            ga = unbroadcast(g * local, _shape(a))
-        if nb:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                # d(a^b)/db = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's choice).
-                log_a = np.where(a == 0, 0, np.log(np.where(a == 0, 1, a)))
-            gb = unbroadcast(g * out * log_a, _shape(b))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if na:
+                # PyTorch's rule: 0 where the exponent is 0 (so 0 ** 0 has slope 0, not 0 * inf)
+                local = np.where(np.asarray(b) == 0, 0, b * np.power(a, b - 1))
+                ga = unbroadcast(np.asarray(g * local, dtype=out.dtype), _shape(a))
+            if nb:
+                # d(a^b)/db = a^b log a, 0 where a == 0 and b >= 0; a == 0 with b < 0 gives
+                # inf * log 0 = -inf, as in PyTorch.
+                zero = (np.asarray(a) == 0) & (np.asarray(b) >= 0)
+                local = np.where(zero, 0, out * np.log(np.where(zero, 1, a)))
+                gb = unbroadcast(np.asarray(g * local, dtype=out.dtype), _shape(b))
         return ga, gb
+
+
+class Extremum(Function):
+    """maximum / minimum of two tensors: NaN propagates (numpy's maximum does), and the
+    gradient of a tie is split in half between the two sides, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b, take_max):
+        a, b = promote(a, b)
+        ctx.take_max = take_max
+        ctx.shapes = (_shape(a), _shape(b))
+        if any(ctx.needs_input_grad):
+            ctx.save_for_backward(a, b)
+        return np.maximum(a, b) if take_max else np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad[:2]
+        split = np.where(a == b, g / 2, g)
+        a_loses, b_loses = (a < b, a > b) if ctx.take_max else (a > b, a < b)
+        return (unbroadcast(np.where(a_loses, 0, split), sa) if na else None,
+                unbroadcast(np.where(b_loses, 0, split), sb) if nb else None, None)
 
 
 class Clamp(Function):

@@ -9,6 +9,7 @@ import numpy as np
 
 from cylayers._kernels import pointwise as _kernel_module
 from cylayers._ops.arith import _float_result, _shape, promote, unbroadcast
+from cylayers._ops.promotion import promote_float
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import c_array, named_kernels
@@ -126,6 +127,9 @@ class NanToNum(Function):
 # ---------------------------------------------------------------- binary
 class _Binary(Function):
     """a op b with broadcasting; subclasses give the op and both partial derivatives."""
+    # True: integer operands give the default float dtype (atan2); False: the promoted dtype
+    # (fmod and remainder of integers are integers).
+    float_result = True
 
     @staticmethod
     def compute(a, b, out):
@@ -137,7 +141,7 @@ class _Binary(Function):
 
     @classmethod
     def forward(cls, ctx, a, b):
-        a, b = promote(_float_result(a), _float_result(b))
+        a, b = promote_float(a, b) if cls.float_result else promote(a, b)
         if ctx.out is not None:
             a = a.copy()
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -167,6 +171,8 @@ class Atan2(_Binary):
 
 
 class Fmod(_Binary):
+    float_result = False
+
     @staticmethod
     def compute(a, b, out):
         return np.fmod(a, b, out=out)
@@ -177,6 +183,8 @@ class Fmod(_Binary):
 
 
 class Remainder(_Binary):
+    float_result = False
+
     @staticmethod
     def compute(a, b, out):
         return np.remainder(a, b, out=out)
@@ -222,7 +230,7 @@ class XLogY(Function):
 
     @staticmethod
     def forward(ctx, x, y):
-        x, y = promote(_float_result(x), _float_result(y))
+        x, y = promote_float(x, y)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where((np.asarray(x) == 0) & ~np.isnan(y), 0.0, x * np.log(y))
         ctx.save_for_backward(x, y)

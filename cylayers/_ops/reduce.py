@@ -274,6 +274,8 @@ class CumProd(Function):
     @staticmethod
     def backward(ctx, g):
         a, out = ctx.saved_tensors
+        if a.size == 0:  # an empty dimension or an empty other one: nothing to differentiate
+            return np.zeros(a.shape, dtype=g.dtype), None
         rows_a = np.moveaxis(a, ctx.dim, -1).reshape(-1, a.shape[ctx.dim])
         rows_o = np.moveaxis(out, ctx.dim, -1).reshape(rows_a.shape)
         rows_g = np.moveaxis(g, ctx.dim, -1).reshape(rows_a.shape)

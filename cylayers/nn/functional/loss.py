@@ -92,6 +92,7 @@ class NLLLossFn(Function):
             return np.asarray(total, dtype=logp.dtype)
         denom = w.sum(dtype=np.float64)
         ctx.denom = denom
+        ctx.valid = valid
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.asarray(total / denom, dtype=logp.dtype)
 
@@ -103,9 +104,10 @@ class NLLLossFn(Function):
         elif reduction == "sum":
             coef = -w * g
         elif ctx.denom == 0:
-            # Every target ignored: the loss is 0/0 = NaN, but no sample contributed, so the
-            # gradient is zero (PyTorch's answer), not NaN that one optimizer step would spread.
-            coef = np.zeros_like(w)
+            # The loss is 0/0 = NaN. Ignored targets contributed nothing and get zero gradients;
+            # targets counted with weight 0 get 0 * (g / 0) = NaN, as in PyTorch.
+            with np.errstate(invalid="ignore", divide="ignore"):
+                coef = np.where(ctx.valid, -w * (g / ctx.denom), 0).astype(w.dtype)
         else:
             coef = -w * (g / ctx.denom)
         c = shape[1] if len(shape) > 1 else shape[0]

@@ -380,7 +380,13 @@ def test_hard_activations_at_their_corners_match_torch_bit_for_bit(name, dtype):
     np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
     y.backward(cylayers.ones(arr.shape, dtype=y.dtype))
     ty.backward(torch.ones(arr.shape, dtype=ty.dtype))
-    assert_close(x.grad, tx.grad, dtype, rtol=1e-7, atol=0)
+    want = tx.grad.numpy().copy()
+    if name == "hardswish":
+        # PyTorch's Hardswish gradient at NaN is NaN in its vectorized loop and 1 in its scalar
+        # loop for a tail shorter than a vector (where this NaN falls); cylayers gives NaN
+        # everywhere (tests/ops/test_pytorch_conventions.py checks the vectorized case).
+        want[np.isnan(arr)] = np.nan
+    assert_close(x.grad, want, dtype, rtol=1e-7, atol=0)
 
 
 def test_every_elementwise_function_has_its_generated_kernel_pair():
