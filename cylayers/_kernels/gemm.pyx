@@ -23,17 +23,14 @@ include "small_gemm.pxi"
 cdef enum:
     # A product is cut into blocks by its shape alone, never by the thread count: OpenBLAS's
     # kernels round an element differently depending on where its row falls in the block
-    # (measured: every row split of (64..512 x 27..512) x (.. x 256..4096) products changed
-    # some bits), so blocks that followed the threads gave other bits on 1 and 2 threads.
-    # Blocks cost a BLAS call each (a (256x512)(512x256) product on one thread: 4 row blocks
-    # +15%, 16 column blocks +120%), so they are few and large: at least GRAIN_MACS
-    # multiply-adds and MIN_BLOCK_ROWS rows each, at most MAX_BLOCKS; a product with too few
-    # rows is cut into at most MAX_COLUMN_BLOCKS blocks of at least MIN_BLOCK_COLUMNS columns.
-    GRAIN_MACS = 1 << 21
-    MIN_BLOCK_ROWS = 64
+    # (measured: row splits of (64..512 x 27..512) x (.. x 256..4096) products changed some
+    # bits), so blocks that followed the threads gave other bits on 1 and 2 threads.
+    # Each block is a BLAS call that packs the operand it does not split again, so the longer
+    # side is split (rows when M >= N: B is repacked; else columns: A is), into blocks of at
+    # least GRAIN_MACS multiply-adds and MIN_BLOCK_EXTENT rows or columns, at most MAX_BLOCKS.
+    GRAIN_MACS = 1 << 20
+    MIN_BLOCK_EXTENT = 64
     MAX_BLOCKS = 16
-    MIN_BLOCK_COLUMNS = 256
-    MAX_COLUMN_BLOCKS = 4
     ROW_MAJOR = 101
     NO_TRANS = 111
     TRANS = 112
@@ -53,23 +50,14 @@ def have_blas():
     return _sgemm != 0 and _dgemm != 0
 
 
-cdef inline Py_ssize_t _clamp_blocks(Py_ssize_t by_extent, Py_ssize_t by_work,
-                                     Py_ssize_t most) noexcept nogil:
-    cdef Py_ssize_t blocks = most
-    if by_work < blocks:
-        blocks = by_work
-    if by_extent < blocks:
-        blocks = by_extent
+cdef inline Py_ssize_t _blocks(Py_ssize_t extent, Py_ssize_t macs) noexcept nogil:
+    """How many blocks a product of `macs` multiply-adds is cut into along `extent`."""
+    cdef Py_ssize_t blocks = MAX_BLOCKS
+    if macs // GRAIN_MACS < blocks:
+        blocks = macs // GRAIN_MACS
+    if extent // MIN_BLOCK_EXTENT < blocks:
+        blocks = extent // MIN_BLOCK_EXTENT
     return blocks if blocks > 1 else 1
-
-
-cdef inline Py_ssize_t _row_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
-    """How many blocks of rows a product of this shape is cut into (1: see _column_blocks)."""
-    return _clamp_blocks(m // MIN_BLOCK_ROWS, m * n * k // GRAIN_MACS, MAX_BLOCKS)
-
-
-cdef inline Py_ssize_t _column_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
-    return _clamp_blocks(n // MIN_BLOCK_COLUMNS, m * n * k // GRAIN_MACS, MAX_COLUMN_BLOCKS)
 
 
 cdef inline void _call(bint single, int ta, int tb, int64_t m, int64_t n, int64_t k,
@@ -109,9 +97,9 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
     cdef int tb = TRANS if trans_b else NO_TRANS
     cdef int64_t lda = m if trans_a else k
     cdef int64_t ldb = k if trans_b else n
-    cdef Py_ssize_t parts = _row_blocks(m, n, k)
-    cdef bint split_rows = parts > 1 or _column_blocks(m, n, k) == 1
+    cdef bint split_rows = m >= n
     cdef Py_ssize_t extent = m if split_rows else n
+    cdef Py_ssize_t parts = _blocks(extent, m * n * k)
     cdef Py_ssize_t step, task, item, part, lo, hi
     cdef const floating* pa
     cdef const floating* pb
@@ -120,8 +108,6 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
         return
     if a_period < 1:
         raise ValueError("gemm: a_period must be positive")
-    if not split_rows:
-        parts = _column_blocks(m, n, k)
     step = (extent + parts - 1) // parts
     for task in prange(batch * parts, nogil=True, schedule='static', num_threads=num_threads,
                        use_threads_if=num_threads > 1):
@@ -152,13 +138,13 @@ def gemm_sum(const floating[::1] a,   # IN  (S, G) x (M x K), or (S, G) x (K x M
     """partial[j, g] = sum over s in chunk j of op(A[s, g]) op(B[s, g]), the S items cut into
     `chunks` equal runs (a convolution's weight gradient: a sum over blocks of images). The
     caller adds the chunks up; their number, and so every sum, does not depend on the thread
-    count; nor do the blocks of rows each product is cut into (_row_blocks)."""
+    count; nor do the blocks of rows each product is cut into (_blocks)."""
     cdef bint single = floating is float
     cdef int ta = TRANS if trans_a else NO_TRANS
     cdef int tb = TRANS if trans_b else NO_TRANS
     cdef int64_t lda = m if trans_a else k
     cdef int64_t ldb = k if trans_b else n
-    cdef Py_ssize_t parts = _row_blocks(m, n, k * ((sums + chunks - 1) // chunks))
+    cdef Py_ssize_t parts = _blocks(m, m * n * k * ((sums + chunks - 1) // chunks))
     cdef Py_ssize_t step, task, rest, chunk, grp, part, lo, hi, s, s_lo, s_hi, item
     cdef double beta
     if a.shape[0] != sums * groups * m * k or b.shape[0] != sums * groups * k * n \
