@@ -7,6 +7,7 @@ from cylayers import _dtype
 from cylayers._tensor import Tensor, _norm_dim
 from cylayers._ops import arith, indexing, promotion, shape as shape_ops
 from cylayers._tensor_methods import _where
+from cylayers.random import get_generator
 
 
 def _as_tensor(x):
@@ -246,10 +247,41 @@ _METHOD_FUNCTIONS = (
     "exp_", "sin_", "cos_", "sqrt_", "abs_", "neg_", "floor_", "ceil_", "round_", "trunc_",
     "clamp_", "nan_to_num_", "narrow", "unbind", "flip", "roll", "count_nonzero",
     "repeat_interleave", "diff", "bincount", "unique", "cumprod", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+    "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "scatter",
+    "scatter_add", "scatter_reduce", "index_add", "index_copy", "index_fill", "masked_scatter",
+    "cummax", "cummin", "logcumsumexp", "masked_select", "diagonal", "trace", "diag",
+    "diag_embed", "copysign", "div", "divide", "true_divide", "floor_divide", "isclose",
+    "argwhere", "std_mean", "var_mean",
 )
 def _operand(x):
     return x._array if isinstance(x, Tensor) else x
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return input.allclose(other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """num_samples draws of category indices from each row of non-negative weights."""
+    probs = np.asarray(input._array if isinstance(input, Tensor) else input, dtype=np.float64)
+    if probs.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if (probs < 0).any() or not np.isfinite(probs).all():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    rows = probs.reshape(-1, probs.shape[-1])
+    if (rows.sum(axis=1) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    if not replacement and num_samples > rows.shape[1]:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
+    gen = get_generator(generator)
+    out = np.empty((rows.shape[0], num_samples), dtype=np.int64)
+    for r, w in enumerate(rows):
+        if not replacement and np.count_nonzero(w) < num_samples:
+            raise RuntimeError("invalid multinomial distribution (with replacement=False, not "
+                               "enough non-negative category to sample)")
+        out[r] = gen.choice(w.size, size=num_samples, replace=replacement, p=w / w.sum())
+    return Tensor._make(out.reshape(probs.shape[:-1] + (num_samples,)))
 
 
 def result_type(tensor, other):
@@ -278,5 +310,5 @@ for _name in _METHOD_FUNCTIONS:
 __all__ = ["cat", "concat", "stack", "where", "nonzero", "pow", "einsum", "atan2", "arctan2",
            "logaddexp", "xlogy", "lerp", "matmul", "mm", "outer", "ger", "meshgrid", "tensordot",
            "cdist", "searchsorted", "histc", "maximum", "minimum", "result_type", "promote_types",
-           "can_cast",
+           "can_cast", "allclose", "multinomial",
            *dict.fromkeys(_METHOD_FUNCTIONS)]

@@ -8,7 +8,7 @@ from cylayers import _dtype
 from cylayers._tensor import Tensor, _index_arg, _norm_dim, _shape_arg, unwrap
 from cylayers._tensor_types import legacy_to_numpy, legacy_type_name
 from cylayers._ops import (activation, arith, indexing, pointwise, promotion, reduce,
-                           shape as shape_ops)
+                           scatter as scatter_ops, shape as shape_ops)
 from cylayers.autograd.api import backward as _run_backward
 from cylayers.autograd.grad_mode import enable_grad
 from cylayers.random import get_generator
@@ -56,7 +56,6 @@ Tensor.__itruediv__ = lambda self, o: self.div_(_other(o))
 Tensor.add = lambda self, other, alpha=1: self + (other * alpha if alpha != 1 else other)
 Tensor.sub = lambda self, other, alpha=1: self - (other * alpha if alpha != 1 else other)
 Tensor.mul = lambda self, other: self * other
-Tensor.div = lambda self, other: self / other
 Tensor.pow = lambda self, other: self ** other
 Tensor.matmul = lambda self, other: self @ other
 Tensor.mm = lambda self, other: self @ other
@@ -386,10 +385,8 @@ def _max_or_min(use_min):
     result_type = return_types_min if use_min else return_types_max
 
     def method(self, dim=None, keepdim=False):
-        if isinstance(dim, Tensor):  # elementwise max(a, b)
-            other = dim
-            cond = (self._array <= other._array) if use_min else (self._array >= other._array)
-            return arith.Where.apply(cond, self, other)
+        if isinstance(dim, Tensor):  # elementwise max(a, b): torch.maximum's rules
+            return arith.Extremum.apply(self, dim, not use_min)
         if dim is None:
             return reduce.MaxAll.apply(self, use_min)
         values = reduce.MaxDim.apply(self, dim, keepdim, use_min)
@@ -1029,3 +1026,278 @@ Tensor.tanh = lambda self: activation.TanhFn.apply(self)
 Tensor.tanh_ = lambda self: activation.TanhFn.apply_inplace(self)
 Tensor.softmax = _softmax(log_output=False)
 Tensor.log_softmax = _softmax(log_output=True)
+
+
+# -------------------------------------------------------------------- writes at indices
+return_types_cummax = collections.namedtuple("cummax", ["values", "indices"])
+return_types_cummin = collections.namedtuple("cummin", ["values", "indices"])
+
+
+def _index_array(index):
+    return np.asarray(unwrap(index))
+
+
+def _scatter(self, dim, index, src=None, value=None, *, reduce=None):
+    source = value if src is None else src
+    if source is None:
+        raise TypeError("scatter() missing 1 required argument: 'src' or 'value'")
+    d = _norm_dim(dim, self._array.ndim)
+    return scatter_ops.Scatter.apply(self, d, _index_array(index), _other(source), reduce)
+
+
+def _scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+    source = value if src is None else src
+    d = _norm_dim(dim, self._array.ndim)
+    return scatter_ops.Scatter.apply_inplace(self, d, _index_array(index), _other(source),
+                                             reduce)
+
+
+def _scatter_add(self, dim, index, src):
+    return scatter_ops.ScatterAdd.apply(self, _norm_dim(dim, self._array.ndim),
+                                        _index_array(index), src)
+
+
+def _scatter_add_(self, dim, index, src):
+    return scatter_ops.ScatterAdd.apply_inplace(self, _norm_dim(dim, self._array.ndim),
+                                                _index_array(index), src)
+
+
+def _scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+    """scatter_reduce with 'sum', 'prod', 'mean', 'amax', 'amin' (no gradient but for 'sum',
+    through scatter_add)."""
+    d = _norm_dim(dim, self._array.ndim)
+    idx = _index_array(index)
+    if reduce == "sum":
+        base = self if include_self else scatter_ops.Scatter.apply(self, d, idx, 0.0, None)
+        return scatter_ops.ScatterAdd.apply(base, d, idx, src)
+    ufunc = {"prod": np.multiply, "amax": np.maximum, "amin": np.minimum,
+             "mean": np.add}.get(reduce)
+    if ufunc is None:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    scatter_ops._check_index("scatter_reduce", self._array, d, idx)
+    where = scatter_ops._coords(idx, d)
+    values = scatter_ops._source_part(unwrap(src), idx).astype(self._array.dtype)
+    out = self._array.copy()
+    touched = np.zeros(out.shape, dtype=bool)
+    touched[where] = True
+    if not include_self:
+        out[touched] = {"prod": 1, "amax": -np.inf, "amin": np.inf, "mean": 0}[reduce] \
+            if out.dtype.kind == "f" or reduce in ("prod", "mean") else \
+            (np.iinfo(out.dtype).min if reduce == "amax" else np.iinfo(out.dtype).max)
+    ufunc.at(out, where, values)
+    if reduce == "mean":
+        count = np.zeros(out.shape, dtype=np.int64) + (1 if include_self else 0)
+        np.add.at(count, where, 1)
+        safe = np.maximum(count, 1)
+        out = np.where(touched, out / safe if out.dtype.kind == "f" else out // safe, out)
+    return Tensor._make(out.astype(self._array.dtype))
+
+
+def _index_add(self, dim, index, source, *, alpha=1):
+    return scatter_ops.IndexAdd.apply(self, _norm_dim(dim, self._array.ndim), unwrap(index),
+                                      source, alpha)
+
+
+def _index_add_(self, dim, index, source, *, alpha=1):
+    return scatter_ops.IndexAdd.apply_inplace(self, _norm_dim(dim, self._array.ndim),
+                                              unwrap(index), source, alpha)
+
+
+def _index_copy(self, dim, index, source):
+    return scatter_ops.IndexCopy.apply(self, _norm_dim(dim, self._array.ndim), unwrap(index),
+                                       source)
+
+
+def _index_copy_(self, dim, index, source):
+    return scatter_ops.IndexCopy.apply_inplace(self, _norm_dim(dim, self._array.ndim),
+                                               unwrap(index), source)
+
+
+def _index_fill(self, dim, index, value):
+    return scatter_ops.IndexFill.apply(self, _norm_dim(dim, self._array.ndim), unwrap(index),
+                                       unwrap(value))
+
+
+def _index_fill_(self, dim, index, value):
+    return scatter_ops.IndexFill.apply_inplace(self, _norm_dim(dim, self._array.ndim),
+                                               unwrap(index), unwrap(value))
+
+
+def _masked_scatter(self, mask, source):
+    return scatter_ops.MaskedScatter.apply(self, unwrap(mask), source)
+
+
+def _masked_scatter_(self, mask, source):
+    return scatter_ops.MaskedScatter.apply_inplace(self, unwrap(mask), source)
+
+
+def _cum_extremum(take_max):
+    result = return_types_cummax if take_max else return_types_cummin
+
+    def method(self, dim):
+        d = _norm_dim(dim, self._array.ndim)
+        values = scatter_ops.CumExtremum.apply(self, d, take_max)
+        node = values._node
+        if node is not None:
+            indices = node.indices
+        else:  # not recorded (no grad): run the op once more on the array
+            ctx = scatter_ops.CumExtremum()
+            scatter_ops.CumExtremum.forward(ctx, self._array, d, take_max)
+            indices = ctx.indices
+        return result(values, Tensor._make(indices))
+    return method
+
+
+def _logcumsumexp(self, dim):
+    d = _norm_dim(dim, self._array.ndim)
+    if self._array.size == 0:
+        return self.clone()
+    top = self.detach().amax(dim=d, keepdim=True)
+    top = top.masked_fill(~top.isfinite(), 0.0)
+    return (self - top).exp().cumsum(d).log() + top
+
+
+Tensor.scatter, Tensor.scatter_ = _scatter, _scatter_
+Tensor.scatter_add, Tensor.scatter_add_ = _scatter_add, _scatter_add_
+Tensor.scatter_reduce = _scatter_reduce
+Tensor.index_add, Tensor.index_add_ = _index_add, _index_add_
+Tensor.index_copy, Tensor.index_copy_ = _index_copy, _index_copy_
+Tensor.index_fill, Tensor.index_fill_ = _index_fill, _index_fill_
+Tensor.masked_scatter, Tensor.masked_scatter_ = _masked_scatter, _masked_scatter_
+Tensor.cummax = _cum_extremum(True)
+Tensor.cummin = _cum_extremum(False)
+Tensor.logcumsumexp = _logcumsumexp
+
+
+# -------------------------------------------------------------------- small everyday ops
+def _masked_select(self, mask):
+    mask = np.asarray(unwrap(mask), dtype=bool)
+    shape = np.broadcast_shapes(self._array.shape, mask.shape)
+    return self.expand(*shape)[Tensor._make(np.broadcast_to(mask, shape))]
+
+
+def _diagonal(self, offset=0, dim1=0, dim2=1):
+    nd = self._array.ndim
+    d1, d2 = _norm_dim(dim1, nd), _norm_dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    rows, cols = self._array.shape[d1], self._array.shape[d2]
+    n = max(0, min(rows - max(-offset, 0), cols - max(offset, 0)))
+    i = np.arange(n) + max(-offset, 0)
+    j = np.arange(n) + max(offset, 0)
+    # Move the two dimensions last, pick (i, j) pairs: the diagonal becomes the last dimension.
+    rest = [k for k in range(nd) if k not in (d1, d2)]
+    moved = self.permute(*rest, d1, d2)
+    flat = moved.reshape(*moved.shape[:-2], rows * cols)
+    return flat.index_select(-1, Tensor._make(i * cols + j)) if n else \
+        flat[..., :0]
+
+
+def _trace(self):
+    if self._array.ndim != 2:
+        raise RuntimeError("trace: expected a matrix")
+    return _diagonal(self).sum()
+
+
+def _diag(self, diagonal=0):
+    if self._array.ndim == 1:
+        n = self._array.shape[0] + abs(diagonal)
+        out = Tensor._make(np.zeros((n, n), self._array.dtype))
+        rows = np.arange(self._array.shape[0]) + max(-diagonal, 0)
+        cols = np.arange(self._array.shape[0]) + max(diagonal, 0)
+        flat_index = Tensor._make(rows * n + cols)
+        return out.reshape(-1).scatter(0, flat_index, self).reshape(n, n)
+    if self._array.ndim == 2:
+        return _diagonal(self, diagonal)
+    raise RuntimeError("diag(): Supports 1D or 2D tensors. Got "
+                       f"{self._array.ndim}D")
+
+
+def _diag_embed(self, offset=0, dim1=-2, dim2=-1):
+    if (dim1, dim2) not in ((-2, -1), (self._array.ndim - 1, self._array.ndim)):
+        raise NotImplementedError("diag_embed: only the default dim1=-2, dim2=-1")
+    lead = self._array.shape[:-1]
+    m = self._array.shape[-1]
+    n = m + abs(offset)
+    rows = np.arange(m) + max(-offset, 0)
+    cols = np.arange(m) + max(offset, 0)
+    base = Tensor._make(np.zeros(lead + (n * n,), self._array.dtype))
+    index = Tensor._make(np.broadcast_to(rows * n + cols, lead + (m,)).copy())
+    return base.scatter(-1, index, self).reshape(*lead, n, n)
+
+
+def _div(self, other, *, rounding_mode=None):
+    if rounding_mode is None:
+        return self / other
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                         f"but found '{rounding_mode}'")
+    a, b = promotion.promote(self._array, unwrap(_other(other)))
+    if a.dtype.kind in "iub":
+        if np.any(np.asarray(b) == 0):
+            raise ZeroDivisionError("ZeroDivisionError")
+        q = np.floor_divide(a, b)
+        if rounding_mode == "trunc":
+            q = q + ((np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
+        return Tensor._make(np.asarray(q, dtype=np.result_type(a, b)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.true_divide(a, b)
+        q = np.trunc(q) if rounding_mode == "trunc" else np.floor(q)
+    # The rounded quotient is piecewise constant: PyTorch's gradient is zero.
+    zero = self * 0
+    return zero + Tensor._make(np.asarray(q, dtype=zero._array.dtype))
+
+
+def _isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    a, b = promotion.promote(self._array, unwrap(_other(other)))
+    return Tensor._make(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def _std_or_var_mean(take_std):
+    def fn(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        spread = (_std if take_std else _var)(self, dim, unbiased, keepdim, correction)
+        return spread, _mean(self, dim if not isinstance(dim, bool) else None, keepdim)
+    return fn
+
+
+Tensor.masked_select = _masked_select
+Tensor.diagonal = _diagonal
+Tensor.trace = _trace
+Tensor.diag = _diag
+Tensor.diag_embed = _diag_embed
+Tensor.copysign, Tensor.copysign_ = _binary_math(pointwise.Copysign)
+Tensor.div = Tensor.divide = _div
+Tensor.true_divide = lambda self, other: self / other
+Tensor.floor_divide = lambda self, other: _div(self, other, rounding_mode="floor")
+Tensor.isclose = _isclose
+Tensor.argwhere = lambda self: Tensor._make(np.argwhere(self._array).astype(np.int64))
+Tensor.nonzero = lambda self, *, as_tuple=False: (
+    tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(self._array)))
+    if as_tuple else Tensor._make(np.argwhere(self._array).astype(np.int64)))
+Tensor.std_mean = _std_or_var_mean(True)
+Tensor.var_mean = _std_or_var_mean(False)
+
+
+# -------------------------------------------------------------------- numpy's axis= spelling
+def _accepts_axis(method):
+    """PyTorch accepts numpy's ``axis=`` (and ``keepdims=``) beside ``dim=``/``keepdim=`` in its
+    reductions."""
+    def wrapper(self, *args, axis=None, keepdims=None, **kwargs):
+        if axis is not None:
+            if args or "dim" in kwargs:
+                raise TypeError(f"{method.__name__}() got multiple values for argument 'dim'")
+            kwargs["dim"] = axis
+        if keepdims is not None:
+            kwargs["keepdim"] = keepdims
+        return method(self, *args, **kwargs)
+    wrapper.__name__ = wrapper.__qualname__ = getattr(method, "__name__", "reduction")
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+for _name in ("sum", "mean", "var", "std", "max", "min", "amax", "amin", "any", "all", "prod",
+              "argmax", "argmin", "logsumexp", "median", "nansum", "nanmean", "count_nonzero",
+              "std_mean", "var_mean"):
+    if hasattr(Tensor, _name):
+        setattr(Tensor, _name, _accepts_axis(getattr(Tensor, _name)))

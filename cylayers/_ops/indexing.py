@@ -16,8 +16,15 @@ class Gather(Function):
         if index.size and (index.min() < -a.shape[dim] or index.max() >= a.shape[dim]):
             raise RuntimeError(f"index {int(index.max())} is out of bounds for dimension {dim} "
                                f"with size {a.shape[dim]}")
+        if any(i > s for d, (i, s) in enumerate(zip(index.shape, a.shape)) if d != dim):
+            raise RuntimeError(f"Size does not match at dimension {dim}: expected index "
+                               f"{list(index.shape)} to be no larger than self "
+                               f"{list(a.shape)} apart from dimension {dim}")
         ctx.shape, ctx.dim, ctx.index = a.shape, dim, index
-        return np.take_along_axis(a, index, axis=dim)
+        # An index smaller than the input in other dimensions reads their leading part.
+        part = a[tuple(slice(None) if d == dim else slice(0, n)
+                       for d, n in enumerate(index.shape))]
+        return np.take_along_axis(part, index, axis=dim)
 
     @staticmethod
     def backward(ctx, g):

@@ -194,6 +194,18 @@ class Remainder(_Binary):
         return 1.0, -np.floor(a / b)
 
 
+class Copysign(_Binary):
+    """|a| with b's sign; PyTorch's gradient: result / a for a (0 where a is 0), none for b."""
+
+    @staticmethod
+    def compute(a, b, out):
+        return np.copysign(a, b, out=out)
+
+    @staticmethod
+    def partials(a, b, y):
+        return np.where(a == 0, 0, y / np.where(a == 0, 1, a)), 0.0
+
+
 class LogAddExp(_Binary):
     @staticmethod
     def compute(a, b, out):

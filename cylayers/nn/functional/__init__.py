@@ -4,7 +4,8 @@ from cylayers.nn.functional.activation import (celu, elu, gelu, hardsigmoid, har
                                                hardtanh, leaky_relu,
                                                log_softmax, mish, prelu, relu, relu6, relu_,
                                                selu, sigmoid, silu, softmax, softmin, softplus,
-                                               tanh)
+                                               tanh, softsign, logsigmoid, tanhshrink,
+                                               softshrink, hardshrink, threshold, glu)
 from cylayers.nn.functional.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
                                          cosine_embedding_loss, cross_entropy,
                                          gaussian_nll_loss, huber_loss, kl_div, l1_loss,

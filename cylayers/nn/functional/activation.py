@@ -120,3 +120,42 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     if dtype is not None:
         input = input.type(dtype)
     return _softmax_common(-input, dim, None, False, "softmin")
+
+
+# ---------------------------------------------------------------- composed from tensor ops
+# Rarer activations, written with differentiable tensor ops (their gradients follow), in
+# PyTorch's formulas.
+def softsign(input):
+    return input / (input.abs() + 1)
+
+
+def logsigmoid(input):
+    return -softplus(-input)
+
+
+def tanhshrink(input):
+    return input - input.tanh()
+
+
+def softshrink(input, lambd=0.5):
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    return input.where(input.abs() > lambd, input * 0) - \
+        (input > lambd).type(input.dtype) * lambd + (input < -lambd).type(input.dtype) * lambd
+
+
+def hardshrink(input, lambd=0.5):
+    return input.where((input > lambd) | (input < -lambd), input * 0)
+
+
+def threshold(input, threshold, value, inplace=False):
+    out = input.where(input > threshold, input * 0 + value)
+    return input.copy_(out) if inplace else out
+
+
+def glu(input, dim=-1):
+    if input.shape[dim] % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {dim} is size "
+                           f"{input.shape[dim]}")
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()

@@ -5,7 +5,9 @@ from cylayers.nn.modules.flatten import Flatten, Unflatten
 from cylayers.nn.modules.fold import Fold, Unfold
 from cylayers.nn.modules.activation import (CELU, ELU, GELU, Hardsigmoid, Hardswish,
                                             Hardtanh, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, ReLU6, SELU, Sigmoid, SiLU,
-                                            Softmax, Softmin, Softplus, Tanh)
+                                            Softmax, Softmin, Softplus, Tanh, Softsign,
+                                            LogSigmoid, Tanhshrink, Softshrink, Hardshrink,
+                                            Threshold, GLU)
 from cylayers.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss,
                                       CrossEntropyLoss, GaussianNLLLoss, HuberLoss, KLDivLoss,
                                       L1Loss, MarginRankingLoss, MSELoss, NLLLoss,

@@ -1,0 +1,232 @@
+"""Writes at indices, with PyTorch's gradients: scatter / scatter_add / scatter_reduce,
+index_add / index_copy / index_fill, masked_scatter, and the running max / min (cummax,
+cummin). An index may be smaller than its source in every dimension: only its positions are
+read (PyTorch's rule)."""
+import numpy as np
+
+from cylayers.autograd.function import Function
+
+
+def _check_index(name, a, dim, index):
+    if np.asarray(index).dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if index.ndim != a.ndim and not (index.ndim == 0 and a.ndim == 0):
+        raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions as "
+                           "self tensor")
+    for d in range(index.ndim):
+        if d != dim and index.shape[d] > a.shape[d]:
+            raise RuntimeError(f"{name}(): Expected index {tuple(index.shape)} to be smaller "
+                               f"than self {tuple(a.shape)} apart from dimension {dim}")
+    if index.size and (index.min() < -a.shape[dim] or index.max() >= a.shape[dim]):
+        bad = int(index.max() if index.max() >= a.shape[dim] else index.min())
+        raise RuntimeError(f"{name}(): index {bad} is out of bounds for dimension {dim} with "
+                           f"size {a.shape[dim]}")
+
+
+def _coords(index, dim):
+    """Where each element of index writes: index's own position, with dim replaced."""
+    coords = list(np.indices(index.shape, sparse=True))
+    coords[dim] = index
+    return tuple(coords)
+
+
+def _source_part(src, index):
+    """The part of src at index's positions (src may be larger in every dimension)."""
+    return src[tuple(slice(0, n) for n in index.shape)]
+
+
+class Scatter(Function):
+    """out = a; out[coords(index)] = src (a tensor, or a number when src_is_value); with
+    reduce 'add' / 'multiply' (scatter's old keyword) the writes combine instead."""
+
+    @staticmethod
+    def forward(ctx, a, dim, index, src, reduce):
+        _check_index("scatter", a, dim, index)
+        values = np.asarray(src, dtype=a.dtype)
+        if values.ndim:
+            if values.ndim != index.ndim or any(i > s for i, s in zip(index.shape, values.shape)):
+                raise RuntimeError("scatter(): Expected index to be smaller than src apart "
+                                   "from nothing")
+            values = _source_part(values, index)
+        out = a.copy() if ctx.out is None else ctx.out
+        where = _coords(index, dim)
+        if reduce is None:
+            out[where] = values
+        elif reduce == "add":
+            np.add.at(out, where, np.broadcast_to(values, index.shape))
+        elif reduce == "multiply":
+            np.multiply.at(out, where, np.broadcast_to(values, index.shape))
+        else:
+            raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+        ctx.dim, ctx.index, ctx.reduce = dim, index, reduce
+        ctx.src_shape = np.shape(src)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.reduce == "multiply":
+            raise RuntimeError("the derivative of scatter with reduce='multiply' is not "
+                               "implemented (as in PyTorch)")
+        where = _coords(ctx.index, ctx.dim)
+        ga = g
+        if ctx.reduce is None:
+            ga = g.copy()
+            ga[where] = 0
+        gsrc = None
+        if ctx.needs_input_grad[3] and ctx.src_shape:
+            gsrc = np.zeros(ctx.src_shape, dtype=g.dtype)
+            gsrc[tuple(slice(0, n) for n in ctx.index.shape)] = g[where]
+        return ga, None, None, gsrc, None
+
+
+class ScatterAdd(Function):
+    @staticmethod
+    def forward(ctx, a, dim, index, src):
+        _check_index("scatter_add", a, dim, index)
+        if src.ndim != index.ndim or any(i > s for i, s in zip(index.shape, src.shape)):
+            raise RuntimeError("scatter_add(): Expected index to be smaller than src")
+        out = a.copy() if ctx.out is None else ctx.out
+        np.add.at(out, _coords(index, dim), _source_part(src, index).astype(a.dtype))
+        ctx.dim, ctx.index, ctx.src_shape = dim, index, src.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gsrc = None
+        if ctx.needs_input_grad[3]:
+            gsrc = np.zeros(ctx.src_shape, dtype=g.dtype)
+            gsrc[tuple(slice(0, n) for n in ctx.index.shape)] = g[_coords(ctx.index, ctx.dim)]
+        return g, None, None, gsrc
+
+
+def _index_vector(name, a, dim, index):
+    index = np.asarray(index)
+    if index.ndim > 1:
+        raise IndexError(f"{name}(): Index is supposed to be a vector")
+    if index.dtype.kind not in "iu":
+        raise IndexError(f"{name}(): Expected dtype int32/int64 for index")
+    index = index.reshape(-1).astype(np.int64)
+    n = a.shape[dim] if a.ndim else 1
+    if index.size and (index.min() < -n or index.max() >= n):
+        raise IndexError(f"{name}(): index out of range in self")
+    return index
+
+
+def _along(dim, index, ndim):
+    where = [slice(None)] * ndim
+    where[dim] = index
+    return tuple(where)
+
+
+class IndexAdd(Function):
+    """out = a; out[..., index[i], ...] += alpha * source[..., i, ...] along dim."""
+
+    @staticmethod
+    def forward(ctx, a, dim, index, source, alpha):
+        index = _index_vector("index_add", a, dim, index)
+        if source.shape[dim if source.ndim else 0:dim + 1] != (index.size,) and source.ndim:
+            raise RuntimeError(f"index_add(): Number of indices ({index.size}) should be equal "
+                               f"to source.size(dim) ({source.shape[dim]})")
+        out = a.copy() if ctx.out is None else ctx.out
+        np.add.at(out, _along(dim, index, a.ndim), (source * alpha).astype(a.dtype))
+        ctx.dim, ctx.index, ctx.alpha = dim, index, alpha
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gs = None
+        if ctx.needs_input_grad[3]:
+            gs = np.take(g, ctx.index, axis=ctx.dim) * ctx.alpha
+        return g, None, None, gs, None
+
+
+class IndexCopy(Function):
+    @staticmethod
+    def forward(ctx, a, dim, index, source):
+        index = _index_vector("index_copy", a, dim, index)
+        out = a.copy() if ctx.out is None else ctx.out
+        out[_along(dim, index, a.ndim)] = source
+        ctx.dim, ctx.index = dim, index
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        ga = g.copy()
+        ga[_along(ctx.dim, ctx.index, g.ndim)] = 0
+        gs = np.take(g, ctx.index, axis=ctx.dim) if ctx.needs_input_grad[3] else None
+        return ga, None, None, gs
+
+
+class IndexFill(Function):
+    @staticmethod
+    def forward(ctx, a, dim, index, value):
+        index = _index_vector("index_fill", a, dim, index)
+        out = a.copy() if ctx.out is None else ctx.out
+        out[_along(dim, index, a.ndim)] = value
+        ctx.dim, ctx.index = dim, index
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        ga = g.copy()
+        ga[_along(ctx.dim, ctx.index, g.ndim)] = 0
+        return ga, None, None, None
+
+
+class MaskedScatter(Function):
+    """out = a, with the positions where mask is True taken from source in order."""
+
+    @staticmethod
+    def forward(ctx, a, mask, source):
+        mask = np.broadcast_to(np.asarray(mask, dtype=bool), a.shape)
+        count = int(mask.sum())
+        if source.size < count:
+            raise RuntimeError("masked_scatter: expected source to have at least as many "
+                               f"elements as ones in mask ({count}), got {source.size}")
+        out = a.copy() if ctx.out is None else ctx.out
+        out[mask] = source.reshape(-1)[:count]
+        ctx.mask, ctx.count, ctx.source_shape = mask, count, source.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        ga = np.where(ctx.mask, 0, g).astype(g.dtype)
+        gs = None
+        if ctx.needs_input_grad[2]:
+            gs = np.zeros(int(np.prod(ctx.source_shape)), dtype=g.dtype)
+            gs[:ctx.count] = g[ctx.mask]
+            gs = gs.reshape(ctx.source_shape)
+        return ga, None, gs
+
+
+class CumExtremum(Function):
+    """cummax / cummin along dim: the running values, and the index where each was last
+    reached (PyTorch's: a tie moves the index forward; NaN sticks). The gradient goes to that
+    index."""
+
+    @staticmethod
+    def forward(ctx, a, dim, take_max):
+        x = np.moveaxis(a, dim, -1)
+        values = np.empty_like(x)
+        indices = np.empty(x.shape, dtype=np.int64)
+        if x.shape[-1]:
+            best = x[..., 0].copy()
+            at = np.zeros(x.shape[:-1], dtype=np.int64)
+            values[..., 0], indices[..., 0] = best, at
+            for j in range(1, x.shape[-1]):
+                v = x[..., j]
+                # PyTorch's rule: once NaN, stays; a NaN or a tie takes over
+                better = ~np.isnan(best) & (np.isnan(v) | ((v >= best) if take_max
+                                                            else (v <= best)))
+                best = np.where(better, v, best)
+                at = np.where(better, j, at)
+                values[..., j], indices[..., j] = best, at
+        ctx.dim, ctx.shape = dim, a.shape
+        ctx.indices = np.moveaxis(indices, -1, dim)
+        return np.moveaxis(values, -1, dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = np.zeros(ctx.shape, dtype=g.dtype)
+        np.add.at(out, _coords(ctx.indices, ctx.dim), g)
+        return out, None, None
