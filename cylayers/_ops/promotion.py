@@ -87,10 +87,25 @@ def _as(x, dt):
     return x.item() if isinstance(x, np.generic) else x
 
 
+_PLAIN_NUMBERS = (float, int, bool)
+
+
 def promote(a, b):
     """a and b with their arrays converted to the PyTorch result dtype (numbers stay Python
     numbers, which numpy then computes in that dtype). Two numbers stay as they are."""
-    if not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):
+    # The common cases first (every arithmetic op passes here): two arrays of one dtype, or a
+    # float array and a Python number, are already promoted.
+    ta, tb = type(a), type(b)
+    if ta is np.ndarray:
+        if tb is np.ndarray:
+            if a.dtype is b.dtype:
+                return a, b
+        elif tb in _PLAIN_NUMBERS and a.dtype.kind == "f":
+            return a, b
+    elif tb is np.ndarray:
+        if ta in _PLAIN_NUMBERS and b.dtype.kind == "f":
+            return a, b
+    elif not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):
         return a, b
     dt = result_dtype(a, b)
     return _as(a, dt), _as(b, dt)
