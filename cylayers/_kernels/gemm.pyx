@@ -109,6 +109,8 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
     if a_period < 1:
         raise ValueError("gemm: a_period must be positive")
     step = (extent + parts - 1) // parts
+    if num_threads > batch * parts:  # a thread with no task would only be woken and waited for
+        num_threads = <int>(batch * parts)
     for task in prange(batch * parts, nogil=True, schedule='static', num_threads=num_threads,
                        use_threads_if=num_threads > 1):
         item = task // parts
@@ -153,6 +155,8 @@ def gemm_sum(const floating[::1] a,   # IN  (S, G) x (M x K), or (S, G) x (K x M
     if m == 0 or n == 0:
         return
     step = (m + parts - 1) // parts
+    if num_threads > chunks * groups * parts:
+        num_threads = <int>(chunks * groups * parts)
     for task in prange(chunks * groups * parts, nogil=True, schedule='static',
                        num_threads=num_threads, use_threads_if=num_threads > 1):
         part = task % parts
@@ -200,6 +204,8 @@ def register_gemm(const floating[::1] a,  # IN  batch x (M x K), or batch x (K x
     if k == 0:
         c[:] = 0
         return
+    if num_threads > batch * blocks:
+        num_threads = <int>(batch * blocks)
     if num_threads == 1:
         with nogil:
             for task in range(batch * blocks):
