@@ -162,6 +162,16 @@ OPTIMIZERS = [
     ("Adagrad", dict(lr=0.1)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1,
                      eps=1e-8, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.01, maximize=True)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.01, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.01, weight_decay=0.01, momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.01)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
 ]
 
 
@@ -193,7 +203,7 @@ def test_optimizer_matches_pytorch_over_many_steps(name, kw):
 
 def test_differentiable_is_refused_and_adagrad_state_exists_up_front():
     params = [cylayers.nn.Parameter(cylayers.ones(2))]
-    for name in ("SGD", "Adam", "RMSprop", "Adagrad"):
+    for name in ("SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"):
         with pytest.raises(NotImplementedError, match="differentiable=True"):
             getattr(optim, name)(params, differentiable=True)
     opt = optim.Adagrad(params, initial_accumulator_value=0.5)
