@@ -1,20 +1,15 @@
 """Adadelta, step for step as PyTorch's single-tensor update."""
 import numpy as np
 
-from cylayers.optim.optimizer import Optimizer, implementation_flags
+from cylayers.optim.optimizer import Optimizer, check_hyperparameters, implementation_flags
 
 
 class Adadelta(Optimizer):
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_hyperparameters(lr, eps, weight_decay=weight_decay)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                                       maximize=maximize,
                                       **implementation_flags(differentiable, foreach=foreach,

@@ -27,6 +27,19 @@ def implementation_flags(differentiable=False, **switches):
     return dict(differentiable=False, **switches)
 
 
+def check_hyperparameters(lr, eps, betas=None, weight_decay=0.0):
+    """PyTorch's argument checks, with its messages, for the Adam family."""
+    if lr < 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if eps < 0.0:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    for i, beta in enumerate(betas or ()):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+    if weight_decay < 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
 class Optimizer:
     def __init__(self, params, defaults):
         self.defaults = defaults
