@@ -1301,3 +1301,11 @@ for _name in ("sum", "mean", "var", "std", "max", "min", "amax", "amin", "any", 
               "std_mean", "var_mean"):
     if hasattr(Tensor, _name):
         setattr(Tensor, _name, _accepts_axis(getattr(Tensor, _name)))
+
+
+def _unfold(self, dimension, size, step):
+    d = _norm_dim(dimension, max(self._array.ndim, 1))
+    return scatter_ops.Unfold.apply(self, d, int(size), int(step))
+
+
+Tensor.unfold = _unfold

@@ -230,3 +230,38 @@ class CumExtremum(Function):
         out = np.zeros(ctx.shape, dtype=g.dtype)
         np.add.at(out, _coords(ctx.indices, ctx.dim), g)
         return out, None, None
+
+
+class Unfold(Function):
+    """Tensor.unfold(dimension, size, step): every window of ``size`` along ``dim`` taken at
+    ``step``, as a new last dimension; the gradient adds each window back where it came from."""
+
+    @staticmethod
+    def forward(ctx, a, dim, size, step):
+        n = a.shape[dim] if a.ndim else 1
+        if size > n:
+            raise RuntimeError(f"maximum size for tensor at dimension {dim} is {n} but size is "
+                               f"{size}")
+        if step <= 0:
+            raise RuntimeError(f"step is {step} but must be > 0")
+        if a.ndim == 0:
+            ctx.shape, ctx.dim, ctx.size, ctx.step = a.shape, dim, size, step
+            return a.reshape(1)
+        windows = np.lib.stride_tricks.sliding_window_view(a, size, axis=dim)
+        taken = [slice(None)] * a.ndim
+        taken[dim] = slice(None, None, step)
+        ctx.shape, ctx.dim, ctx.size, ctx.step = a.shape, dim, size, step
+        return np.ascontiguousarray(windows[tuple(taken)])
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.shape:
+            return g.reshape(()), None, None, None
+        out = np.zeros(ctx.shape, dtype=g.dtype)
+        count = g.shape[ctx.dim]
+        starts = np.arange(count) * ctx.step
+        moved_out = np.moveaxis(out, ctx.dim, 0)  # a view: writes land in out
+        moved_g = np.moveaxis(g, ctx.dim, 0)      # (count, ..., size)
+        for k in range(ctx.size):
+            np.add.at(moved_out, starts + k, moved_g[..., k])
+        return out, None, None, None

@@ -83,6 +83,10 @@ CASES = {
     "modules": (lambda L, f, x: L.nn.Softsign()(x) + L.nn.LogSigmoid()(x) +
                 L.nn.Tanhshrink()(x) + L.nn.Softshrink(0.3)(x) + L.nn.Hardshrink()(x) +
                 L.nn.Threshold(0.2, 1.0)(x) + L.nn.GLU(0)(L.cat([x, x]) * 1), [X34]),
+    "unfold": (lambda L, f, x: x.unfold(1, 2, 1), [X34]),
+    "unfold_step": (lambda L, f, x: x.unfold(0, 2, 2) * 3, [X45]),
+    "unfold_overlap_3d": (lambda L, f, x: x.reshape(2, 2, 5).unfold(2, 3, 1), [X45]),
+    "unfold_whole": (lambda L, f, x: x.unfold(-1, 4, 3), [X34]),
     "maximum_method_tie": (lambda L, f, x: x.max(x.detach().clamp(min=0) * 1.0), [X34]),
 }
 
