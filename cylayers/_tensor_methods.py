@@ -1104,24 +1104,12 @@ def _index_add_(self, dim, index, source, *, alpha=1):
                                               unwrap(index), source, alpha)
 
 
-def _index_copy(self, dim, index, source):
-    return scatter_ops.IndexCopy.apply(self, _norm_dim(dim, self._array.ndim), unwrap(index),
-                                       source)
-
-
-def _index_copy_(self, dim, index, source):
-    return scatter_ops.IndexCopy.apply_inplace(self, _norm_dim(dim, self._array.ndim),
-                                               unwrap(index), source)
-
-
-def _index_fill(self, dim, index, value):
-    return scatter_ops.IndexFill.apply(self, _norm_dim(dim, self._array.ndim), unwrap(index),
-                                       unwrap(value))
-
-
-def _index_fill_(self, dim, index, value):
-    return scatter_ops.IndexFill.apply_inplace(self, _norm_dim(dim, self._array.ndim),
-                                               unwrap(index), unwrap(value))
+def _index_write(name, inplace):
+    def method(self, dim, index, values):
+        apply = scatter_ops.IndexWrite.apply_inplace if inplace else scatter_ops.IndexWrite.apply
+        return apply(self, _norm_dim(dim, self._array.ndim), unwrap(index),
+                     values if name == "index_copy" else unwrap(values), name)
+    return method
 
 
 def _masked_scatter(self, mask, source):
@@ -1162,8 +1150,10 @@ Tensor.scatter, Tensor.scatter_ = _scatter, _scatter_
 Tensor.scatter_add, Tensor.scatter_add_ = _scatter_add, _scatter_add_
 Tensor.scatter_reduce = _scatter_reduce
 Tensor.index_add, Tensor.index_add_ = _index_add, _index_add_
-Tensor.index_copy, Tensor.index_copy_ = _index_copy, _index_copy_
-Tensor.index_fill, Tensor.index_fill_ = _index_fill, _index_fill_
+Tensor.index_copy = _index_write("index_copy", False)
+Tensor.index_copy_ = _index_write("index_copy", True)
+Tensor.index_fill = _index_write("index_fill", False)
+Tensor.index_fill_ = _index_write("index_fill", True)
 Tensor.masked_scatter, Tensor.masked_scatter_ = _masked_scatter, _masked_scatter_
 Tensor.cummax = _cum_extremum(True)
 Tensor.cummin = _cum_extremum(False)

@@ -140,12 +140,16 @@ class IndexAdd(Function):
         return g, None, None, gs, None
 
 
-class IndexCopy(Function):
+class IndexWrite(Function):
+    """index_copy (``values`` a tensor, one slice per index) and index_fill (a number): the
+    indexed slices along dim are overwritten, so their gradient is zero; a source tensor gets
+    the gradient of the slices it wrote."""
+
     @staticmethod
-    def forward(ctx, a, dim, index, source):
-        index = _index_vector("index_copy", a, dim, index)
+    def forward(ctx, a, dim, index, values, name):
+        index = _index_vector(name, a, dim, index)
         out = a.copy() if ctx.out is None else ctx.out
-        out[_along(dim, index, a.ndim)] = source
+        out[_along(dim, index, a.ndim)] = values
         ctx.dim, ctx.index = dim, index
         return out
 
@@ -154,23 +158,7 @@ class IndexCopy(Function):
         ga = g.copy()
         ga[_along(ctx.dim, ctx.index, g.ndim)] = 0
         gs = np.take(g, ctx.index, axis=ctx.dim) if ctx.needs_input_grad[3] else None
-        return ga, None, None, gs
-
-
-class IndexFill(Function):
-    @staticmethod
-    def forward(ctx, a, dim, index, value):
-        index = _index_vector("index_fill", a, dim, index)
-        out = a.copy() if ctx.out is None else ctx.out
-        out[_along(dim, index, a.ndim)] = value
-        ctx.dim, ctx.index = dim, index
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        ga = g.copy()
-        ga[_along(ctx.dim, ctx.index, g.ndim)] = 0
-        return ga, None, None, None
+        return ga, None, None, gs, None
 
 
 class MaskedScatter(Function):

@@ -5,29 +5,16 @@ import numpy as np
 
 from cylayers._kernels import optim as _kernels
 from cylayers._threads import threads_for
-from cylayers.optim.optimizer import Optimizer, implementation_flags
+from cylayers.optim.optimizer import Optimizer, check_hyperparameters, implementation_flags
 
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _check(lr, eps, betas, weight_decay):
-    if lr < 0.0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if eps < 0.0:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if weight_decay < 0.0:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
-        _check(lr, eps, betas, weight_decay)
+        check_hyperparameters(lr, eps, betas, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize,
