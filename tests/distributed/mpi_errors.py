@@ -1,5 +1,7 @@
 """Run under mpiexec with 2 ranks; argv[1] picks a misuse that must fail clearly, not hang."""
+import datetime
 import sys
+import time
 
 import cylayers
 import cylayers.distributed as dist
@@ -12,7 +14,8 @@ if case == "ddp_before_init":
     except RuntimeError as e:
         sys.stdout.write(f"error: {e}\n")
     sys.exit(0)
-dist.init_process_group("mpi")
+timeout = datetime.timedelta(seconds=float(sys.argv[2])) if len(sys.argv) > 2 else None
+dist.init_process_group("mpi", timeout=timeout)
 rank = dist.get_rank()
 if case == "shapes":
     try:
@@ -24,6 +27,53 @@ elif case == "model":
         nn.parallel.DistributedDataParallel(nn.Linear(2, 2 + rank))
     except RuntimeError as e:
         sys.stdout.write(f"rank {rank} error: {e}\n")
+elif case == "requires_grad":
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    if rank == 1:
+        model[2].bias.requires_grad_(False)
+    try:
+        nn.parallel.DistributedDataParallel(model)
+    except RuntimeError as e:
+        sys.stdout.write(f"rank {rank} error: {e}\n")
+elif case == "different_collectives":
+    try:
+        if rank == 0:
+            dist.broadcast(cylayers.ones(3), src=0)
+        else:
+            dist.all_reduce(cylayers.ones(3))
+    except RuntimeError as e:
+        sys.stdout.write(f"rank {rank} error: {e}\n")
+elif case == "syncbn_channels":
+    bn = nn.SyncBatchNorm(3 + rank)
+    try:
+        bn(cylayers.randn(4, 3 + rank, 2, 2))
+    except RuntimeError as e:
+        sys.stdout.write(f"rank {rank} error: {e}\n")
+elif case == "exit_early":  # rank 1 leaves without destroy_process_group
+    if rank == 1:
+        sys.exit(0)
+    time.sleep(0.5)
+    dist.all_reduce(cylayers.ones(3))
+    print("rank 0 finished the all_reduce: wrong")
+elif case == "destroy_early":
+    if rank == 1:
+        dist.destroy_process_group()
+        sys.exit(0)
+    dist.all_reduce(cylayers.ones(3))
+    print("rank 0 finished the all_reduce: wrong")
+elif case == "late":  # rank 1 arrives long after the timeout
+    if rank == 1:
+        time.sleep(30)
+    dist.barrier()
+    print(f"rank {rank} passed the barrier: wrong")
+elif case == "no_destroy":  # a script that just ends: every rank leaves cleanly
+    t = cylayers.ones(2)
+    dist.all_reduce(t)
+    sys.stdout.write(f"rank {rank} done {t.tolist()}\n")
+    sys.stdout.flush()
+    if rank == 0:
+        time.sleep(1.0)  # the other rank leaves first and must not be taken for a failure
+    sys.exit(0)
 elif case == "crash":
     if rank == 1:
         raise ValueError("rank 1 fails on purpose")

@@ -54,21 +54,74 @@ def test_collectives():
 
 
 @pytest.mark.parametrize("case,message", [
-    ("shapes", "all_reduce: the ranks' tensors differ in shape"),
-    ("model", "DistributedDataParallel: the model's parameters and buffers: the ranks' tensors "
-              "differ"),
-    ("ddp_before_init", "Default process group has not been initialized")])
+    ("shapes", "all_reduce: the ranks' calls differ in shape, dtype, op or root (rank 0: "
+               "all_reduce((3,) float32, op=SUM); rank 1: all_reduce((4,) float32, op=SUM))"),
+    ("model", "DistributedDataParallel: the ranks differ in 'parameter weight' (rank 0: (2, 2) "
+              "float32 requires_grad=True; rank 1: (3, 2) float32 requires_grad=True)"),
+    ("ddp_before_init", "Default process group has not been initialized"),
+    ("requires_grad", "DistributedDataParallel: the ranks differ in 'parameter 2.bias' (rank 0: "
+                      "(3,) float32 requires_grad=True; rank 1: (3,) float32 "
+                      "requires_grad=False)"),
+    ("different_collectives", "the ranks called different collectives (rank 0: "
+                              "broadcast((3,) float32, src=0); rank 1: all_reduce((3,) float32, "
+                              "op=SUM))"),
+    ("syncbn_channels", "SyncBatchNorm forward: the ranks' calls differ in shape, dtype, op or "
+                        "root (rank 0: SyncBatchNorm forward(3 channels, float32, 4-D input); "
+                        "rank 1: SyncBatchNorm forward(4 channels, float32, 4-D input))")])
 def test_misuse_is_a_clear_error_on_every_rank_not_a_hang(case, message):
     out = mpirun("mpi_errors.py", case, timeout=60)
     assert out.stdout.count(message) == 2, out.stdout  # both ranks report it
 
 
-def test_a_rank_that_raises_aborts_the_job():
-    out = mpirun("mpi_errors.py", "crash", timeout=60, check=False)
+def test_a_rank_that_raises_aborts_the_job_after_its_whole_traceback():
+    for attempt in range(3):  # the abort once raced the message: one failure in 3 is a failure
+        out = mpirun("mpi_errors.py", "crash", timeout=60, check=False)
+        report = f"rc {out.returncode}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
+        assert out.returncode != 0, report
+        assert "Traceback (most recent call last):" in out.stderr, report
+        assert 'mpi_errors.py", line' in out.stderr and "<module>" in out.stderr, report
+        assert "ValueError: rank 1 fails on purpose" in out.stderr, report
+        assert "rank 1 failed; aborting the job" in out.stderr, report
+        assert "rank 0 passed the barrier" not in out.stdout, report
+
+
+@pytest.mark.parametrize("case,timeout,message", [
+    ("exit_early", 20, "rank 1 left the job (its script returned, called sys.exit or "
+                   "destroy_process_group) while rank 0 waits for it in all_reduce "
+                   "(agreeing on the call with the other ranks)"),
+    ("destroy_early", 20, "rank 1 left the job"),
+    ("late", 2, "rank 0 waited 2.")])
+def test_a_rank_that_leaves_or_never_comes_aborts_the_job_instead_of_a_hang(case, timeout,
+                                                                          message):
+    # (the leaving rank's own wait for the others ends at the timeout: 20 s leaves the
+    # waiting rank time to notice it left, after 0.5 s, and abort with its message)
+    import time
+    start = time.monotonic()
+    out = mpirun("mpi_errors.py", case, timeout, timeout=60, check=False)
     report = f"rc {out.returncode}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
-    assert out.returncode != 0, report
-    assert "rank 1 fails on purpose" in out.stderr, report
-    assert "rank 0 passed the barrier" not in out.stdout, report
+    assert out.returncode != 0 and message in out.stderr, report
+    assert "wrong" not in out.stdout, report
+    assert time.monotonic() - start < 25, report  # not the late rank's 30 s
+    if case == "late":
+        assert "s in barrier (agreeing on the call with the other ranks)" in out.stderr
+        assert "(the process group's timeout is 2 s): another rank is not taking part" \
+            in out.stderr, report
+
+
+def test_a_script_that_ends_without_destroy_process_group_ends_cleanly():
+    out = mpirun("mpi_errors.py", "no_destroy", timeout=60)
+    assert "rank 0 done [2.0, 2.0]" in out.stdout and "rank 1 done [2.0, 2.0]" in out.stdout
+
+
+def test_timeout_must_be_a_timedelta():
+    import datetime
+    import cylayers.distributed as dist
+    with pytest.raises(TypeError, match="datetime.timedelta"):
+        dist.init_process_group("mpi", timeout=5)
+    with pytest.raises(ValueError, match="timeout must be positive"):
+        dist.init_process_group("mpi", timeout=datetime.timedelta(0))
+    assert not dist.is_initialized()
+    assert dist.DEFAULT_TIMEOUT == datetime.timedelta(minutes=30)
 
 
 def test_distributed_sampler_shards_like_pytorch():
@@ -127,3 +180,4 @@ def test_conv_bn_relu_example_trains_distributed_logs_once_and_resumes(tmp_path)
     assert second.stdout.count("resumed from") == 1 and "epoch   3" in second.stdout
     assert "epoch   2" not in second.stdout
     assert cylayers.load(tmp_path / "c.cyl")["epoch"] == 3
+

@@ -6,7 +6,7 @@ accuracy whatever the ranks' batch sizes. Backward: one allreduce of the per-cha
 dy and dy * x_hat."""
 import numpy as np
 
-from cylayers import distributed as dist
+from cylayers.distributed import _group
 from cylayers.autograd.function import Function
 
 
@@ -33,15 +33,19 @@ def merge_moments(counts, means, m2s):
 class SyncBatchNormFn(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps, running_mean, running_var, momentum):
-        comm = dist._comm()
+        g = _group.group()
         c = x.shape[1]
+        # The ranks' batch sizes may differ; their channels and dtype may not (the gathered
+        # rows would be cut or misread).
+        call = f"SyncBatchNorm forward({c} channels, {x.dtype}, {x.ndim}-D input)"
+        _group.agree(call)
         rows = _channels_last(x)
         n_local = rows.shape[0]
         mean_local = rows.mean(axis=0) if n_local else np.zeros(c)
         m2_local = ((rows - mean_local) ** 2).sum(axis=0) if n_local else np.zeros(c)
         mine = np.concatenate([[n_local], mean_local, m2_local])
-        gathered = np.empty((comm.Get_size(), mine.size))
-        comm.Allgather(mine, gathered)
+        gathered = np.empty((g.size, mine.size))
+        _group.wait(g.comm.Iallgather(mine, gathered), call)
         n, mean, m2 = merge_moments(gathered[:, 0], gathered[:, 1:1 + c], gathered[:, 1 + c:])
         if n <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got "
@@ -70,7 +74,10 @@ class SyncBatchNormFn(Function):
         dy = _channels_last(g)
         sums = np.concatenate([dy.sum(axis=0), (dy * xhat).sum(axis=0)])
         local_dw, local_db = sums[c:].copy(), sums[:c].copy()
-        dist._comm().Allreduce(dist._mpi().IN_PLACE, sums)
+        g = _group.group()
+        call = f"SyncBatchNorm backward({c} channels, {x.dtype}, {x.ndim}-D input)"
+        _group.agree(call)
+        _group.wait(g.comm.Iallreduce(_group.mpi().IN_PLACE, sums), call)
         mean_dy, mean_dy_xhat = sums[:c] / ctx.n, sums[c:] / ctx.n
         w = weight.astype(np.float64) if weight is not None else np.ones(c)
         dx_rows = (dy - mean_dy - xhat * mean_dy_xhat) * (w * ctx.invstd)

@@ -7,6 +7,7 @@ import contextlib
 import numpy as np
 
 from cylayers import distributed as dist
+from cylayers.distributed import _group
 from cylayers.autograd.engine import queue_callback
 from cylayers.nn.modules.module import Module
 
@@ -24,8 +25,9 @@ class _Bucket:
 
 
 class DistributedDataParallel(Module):
-    """Wrap ``module`` for data-parallel training. At construction rank 0's parameters and
-    buffers are broadcast (after checking that every rank's model has the same shapes).
+    """Wrap ``module`` for data-parallel training. At construction every rank checks that all
+    ranks hold the same parameters and buffers (names, shapes, dtypes, requires_grad; the same
+    error on every rank otherwise), then rank 0's values are broadcast.
 
     Like PyTorch's, it is a Module whose only child is ``module``: its ``state_dict`` keys start
     with ``module.``; save ``ddp.module.state_dict()`` for a checkpoint that loads into the bare
@@ -46,19 +48,24 @@ class DistributedDataParallel(Module):
         self.broadcast_buffers = broadcast_buffers
         self.require_backward_grad_sync = True
         self._params = [p for p in module.parameters() if p.requires_grad]
-        arrays = [p._array for p in module.parameters()] + \
-            [b._array for b in module.buffers()]
-        dist.check_same_shapes(arrays, "DistributedDataParallel: the model's parameters and "
-                                       "buffers")
-        comm = dist._comm()
-        for arr in arrays:
-            comm.Bcast(arr, root=0)
+        # Buckets are built from each rank's own parameter list: if the lists differed, the
+        # same bucket would hold different parameters on different ranks.
+        _group.verify_same("DistributedDataParallel", _describe_state(module))
         self._world = dist.get_world_size()
+        self._sync_from_rank0([p._array for p in module.parameters()] +
+                              [b._array for b in module.buffers()], "its parameters and buffers")
         self._buckets, self._where = self._make_buckets(bucket_cap_mb * 2 ** 20)
+        self._signature = ", ".join(str(b.buffer.size) for b in self._buckets)
         self._callback_queued = False
         self.reductions = 0  # bucket allreduces started so far (no_sync backward passes: none)
         for p in self._params:
             p.register_hook(self._make_hook(p))
+
+    def _sync_from_rank0(self, arrays, what):
+        g = _group.group()
+        for arr in arrays:
+            _group.wait(g.comm.Ibcast(arr, root=0),
+                        f"DistributedDataParallel (broadcast of rank 0's {what})")
 
     def _make_buckets(self, cap_bytes):
         """Parameters in reverse order (the order backward produces their gradients), grouped
@@ -85,6 +92,9 @@ class DistributedDataParallel(Module):
             if not self._callback_queued:
                 self._callback_queued = True
                 queue_callback(self._finish)
+                # Every rank is about to reduce these buckets: not a collective of its own
+                # (a rank still in forward, or in all_reduce, fails clearly instead).
+                _group.agree(f"DistributedDataParallel backward({self._signature})")
             b, i = self._where[id(param)]
             bucket = self._buckets[b]
             # What .grad will hold after this backward: earlier (no_sync) gradients included.
@@ -105,7 +115,8 @@ class DistributedDataParallel(Module):
                 continue
             if len(bucket.ready) != len(bucket.params):
                 break
-            bucket.request = dist._comm().Iallreduce(MPI.IN_PLACE, bucket.buffer, op=MPI.SUM)
+            bucket.request = _group.group().comm.Iallreduce(MPI.IN_PLACE, bucket.buffer,
+                                                            op=MPI.SUM)
             self.reductions += 1
 
     def _finish(self):
@@ -118,11 +129,12 @@ class DistributedDataParallel(Module):
                 for i, p in enumerate(bucket.params):
                     if i not in bucket.ready:
                         bucket.slot(i)[...] = 0 if p.grad is None else p.grad._array.reshape(-1)
-                bucket.request = dist._comm().Iallreduce(MPI.IN_PLACE, bucket.buffer,
-                                                         op=MPI.SUM)
+                bucket.request = _group.group().comm.Iallreduce(MPI.IN_PLACE, bucket.buffer,
+                                                                op=MPI.SUM)
                 self.reductions += 1
-        for bucket in self._buckets:
-            bucket.request.Wait()
+        for b, bucket in enumerate(self._buckets):
+            _group.wait(bucket.request, f"DistributedDataParallel's gradient allreduce "
+                                        f"(bucket {b} of {len(self._buckets)})")
             bucket.request = None
             bucket.buffer /= self._world
             for i, p in enumerate(bucket.params):
@@ -135,9 +147,10 @@ class DistributedDataParallel(Module):
 
     def forward(self, *inputs, **kwargs):
         if self.broadcast_buffers and self._world > 1 and self.training:
-            comm = dist._comm()
-            for b in self.module.buffers():
-                comm.Bcast(b._array, root=0)
+            buffers = [b._array for b in self.module.buffers()]
+            if buffers:
+                _group.agree(f"DistributedDataParallel forward({len(buffers)} buffers)")
+                self._sync_from_rank0(buffers, "buffers")
         return self.module(*inputs, **kwargs)
 
     @contextlib.contextmanager
@@ -150,3 +163,13 @@ class DistributedDataParallel(Module):
             yield
         finally:
             self.require_backward_grad_sync = previous
+
+
+def _describe_state(module):
+    """(name, shape dtype requires_grad) of every parameter and buffer, in module order."""
+    entries = [(f"parameter {n}", f"{tuple(p.shape)} {p._array.dtype} "
+                                   f"requires_grad={p.requires_grad}")
+               for n, p in module.named_parameters()]
+    entries += [(f"buffer {n}", f"{tuple(b.shape)} {b._array.dtype}")
+                for n, b in module.named_buffers()]
+    return entries
