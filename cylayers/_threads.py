@@ -60,3 +60,40 @@ def threads_for(work_items, min_items=PARALLEL_MIN_ELEMENTS):
     if n > 1:
         _pool_started = True
     return n
+
+
+# How MPI launchers tell a process how many ranks share its node: MPICH's Hydra, Open MPI,
+# MVAPICH.
+_LOCAL_RANKS_VARIABLES = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE",
+                          "MV2_COMM_WORLD_LOCAL_SIZE")
+
+
+def ranks_on_this_node(environ=None):
+    """Ranks of an MPI job that share this node (1 outside mpiexec), from the launcher's
+    environment: known before MPI is initialized, and without importing mpi4py."""
+    environ = os.environ if environ is None else environ
+    for name in _LOCAL_RANKS_VARIABLES:
+        try:
+            return max(1, int(environ[name]))
+        except (KeyError, ValueError):
+            continue
+    return 1
+
+
+def default_threads(environ=None, cores=None):
+    """The thread count when OMP_NUM_THREADS does not set one: the cores this process may run
+    on, shared out between the MPI ranks on this node (N ranks each running on all the cores
+    would fight over them: each epoch several times slower than one thread per rank)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("OMP_NUM_THREADS"):
+        return None
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else (os.cpu_count() or 1)
+    local = ranks_on_this_node(environ)
+    return max(1, cores // local) if local > 1 else None
+
+
+_under_mpi = default_threads()
+if _under_mpi is not None:
+    _openmp.omp_set_num_threads(_under_mpi)

@@ -21,7 +21,7 @@ import cylayers as torch
 from cylayers import nn
 from cylayers.data import DataLoader
 
-from training import HelpFormatter, evaluate, load_data, progress
+from training import ExampleParser, HelpFormatter, evaluate, load_data, progress
 
 NORMS = {
     "batch_norm": lambda c, hw: nn.BatchNorm2d(c),
@@ -104,7 +104,7 @@ def plot(results, stats, batch_sizes, path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ExampleParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--dataset", choices=["digits", "mnist", "fashion-mnist"], default="digits",
                    help="digits: scikit-learn's bundled 8x8 digits (no download); "
                         "mnist/fashion-mnist: IDX files in --data")

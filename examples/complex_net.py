@@ -13,7 +13,7 @@ import cylayers as torch
 from cylayers import nn
 import cylayers.nn.functional as F
 
-from training import fit, load_data, make_parser
+from training import distribute, fit, load_data, make_parser
 
 
 class ComplexNet(nn.Module):
@@ -45,9 +45,13 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     train, test = load_data(args, flatten=False)
     _, c, h, _ = train.arrays[0].shape
-    model = ComplexNet(c, h)
-    print(model)
-    return fit(model, train, test, args)[0]
+    model = distribute(ComplexNet(c, h), args)
+    if torch.distributed.get_rank() == 0:
+        print(model)
+    accuracy = fit(model, train, test, args)[0]
+    if args.distributed:
+        torch.distributed.destroy_process_group()
+    return accuracy
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import sys
 import cylayers as torch
 from cylayers import nn
 
-from training import fit, load_data, make_parser
+from training import distribute, fit, load_data, make_parser
 
 
 class ConvBNReLU(nn.Module):  # the PyTorch layer tutorial's block, verbatim
@@ -47,22 +47,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     train, test = load_data(args, flatten=False)
-    model = ConvBNReLUNet(train.arrays[0].shape[1], 10, args.width)
-    trained = model
-    if args.distributed:
-        import cylayers.distributed as dist
-        dist.init_process_group("mpi")
-        # Batch statistics over every rank's samples, gradients averaged after backward.
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        trained = nn.parallel.DistributedDataParallel(model)
-    if not args.distributed or torch.distributed.get_rank() == 0:
+    trained = distribute(ConvBNReLUNet(train.arrays[0].shape[1], 10, args.width), args)
+    model = getattr(trained, "module", trained)  # SyncBatchNorm layers when distributed
+    if torch.distributed.get_rank() == 0:
         print(trained)
     opt = torch.optim.Adam(trained.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
     accuracy = fit(trained, train, test, args, optimizer=opt, scheduler=sched)[0]
+    rank = torch.distributed.get_rank()
     if args.distributed:
         torch.distributed.destroy_process_group()
-    if args.export:
+    if args.export and rank == 0:
         import cylayers.onnx
         model.eval()
         example = torch.tensor(train.arrays[0][:1])

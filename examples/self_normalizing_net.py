@@ -13,7 +13,7 @@ import cylayers as torch
 from cylayers import nn
 import cylayers.nn.functional as F
 
-from training import fit, load_data, make_parser
+from training import distribute, fit, load_data, make_parser
 
 
 class SelfNormalizingNet(nn.Module):
@@ -44,11 +44,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     train, test = load_data(args, flatten=True)
-    model = SelfNormalizingNet(train.arrays[0].shape[1], args.hidden, 10, args.dropout)
-    print(model)
+    model = distribute(SelfNormalizingNet(train.arrays[0].shape[1], args.hidden, 10, args.dropout), args)
+    if torch.distributed.get_rank() == 0:
+        print(model)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
-    return fit(model, train, test, args, optimizer=opt, scheduler=sched)[0]
+    accuracy = fit(model, train, test, args, optimizer=opt, scheduler=sched)[0]
+    if args.distributed:
+        torch.distributed.destroy_process_group()
+    return accuracy
 
 
 if __name__ == "__main__":

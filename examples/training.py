@@ -16,8 +16,34 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter,
     """--help keeps the description's lines as written and shows every option's default."""
 
 
+# The world size MPI launchers put in each rank's environment: MPICH's Hydra, Open MPI, MVAPICH.
+_WORLD_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+
+
+def launched_ranks(environ=os.environ):
+    """How many ranks mpiexec started (1 when the script was not started by mpiexec)."""
+    for name in _WORLD_SIZE_VARIABLES:
+        if environ.get(name, "").isdigit():
+            return int(environ[name])
+    return 1
+
+
+class ExampleParser(argparse.ArgumentParser):
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        ranks = launched_ranks()
+        if ranks > 1 and not getattr(parsed, "distributed", False):
+            # N copies of one training, all writing the same checkpoint: never what is meant.
+            hint = ("add --distributed, or run it without mpiexec" if hasattr(parsed, "distributed")
+                    else "this example runs in one process: run it without mpiexec")
+            first_rank = os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "0"))
+            raise SystemExit(f"{self.prog}: started by mpiexec with {ranks} ranks but without "
+                             f"--distributed; {hint}" if first_rank == "0" else 1)
+        return parsed
+
+
 def make_parser(description, epochs, batch_size, lr, name):
-    p = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
+    p = ExampleParser(description=description, formatter_class=HelpFormatter)
     p.add_argument("--dataset", choices=["digits", "mnist", "fashion-mnist"], default="digits",
                    help="digits: scikit-learn's bundled 8x8 digits (no download, default); "
                         "mnist/fashion-mnist: IDX files in --data")
@@ -29,8 +55,8 @@ def make_parser(description, epochs, batch_size, lr, name):
     p.add_argument("--seed", type=int, default=0,
                    help="seed for the weights, the data split and the shuffling")
     p.add_argument("--threads", type=int, default=None,
-                   help="threads for kernels and matrix products (default: all cores, or "
-                        "OMP_NUM_THREADS)")
+                   help="threads for kernels and matrix products (default: OMP_NUM_THREADS, "
+                        "else all cores, shared out between the MPI ranks on this node)")
     p.add_argument("--checkpoint", default=f"runs/{name}.cyl", help="saved after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--plot", default=f"runs/{name}.png", help="loss/accuracy curves (PNG)")
@@ -40,6 +66,19 @@ def make_parser(description, epochs, batch_size, lr, name):
                         "trains on its DistributedSampler shard, gradients are averaged, rank 0 "
                         "logs and checkpoints")
     return p
+
+
+def distribute(model, args, sync_batchnorm=True):
+    """With --distributed: join the MPI job and wrap ``model`` in DistributedDataParallel (its
+    BatchNorm layers made SyncBatchNorm: statistics over every rank's samples). Returns the
+    model to train; ``.module`` of it is the bare model."""
+    if not args.distributed:
+        return model
+    import cylayers.distributed as dist
+    dist.init_process_group("mpi")
+    if sync_batchnorm:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return nn.parallel.DistributedDataParallel(model)
 
 
 def load_data(args, flatten):

@@ -181,3 +181,57 @@ def test_conv_bn_relu_example_trains_distributed_logs_once_and_resumes(tmp_path)
     assert "epoch   2" not in second.stdout
     assert cylayers.load(tmp_path / "c.cyl")["epoch"] == 3
 
+
+def _mpiexec_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize("omp,expected", [(None, max(1, len(os.sched_getaffinity(0)) // 2)),
+                                          ("2", 2)])
+def test_ranks_share_the_cores_by_default_and_omp_num_threads_still_rules(omp, expected):
+    env = _mpiexec_env(**({"OMP_NUM_THREADS": omp} if omp else {}))
+    out = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-c",
+                          "import cylayers; print('threads', cylayers.get_num_threads())"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split().count(str(expected)) == 2, out.stdout
+
+
+def test_default_threads_divides_the_cores_between_the_ranks_on_the_node():
+    from cylayers._threads import default_threads, ranks_on_this_node
+    assert ranks_on_this_node({}) == 1 and default_threads({}, cores=16) is None
+    assert default_threads({"MPI_LOCALNRANKS": "4"}, cores=16) == 4  # MPICH's Hydra
+    assert default_threads({"OMPI_COMM_WORLD_LOCAL_SIZE": "3"}, cores=16) == 5  # Open MPI
+    assert default_threads({"MPI_LOCALNRANKS": "32"}, cores=16) == 1
+    assert default_threads({"MPI_LOCALNRANKS": "4", "OMP_NUM_THREADS": "3"}, cores=16) is None
+
+
+@pytest.mark.parametrize("example,hint", [
+    ("self_normalizing_net.py", "add --distributed, or run it without mpiexec"),
+    ("compare_normalizations.py", "this example runs in one process: run it without mpiexec")])
+def test_an_example_under_mpiexec_without_distributed_refuses_in_one_line(example, hint,
+                                                                          tmp_path):
+    script = HERE.parents[1] / "examples" / example
+    out = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(script)], capture_output=True,
+                         text=True, timeout=120, env=_mpiexec_env(), cwd=tmp_path)
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "started by mpiexec with 2 ranks but without --distributed" \
+        in lines[0] and hint in lines[0], out.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("example", ["self_normalizing_net.py", "complex_net.py"])
+def test_every_training_example_trains_data_parallel_with_distributed(example, tmp_path):
+    script = HERE.parents[1] / "examples" / example
+    out = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(script), "--distributed",
+                          "--epochs", "1", "--no-progress", "--checkpoint",
+                          str(tmp_path / "m.cyl"), "--plot", str(tmp_path / "m.png")],
+                         capture_output=True, text=True, timeout=300,
+                         env=_mpiexec_env(OMP_NUM_THREADS="1"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count("epoch   1") == 1  # rank 0 logs
+    assert out.stdout.count("DistributedDataParallel(") == 1
+    assert cylayers.load(tmp_path / "m.cyl")["epoch"] == 1
