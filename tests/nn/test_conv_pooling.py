@@ -99,8 +99,34 @@ def test_conv_errors():
         nn.Conv2d(3, 3, 3, stride=2, padding="same")
     with pytest.raises(RuntimeError, match="Expected 3D \\(unbatched\\) or 4D \\(batched\\)"):
         nn.Conv2d(3, 3, 3)(cylayers.randn(3, 5))
-    with pytest.raises(ValueError, match="padding_mode='reflect' is not supported"):
-        nn.Conv2d(3, 3, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="padding_mode must be one of .*got padding_mode='x'"):
+        nn.Conv2d(3, 3, 3, padding_mode="x")
+
+
+@pytest.mark.parametrize("nd,shape", [(1, (2, 4, 13)), (2, (2, 4, 9, 8)), (3, (2, 2, 5, 6, 7))])
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding,dilation,stride", [(1, 1, 1), (2, 1, 2), ("same", 2, 1),
+                                                     ("valid", 1, 1), ((1, 2, 0), 1, 1)])
+def test_conv_padding_modes_match_pytorch(nd, shape, mode, padding, dilation, stride):
+    if isinstance(padding, tuple):
+        padding = padding[:nd]
+    kw = dict(padding=padding, padding_mode=mode, dilation=dilation, stride=stride,
+              groups=2 if shape[1] % 2 == 0 and nd < 3 else 1)
+    theirs = getattr(torch.nn, f"Conv{nd}d")(shape[1], 4, 3, **kw).double()
+    ours = getattr(nn, f"Conv{nd}d")(shape[1], 4, 3, **kw).double()
+    ours.load_state_dict({k: cylayers.tensor(v.detach().numpy())
+                          for k, v in theirs.state_dict().items()})
+    assert repr(ours) == repr(theirs)
+    x = np.random.default_rng(nd).standard_normal(shape)
+    tx, cx = torch.tensor(x, requires_grad=True), cylayers.tensor(x, requires_grad=True)
+    g = np.random.default_rng(1).standard_normal(tuple(theirs(tx).shape))
+    theirs(tx).backward(torch.tensor(g))
+    ours(cx).backward(cylayers.tensor(g))
+    assert_close(ours(cx), theirs(tx), np.float64)
+    assert_close(cx.grad, tx.grad, np.float64)
+    assert_close(ours.weight.grad, theirs.weight.grad, np.float64)
+    if nd == 1:
+        assert gradcheck(ours, (cylayers.tensor(x[:1], requires_grad=True),))
 
 
 POOL_CASES = [

@@ -20,9 +20,9 @@ class _ConvNd(Module):
             raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups != 0:
             raise ValueError("out_channels must be divisible by groups")
-        if padding_mode != "zeros":
-            raise ValueError(f"padding_mode={padding_mode!r} is not supported by cylayers "
-                             "(only 'zeros')")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {list(_PADDING_MODES)}, but got "
+                             f"padding_mode={padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = ntuple(kernel_size, nd, "kernel_size")
         self.stride = ntuple(stride, nd, "stride")
@@ -39,6 +39,7 @@ class _ConvNd(Module):
         check_window_args(self.kernel_size, self.stride,
                           None if isinstance(self.padding, str) else self.padding, self.dilation)
         self.groups, self.padding_mode = groups, padding_mode
+        self._reversed_padding_repeated_twice = self._explicit_padding()
         self.output_padding = (0,) * nd
         self.transposed = False
         self.weight = Parameter(_creation.empty(out_channels, in_channels // groups,
@@ -52,8 +53,26 @@ class _ConvNd(Module):
     def reset_parameters(self):
         reset_linear_like(self.weight, self.bias)
 
+    def _explicit_padding(self):
+        """F.pad's widths (last dimension first) for a padding_mode other than zeros; 'same'
+        puts the odd element of an odd total on the right, as PyTorch does."""
+        pads = []
+        for d in reversed(range(self._nd)):
+            if self.padding == "same":
+                total = self.dilation[d] * (self.kernel_size[d] - 1)
+                pads += [total // 2, total - total // 2]
+            elif self.padding == "valid":
+                pads += [0, 0]
+            else:
+                pads += [self.padding[d]] * 2
+        return tuple(pads)
+
     def forward(self, input):
         fn = (F.conv1d, F.conv2d, F.conv3d)[self._nd - 1]
+        if self.padding_mode != "zeros":
+            padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return fn(padded, self.weight, self.bias, self.stride, 0, self.dilation,
+                      self.groups)
         return fn(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                   self.groups)
 
@@ -68,7 +87,12 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
+
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 class Conv1d(_ConvNd):
