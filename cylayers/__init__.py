@@ -33,7 +33,7 @@ from cylayers.random import Generator, initial_seed, manual_seed, seed
 from cylayers.device import device
 from cylayers.serialization import load, save
 from cylayers import (__config__, autograd, backends, cuda, data,  # noqa: E402
-                      distributed, linalg, nn, optim, utils)
+                      distributed, linalg, nn, onnx, optim, utils)
 
 _blas.setup()  # matrix products on the kernels' OpenMP threads; BLAS's own pool idles
 globals().update(_LEGACY_TYPES)  # FloatTensor, DoubleTensor, LongTensor, IntTensor, BoolTensor...

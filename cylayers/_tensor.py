@@ -1,4 +1,5 @@
 """cylayers.Tensor: a numpy array plus what the tape needs (requires_grad, grad, its node)."""
+import threading
 import weakref
 
 import numpy as np
@@ -15,6 +16,51 @@ def _shape_arg(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     return tuple(int(s) for s in shape)
+
+
+class _TraceState(threading.local):
+    active = None  # every thread starts with no tracer
+
+
+# Set only while an exporter traces a forward pass in this thread (cylayers.autograd.tracer
+# names it for the tape; here sizes become TracedInts and values leaving the graph are noted).
+trace_state = _TraceState()
+
+
+class _SizeInt(int):
+    def __new__(cls, value, tensor, dim):
+        self = super().__new__(cls, value)
+        self.source = (tensor, dim)
+        return self
+
+
+class TracedInt(_SizeInt):
+    """A size read from a tensor during an export trace: an int that remembers its tensor and
+    dimension, so a shape built from it stays tied to the input (a dynamic axis stays
+    dynamic). Arithmetic on it gives a DerivedInt: a constant in the exported graph, which the
+    exporter warns about."""
+
+
+class DerivedInt(_SizeInt):
+    """An int computed from a TracedInt (x.size(0) * 2): exported as a constant."""
+
+
+def _derive(name):
+    plain = getattr(int, name)
+
+    def method(self, *args):
+        value = plain(self, *args)
+        return DerivedInt(value, *self.source) if type(value) is int else value
+    return method
+
+
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+              "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__neg__"):
+    setattr(_SizeInt, _name, _derive(_name))
+
+
+def _traced_sizes(tensor):
+    return Size(TracedInt(n, tensor, d) for d, n in enumerate(tensor._array.shape))
 
 
 class Size(tuple):
@@ -113,9 +159,14 @@ class Tensor:
     # ------------------------------------------------------------------ basic properties
     @property
     def shape(self):
+        if trace_state.active is not None:
+            return _traced_sizes(self)
         return Size(self._array.shape)
 
     def size(self, dim=None):
+        if trace_state.active is not None:
+            sizes = _traced_sizes(self)
+            return sizes if dim is None else sizes[_norm_dim(dim, self._array.ndim)]
         if dim is None:
             return Size(self._array.shape)
         return self._array.shape[_norm_dim(dim, self._array.ndim)]
@@ -175,7 +226,12 @@ class Tensor:
         strides = tuple(s // self._array.itemsize for s in self._array.strides)
         return strides if dim is None else strides[_norm_dim(dim, self._array.ndim)]
 
+    def _leaves_graph(self, how):
+        if trace_state.active is not None:
+            trace_state.active.leaves_graph(self, how)
+
     def numpy(self):
+        self._leaves_graph("numpy()")
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
@@ -185,12 +241,14 @@ class Tensor:
         return self._array if dtype is None else self._array.astype(dtype)
 
     def item(self):
+        self._leaves_graph("item()")
         if self._array.size != 1:
             raise RuntimeError(
                 f"a Tensor with {self._array.size} elements cannot be converted to Scalar")
         return self._array.reshape(()).item()
 
     def tolist(self):
+        self._leaves_graph("tolist()")
         return self._array.tolist()
 
     def __len__(self):
@@ -204,6 +262,7 @@ class Tensor:
         return (self[i] for i in range(self._array.shape[0]))
 
     def __bool__(self):
+        self._leaves_graph("bool()")
         if self._array.size != 1:
             raise RuntimeError(
                 "Boolean value of Tensor with more than one value is ambiguous")

@@ -5,10 +5,11 @@ import collections
 import numpy as np
 
 from cylayers import _dtype
-from cylayers._tensor import Tensor, _index_arg, _norm_dim, _shape_arg, unwrap
+from cylayers._tensor import (Tensor, _index_arg, _norm_dim, _shape_arg, _traced_sizes,
+                              trace_state, unwrap)
 from cylayers._tensor_types import legacy_to_numpy, legacy_type_name
 from cylayers._ops import (activation, arith, indexing, pointwise, promotion, reduce,
-                           scatter as scatter_ops, shape as shape_ops)
+                           scatter as scatter_ops, shape as shape_ops, untaped)
 from cylayers.autograd.api import backward as _run_backward
 from cylayers.autograd.grad_mode import enable_grad
 from cylayers.random import get_generator
@@ -71,7 +72,9 @@ Tensor.__floordiv__ = _floordiv
 
 def _compare(ufunc):
     def method(self, other):
-        return Tensor._make(ufunc(self._array, unwrap(_other(other))))
+        other = _other(other)
+        return untaped.note(untaped.Elementwise, (self, other, ufunc.__name__),
+                            Tensor._make(ufunc(self._array, unwrap(other))))
     return method
 
 
@@ -100,7 +103,10 @@ def _bitwise(ufunc, name, swap=False):
                 dt = x.dtype if isinstance(x, np.ndarray) else np.dtype(np.float32)
                 raise RuntimeError(f'"{name}_cpu" not implemented for '
                                    f"'{_TORCH_TYPE_NAMES.get(dt.name, dt.name)}'")
-        return Tensor._make(np.asarray(ufunc(a, b)))
+        out = Tensor._make(np.asarray(ufunc(a, b)))
+        return untaped.note(untaped.Elementwise,
+                            (other, self, ufunc.__name__) if swap else (self, other,
+                                                                        ufunc.__name__), out)
     return method
 
 
@@ -120,6 +126,8 @@ def _invert(self):
     if self._array.dtype.kind not in "biu":
         raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for "
                            f"'{_TORCH_TYPE_NAMES.get(self._array.dtype.name)}'")
+    if self._array.dtype == bool:
+        return Tensor.logical_not(self)
     return Tensor._make(np.logical_not(self._array) if self._array.dtype == bool
                         else np.invert(self._array))
 
@@ -146,7 +154,8 @@ Tensor.isreal = lambda self: Tensor._make(np.isreal(self._array))
 Tensor.logical_and = _compare(np.logical_and)
 Tensor.logical_or = _compare(np.logical_or)
 Tensor.logical_xor = _compare(np.logical_xor)
-Tensor.logical_not = lambda self: Tensor._make(np.logical_not(self._array))
+Tensor.logical_not = lambda self: untaped.note(untaped.Elementwise, (self, None, "logical_not"),
+                                              Tensor._make(np.logical_not(self._array)))
 Tensor.greater, Tensor.greater_equal = Tensor.gt, Tensor.ge
 Tensor.less, Tensor.less_equal, Tensor.not_equal = Tensor.lt, Tensor.le, Tensor.ne
 
@@ -402,9 +411,11 @@ def _max_or_min(use_min):
 def _arg(fn):
     def method(self, dim=None, keepdim=False):
         if dim is None:
-            return Tensor._make(np.asarray(fn(self._array), dtype=np.int64))
-        d = _norm_dim(dim, self._array.ndim)
-        return Tensor._make(fn(self._array, axis=d, keepdims=keepdim).astype(np.int64))
+            out = Tensor._make(np.asarray(fn(self._array), dtype=np.int64))
+        else:
+            d = _norm_dim(dim, self._array.ndim)
+            out = Tensor._make(fn(self._array, axis=d, keepdims=keepdim).astype(np.int64))
+        return untaped.note(untaped.ArgExtreme, (self, dim, keepdim, fn.__name__), out)
     return method
 
 
@@ -644,16 +655,31 @@ def _view_as_dtype(self, dt):
     return out
 
 
+def _apply_reshape(self, shape, must_view, spec):
+    """Reshape.apply; while an exporter traces, it also notes the shape as it was asked for
+    (``spec()``: sizes read from tensors as TracedInts, -1, constants), so the exported Reshape
+    keeps a size taken from a dynamic axis dynamic and a constant constant."""
+    out = shape_ops.Reshape.apply(self, shape, must_view)
+    if trace_state.active is not None:
+        untaped.annotate(out, spec=tuple(spec()))
+    return out
+
+
+def _shape_spec(shape):
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
+        else tuple(shape)
+
+
 def _view(self, *shape):
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
         return _view_as_dtype(self, shape[0])
-    shape = _resolve_shape(self._array.size, _shape_arg(shape))
-    return shape_ops.Reshape.apply(self, shape, True)
+    resolved = _resolve_shape(self._array.size, _shape_arg(shape))
+    return _apply_reshape(self, resolved, True, lambda: _shape_spec(shape))
 
 
 def _reshape(self, *shape):
-    shape = _resolve_shape(self._array.size, _shape_arg(shape))
-    return shape_ops.Reshape.apply(self, shape, False)
+    resolved = _resolve_shape(self._array.size, _shape_arg(shape))
+    return _apply_reshape(self, resolved, False, lambda: _shape_spec(shape))
 
 
 def _flatten(self, start_dim=0, end_dim=-1):
@@ -667,12 +693,14 @@ def _flatten(self, start_dim=0, end_dim=-1):
     mid = 1
     for d in shp[s:e + 1]:
         mid *= d
-    return _reshape(self, shp[:s] + (mid,) + shp[e + 1:])
+    return _apply_reshape(self, shp[:s] + (mid,) + shp[e + 1:], False, lambda: (
+        _traced_sizes(self)[:s] + (mid if mid == 0 else -1,) + _traced_sizes(self)[e + 1:]))
 
 
 def _unflatten(self, dim, sizes):
     d = _norm_dim(dim, self._array.ndim)
     shp = self._array.shape
+    asked = tuple(sizes)
     sizes = list(sizes)
     if -1 in sizes:
         known = int(np.prod([s for s in sizes if s != -1]))
@@ -680,25 +708,28 @@ def _unflatten(self, dim, sizes):
     if int(np.prod(sizes)) != shp[d]:
         raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
                            f"size of dim {dim} ({shp[d]}) in the input tensor")
-    return _reshape(self, shp[:d] + tuple(sizes) + shp[d + 1:])
+    return _apply_reshape(self, shp[:d] + tuple(int(n) for n in sizes) + shp[d + 1:], False,
+                          lambda: _traced_sizes(self)[:d] + asked + _traced_sizes(self)[d + 1:])
 
 
 def _squeeze(self, dim=None):
     shp = self._array.shape
     if dim is None:
-        new = tuple(s for s in shp if s != 1)
+        kept = [i for i, s in enumerate(shp) if s != 1]
     else:
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
         dims = {_norm_dim(d, len(shp)) for d in dims} if shp else set()
-        new = tuple(s for i, s in enumerate(shp) if not (i in dims and s == 1))
-    return shape_ops.Reshape.apply(self, new, False)
+        kept = [i for i, s in enumerate(shp) if not (i in dims and s == 1)]
+    return _apply_reshape(self, tuple(shp[i] for i in kept), False,
+                          lambda: [_traced_sizes(self)[i] for i in kept])
 
 
 def _unsqueeze(self, dim):
     nd = self._array.ndim + 1
     d = _norm_dim(dim, nd)
     shp = self._array.shape
-    return shape_ops.Reshape.apply(self, shp[:d] + (1,) + shp[d:], False)
+    return _apply_reshape(self, shp[:d] + (1,) + shp[d:], False,
+                          lambda: _traced_sizes(self)[:d] + (1,) + _traced_sizes(self)[d:])
 
 
 def _permute(self, *dims):
@@ -729,6 +760,7 @@ def _T(self):
 
 
 def _expand(self, *sizes):
+    asked = _shape_spec(sizes)
     sizes = list(_shape_arg(sizes))
     shp = self._array.shape
     offset = len(sizes) - len(shp)
@@ -739,7 +771,7 @@ def _expand(self, *sizes):
         if sizes[offset + i] == -1:
             sizes[offset + i] = shp[i]
     try:
-        return shape_ops.Expand.apply(self, tuple(sizes))
+        return untaped.annotate(shape_ops.Expand.apply(self, tuple(sizes)), spec=asked)
     except ValueError:
         raise RuntimeError(f"The expanded size of the tensor must match the existing size at "
                            f"non-singleton dimensions: {list(sizes)} vs {list(shp)}") from None

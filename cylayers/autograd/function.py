@@ -159,6 +159,8 @@ class Function:
                                 if requires else (False,) * len(full))
         if requires:
             ctx.next_nodes = _next_nodes(full)
+        if tracer.state.active is not None:
+            tracer.state.active.before_inplace(target)
         result = cls.forward(ctx, *raw)
         if result is not target._array:
             raise AssertionError(f"{cls.__name__}.forward ignored ctx.out")

@@ -11,6 +11,6 @@ The default opset is 22, where LayerNormalization, GroupNormalization (per-chann
 opset 21), Gelu and Mish are native operators. Needs the ``onnx`` package
 (``pip install cylayers[onnx]``).
 """
-from cylayers.onnx.export import DEFAULT_OPSET, OnnxExportError, export
+from cylayers.onnx.export import DEFAULT_OPSET, OnnxExportError, TracerWarning, export
 
-__all__ = ["export", "OnnxExportError", "DEFAULT_OPSET"]
+__all__ = ["export", "OnnxExportError", "TracerWarning", "DEFAULT_OPSET"]

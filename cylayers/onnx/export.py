@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from cylayers._tensor import Tensor
+from cylayers._tensor import Tensor, TracedInt
 from cylayers.autograd import tracer as _tracer_slot
 from cylayers.autograd.grad_mode import no_grad
 
@@ -17,6 +17,12 @@ MIN_OPSET = 21  # GroupNormalization with per-channel scale and bias
 
 class OnnxExportError(RuntimeError):
     """An op or an argument the exporter cannot express in ONNX."""
+
+
+class TracerWarning(Warning):
+    """The exported graph may not generalize: a traced value became a Python value (a
+    constant in the graph), or a constant size stands where an input's size varies
+    (PyTorch's torch.jit.TracerWarning)."""
 
 
 def _onnx():
@@ -32,17 +38,39 @@ def _onnx():
 class _Trace:
     """Every op the forward pass runs, in order, with the module it ran in."""
 
-    def __init__(self):
+    def __init__(self, inputs):
         self.calls = []
         self.module_stack = []
+        self.traced = {id(t) for t in inputs}  # inputs and every op's output so far
+        self.snapshots = {}  # id(tensor) -> (tensor, its array before an in-place write)
+        # id(op output) -> arguments its Function never saw: the shape a reshape or expand
+        # was asked for ("spec": TracedInts, -1), embedding's max_norm
+        self.annotations = {}
 
     def record(self, cls, args, out):
-        self.calls.append((cls, args, out, self.where()))
+        self.calls.append((cls, args, out, self.where(), False))
+        self.traced.add(id(out))
+
+    def before_inplace(self, target):
+        # A tensor made during forward and then written in place (a mask filled in, say)
+        # enters the graph as a constant: its value before the first write, not after them.
+        root = target._base if target._base is not None else target
+        if id(root) not in self.traced and id(root) not in self.snapshots:
+            self.snapshots[id(root)] = (root, root._array.copy())
+
+    def leaves_graph(self, tensor, how):
+        from cylayers.onnx.replay import user_stacklevel
+        if id(tensor) in self.traced:
+            warnings.warn(f"cylayers.onnx.export: {how} on a traced value (in {self.where()}) "
+                          "turns it into a Python value; the exported graph holds it as a "
+                          "constant, which will not follow other inputs", TracerWarning,
+                          stacklevel=user_stacklevel())
 
     def record_inplace(self, cls, args, target):
         # An in-place op produces a new value of target: recorded like any op, with target as
         # both its first input and its output (the graph renames the value).
-        self.calls.append((cls, args, target, self.where()))
+        self.calls.append((cls, args, target, self.where(), True))
+        self.traced.add(id(target))
 
     def where(self):
         return self.module_stack[-1] if self.module_stack else "the model's forward"
@@ -124,6 +152,7 @@ def export(model, args, f, export_params=True, verbose=False, input_names=None,
     or a binary file object). Returns the onnx.ModelProto."""
     onnx, helper, numpy_helper = _onnx()
     from cylayers.onnx import ops
+    from cylayers.onnx.replay import Replay
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
     if opset < MIN_OPSET:
         raise OnnxExportError(f"opset_version={opset}: cylayers exports with opset "
@@ -145,7 +174,7 @@ def export(model, args, f, export_params=True, verbose=False, input_names=None,
                       "torch.onnx.export's default", UserWarning, stacklevel=2)
     for m in modules:
         m.training = False
-    trace = _Trace()
+    trace = _Trace(inputs)
     try:
         with no_grad(), _tracing(model, trace):
             out = model(*args)
@@ -153,75 +182,37 @@ def export(model, args, f, export_params=True, verbose=False, input_names=None,
         for m, flag in zip(modules, was_training):
             m.training = flag
 
+    dynamic_axes = dynamic_axes or {}
     g = GraphBuilder(helper, numpy_helper, opset)
-    values = {}  # id(tensor or array) -> current ONNX value name
-    keep = []  # tensors whose ids are keys: kept alive so ids stay unique
+    replay = Replay(g, trace, dynamic_axes, dict(zip(input_names, inputs)))
     state = model.state_dict(keep_vars=True) if hasattr(model, "state_dict") else {}
     for name, t in state.items():
-        if t is None:
-            continue
-        g.const(t._array, name=name)
-        values[id(t)] = values[id(t._array)] = name
-        keep.append(t)
+        if t is not None:
+            g.const(t._array, name=name)
+            replay.name(t, name)
     for name, t in zip(input_names, inputs):
-        values[id(t)] = name
-        values[id(t._array)] = name
-    dynamic_axes = dynamic_axes or {}
-    batch_dynamic = any(0 in (axes if isinstance(axes, dict) else dict.fromkeys(axes))
-                        for axes in dynamic_axes.values())
-
-    def name_of(value):
-        """The ONNX value for a traced argument: a graph value, an initializer, or a new
-        constant (a tensor or array created during forward, e.g. a mask)."""
-        if isinstance(value, Tensor):
-            key = id(value)
-            if key not in values:
-                values[key] = g.const(value._array)
-                keep.append(value)
-            return values[key]
-        if isinstance(value, np.ndarray):
-            key = id(value)
-            if key not in values:
-                values[key] = g.const(value)
-                keep.append(value)
-            return values[key]
-        return None
-
-    for cls, call_args, result, where in trace.calls:
-        exporter = ops.EXPORTERS.get(cls)
-        if exporter is None:
-            raise OnnxExportError(f"cylayers.onnx.export: op {cls.__name__} (in {where}) has "
-                                  "no ONNX mapping")
-        names = [name_of(a) for a in call_args]
-        try:
-            out_name = exporter(g, names, call_args, result,
-                                ops.Context(batch_dynamic=batch_dynamic))
-        except OnnxExportError as e:
-            raise OnnxExportError(f"cylayers.onnx.export: op {cls.__name__} (in {where}): "
-                                  f"{e}") from None
-        values[id(result)] = out_name
-        keep.append(result)
+        replay.name(t, name)
+    for cls, call_args, result, where, inplace in trace.calls:
+        replay.op(ops.EXPORTERS.get(cls), cls, call_args, result, where, inplace)
 
     outputs = _flatten_outputs(out)
     output_names = list(output_names or [f"output_{i}" for i in range(len(outputs))])
     if len(output_names) != len(outputs):
         raise OnnxExportError(f"{len(output_names)} output_names for {len(outputs)} outputs")
     for t, name in zip(outputs, output_names):
-        g.nodes.append(helper.make_node("Identity", [name_of(t)], [name],
-                                        name=g.fresh("Identity_output")))
-
-    def value_info(name, t):
-        axes = dynamic_axes.get(name, {})
-        axes = axes if isinstance(axes, dict) else {a: f"{name}_dim{a}" for a in axes}
-        shape = [axes.get(i, d) if i in axes else d for i, d in enumerate(t.shape)]
-        return helper.make_tensor_value_info(name, _elem_type(onnx, t._array.dtype), shape)
+        g.nodes.append(helper.make_node("Identity", [replay.name_of(t, "the model's output")],
+                                        [name], name=g.fresh("Identity_output")))
 
     used = {name for node in g.nodes for name in node.input}
     g.initializers = [i for i in g.initializers if i.name in used]  # e.g. num_batches_tracked
     graph = helper.make_graph(g.nodes, type(model).__name__,
-                              [value_info(n, t) for n, t in zip(input_names, inputs)],
-                              [value_info(n, t) for n, t in zip(output_names, outputs)],
+                              [_value_info(helper, n, t, dynamic_axes)
+                               for n, t in zip(input_names, inputs)],
+                              [_value_info(helper, n, t, dynamic_axes)
+                               for n, t in zip(output_names, outputs)],
                               initializer=g.initializers)
+    if dynamic_axes:
+        _declare_inferred_output_shapes(onnx, graph, opset, dynamic_axes)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="cylayers")
     proto.ir_version = min(proto.ir_version, 10)  # what current ONNX Runtime releases read
@@ -234,6 +225,45 @@ def export(model, args, f, export_params=True, verbose=False, input_names=None,
     if verbose:
         print(helper.printable_graph(proto.graph))
     return proto
+
+
+def _value_info(helper, name, t, dynamic_axes):
+    axes = dynamic_axes.get(name, {})
+    axes = axes if isinstance(axes, dict) else {a: f"{name}_dim{a}" for a in axes}
+    shape = [axes.get(i, d) for i, d in enumerate(t.shape)]
+    return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(t._array.dtype),
+                                         shape)
+
+
+def _declare_inferred_output_shapes(onnx, graph, opset, dynamic_axes):
+    """Outputs whose shapes follow a dynamic input axis are declared with ONNX's inferred
+    symbolic dims (ONNX Runtime warns on every run whose shape differs from a declared one)."""
+    from onnx import helper, shape_inference
+    probe = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    probe.ir_version = min(probe.ir_version, 10)
+    for out in probe.graph.output:
+        if out.name not in dynamic_axes:
+            out.type.tensor_type.ClearField("shape")
+    inferred = shape_inference.infer_shapes(probe, data_prop=True).graph
+    known = {v.name: v for v in list(inferred.value_info) + list(inferred.output)}
+    for out in graph.output:
+        if out.name in dynamic_axes:
+            continue
+        declared = out.type.tensor_type.shape.dim
+        found = known.get(out.name)
+        dims = found.type.tensor_type.shape.dim if found is not None and \
+            found.type.tensor_type.HasField("shape") else []
+        for i, d in enumerate(declared):
+            symbolic = dims[i].dim_param if i < len(dims) and len(dims) == len(declared) \
+                else ""
+            inferred_value = dims[i].dim_value if i < len(dims) and \
+                len(dims) == len(declared) else 0
+            if symbolic:
+                d.Clear()
+                d.dim_param = symbolic
+            elif not inferred_value:  # unknown to inference: do not promise the traced size
+                d.Clear()
+                d.dim_param = f"{out.name}_dim{i}"
 
 
 def to_bytes(model, args, **kwargs):

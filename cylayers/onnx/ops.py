@@ -5,7 +5,7 @@
 Python arguments); ``out`` is the traced result, for its dtype and shape."""
 import numpy as np
 
-from cylayers._ops import activation, arith, indexing, pointwise, reduce, shape
+from cylayers._ops import activation, arith, indexing, pointwise, reduce, shape, untaped
 import importlib
 
 conv, embedding, linear, normalization, padding, pooling, dropout_ops = (
@@ -19,8 +19,13 @@ EXPORTERS = {}
 
 
 class Context:
-    def __init__(self, batch_dynamic):
-        self.batch_dynamic = batch_dynamic
+    """What an op's exporter may ask beyond its arguments: the replay (ONNX values of other
+    tensors, the shapes asked of reshapes) and where the op ran, for messages."""
+
+    def __init__(self, replay, where):
+        self.replay, self.where = replay, where
+        self.batch_dynamic = replay.batch_dynamic
+        self.dynamic = replay.dynamic
 
 
 def exports(*classes):
@@ -36,8 +41,15 @@ def _dtype(out):
 
 
 def _operand(g, name, value, dtype):
-    """An operand's ONNX value: its name, or a constant for a Python number."""
-    return name if name is not None else g.const(np.asarray(value, dtype=dtype))
+    """An operand's ONNX value in ``dtype``: its name (cast when the tensor's dtype differs,
+    as PyTorch's promotion does implicitly), or a constant for a Python number."""
+    if name is None:
+        return g.const(np.asarray(value, dtype=dtype))
+    arr = value._array if hasattr(value, "_array") else value
+    if isinstance(arr, np.ndarray) and arr.dtype != np.dtype(dtype):
+        from onnx import helper
+        return g.node("Cast", [name], to=helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+    return name
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -117,6 +129,56 @@ def _lerp(g, names, args, out, ctx):
     return g.node("Add", [start, g.node("Mul", [weight, g.node("Sub", [end, start])])])
 
 
+# ---------------------------------------------------------------- outside the tape
+_ELEMENTWISE = {"equal": "Equal", "less": "Less", "less_equal": "LessOrEqual",
+                "greater": "Greater", "greater_equal": "GreaterOrEqual",
+                "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor",
+                "bitwise_and": "And", "bitwise_or": "Or", "bitwise_xor": "Xor"}
+_BITWISE_INTS = {"bitwise_and": "BitwiseAnd", "bitwise_or": "BitwiseOr",
+                 "bitwise_xor": "BitwiseXor"}
+
+
+def _cast_to(g, name, dtype):
+    from onnx import helper
+    return g.node("Cast", [name], to=helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+
+
+@exports(untaped.Elementwise)
+def _untaped_elementwise(g, names, args, out, ctx):
+    a, b, op = args
+    if op == "logical_not":
+        x = names[0] if a._array.dtype == bool else _cast_to(g, names[0], bool)
+        return g.node("Not", [x])
+    arrays = [v._array if hasattr(v, "_array") else np.asarray(v) for v in (a, b)]
+    logical = op.startswith("logical_") or (op in _BITWISE_INTS and out._array.dtype == bool)
+    common = np.dtype(bool) if logical else (
+        out._array.dtype if op in _BITWISE_INTS else np.result_type(*arrays))
+    operands = []
+    for name, value, arr in zip(names[:2], (a, b), arrays):
+        if name is None:
+            operands.append(g.const(np.asarray(value, dtype=common)))
+        else:
+            operands.append(name if arr.dtype == common else _cast_to(g, name, common))
+    if op == "not_equal":
+        return g.node("Not", [g.node("Equal", operands)])
+    if op in _BITWISE_INTS and not logical:
+        return g.node(_BITWISE_INTS[op], operands)
+    if op not in _ELEMENTWISE:
+        raise OnnxExportError(f"the elementwise op {op!r} has no ONNX form here")
+    return g.node(_ELEMENTWISE[op], operands)
+
+
+@exports(untaped.ArgExtreme)
+def _arg_extreme(g, names, args, out, ctx):
+    a, dim, keepdim, fn = args
+    op = "ArgMax" if fn == "argmax" else "ArgMin"
+    if dim is None:  # over the flattened tensor
+        flat = g.node("Reshape", [names[0], g.int64s([-1])])
+        return g.node(op, [flat], axis=0, keepdims=0)
+    axis = dim % a._array.ndim if a._array.ndim else 0
+    return g.node(op, [names[0]], axis=axis, keepdims=int(keepdim))
+
+
 # ---------------------------------------------------------------- reductions
 def _axes(g, dims):
     return [g.int64s(dims)] if dims else []
@@ -178,7 +240,34 @@ def _keep_batch(shape_out, shape_in, ctx):
 @exports(shape.Reshape)
 def _reshape(g, names, args, out, ctx):
     a = args[0]
-    return g.node("Reshape", [names[0], g.int64s(_keep_batch(out.shape, a.shape, ctx))])
+    spec = ctx.replay.trace.annotations.get(id(out), {}).get("spec")
+    if spec is None:  # a reshape inside cylayers' own code
+        return g.node("Reshape", [names[0], g.int64s(_keep_batch(out.shape, a.shape, ctx))])
+    return g.node("Reshape", [names[0], _shape_value(g, spec, "view/reshape", ctx)])
+
+
+def _shape_value(g, spec, what, ctx):
+    """A 1-D int64 ONNX value for a shape as asked: a size read from a graph tensor (a
+    TracedInt) becomes that tensor's Shape at run time, anything else a constant."""
+    from cylayers._tensor import DerivedInt, TracedInt
+    pieces, constants = [], []
+    for n in spec:
+        source = n.source if isinstance(n, TracedInt) else None
+        if isinstance(n, DerivedInt) and ctx.replay.is_graph_value(n.source[0]):
+            ctx.replay.derived_size(int(n), what, ctx.where)
+        if source is not None and ctx.replay.is_graph_value(source[0]):
+            if constants:
+                pieces.append(g.int64s(constants))
+                constants = []
+            tensor, dim = source
+            pieces.append(g.node("Shape", [ctx.replay.name_of(tensor, ctx.where)], start=dim,
+                                 end=dim + 1))
+        else:
+            ctx.replay.check_constant_size(int(n), what, ctx.where)
+            constants.append(int(n))
+    if constants:
+        pieces.append(g.int64s(constants))
+    return pieces[0] if len(pieces) == 1 else g.node("Concat", pieces, axis=0)
 
 
 @exports(shape.Permute)
@@ -188,11 +277,15 @@ def _permute(g, names, args, out, ctx):
 
 @exports(shape.Expand)
 def _expand(g, names, args, out, ctx):
+    from cylayers._tensor import TracedInt
     a, target = args
-    in_shape = (1,) * (len(target) - a._array.ndim) + tuple(a.shape)
-    # 1 where the input already has the size: Expand broadcasts, so such dims stay dynamic.
-    dims = [1 if i == t else t for i, t in zip(in_shape, target)]
-    return g.node("Expand", [names[0], g.int64s(dims)])
+    spec = ctx.replay.trace.annotations.get(id(out), {}).get("spec", target)
+    in_shape = (1,) * (len(target) - a._array.ndim) + tuple(a._array.shape)
+    # 1 where the input already has the size: Expand broadcasts, so such dims stay dynamic;
+    # a size read from a graph tensor stays tied to it.
+    dims = [t if isinstance(t, TracedInt) and ctx.replay.is_graph_value(t.source[0])
+            else 1 if (t == -1 or i == t) else t for i, t in zip(in_shape, spec)]
+    return g.node("Expand", [names[0], _shape_value(g, dims, "expand", ctx)])
 
 
 @exports(shape.GetItem)
@@ -248,6 +341,32 @@ def _getitem(g, names, args, out, ctx):
     if unsqueeze:
         value = g.node("Unsqueeze", [value, g.int64s(unsqueeze)])
     return value if value != names[0] else g.node("Identity", [value])
+
+
+@exports(shape.SetItem)
+def _setitem(g, names, args, out, ctx):
+    from cylayers.onnx.replay import scatter
+    target, index, value = args
+    if ctx.dynamic:
+        raise OnnxExportError("an indexed assignment cannot be exported with dynamic axes "
+                              "(which elements it writes depends on the input's shape): write "
+                              "it out of place (torch.where, masked_fill, torch.cat) or export "
+                              "without dynamic_axes")
+    plain = tuple(i._array if hasattr(i, "_array") else i for i in
+                  (index if isinstance(index, tuple) else (index,)))
+    positions = np.arange(target._array.size, dtype=np.int64).reshape(target.shape)[plain]
+    positions = np.asarray(positions)
+    if np.unique(positions).size != positions.size:
+        raise OnnxExportError("an indexed assignment that writes an element twice has no "
+                              "ONNX form here")
+    dtype = target._array.dtype
+    updates = _operand(g, names[2], value, dtype)
+    if isinstance(value, np.ndarray) or hasattr(value, "_array"):
+        if np.asarray(value._array if hasattr(value, "_array") else value).dtype != dtype:
+            from onnx import helper
+            updates = g.node("Cast", [updates], to=helper.np_dtype_to_tensor_dtype(dtype))
+    updates = g.node("Expand", [updates, g.int64s(positions.shape or (1,))])
+    return scatter(g, names[0], target.shape, positions, updates)
 
 
 @exports(shape.Cast)
@@ -329,7 +448,28 @@ def _pad(g, names, args, out, ctx):
 
 @exports(embedding.EmbeddingFn)
 def _embedding(g, names, args, out, ctx):
-    return g.node("Gather", [names[0], names[1]], axis=0)
+    rows = g.node("Gather", [names[0], names[1]], axis=0)
+    renorm = ctx.replay.trace.annotations.get(id(out))
+    if renorm is None:
+        return rows
+    # max_norm: PyTorch rescales each looked-up row whose norm exceeds it before the lookup
+    # (in the weight itself); the graph rescales the rows it gathers the same way.
+    dtype, p = _dtype(out), float(renorm["norm_type"])
+    last = g.int64s([-1])
+    if p == 2.0:
+        norm = g.node("ReduceL2", [rows, last], keepdims=1)
+    elif p == 1.0:
+        norm = g.node("ReduceL1", [rows, last], keepdims=1)
+    else:
+        power = g.const(np.asarray(p, dtype))
+        total = g.node("ReduceSum", [g.node("Pow", [g.node("Abs", [rows]), power]), last],
+                       keepdims=1)
+        norm = g.node("Pow", [total, g.const(np.asarray(1.0 / p, dtype))])
+    max_norm = g.const(np.asarray(renorm["max_norm"], dtype))
+    scale = g.node("Div", [max_norm, g.node("Add", [norm, g.const(np.asarray(1e-7, dtype))])])
+    scale = g.node("Where", [g.node("Greater", [norm, max_norm]), scale,
+                             g.const(np.asarray(1.0, dtype))])
+    return g.node("Mul", [rows, scale])
 
 
 # ---------------------------------------------------------------- layers
@@ -361,6 +501,16 @@ def _max_pool(g, names, args, out, ctx):
     geom = args[1]
     return g.node("MaxPool", [names[0]], dilations=list(geom.dilation),
                   ceil_mode=int(geom.ceil_mode), **_window_attrs(geom))
+
+
+@exports(untaped.MaxPoolIndices)
+def _max_pool_indices(g, names, args, out, ctx):
+    x, geom = args
+    _, flat = g.node("MaxPool", [names[0]], n_outputs=2, dilations=list(geom.dilation),
+                     ceil_mode=int(geom.ceil_mode), **_window_attrs(geom))
+    # ONNX counts positions over the whole tensor, PyTorch within each (sample, channel) plane
+    plane = int(np.prod(x.shape[2:]))
+    return g.node("Mod", [flat, g.const(np.asarray(plane, np.int64))])
 
 
 @exports(pooling.AvgPoolFn)
@@ -450,10 +600,17 @@ def _hardsigmoid(g, names, args, out, ctx):
 @exports(activation.SoftplusFn)
 def _softplus(g, names, args, out, ctx):
     x, beta, threshold = args
-    if beta == 1.0:
-        return g.node("Softplus", [names[0]])
-    b = g.const(np.asarray(beta, _dtype(out)))
-    return g.node("Div", [g.node("Softplus", [g.node("Mul", [names[0], b])]), b])
+    dtype = _dtype(out)
+    scaled = names[0]
+    if beta != 1.0:
+        b = g.const(np.asarray(beta, dtype))
+        scaled = g.node("Mul", [names[0], b])
+    soft = g.node("Softplus", [scaled])
+    if beta != 1.0:
+        soft = g.node("Div", [soft, b])
+    # Above the threshold PyTorch returns x itself (beta * x > threshold).
+    linear = g.node("Greater", [scaled, g.const(np.asarray(threshold, dtype))])
+    return g.node("Where", [linear, names[0], soft])
 
 
 @exports(activation.PReLUFn)

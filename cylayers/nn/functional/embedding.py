@@ -2,6 +2,7 @@
 F.one_hot."""
 import numpy as np
 
+from cylayers._ops import untaped
 from cylayers._tensor import Tensor
 from cylayers.autograd.function import Function
 from cylayers.autograd.grad_mode import no_grad
@@ -60,6 +61,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         padding_idx %= n
     if max_norm is not None:
         _renorm_(weight, indices, max_norm, norm_type)
+        return untaped.annotate(EmbeddingFn.apply(weight, indices, padding_idx,
+                                                  scale_grad_by_freq),
+                                max_norm=max_norm, norm_type=norm_type)
     return EmbeddingFn.apply(weight, indices, padding_idx, scale_grad_by_freq)
 
 

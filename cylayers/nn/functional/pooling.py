@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from cylayers._kernels import pooling as _kernel_module
+from cylayers._ops import untaped
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import c_array, float_input, named_kernels
@@ -117,7 +118,7 @@ def _max_pool(input, nd, kernel_size, stride, padding, dilation, ceil_mode, retu
             ctx = MaxPoolFn()
             MaxPoolFn.forward(ctx, input._array, geom)
             idx = ctx.indices
-        return out, Tensor._make(idx)
+        return out, untaped.note(untaped.MaxPoolIndices, (input, geom), Tensor._make(idx))
     return out
 
 
