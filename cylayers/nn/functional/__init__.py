@@ -1,5 +1,7 @@
 """cylayers.nn.functional (import as F): the ops behind the nn modules."""
 from cylayers.nn.functional.linear import linear
+from cylayers.nn.functional.attention import (multi_head_attention_forward,
+                                              scaled_dot_product_attention)
 from cylayers.nn.functional.activation import (celu, elu, gelu, hardsigmoid, hardswish,
                                                hardtanh, leaky_relu,
                                                log_softmax, mish, prelu, relu, relu6, relu_,

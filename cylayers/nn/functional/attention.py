@@ -1,0 +1,259 @@
+"""Attention: F.scaled_dot_product_attention and F.multi_head_attention_forward.
+
+The masked softmax over the attention scores is one op on the tape (AttentionSoftmax): a
+boolean mask (True = take part) is applied while the row maxima are taken, never materialized
+as an additive -inf tensor, and backward needs only the probabilities. Rows with every key
+masked give zeros (PyTorch's safe softmax in scaled_dot_product_attention) or NaN (its plain
+softmax in MultiheadAttention with need_weights=True), as each PyTorch path does."""
+import math
+
+import numpy as np
+
+from cylayers._tensor import Tensor
+from cylayers.autograd.function import Function
+from cylayers.nn.functional.dropout import dropout
+from cylayers.nn.functional.linear import linear
+
+
+class AttentionSoftmax(Function):
+    """softmax(scores) over the last axis where ``keep`` (a boolean array broadcastable to
+    scores, or None) is True; masked entries get probability 0."""
+
+    @staticmethod
+    def forward(ctx, scores, keep, fully_masked_rows_zero):
+        if keep is not None:
+            scores = np.where(keep, scores, -np.inf)
+        top = scores.max(axis=-1, keepdims=True)
+        empty = ~np.isfinite(top) & (top < 0)  # every key masked (or -inf) in this row
+        shifted = scores - np.where(empty, 0, top)
+        e = np.exp(shifted)
+        total = e.sum(axis=-1, keepdims=True, dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = (e / total).astype(scores.dtype, copy=False)
+        if fully_masked_rows_zero and empty.any():
+            p = np.where(empty, 0, p).astype(scores.dtype, copy=False)
+        ctx.save_for_backward(p)
+        return p
+
+    @staticmethod
+    def backward(ctx, g):
+        p, = ctx.saved_tensors
+        inner = (g * p).sum(axis=-1, keepdims=True, dtype=np.float64).astype(p.dtype)
+        return p * (g - inner), None, None
+
+
+def _bool_array(mask):
+    return mask._array if isinstance(mask, Tensor) else np.asarray(mask)
+
+
+def _merge_keep(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a & b
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, enable_gqa=False):
+    """softmax(q k^T * scale + mask) v over the last two dims, batched over the leading ones
+    (broadcast). A boolean attn_mask marks the positions that take part; a float one is added
+    to the scores (and may require grad)."""
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if t.ndim < 2:
+            raise RuntimeError(f"scaled_dot_product_attention: {name} must have at least 2 "
+                               f"dimensions, got {t.ndim}")
+    if query.shape[-1] != key.shape[-1]:
+        raise RuntimeError(f"scaled_dot_product_attention: query's last dimension "
+                           f"({query.shape[-1]}) must equal key's ({key.shape[-1]})")
+    if key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(f"scaled_dot_product_attention: key and value must have the same "
+                           f"sequence length, got {key.shape[-2]} and {value.shape[-2]}")
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
+                           "when is_causal=True")
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        heads, kv_heads = query.shape[-3], key.shape[-3]
+        if heads % kv_heads:
+            raise RuntimeError(f"scaled_dot_product_attention: the query's {heads} heads are "
+                               f"not a multiple of the key's {kv_heads}")
+        key = key.repeat_interleave(heads // kv_heads, dim=-3)
+        value = value.repeat_interleave(heads // kv_heads, dim=-3)
+    L, S = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query * scale) @ key.transpose(-2, -1)
+    keep = None
+    if is_causal:
+        keep = np.tril(np.ones((L, S), dtype=bool))
+    elif attn_mask is not None:
+        if _bool_array(attn_mask).dtype == bool:
+            keep = _bool_array(attn_mask)
+        else:
+            scores = scores + attn_mask
+    weights = AttentionSoftmax.apply(scores, keep, True)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, training=True)
+    return weights @ value
+
+
+def _canonical_mask(mask, name, dtype):
+    """A key_padding_mask / attn_mask as MultiheadAttention takes it: a boolean mask marks
+    positions NOT allowed to attend (the opposite of scaled_dot_product_attention's); a float
+    mask is added. Returns (keep: bool array or None, additive: Tensor or None)."""
+    if mask is None:
+        return None, None
+    arr = _bool_array(mask)
+    if arr.dtype == bool:
+        return ~arr, None
+    if arr.dtype.kind != "f":
+        raise AssertionError(f"only bool and floating types of {name} are supported")
+    return None, mask if isinstance(mask, Tensor) else Tensor._make(arr.astype(dtype))
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
+                                 in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn,
+                                 dropout_p, out_proj_weight, out_proj_bias, training=True,
+                                 key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights=True, is_causal=False):
+    """PyTorch's multi-head attention on (L, N, E) inputs (or unbatched (L, E)). Returns
+    (output, weights or None)."""
+    from cylayers import _functions as ops
+    batched = query.ndim == 3
+    if not batched:
+        if query.ndim != 2:
+            raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but "
+                                 f"received {query.ndim}-D query tensor")
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    L, N, E = query.shape
+    if E != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but "
+                             f"got {E}")
+    head_dim = E // num_heads
+    if head_dim * num_heads != E:
+        raise AssertionError(f"embed_dim {E} not divisible by num_heads {num_heads}")
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
+                           "Transformer module method `generate_square_subsequent_mask` to "
+                           "create this mask.")
+    if is_causal and key_padding_mask is None and not need_weights:
+        attn_mask = None  # the hint: the mask is the causal one
+    else:
+        is_causal = False
+    # input projections
+    if not use_separate_proj_weight:
+        if key is value and query is key:
+            q, k, v = linear(query, in_proj_weight, in_proj_bias).chunk(3, dim=-1)
+        else:
+            w_q, w_k, w_v = in_proj_weight.chunk(3)
+            b_q, b_k, b_v = in_proj_bias.chunk(3) if in_proj_bias is not None else (None,) * 3
+            q, k, v = linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
+    else:
+        b_q, b_k, b_v = in_proj_bias.chunk(3) if in_proj_bias is not None else (None,) * 3
+        q = linear(query, q_proj_weight, b_q)
+        k = linear(key, k_proj_weight, b_k)
+        v = linear(value, v_proj_weight, b_v)
+    keep_attn, add_attn = _canonical_mask(attn_mask, "attn_mask", q._array.dtype)
+    keep_pad, add_pad = _canonical_mask(key_padding_mask, "key_padding_mask", q._array.dtype)
+    if keep_attn is not None and keep_attn.ndim not in (2, 3):
+        raise RuntimeError(f"attn_mask's dimension {keep_attn.ndim} is not supported")
+    S = k.shape[0]
+    if bias_k is not None and bias_v is not None:
+        k = ops.cat([k, bias_k.reshape(1, 1, E).expand(1, N, E)])
+        v = ops.cat([v, bias_v.reshape(1, 1, E).expand(1, N, E)])
+        keep_attn, add_attn, keep_pad, add_pad = _pad_masks(keep_attn, add_attn, keep_pad,
+                                                            add_pad)
+        S += 1
+    # (L, N, E) -> (N, heads, L, head_dim)
+    q = q.reshape(L, N * num_heads, head_dim).transpose(0, 1)
+    k = (static_k if static_k is not None else
+         k.reshape(S, N * num_heads, head_dim).transpose(0, 1))
+    v = (static_v if static_v is not None else
+         v.reshape(S, N * num_heads, head_dim).transpose(0, 1))
+    if add_zero_attn:
+        zeros = Tensor._make(np.zeros((N * num_heads, 1, head_dim), dtype=q._array.dtype))
+        k, v = ops.cat([k, zeros], dim=1), ops.cat([v, zeros], dim=1)
+        keep_attn, add_attn, keep_pad, add_pad = _pad_masks(keep_attn, add_attn, keep_pad,
+                                                            add_pad)
+    S = k.shape[1]
+    q = q.reshape(N, num_heads, L, head_dim)
+    k = k.reshape(N, num_heads, S, head_dim)
+    v = v.reshape(N, num_heads, S, head_dim)
+    keep, additive = _combine_masks(keep_attn, add_attn, keep_pad, add_pad, N, num_heads, L, S)
+    p = dropout_p if training else 0.0
+    scores = (q * (1.0 / math.sqrt(head_dim))) @ k.transpose(-2, -1)
+    if additive is not None:
+        scores = scores + additive
+    if is_causal:
+        keep = np.tril(np.ones((L, S), dtype=bool))
+    # need_weights: PyTorch's plain softmax (a fully masked row is NaN); otherwise its
+    # scaled_dot_product_attention path (safe softmax: zeros)
+    weights = AttentionSoftmax.apply(scores, keep, not need_weights)
+    if p > 0.0:
+        weights = dropout(weights, p, training=True)
+    out = weights @ v  # (N, heads, L, head_dim)
+    out = out.permute(2, 0, 1, 3).reshape(L * N, E)
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(L, N, E)
+    if not batched:
+        out = out.squeeze(1)
+    if not need_weights:
+        return out, None
+    if average_attn_weights:
+        weights = weights.mean(dim=1)
+    if not batched:
+        weights = weights.squeeze(0)
+    return out, weights
+
+
+def _pad_masks(keep_attn, add_attn, keep_pad, add_pad):
+    """One more key (bias_k/bias_v or the zero attention): every mask gains a column that
+    takes part."""
+    from cylayers import _functions as ops
+    if keep_attn is not None:
+        keep_attn = np.concatenate([keep_attn, np.ones(keep_attn.shape[:-1] + (1,), bool)], -1)
+    if keep_pad is not None:
+        keep_pad = np.concatenate([keep_pad, np.ones(keep_pad.shape[:-1] + (1,), bool)], -1)
+    if add_attn is not None:
+        add_attn = ops.cat([add_attn, add_attn.new_zeros(add_attn.shape[:-1] + (1,))], -1)
+    if add_pad is not None:
+        add_pad = ops.cat([add_pad, add_pad.new_zeros(add_pad.shape[:-1] + (1,))], -1)
+    return keep_attn, add_attn, keep_pad, add_pad
+
+
+def _combine_masks(keep_attn, add_attn, keep_pad, add_pad, N, heads, L, S):
+    """attn_mask ((L, S) or (N*heads, L, S)) and key_padding_mask ((N, S)) as one boolean
+    'keep' array and one additive tensor, both broadcastable to (N, heads, L, S)."""
+    def attn_shape(mask_shape):
+        if len(mask_shape) == 2:
+            if tuple(mask_shape) != (L, S):
+                raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(mask_shape)}, but "
+                                   f"should be {(L, S)}.")
+            return (1, 1, L, S)
+        if tuple(mask_shape) != (N * heads, L, S):
+            raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(mask_shape)}, but "
+                               f"should be {(N * heads, L, S)}.")
+        return (N, heads, L, S)
+
+    def pad_shape(mask_shape):
+        if tuple(mask_shape) != (N, S):
+            raise AssertionError(f"expecting key_padding_mask shape of {(N, S)}, but got "
+                                 f"{tuple(mask_shape)}")
+        return (N, 1, 1, S)
+
+    keep = None
+    if keep_attn is not None:
+        keep = keep_attn.reshape(attn_shape(keep_attn.shape))
+    if keep_pad is not None:
+        keep = _merge_keep(keep, keep_pad.reshape(pad_shape(keep_pad.shape)))
+    additive = None
+    if add_attn is not None:
+        additive = add_attn.reshape(attn_shape(add_attn.shape))
+    if add_pad is not None:
+        pad = add_pad.reshape(pad_shape(add_pad.shape))
+        additive = pad if additive is None else additive + pad
+    return keep, additive
