@@ -33,3 +33,4 @@ from cylayers.nn.modules.attention import MultiheadAttention
 from cylayers.nn.modules.transformer import (Transformer, TransformerDecoder,
                                              TransformerDecoderLayer, TransformerEncoder,
                                              TransformerEncoderLayer)
+from cylayers.nn.modules.rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase
