@@ -4,7 +4,8 @@ import numbers
 import numpy as np
 
 from cylayers import _dtype
-from cylayers._tensor import Tensor, _shape_arg
+from cylayers._ops import untaped
+from cylayers._tensor import Tensor, TracedInt, _shape_arg, trace_state
 from cylayers.random import get_generator
 
 
@@ -59,12 +60,25 @@ def _float_dtype(dtype):
     return _dtype.to_numpy_dtype(dtype) if dtype is not None else _dtype.default_float()
 
 
+def _follow_sizes(size, value, out):
+    """While an exporter traces, a tensor whose size was read from another tensor is noted
+    with that size, so the exported graph makes it at run time (ConstantOfShape)."""
+    if trace_state.active is not None:
+        spec = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) \
+            else tuple(size)
+        if any(isinstance(n, TracedInt) for n in spec):
+            untaped.note(untaped.Filled, (spec, value), out)
+    return out
+
+
 def zeros(*size, dtype=None, requires_grad=False, device=None):
-    return _finish(np.zeros(_shape_arg(size), dtype=_float_dtype(dtype)), requires_grad)
+    return _follow_sizes(size, 0, _finish(np.zeros(_shape_arg(size), dtype=_float_dtype(dtype)),
+                                          requires_grad))
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None):
-    return _finish(np.ones(_shape_arg(size), dtype=_float_dtype(dtype)), requires_grad)
+    return _follow_sizes(size, 1, _finish(np.ones(_shape_arg(size), dtype=_float_dtype(dtype)),
+                                          requires_grad))
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
@@ -74,8 +88,9 @@ def empty(*size, dtype=None, requires_grad=False, device=None):
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     if dtype is None:
         dtype = _infer_dtype(fill_value)
-    return _finish(np.full(_shape_arg((size,)), fill_value, dtype=_dtype.to_numpy_dtype(dtype)),
-                   requires_grad)
+    return _follow_sizes((size,), fill_value, _finish(
+        np.full(_shape_arg((size,)), fill_value, dtype=_dtype.to_numpy_dtype(dtype)),
+        requires_grad))
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):

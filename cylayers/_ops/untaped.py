@@ -17,6 +17,16 @@ class MaxPoolIndices:
     """args: (input, geometry): max_pool's return_indices, positions within each plane."""
 
 
+class Filled:
+    """args: (size as asked, fill value): zeros/ones/full whose size was read from a tensor
+    during an export trace (a zero initial state of the input's batch size)."""
+
+
+class Recurrent:
+    """args: (input, h0 or None, c0 or None, the RNN/LSTM/GRU module, which output: 0 the
+    sequence, 1 h_n, 2 c_n): a whole recurrent module as one op (ONNX has RNN/LSTM/GRU)."""
+
+
 def annotate(out, **arguments):
     """Arguments of the op that made ``out`` which change numbers but never reach its
     Function (embedding's max_norm renormalizes the weight before the lookup)."""

@@ -8,10 +8,10 @@ import numpy as np
 from cylayers._ops import activation, arith, indexing, pointwise, reduce, shape, untaped
 import importlib
 
-conv, embedding, linear, normalization, padding, pooling, dropout_ops = (
-    importlib.import_module("cylayers.nn.functional." + name)  # the modules, not the functions
-    for name in ("conv", "embedding", "linear", "normalization", "padding", "pooling",
-                 "dropout"))
+(attention, conv, embedding, linear, normalization, padding, pooling, dropout_ops,
+ rnn) = (importlib.import_module("cylayers.nn.functional." + name)  # modules, not functions
+        for name in ("attention", "conv", "embedding", "linear", "normalization", "padding",
+                     "pooling", "dropout", "rnn"))
 from cylayers.nn.modules import _hooks
 from cylayers.onnx.export import OnnxExportError
 
@@ -691,3 +691,144 @@ def _layer_norm(g, names, args, out, ctx):
     scale = names[1] if weight is not None else g.const(np.ones(normalized, dtype))
     inputs = [names[0], scale] + ([names[2]] if bias is not None else [])
     return g.node("LayerNormalization", inputs, axis=-int(param_ndim), epsilon=float(eps))
+
+
+# ---------------------------------------------------------------- attention and recurrent
+@exports(attention.AttentionSoftmax)
+def _attention_softmax(g, names, args, out, ctx):
+    scores, keep, fully_masked_rows_zero = args
+    dtype = _dtype(out)
+    x = names[0]
+    if isinstance(keep, str) and keep == "causal":  # lower triangle of the scores' last dims
+        ones = g.node("ConstantOfShape", [g.node("Shape", [x], start=-2)],
+                      value=_tensor_proto(np.ones(1, dtype)))
+        lower = g.node("Cast", [g.node("Trilu", [ones], upper=0)], to=9)  # 9: BOOL
+        x = g.node("Where", [lower, x, g.const(np.asarray(-np.inf, dtype))])
+    elif keep is not None:
+        x = g.node("Where", [names[1], x, g.const(np.asarray(-np.inf, dtype))])
+    p = g.node("Softmax", [x], axis=-1)
+    if fully_masked_rows_zero:  # PyTorch's safe softmax: a row with every key masked is 0
+        top = g.node("ReduceMax", [x, g.int64s([-1])], keepdims=1)
+        empty = g.node("Equal", [top, g.const(np.asarray(-np.inf, dtype))])
+        p = g.node("Where", [empty, g.const(np.asarray(0, dtype)), p])
+    return p
+
+
+def _tensor_proto(arr):
+    from onnx import numpy_helper
+    return numpy_helper.from_array(arr)
+
+
+def _split(g, name, parts, size):
+    return g.node("Split", [name, g.int64s([size] * parts)], n_outputs=parts, axis=1)
+
+
+@exports(rnn.LSTMGates)
+def _lstm_gates(g, names, args, out, ctx):
+    gates, c_prev = args
+    H = c_prev.shape[-1]
+    i, f, cell, o = _split(g, names[0], 4, H)
+    i, f, o = (g.node("Sigmoid", [v]) for v in (i, f, o))
+    c = g.node("Add", [g.node("Mul", [f, names[1]]), g.node("Mul", [i, g.node("Tanh", [cell])])])
+    h = g.node("Mul", [o, g.node("Tanh", [c])])
+    return g.node("Concat", [h, c], axis=1)
+
+
+@exports(rnn.GRUGates)
+def _gru_gates(g, names, args, out, ctx):
+    gi, gh, h_prev = args
+    H = h_prev.shape[-1]
+    i_r, i_z, i_n = _split(g, names[0], 3, H)
+    h_r, h_z, h_n = _split(g, names[1], 3, H)
+    r = g.node("Sigmoid", [g.node("Add", [i_r, h_r])])
+    z = g.node("Sigmoid", [g.node("Add", [i_z, h_z])])
+    n = g.node("Tanh", [g.node("Add", [i_n, g.node("Mul", [r, h_n])])])
+    return g.node("Add", [n, g.node("Mul", [z, g.node("Sub", [names[2], n])])])
+
+
+# PyTorch's gate blocks in ONNX's order: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h
+_GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN_TANH": [0], "RNN_RELU": [0]}
+
+
+def _reordered(arr, mode):
+    blocks = np.split(np.asarray(arr), len(_GATE_ORDER[mode]), axis=0)
+    return np.concatenate([blocks[k] for k in _GATE_ORDER[mode]], axis=0)
+
+
+@exports(untaped.Filled)
+def _filled(g, names, args, out, ctx):
+    spec, value = args
+    return g.node("ConstantOfShape", [_shape_value(g, spec, "a new tensor's size", ctx)],
+                  value=_tensor_proto(np.asarray([value], dtype=_dtype(out))))
+
+
+@exports(untaped.Recurrent)
+def _recurrent(g, names, args, out, ctx):
+    x_in, h0, c0, module, which = args
+    cache = ctx.replay.cache
+    key = ("recurrent", id(module), id(x_in))
+    if key not in cache:
+        cache[key] = _recurrent_graph(g, names, x_in, h0, c0, module, ctx)
+    return cache[key][which]
+
+
+def _recurrent_graph(g, names, x_in, h0, c0, module, ctx):
+    mode = module.mode
+    if module.proj_size > 0:
+        raise OnnxExportError("LSTM with proj_size has no ONNX form (ONNX's LSTM has no "
+                              "projection)")
+    dtype = x_in._array.dtype
+    batched = x_in._array.ndim == 3
+    x = names[0]
+    if not batched:
+        x = g.node("Unsqueeze", [x, g.int64s([1])])
+    elif module.batch_first:
+        x = g.node("Transpose", [x], perm=[1, 0, 2])
+    h_init, c_init = names[1], names[2]
+    if h_init is not None and not batched:
+        h_init = g.node("Unsqueeze", [h_init, g.int64s([1])])
+    if c_init is not None and not batched:
+        c_init = g.node("Unsqueeze", [c_init, g.int64s([1])])
+    D = 2 if module.bidirectional else 1
+    H = module.hidden_size
+    op = {"LSTM": "LSTM", "GRU": "GRU"}.get(mode, "RNN")
+    attrs = dict(hidden_size=H, direction="bidirectional" if D == 2 else "forward")
+    if op == "GRU":
+        attrs["linear_before_reset"] = 1
+    if op == "RNN":
+        attrs["activations"] = ["Tanh" if mode == "RNN_TANH" else "Relu"] * D
+    gates = len(_GATE_ORDER[mode]) * H
+    h_last, c_last = [], []
+    weights = module._weights_per_direction()
+    for layer in range(module.num_layers):
+        directions = weights[layer * D:(layer + 1) * D]
+        W = np.stack([_reordered(w[0]._array, mode) for w in directions]).astype(dtype)
+        R = np.stack([_reordered(w[1]._array, mode) for w in directions]).astype(dtype)
+        B = np.stack([np.concatenate([
+            _reordered(w[2]._array, mode) if w[2] is not None else np.zeros(gates, dtype),
+            _reordered(w[3]._array, mode) if w[3] is not None else np.zeros(gates, dtype)])
+            for w in directions]).astype(dtype)
+        inputs = [x, g.const(W), g.const(R), g.const(B), ""]
+        bounds = [g.int64s([layer * D]), g.int64s([(layer + 1) * D]), g.int64s([0])]
+        inputs.append(g.node("Slice", [h_init] + bounds) if h_init is not None else "")
+        if op == "LSTM":
+            inputs.append(g.node("Slice", [c_init] + bounds) if c_init is not None else "")
+        while inputs and inputs[-1] == "":
+            inputs.pop()
+        results = g.node(op, inputs, n_outputs=3 if op == "LSTM" else 2, **attrs)
+        y = g.node("Transpose", [results[0]], perm=[0, 2, 1, 3])  # (T, N, D, H)
+        x = g.node("Reshape", [y, g.int64s([0, 0, -1])])
+        h_last.append(results[1])
+        if op == "LSTM":
+            c_last.append(results[2])
+    output = x
+    if not batched:
+        output = g.node("Squeeze", [output, g.int64s([1])])
+    elif module.batch_first:
+        output = g.node("Transpose", [output], perm=[1, 0, 2])
+    states = [g.node("Concat", h_last, axis=0)] if len(h_last) > 1 else [h_last[0]]
+    if op == "LSTM":
+        states.append(g.node("Concat", c_last, axis=0) if len(c_last) > 1 else c_last[0])
+    if not batched:
+        states = [g.node("Squeeze", [s, g.int64s([1])]) for s in states]
+    return [output] + states

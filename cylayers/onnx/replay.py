@@ -62,6 +62,7 @@ class Replay:
             0 in (axes if isinstance(axes, dict) else dict.fromkeys(axes))
             for axes in dynamic_axes.values())
         self.dynamic = bool(dynamic_axes)
+        self.cache = {}  # what several ops share: one ONNX LSTM for its output and states
 
     # ------------------------------------------------------------------ values
     def name(self, t, name, with_array=True):

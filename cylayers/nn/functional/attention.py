@@ -17,10 +17,13 @@ from cylayers.nn.functional.linear import linear
 
 class AttentionSoftmax(Function):
     """softmax(scores) over the last axis where ``keep`` (a boolean array broadcastable to
-    scores, or None) is True; masked entries get probability 0."""
+    scores, "causal" for the lower triangle of the last two dims, or None) is True; masked
+    entries get probability 0."""
 
     @staticmethod
     def forward(ctx, scores, keep, fully_masked_rows_zero):
+        if isinstance(keep, str):  # "causal": kept symbolic so an export follows the length
+            keep = np.tril(np.ones(scores.shape[-2:], dtype=bool))
         if keep is not None:
             scores = np.where(keep, scores, -np.inf)
         top = scores.max(axis=-1, keepdims=True)
@@ -46,12 +49,8 @@ def _bool_array(mask):
     return mask._array if isinstance(mask, Tensor) else np.asarray(mask)
 
 
-def _merge_keep(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a & b
+def _as_tensor(mask):
+    return mask if isinstance(mask, Tensor) else Tensor._make(np.asarray(mask))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
@@ -81,15 +80,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                f"not a multiple of the key's {kv_heads}")
         key = key.repeat_interleave(heads // kv_heads, dim=-3)
         value = value.repeat_interleave(heads // kv_heads, dim=-3)
-    L, S = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query * scale) @ key.transpose(-2, -1)
     keep = None
     if is_causal:
-        keep = np.tril(np.ones((L, S), dtype=bool))
+        keep = "causal"
     elif attn_mask is not None:
         if _bool_array(attn_mask).dtype == bool:
-            keep = _bool_array(attn_mask)
+            keep = _as_tensor(attn_mask)
         else:
             scores = scores + attn_mask
     weights = AttentionSoftmax.apply(scores, keep, True)
@@ -101,15 +99,16 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 def _canonical_mask(mask, name, dtype):
     """A key_padding_mask / attn_mask as MultiheadAttention takes it: a boolean mask marks
     positions NOT allowed to attend (the opposite of scaled_dot_product_attention's); a float
-    mask is added. Returns (keep: bool array or None, additive: Tensor or None)."""
+    mask is added. Returns (keep: bool Tensor or None, additive: Tensor or None); both stay
+    tensor ops, so a mask that is a model input stays an input in an exported graph."""
     if mask is None:
         return None, None
-    arr = _bool_array(mask)
-    if arr.dtype == bool:
-        return ~arr, None
-    if arr.dtype.kind != "f":
+    mask = _as_tensor(mask)
+    if mask._array.dtype == bool:
+        return mask.logical_not(), None
+    if mask._array.dtype.kind != "f":
         raise AssertionError(f"only bool and floating types of {name} are supported")
-    return None, mask if isinstance(mask, Tensor) else Tensor._make(arr.astype(dtype))
+    return None, mask
 
 
 def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
@@ -131,6 +130,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
     L, N, E = query.shape
+    E = int(E)  # a model constant (a size read during an export trace would follow it)
     if E != embed_dim_to_check:
         raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but "
                              f"got {E}")
@@ -170,35 +170,35 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                                                             add_pad)
         S += 1
     # (L, N, E) -> (N, heads, L, head_dim)
-    q = q.reshape(L, N * num_heads, head_dim).transpose(0, 1)
-    k = (static_k if static_k is not None else
-         k.reshape(S, N * num_heads, head_dim).transpose(0, 1))
-    v = (static_v if static_v is not None else
-         v.reshape(S, N * num_heads, head_dim).transpose(0, 1))
+    # -1 and sizes read from the inputs, not N * num_heads: an exported graph follows them
+    q = q.reshape(q.shape[0], -1, head_dim).transpose(0, 1)
+    k = static_k if static_k is not None else k.reshape(k.shape[0], -1, head_dim).transpose(0, 1)
+    v = static_v if static_v is not None else v.reshape(v.shape[0], -1, head_dim).transpose(0, 1)
     if add_zero_attn:
         zeros = Tensor._make(np.zeros((N * num_heads, 1, head_dim), dtype=q._array.dtype))
         k, v = ops.cat([k, zeros], dim=1), ops.cat([v, zeros], dim=1)
         keep_attn, add_attn, keep_pad, add_pad = _pad_masks(keep_attn, add_attn, keep_pad,
                                                             add_pad)
     S = k.shape[1]
-    q = q.reshape(N, num_heads, L, head_dim)
-    k = k.reshape(N, num_heads, S, head_dim)
-    v = v.reshape(N, num_heads, S, head_dim)
+    q = q.reshape(-1, num_heads, q.shape[1], head_dim)
+    k = k.reshape(-1, num_heads, k.shape[1], head_dim)
+    v = v.reshape(-1, num_heads, v.shape[1], head_dim)
     keep, additive = _combine_masks(keep_attn, add_attn, keep_pad, add_pad, N, num_heads, L, S)
     p = dropout_p if training else 0.0
     scores = (q * (1.0 / math.sqrt(head_dim))) @ k.transpose(-2, -1)
     if additive is not None:
         scores = scores + additive
     if is_causal:
-        keep = np.tril(np.ones((L, S), dtype=bool))
+        keep = "causal"
     # need_weights: PyTorch's plain softmax (a fully masked row is NaN); otherwise its
     # scaled_dot_product_attention path (safe softmax: zeros)
     weights = AttentionSoftmax.apply(scores, keep, not need_weights)
     if p > 0.0:
         weights = dropout(weights, p, training=True)
     out = weights @ v  # (N, heads, L, head_dim)
-    out = out.permute(2, 0, 1, 3).reshape(L * N, E)
-    out = linear(out, out_proj_weight, out_proj_bias).reshape(L, N, E)
+    out = out.permute(2, 0, 1, 3)
+    length, batch = out.shape[0], out.shape[1]
+    out = linear(out.reshape(-1, E), out_proj_weight, out_proj_bias).reshape(length, batch, E)
     if not batched:
         out = out.squeeze(1)
     if not need_weights:
@@ -213,47 +213,39 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
 def _pad_masks(keep_attn, add_attn, keep_pad, add_pad):
     """One more key (bias_k/bias_v or the zero attention): every mask gains a column that
     takes part."""
-    from cylayers import _functions as ops
-    if keep_attn is not None:
-        keep_attn = np.concatenate([keep_attn, np.ones(keep_attn.shape[:-1] + (1,), bool)], -1)
-    if keep_pad is not None:
-        keep_pad = np.concatenate([keep_pad, np.ones(keep_pad.shape[:-1] + (1,), bool)], -1)
-    if add_attn is not None:
-        add_attn = ops.cat([add_attn, add_attn.new_zeros(add_attn.shape[:-1] + (1,))], -1)
-    if add_pad is not None:
-        add_pad = ops.cat([add_pad, add_pad.new_zeros(add_pad.shape[:-1] + (1,))], -1)
-    return keep_attn, add_attn, keep_pad, add_pad
+    from cylayers import _creation, _functions as ops
+
+    def widen(mask, fill):
+        return None if mask is None else ops.cat(
+            [mask, _creation.full(tuple(mask.shape[:-1]) + (1,), fill, dtype=mask.dtype)], -1)
+    return widen(keep_attn, True), widen(add_attn, 0.0), widen(keep_pad, True), \
+        widen(add_pad, 0.0)
 
 
 def _combine_masks(keep_attn, add_attn, keep_pad, add_pad, N, heads, L, S):
     """attn_mask ((L, S) or (N*heads, L, S)) and key_padding_mask ((N, S)) as one boolean
-    'keep' array and one additive tensor, both broadcastable to (N, heads, L, S)."""
-    def attn_shape(mask_shape):
-        if len(mask_shape) == 2:
-            if tuple(mask_shape) != (L, S):
-                raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(mask_shape)}, but "
+    'keep' tensor and one additive tensor, both broadcastable to (N, heads, L, S)."""
+    def attn_view(mask):
+        if mask.ndim == 2:
+            if tuple(mask.shape) != (L, S):
+                raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(mask.shape)}, but "
                                    f"should be {(L, S)}.")
-            return (1, 1, L, S)
-        if tuple(mask_shape) != (N * heads, L, S):
-            raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(mask_shape)}, but "
+            return mask.unsqueeze(0).unsqueeze(0)
+        if tuple(mask.shape) != (N * heads, L, S):
+            raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(mask.shape)}, but "
                                f"should be {(N * heads, L, S)}.")
-        return (N, heads, L, S)
+        return mask.reshape(-1, heads, mask.shape[1], mask.shape[2])
 
-    def pad_shape(mask_shape):
-        if tuple(mask_shape) != (N, S):
+    def pad_view(mask):
+        if tuple(mask.shape) != (N, S):
             raise AssertionError(f"expecting key_padding_mask shape of {(N, S)}, but got "
-                                 f"{tuple(mask_shape)}")
-        return (N, 1, 1, S)
+                                 f"{tuple(mask.shape)}")
+        return mask.unsqueeze(1).unsqueeze(1)
 
-    keep = None
-    if keep_attn is not None:
-        keep = keep_attn.reshape(attn_shape(keep_attn.shape))
+    keep = attn_view(keep_attn) if keep_attn is not None else None
     if keep_pad is not None:
-        keep = _merge_keep(keep, keep_pad.reshape(pad_shape(keep_pad.shape)))
-    additive = None
-    if add_attn is not None:
-        additive = add_attn.reshape(attn_shape(add_attn.shape))
+        keep = pad_view(keep_pad) if keep is None else keep & pad_view(keep_pad)
+    additive = attn_view(add_attn) if add_attn is not None else None
     if add_pad is not None:
-        pad = add_pad.reshape(pad_shape(add_pad.shape))
-        additive = pad if additive is None else additive + pad
+        additive = pad_view(add_pad) if additive is None else additive + pad_view(add_pad)
     return keep, additive

@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 
 from cylayers import _creation
+from cylayers._ops import untaped
+from cylayers._tensor import trace_state
 from cylayers.nn import init
 from cylayers.nn.functional import rnn as rnn_ops
 from cylayers.nn.modules.module import Module
@@ -120,6 +122,29 @@ class RNNBase(Module):
                                f"{list(hx.shape)}")
 
     def forward(self, input, hx=None):
+        tracer = trace_state.active
+        if tracer is None:
+            return self._forward(input, hx)
+        if isinstance(input, PackedSequence):
+            raise RuntimeError(f"{type(self).__name__}: a PackedSequence input cannot be "
+                               "exported (its lengths and batch sizes would be fixed in the "
+                               "graph); export the model with a padded input")
+        # An exporter sees the whole module as one op per output (not its unrolled steps,
+        # which would fix the sequence length).
+        trace_state.active = None
+        try:
+            result = self._forward(input, hx)
+        finally:
+            trace_state.active = tracer
+        h0, c0 = (hx if isinstance(hx, (tuple, list)) else (hx, None)) if hx is not None \
+            else (None, None)
+        output, state = result
+        states = state if isinstance(state, tuple) else (state,)
+        for which, out in enumerate((output,) + states):
+            untaped.note(untaped.Recurrent, (input, h0, c0, self, which), out)
+        return result
+
+    def _forward(self, input, hx=None):
         is_lstm = self.mode == "LSTM"
         D = 2 if self.bidirectional else 1
         real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size

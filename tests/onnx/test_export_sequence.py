@@ -1,0 +1,176 @@
+"""ONNX export of the sequence modules (attention, Transformer layers, RNN/LSTM/GRU and their
+cells): ONNX Runtime matches cylayers to 1e-4 at two batch sizes and two sequence lengths
+through dynamic axes. Recurrent layers export as ONNX's RNN/LSTM/GRU ops (not unrolled steps,
+which would fix the length); a causal mask follows the length."""
+import io
+import warnings
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+import cylayers
+from cylayers import nn
+from cylayers.onnx import OnnxExportError, TracerWarning
+
+
+def _check(model, make_inputs, names, dynamic, sizes, outputs=None):
+    model.eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TracerWarning)
+        cylayers.onnx.export(model, tuple(make_inputs(*sizes[0])), buf, input_names=names,
+                             output_names=outputs, dynamic_axes=dynamic)
+    session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    for n, t in sizes:
+        xs = make_inputs(n, t)
+        got = session.run(None, {k: x.numpy() for k, x in zip(names, xs)})
+        with cylayers.no_grad():
+            want = model(*xs)
+        want = [want] if isinstance(want, cylayers.Tensor) else _flatten(want)
+        assert len(got) == len(want)
+        for a, b in zip(got, want):
+            assert a.shape == tuple(b.shape)
+            np.testing.assert_allclose(a, b.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def _flatten(out):
+    flat = []
+    for o in out:
+        flat += _flatten(o) if isinstance(o, (tuple, list)) else [o]
+    return flat
+
+
+SIZES = [(3, 7), (5, 4)]  # (batch, length): two of each
+rng = np.random.default_rng(0)
+
+
+def _seq(shape_fn):
+    return lambda n, t: [cylayers.tensor(rng.standard_normal(shape_fn(n, t)).astype(np.float32))]
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, need_weights, causal):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.need_weights, self.causal = need_weights, causal
+
+    def forward(self, x):
+        kw = {}
+        if self.causal:
+            kw = dict(attn_mask=nn.Transformer.generate_square_subsequent_mask(x.size(1)),
+                      is_causal=True)
+        out, w = self.attn(x, x, x, need_weights=self.need_weights, **kw)
+        return (out, w) if w is not None else out
+
+
+@pytest.mark.parametrize("need_weights,causal", [(True, False), (False, False), (False, True)])
+def test_multihead_self_attention_exports(need_weights, causal):
+    _check(SelfAttention(need_weights, causal), _seq(lambda n, t: (n, t, 8)), ["x"],
+           {"x": {0: "batch", 1: "length"}}, SIZES)
+
+
+def test_sdpa_with_a_padding_mask_input_exports():
+    class Attend(nn.Module):
+        def forward(self, q, keep):
+            return nn.functional.scaled_dot_product_attention(q, q, q,
+                                                              attn_mask=keep[:, None, None])
+
+    def inputs(n, t):
+        keep = np.ones((n, t), dtype=bool)
+        keep[0, t // 2:] = False
+        return [cylayers.tensor(rng.standard_normal((n, 2, t, 4)).astype(np.float32)),
+                cylayers.tensor(keep)]
+
+    _check(Attend(), inputs, ["q", "keep"], {"q": {0: "b", 2: "t"}, "keep": {0: "b", 1: "t"}},
+           SIZES)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_causal_transformer_encoder_lm_exports(norm_first):
+    class LM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(13, 8)
+            layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.1, batch_first=True,
+                                               norm_first=norm_first, activation="gelu")
+            self.blocks = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8))
+            self.head = nn.Linear(8, 13)
+
+        def forward(self, idx):
+            mask = nn.Transformer.generate_square_subsequent_mask(idx.size(1))
+            return self.head(self.blocks(self.embed(idx), mask=mask, is_causal=True))
+
+    _check(LM(), lambda n, t: [cylayers.tensor(rng.integers(0, 13, (n, t)))], ["idx"],
+           {"idx": {0: "batch", 1: "length"}}, SIZES)
+
+
+def test_full_transformer_exports():
+    model = nn.Transformer(8, 2, 1, 1, 16, dropout=0.0)
+
+    def inputs(n, t):
+        return [cylayers.tensor(rng.standard_normal((t + 2, n, 8)).astype(np.float32)),
+                cylayers.tensor(rng.standard_normal((t, n, 8)).astype(np.float32))]
+
+    _check(model, inputs, ["src", "tgt"], {"src": {0: "s", 1: "b"}, "tgt": {0: "t", 1: "b"}},
+           SIZES)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "RNN_relu", "LSTM", "GRU"])
+@pytest.mark.parametrize("layers,bidirectional,batch_first", [(1, False, False),
+                                                              (2, True, True),
+                                                              (2, False, True)])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_recurrent_layers_export_as_onnx_ops(kind, layers, bidirectional, batch_first,
+                                             with_state):
+    make = (lambda **kw: nn.RNN(nonlinearity="relu", **kw)) if kind == "RNN_relu" else \
+        getattr(nn, kind)
+    model = make(input_size=3, hidden_size=5, num_layers=layers, bidirectional=bidirectional,
+                 batch_first=batch_first, dropout=0.2 if layers > 1 else 0.0)
+    D = 2 if bidirectional else 1
+
+    class Wrap(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = model
+
+        def forward(self, x, *state):
+            if not state:
+                return self.rnn(x)
+            return self.rnn(x, tuple(state) if kind == "LSTM" else state[0])
+
+    def inputs(n, t):
+        x = rng.standard_normal((n, t, 3) if batch_first else (t, n, 3)).astype(np.float32)
+        xs = [cylayers.tensor(x)]
+        if with_state:
+            for _ in range(2 if kind == "LSTM" else 1):
+                xs.append(cylayers.tensor(rng.standard_normal((layers * D, n, 5))
+                                          .astype(np.float32)))
+        return xs
+
+    names = ["x"] + (["h0", "c0"][:2 if kind == "LSTM" else 1] if with_state else [])
+    seq_axes = {0: "batch", 1: "length"} if batch_first else {0: "length", 1: "batch"}
+    dynamic = {"x": seq_axes, **{n: {1: "batch"} for n in names[1:]}}
+    proto_model = Wrap()
+    _check(proto_model, inputs, names, dynamic, SIZES)
+    buf = io.BytesIO()
+    proto = cylayers.onnx.export(proto_model.eval(), tuple(inputs(2, 3)), buf, input_names=names)
+    ops = {n.op_type for n in proto.graph.node}
+    assert ({"LSTM", "GRU", "RNN"} & ops) == {kind.split("_")[0]}
+
+
+def test_unbatched_recurrent_input_and_cells_export():
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    _check(lstm, lambda n, t: [cylayers.tensor(rng.standard_normal((t, 3)).astype(np.float32))],
+           ["x"], {"x": {0: "length"}}, [(1, 6), (1, 2)])
+    for cell in (nn.LSTMCell(3, 4), nn.GRUCell(3, 4), nn.RNNCell(3, 4, nonlinearity="relu")):
+        _check(cell, _seq(lambda n, t: (n, 3)), ["x"], {"x": {0: "batch"}}, SIZES)
+
+
+def test_what_onnx_cannot_express_is_refused():
+    with pytest.raises(OnnxExportError, match="proj_size has no ONNX form"):
+        cylayers.onnx.export(nn.LSTM(3, 4, proj_size=2).eval(), cylayers.randn(5, 2, 3),
+                             io.BytesIO())
+    packed = nn.utils.rnn.pack_sequence([cylayers.randn(3, 2), cylayers.randn(2, 2)])
+    with pytest.raises(RuntimeError, match="a PackedSequence input cannot be exported"):
+        cylayers.onnx.export(nn.GRU(2, 3).eval(), (packed,), io.BytesIO())
