@@ -78,7 +78,8 @@ def _measure(workers, case, mode, repeats, target):
     return {lib: t for lib, t in best.items() if t < float("inf")}
 
 
-def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd+bwd", "epoch"),
+def run(filter_text="", threads=None, repeats=7, quick=False,
+        modes=("fwd", "fwd+bwd", "step", "epoch"),
         dtype=np.float32, libraries=None):
     """Time every selected case in every library, each library in its own process with the
     same thread count; a last row compares cylayers' CNN epoch on 1 thread and on ``threads``.
@@ -104,8 +105,8 @@ def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd
                 if "cylayers" not in with_mode:
                     continue
                 t = _measure(with_mode, case.name, mode, repeats, target)
-                peak = (_epoch_peaks(list(with_mode), case.name, threads, dtype)
-                        if mode == "epoch" else {})
+                peak = (_epoch_peaks(list(with_mode), case.name, threads, dtype, mode)
+                        if mode in ("step", "epoch") else {})
                 rows.append(dict(case=case.name, group=case.group, mode=mode, ops=case.ops,
                                  bytes=case.bytes_moved,
                                  saved=saved if mode == "fwd+bwd" else {}, peak=peak,
@@ -123,8 +124,8 @@ def run(filter_text="", threads=None, repeats=7, quick=False, modes=("fwd", "fwd
     return rows, threads
 
 
-def _epoch_peaks(libraries, case, threads, dtype):
-    """Each library's peak memory over one epoch, in a fresh process of its own: a worker that
+def _epoch_peaks(libraries, case, threads, dtype, mode="epoch"):
+    """Each library's peak memory over one epoch (or step), in a fresh process of its own: a worker that
     already ran other cases keeps their freed memory in its heap (cylayers' malloc tuning, and
     PyTorch's allocator), which the epoch would reuse or count."""
     peak = {}
@@ -132,7 +133,7 @@ def _epoch_peaks(libraries, case, threads, dtype):
         fresh = Worker(lib, threads)
         try:
             fresh.ask(op="build", case=case, dtype=np.dtype(dtype).name)
-            answer = fresh.ask(op="peak", case=case, mode="epoch")
+            answer = fresh.ask(op="peak", case=case, mode=mode)
         finally:
             fresh.close()
         if answer.get("bytes") is not None:

@@ -328,3 +328,57 @@ for _rows in SWEEP_ROWS:
         _module_case(lambda L: L.nn.LayerNorm(256), (_rows, 256)))
     register(f"sweep: Softmax(dim=1) on ({_rows},256)", "sweep")(
         _module_case(lambda L: L.nn.Softmax(dim=1), (_rows, 256)))
+
+
+# ---------------------------------------------------------------- sequence models
+def _lm_step(make_model, batch=32, length=128, vocab=80):
+    """One AdamW training step of the char_lm example's model on random token windows."""
+    def build(lib_name, dtype):
+        if lib_name not in ("cylayers", "torch"):
+            return None
+        from cylayers.bench import models
+        lib = _lib(lib_name)
+        lib.manual_seed(0)
+        model = getattr(models, make_model)(lib, vocab=vocab)
+        if dtype == np.float64:
+            model = model.double()
+        opt = lib.optim.AdamW(model.parameters(), lr=1e-3)
+        tokens = np.random.default_rng(0).integers(0, vocab, (batch, length + 1))
+        x, y = lib.tensor(tokens[:, :-1]), lib.tensor(tokens[:, 1:].reshape(-1))
+        F = lib.nn.functional
+
+        def step():
+            opt.zero_grad()
+            F.cross_entropy(model(x).reshape(-1, vocab), y).backward()
+            opt.step()
+        return {"step": step}
+    return build
+
+
+register("step: char-LM Transformer (d128, 4 heads, 2 layers, batch 32 x 128)", "sequence")(
+    _lm_step("char_transformer"))
+register("step: char-LM LSTM (embed 64, hidden 256, 2 layers, batch 32 x 128)", "sequence")(
+    _lm_step("char_lstm"))
+
+
+def _attention_case(batch=8, heads=4, length=128, head_dim=32):
+    def build(lib_name, dtype):
+        if lib_name not in ("cylayers", "torch"):
+            return None
+        lib = _lib(lib_name)
+        shape = (batch, heads, length, head_dim)
+        q, k, v = (lib.tensor(_data(shape, dtype, s), requires_grad=True) for s in range(3))
+        g = lib.tensor(_data(shape, dtype, 3))
+        sdpa = lib.nn.functional.scaled_dot_product_attention
+
+        def fwd():
+            with lib.no_grad():
+                return sdpa(q, k, v, is_causal=True)
+
+        def fwd_bwd():
+            sdpa(q, k, v, is_causal=True).backward(g)
+        return {"fwd": fwd, "fwd+bwd": fwd_bwd}
+    return build
+
+
+register("causal attention (8, 4 heads, 128, 32)", "sequence")(_attention_case())

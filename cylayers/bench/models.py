@@ -58,3 +58,46 @@ def digits_cnn(lib, classes=10):
     return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
                          nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
                          nn.Dropout2d(0.2), nn.Flatten(), nn.Linear(32 * 8 * 8, classes))
+
+
+def char_transformer(lib, vocab=80, d_model=128, heads=4, layers=2, context=128, dropout=0.0):
+    """The char_lm example's causal Transformer: token + position embeddings, pre-norm
+    encoder layers with a causal mask, a final LayerNorm and a linear head."""
+    nn = lib.nn
+
+    class CharTransformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.token = nn.Embedding(vocab, d_model)
+            self.position = nn.Embedding(context, d_model)
+            layer = nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout,
+                                               activation="gelu", batch_first=True,
+                                               norm_first=True)
+            extra = {"enable_nested_tensor": False} if lib.__name__ == "torch" else {}
+            self.blocks = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model),
+                                                **extra)
+            self.head = nn.Linear(d_model, vocab)
+
+        def forward(self, idx):
+            n = idx.size(1)
+            mask = nn.Transformer.generate_square_subsequent_mask(n)
+            h = self.token(idx) + self.position(lib.arange(n))
+            return self.head(self.blocks(h, mask=mask, is_causal=True))
+    return CharTransformer()
+
+
+def char_lstm(lib, vocab=80, embed=64, hidden=256, layers=2, dropout=0.0):
+    """The char_lm example's LSTM language model."""
+    nn = lib.nn
+
+    class CharLSTM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.token = nn.Embedding(vocab, embed)
+            self.lstm = nn.LSTM(embed, hidden, layers, batch_first=True, dropout=dropout)
+            self.head = nn.Linear(hidden, vocab)
+
+        def forward(self, idx, state=None):
+            out, state = self.lstm(self.token(idx), state)
+            return self.head(out)
+    return CharLSTM()

@@ -1,8 +1,10 @@
 """Recurrent steps (RNN tanh/relu, LSTM, GRU) and the loop over time, layers and directions.
 
-Each layer projects its whole input sequence with one matrix product; per time step there is
-one product with the recurrent weight and one fused gate op (LSTMGates, GRUGates: every
-nonlinearity of the step in one pass, its activations saved for backward) on the tape.
+Each layer projects its whole input sequence with one matrix product (on the tape); the time
+loop is one op (RecurrentLayer): per step one product with the recurrent weight and the gate
+nonlinearities in one pass, their activations kept for backward through time, which ends with
+one product for the recurrent weight's gradient over all steps. The cells (one step, no loop)
+use LSTMGates / GRUGates, the same gate math as ops of their own.
 
 Sequences run in packed form (data: the steps one after another, each with only the sequences
 still running, longest first; batch_sizes: how many per step), so variable lengths need no
@@ -10,17 +12,21 @@ masking: a sequence that has ended keeps its last state. A padded (T, N, *) inpu
 form with every batch size N."""
 import numpy as np
 
-from cylayers import _functions as ops
+from cylayers import _blas as blas, _functions as ops
+from cylayers._kernels import activation as _activation_kernels
+from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers.nn.functional.activation import relu
 from cylayers.nn.functional.dropout import dropout
 from cylayers.nn.functional.linear import linear
 
 
-def _sigmoid(x):
-    # exp of a non-positive number only: no overflow warning for large |x|
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+def _sigmoid(x, out=None):
+    """The activation kernels' sigmoid (vectorized, no overflow) of a C-contiguous array."""
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x) if out is None else out
+    _activation_kernels.sigmoid_forward(x.reshape(-1), out.reshape(-1), threads_for(x.size))
+    return out
 
 
 class LSTMGates(Function):
@@ -92,34 +98,157 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     return GRUGates.apply(linear(input, w_ih, b_ih), linear(hx, w_hh, b_hh), hx)
 
 
-def _direction(mode, data, batch_sizes, offsets, h, c, weights, reverse):
+class RecurrentLayer(Function):
+    """One layer in one direction over a packed sequence, the whole time loop in one op:
+    forward keeps each step's gate activations, backward runs back through time and computes
+    the recurrent weight's gradient with one product over every step.
+
+    Inputs: projected (rows, gates*H) = the input's projection with its bias; h0 (N, P),
+    c0 (N, H) for the LSTM; w_hh (gates*H, P), b_hh; w_hr (P, H) for a projected LSTM.
+    Output: one flat array [outputs (rows, P), h_n (N, P), c_n (N, H)]: a Function has one
+    output; the caller cuts it into three views."""
+
+    @staticmethod
+    def forward(ctx, projected, h0, c0, w_hh, b_hh, w_hr, mode, batch_sizes, reverse):
+        rows_total, n, P = projected.shape[0], h0.shape[0], h0.shape[1]
+        H = c0.shape[1] if c0 is not None else P
+        dtype = projected.dtype
+        offsets = np.concatenate([[0], np.cumsum(batch_sizes)])
+        steps = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
+        h = np.array(h0, dtype=dtype, copy=True)
+        c = np.array(c0, dtype=dtype, copy=True) if c0 is not None else None
+        out = np.empty((rows_total, P), dtype=dtype)
+        h_prev_all = np.empty((rows_total, P), dtype=dtype)
+        saved = {}
+        if mode == "LSTM":
+            saved["acts"] = np.empty((rows_total, 4 * H), dtype=dtype)
+            saved["c_prev"] = np.empty((rows_total, H), dtype=dtype)
+            saved["tanh_c"] = np.empty((rows_total, H), dtype=dtype)
+            if w_hr is not None:
+                saved["h_full"] = np.empty((rows_total, H), dtype=dtype)
+        elif mode == "GRU":
+            saved["rzn"] = np.empty((rows_total, 3 * H), dtype=dtype)
+            saved["gh_n"] = np.empty((rows_total, H), dtype=dtype)
+        for t in steps:
+            bs = int(batch_sizes[t])
+            rows = slice(offsets[t], offsets[t] + bs)
+            h_t = h[:bs]
+            h_prev_all[rows] = h_t
+            recurrent = blas.matmul(h_t, w_hh, trans_b=True)
+            if b_hh is not None:
+                recurrent += b_hh
+            if mode == "LSTM":
+                gates = projected[rows] + recurrent
+                acts = saved["acts"][rows]  # contiguous: the rows of one step
+                _sigmoid(gates, out=acts)  # i, f, o (the cell gate's columns overwritten next)
+                acts[:, 2 * H:3 * H] = np.tanh(gates[:, 2 * H:3 * H])
+                i, f, g, o = (acts[:, k * H:(k + 1) * H] for k in range(4))
+                saved["c_prev"][rows] = c[:bs]
+                c_new = f * c[:bs] + i * g
+                tanh_c = np.tanh(c_new)
+                saved["tanh_c"][rows] = tanh_c
+                h_new = o * tanh_c
+                if w_hr is not None:
+                    saved["h_full"][rows] = h_new
+                    h_new = blas.matmul(h_new, w_hr, trans_b=True)
+                c[:bs] = c_new
+            elif mode == "GRU":
+                gi = projected[rows]
+                rzn = saved["rzn"][rows]
+                rzn[:, :2 * H] = _sigmoid(gi[:, :2 * H] + recurrent[:, :2 * H])
+                r, z = rzn[:, :H], rzn[:, H:2 * H]
+                saved["gh_n"][rows] = recurrent[:, 2 * H:]
+                rzn[:, 2 * H:] = np.tanh(gi[:, 2 * H:] + r * recurrent[:, 2 * H:])
+                n_gate = rzn[:, 2 * H:]
+                h_new = n_gate + z * (h_t - n_gate)
+            else:
+                pre = projected[rows] + recurrent
+                h_new = np.tanh(pre) if mode == "RNN_TANH" else np.maximum(pre, 0)
+            out[rows] = h_new
+            h[:bs] = h_new
+        ctx.mode, ctx.batch_sizes, ctx.reverse = mode, batch_sizes, reverse
+        ctx.saved_arrays = saved
+        ctx.save_for_backward(out, h_prev_all, w_hh, w_hr)
+        ctx.shapes = (rows_total, n, P, H)
+        parts = [out.reshape(-1), h.reshape(-1)] + ([c.reshape(-1)] if c is not None else [])
+        return np.concatenate(parts)
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, h_prev_all, w_hh, w_hr = ctx.saved_tensors
+        saved, mode = ctx.saved_arrays, ctx.mode
+        rows_total, n, P, H = ctx.shapes
+        dtype = out.dtype
+        d_out = grad[:rows_total * P].reshape(rows_total, P)
+        dh = np.array(grad[rows_total * P:rows_total * P + n * P].reshape(n, P), copy=True)
+        dc = (np.array(grad[rows_total * P + n * P:].reshape(n, H), copy=True)
+              if mode == "LSTM" else None)
+        batch_sizes = ctx.batch_sizes
+        offsets = np.concatenate([[0], np.cumsum(batch_sizes)])
+        forward_order = (range(len(batch_sizes) - 1, -1, -1) if ctx.reverse
+                         else range(len(batch_sizes)))
+        gates = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+        d_recurrent = np.empty((rows_total, gates * H), dtype=dtype)  # d(h_prev @ w_hh^T + b)
+        d_projected = d_recurrent if mode != "GRU" else np.empty_like(d_recurrent)
+        dh_all = np.empty((rows_total, P), dtype=dtype) if w_hr is not None else None
+        for t in reversed(forward_order):
+            bs = int(batch_sizes[t])
+            rows = slice(offsets[t], offsets[t] + bs)
+            dh_t = dh[:bs] + d_out[rows]
+            if mode == "LSTM":
+                acts = saved["acts"][rows]
+                i, f, g, o = (acts[:, k * H:(k + 1) * H] for k in range(4))
+                tanh_c = saved["tanh_c"][rows]
+                if w_hr is not None:
+                    dh_all[rows] = dh_t
+                    dh_t = blas.matmul(dh_t, w_hr)
+                dc_t = dc[:bs] + dh_t * o * (1 - tanh_c * tanh_c)
+                dg = d_recurrent[rows]
+                dg[:, :H] = dc_t * g * i * (1 - i)
+                dg[:, H:2 * H] = dc_t * saved["c_prev"][rows] * f * (1 - f)
+                dg[:, 2 * H:3 * H] = dc_t * i * (1 - g * g)
+                dg[:, 3 * H:] = dh_t * tanh_c * o * (1 - o)
+                dc[:bs] = dc_t * f
+                dh[:bs] = blas.matmul(dg, w_hh)
+            elif mode == "GRU":
+                rzn = saved["rzn"][rows]
+                r, z, n_gate = rzn[:, :H], rzn[:, H:2 * H], rzn[:, 2 * H:]
+                dn = dh_t * (1 - z) * (1 - n_gate * n_gate)
+                dr = dn * saved["gh_n"][rows] * r * (1 - r)
+                dz = dh_t * (h_prev_all[rows] - n_gate) * z * (1 - z)
+                dgi, dgh = d_projected[rows], d_recurrent[rows]
+                dgi[:, :H] = dgh[:, :H] = dr
+                dgi[:, H:2 * H] = dgh[:, H:2 * H] = dz
+                dgi[:, 2 * H:] = dn
+                dgh[:, 2 * H:] = dn * r
+                dh[:bs] = dh_t * z + blas.matmul(dgh, w_hh)
+            else:
+                h_new = out[rows]
+                dpre = d_recurrent[rows]
+                dpre[...] = dh_t * (1 - h_new * h_new) if mode == "RNN_TANH" else \
+                    dh_t * (h_new > 0)
+                dh[:bs] = blas.matmul(dpre, w_hh)
+        need = ctx.needs_input_grad
+        d_w_hh = blas.matmul(d_recurrent, h_prev_all, trans_a=True) if need[3] else None
+        d_b_hh = d_recurrent.sum(axis=0, dtype=np.float64).astype(dtype) if need[4] else None
+        d_w_hr = None
+        if w_hr is not None and need[5]:
+            d_w_hr = blas.matmul(dh_all, saved["h_full"], trans_a=True)
+        return (d_projected if need[0] else None, dh if need[1] else None,
+                dc if mode == "LSTM" and need[2] else None, d_w_hh, d_b_hh, d_w_hr,
+                None, None, None)
+
+
+def _direction(mode, data, batch_sizes, h, c, weights, reverse):
     """One layer in one direction over packed ``data``: (outputs in packed order, h, c)."""
     w_ih, w_hh, b_ih, b_hh, w_hr = weights
     projected = linear(data, w_ih, b_ih)  # every step's input projection: one product
-    outputs = [None] * len(batch_sizes)
-    steps = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
-    n = h.shape[0]
-    for t in steps:
-        bs = int(batch_sizes[t])
-        x_t = projected[offsets[t]:offsets[t] + bs]
-        h_t = h if bs == n else h[:bs]
-        if mode == "LSTM":
-            c_t = c if bs == n else c[:bs]
-            hc = LSTMGates.apply(x_t + linear(h_t, w_hh, b_hh), c_t)
-            H = c.shape[-1]
-            new_h, new_c = hc[:, :H], hc[:, H:]
-            if w_hr is not None:
-                new_h = linear(new_h, w_hr)
-            c = new_c if bs == n else ops.cat([new_c, c[bs:]], 0)
-        elif mode == "GRU":
-            new_h = GRUGates.apply(x_t, linear(h_t, w_hh, b_hh), h_t)
-        else:
-            pre = x_t + linear(h_t, w_hh, b_hh)
-            new_h = ops.tanh(pre) if mode == "RNN_TANH" else relu(pre)
-        outputs[t] = new_h
-        # sequences already ended (reverse: not yet started) keep their state
-        h = new_h if bs == n else ops.cat([new_h, h[bs:]], 0)
-    return ops.cat(outputs, 0), h, c
+    flat = RecurrentLayer.apply(projected, h, c, w_hh, b_hh, w_hr, mode, batch_sizes, reverse)
+    rows, (n, P) = data.shape[0], h.shape
+    out = flat[:rows * P].reshape(rows, P)
+    h_n = flat[rows * P:(rows + n) * P].reshape(n, P)
+    c_n = flat[(rows + n) * P:].reshape(n, c.shape[1]) if c is not None else None
+    return out, h_n, c_n
 
 
 def run_layers(mode, data, batch_sizes, hx, cx, weights, num_layers, bidirectional, dropout_p,
@@ -128,13 +257,12 @@ def run_layers(mode, data, batch_sizes, hx, cx, weights, num_layers, bidirection
     b_hh, w_hr); hx, cx: (num_layers * D, N, *). Returns (packed output data, h_n, c_n)."""
     D = 2 if bidirectional else 1
     batch_sizes = np.asarray(batch_sizes, dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(batch_sizes)]).astype(np.int64)
     h_n, c_n = [], []
     for layer in range(num_layers):
         outs = []
         for direction in range(D):
             k = layer * D + direction
-            out, h, c = _direction(mode, data, batch_sizes, offsets, hx[k],
+            out, h, c = _direction(mode, data, batch_sizes, hx[k],
                                    cx[k] if cx is not None else None, weights[k],
                                    reverse=direction == 1)
             outs.append(out)
