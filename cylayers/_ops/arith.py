@@ -1,6 +1,7 @@
 """Elementwise arithmetic and math ops with broadcasting, and matmul."""
 import numpy as np
 
+from cylayers import _blas as blas
 from cylayers.autograd.function import Function
 from cylayers._ops.promotion import promote, promote_float
 
@@ -241,7 +242,7 @@ class MatMul(Function):
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                                f"{a.dtype} != {b.dtype}")
         try:
-            out = np.matmul(a, b)
+            out = blas.matmul_nd(a, b) if a.ndim >= 2 and b.ndim >= 2 else np.matmul(a, b)
         except ValueError:
             raise RuntimeError(
                 f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, a.shape))} and "
@@ -265,9 +266,9 @@ class MatMul(Function):
             g2 = g
         ga = gb = None
         if na:
-            ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+            ga = unbroadcast(blas.matmul_nd(g2, b2, trans_b=True), a2.shape).reshape(a.shape)
         if nb:
-            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
+            gb = unbroadcast(blas.matmul_nd(a2, g2, trans_a=True), b2.shape).reshape(b.shape)
         return ga, gb
 
 
