@@ -94,12 +94,16 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+    asked = (0, start, step) if end is None else (start, end, step)
     if end is None:
         start, end = 0, start
     if dtype is None:
         is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = np.int64 if is_int else _dtype.default_float()
-    return _finish(np.arange(start, end, step, dtype=_dtype.to_numpy_dtype(dtype)), requires_grad)
+    out = _finish(np.arange(start, end, step, dtype=_dtype.to_numpy_dtype(dtype)), requires_grad)
+    if trace_state.active is not None and any(isinstance(v, TracedInt) for v in asked):
+        untaped.note(untaped.Arange, asked, out)
+    return out
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):

@@ -22,6 +22,11 @@ class Filled:
     during an export trace (a zero initial state of the input's batch size)."""
 
 
+class Arange:
+    """args: (start, end, step) as asked, one of them read from a tensor during an export
+    trace (positions 0..n-1 of an input of length n)."""
+
+
 class Recurrent:
     """args: (input, h0 or None, c0 or None, the RNN/LSTM/GRU module, which output: 0 the
     sequence, 1 h_n, 2 c_n): a whole recurrent module as one op (ONNX has RNN/LSTM/GRU)."""

@@ -6,6 +6,7 @@ Python arguments); ``out`` is the traced result, for its dtype and shape."""
 import numpy as np
 
 from cylayers._ops import activation, arith, indexing, pointwise, reduce, shape, untaped
+from cylayers._tensor import TracedInt
 import importlib
 
 (attention, conv, embedding, linear, normalization, padding, pooling, dropout_ops,
@@ -760,6 +761,41 @@ def _filled(g, names, args, out, ctx):
     spec, value = args
     return g.node("ConstantOfShape", [_shape_value(g, spec, "a new tensor's size", ctx)],
                   value=_tensor_proto(np.asarray([value], dtype=_dtype(out))))
+
+
+@exports(untaped.Arange)
+def _arange(g, names, args, out, ctx):
+    """start + step * (0, 1, ..., count - 1) with count from the run-time size: a CumSum of
+    ones, not ONNX's Range (ONNX Runtime's optimizer turned Gather(weight, Range) into a Slice
+    it then rejected: 'Starts must be a 1-D array')."""
+    start, end, step = args
+    if any(isinstance(v, TracedInt) for v in (start, step)) or not isinstance(end, TracedInt):
+        raise OnnxExportError("arange exports with only its end read from a tensor's size")
+    tensor, dim = end.source
+    if not ctx.replay.is_graph_value(tensor):
+        return g.const(out._array)
+    size = g.node("Shape", [ctx.replay.name_of(tensor, ctx.where)], start=dim, end=dim + 1)
+    count = size
+    if start != 0 or step != 1:  # ceil((end - start) / step), for a positive step
+        if step <= 0:
+            raise OnnxExportError("arange with a size read from a tensor exports with a "
+                                  "positive step")
+        shifted = g.node("Sub", [size, g.int64s([int(start) - int(step) + 1])])
+        count = g.node("Div", [shifted, g.int64s([int(step)])])
+        count = g.node("Max", [count, g.int64s([0])])
+    ones = g.node("ConstantOfShape", [count], value=_tensor_proto(np.ones(1, np.int64)))
+    positions = g.node("Sub", [g.node("CumSum", [ones, g.const(np.asarray(0, np.int64))]),
+                               g.int64s([1])])
+    if start != 0 or step != 1:
+        positions = g.node("Add", [g.node("Mul", [positions, g.int64s([int(step)])]),
+                                   g.int64s([int(start)])])
+    dtype = _dtype(out)
+    return positions if dtype == np.int64 else g.node("Cast", [positions], to=_onnx_type(dtype))
+
+
+def _onnx_type(dtype):
+    from onnx import helper
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
 
 
 @exports(untaped.Recurrent)

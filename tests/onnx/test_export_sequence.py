@@ -174,3 +174,18 @@ def test_what_onnx_cannot_express_is_refused():
     packed = nn.utils.rnn.pack_sequence([cylayers.randn(3, 2), cylayers.randn(2, 2)])
     with pytest.raises(RuntimeError, match="a PackedSequence input cannot be exported"):
         cylayers.onnx.export(nn.GRU(2, 3).eval(), (packed,), io.BytesIO())
+
+
+def test_positions_from_arange_of_a_size_follow_the_length():
+    class Positions(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.token, self.position = nn.Embedding(11, 4), nn.Embedding(16, 4)
+
+        def forward(self, idx):
+            n = idx.size(1)
+            shifted = cylayers.arange(2, n, 3).float().sum()  # start and step too
+            return self.token(idx) + self.position(cylayers.arange(n)) + shifted
+
+    _check(Positions(), lambda n, t: [cylayers.tensor(rng.integers(0, 11, (n, t)))], ["idx"],
+           {"idx": {0: "batch", 1: "length"}}, SIZES)
