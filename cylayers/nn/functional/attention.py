@@ -9,7 +9,9 @@ import math
 
 import numpy as np
 
+from cylayers._kernels import activation as _activation_kernels
 from cylayers._tensor import Tensor
+from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers.nn.functional.dropout import dropout
 from cylayers.nn.functional.linear import linear
@@ -22,8 +24,13 @@ class AttentionSoftmax(Function):
 
     @staticmethod
     def forward(ctx, scores, keep, fully_masked_rows_zero):
-        if isinstance(keep, str):  # "causal": kept symbolic so an export follows the length
-            keep = np.tril(np.ones(scores.shape[-2:], dtype=bool))
+        if keep is None or isinstance(keep, str):  # no mask, or causal: the row kernels
+            p = _row_softmax(scores, causal=keep is not None)
+            if not fully_masked_rows_zero or not np.isnan(p).any():
+                ctx.save_for_backward(p)
+                return p
+            # a row of -inf (an additive mask) or NaN: the general path below says which
+            keep = np.tril(np.ones(scores.shape[-2:], dtype=bool)) if keep is not None else None
         if keep is not None:
             scores = np.where(keep, scores, -np.inf)
         top = scores.max(axis=-1, keepdims=True)
@@ -41,8 +48,32 @@ class AttentionSoftmax(Function):
     @staticmethod
     def backward(ctx, g):
         p, = ctx.saved_tensors
-        inner = (g * p).sum(axis=-1, keepdims=True, dtype=np.float64).astype(p.dtype)
-        return p * (g - inner), None, None
+        g = np.ascontiguousarray(g, dtype=p.dtype)
+        gx = np.empty_like(p)
+        S = p.shape[-1]
+        if p.size:
+            _activation_kernels.softmax_rows_backward(g.reshape(-1), p.reshape(-1),
+                                                      gx.reshape(-1), S, False,
+                                                      threads_for(p.size))
+        return gx, None, None
+
+
+def _row_softmax(scores, causal):
+    """The kernels' max-subtracted softmax (float64 sums) over the last axis; with ``causal``,
+    row r of each (L, S) matrix over its first r + 1 columns."""
+    x = np.ascontiguousarray(scores)
+    out = np.empty_like(x)
+    if x.size == 0:
+        return out
+    L, S = (x.shape[-2] if x.ndim >= 2 else 1), x.shape[-1]
+    threads = threads_for(x.size)
+    if causal:
+        _activation_kernels.causal_softmax_rows_forward(x.reshape(-1), out.reshape(-1), L, S,
+                                                        threads)
+    else:
+        _activation_kernels.softmax_rows_forward(x.reshape(-1), out.reshape(-1), S, False,
+                                                 threads)
+    return out
 
 
 def _bool_array(mask):
