@@ -23,7 +23,7 @@ import cylayers as torch
 from cylayers import nn
 import cylayers.nn.functional as F
 
-from training import ExampleParser, HelpFormatter, distribute, progress
+from training import ExampleParser, HelpFormatter, distribute, plot_panels, progress
 
 BUNDLED_TEXT = pathlib.Path(__file__).resolve().parent / "data" / "founding_texts.txt"
 
@@ -125,26 +125,6 @@ def generate(model, corpus, prompt, length, context, temperature=0.8, top_k=10, 
     return corpus.decode(ids)
 
 
-def plot_curves(history, path, title):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plot written")
-        return
-    epochs = np.arange(1, len(history["train_bpc"]) + 1)
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    ax.plot(epochs, history["train_bpc"], marker="o", label="training")
-    ax.plot(epochs, history["val_bpc"], marker="o", label="validation")
-    ax.set_xlabel("epoch"), ax.set_ylabel("bits per character"), ax.legend()
-    ax.set_title(title)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def make_parser():
     p = ExampleParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--model", choices=["transformer", "lstm"], default="transformer",
@@ -242,7 +222,9 @@ def main(argv=None):
     if rank != 0:
         return history["val_bpc"][-1] if history["val_bpc"] else float("nan")
     if history["val_bpc"]:
-        plot_curves(history, args.plot, f"{args.model} on {pathlib.Path(args.text).name}")
+        plot_panels([("bits per character", {"training": history["train_bpc"],
+                                             "validation": history["val_bpc"]})],
+                    args.plot, f"{args.model} on {pathlib.Path(args.text).name}")
         log(f"checkpoint: {args.checkpoint}  curves: {args.plot}")
     if args.export:
         import cylayers.onnx

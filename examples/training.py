@@ -118,7 +118,8 @@ def progress(iterable, disable=False, total=None, desc=None):
     return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False)
 
 
-def plot_history(history, path, title=""):
+def plot_panels(panels, path, title=""):
+    """One panel per (y label, {curve label: values per epoch}), side by side, as a PNG."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -126,19 +127,25 @@ def plot_history(history, path, title=""):
     except ImportError:
         print("matplotlib not installed: no plot written")
         return
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
-    a.plot(epochs, history["loss"], marker="o")
-    a.set_xlabel("epoch"), a.set_ylabel("training loss")
-    b.plot(epochs, history["train_acc"], marker="o", label="train")
-    b.plot(epochs, history["test_acc"], marker="o", label="test")
-    b.set_xlabel("epoch"), b.set_ylabel("accuracy"), b.legend()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+    for ax, (ylabel, curves) in zip(axes[0], panels):
+        for label, values in curves.items():
+            ax.plot(np.arange(1, len(values) + 1), values, marker="o", label=label)
+        ax.set_xlabel("epoch"), ax.set_ylabel(ylabel)
+        if len(curves) > 1:
+            ax.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_history(history, path, title=""):
+    plot_panels([("training loss", {"train": history["loss"]}),
+                 ("accuracy", {"train": history["train_acc"], "test": history["test_acc"]})],
+                path, title)
 
 
 def fit(model, train, test, args, optimizer=None, scheduler=None, log=print):
