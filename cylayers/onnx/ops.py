@@ -9,10 +9,11 @@ from cylayers._ops import activation, arith, indexing, pointwise, reduce, shape,
 from cylayers._tensor import TracedInt
 import importlib
 
-(attention, conv, embedding, linear, normalization, padding, pooling, dropout_ops,
- rnn) = (importlib.import_module("cylayers.nn.functional." + name)  # modules, not functions
-        for name in ("attention", "conv", "embedding", "linear", "normalization", "padding",
-                     "pooling", "dropout", "rnn"))
+(attention, conv, conv_transpose, embedding, linear, normalization, padding, pooling,
+ dropout_ops, rnn) = (
+    importlib.import_module("cylayers.nn.functional." + name)  # modules, not functions
+    for name in ("attention", "conv", "conv_transpose", "embedding", "linear", "normalization",
+                 "padding", "pooling", "dropout", "rnn"))
 from cylayers.nn.modules import _hooks
 from cylayers.onnx.export import OnnxExportError
 
@@ -495,6 +496,19 @@ def _conv(g, names, args, out, ctx):
     inputs = [names[0], names[1]] + ([names[2]] if bias is not None else [])
     return g.node("Conv", inputs, dilations=list(geom.dilation), group=int(groups),
                   **_window_attrs(geom))
+
+
+@exports(conv_transpose.ConvTransposeFn)
+def _conv_transpose(g, names, args, out, ctx):
+    x, weight, bias, geom, groups = args
+    inputs = [names[0], names[1]] + ([names[2]] if bias is not None else [])
+    # geom describes the convolution this one transposes: its input is our output
+    output_padding = [o - ((i - 1) * s - 2 * p + d * (k - 1) + 1) for o, i, s, p, d, k in zip(
+        out.shape[2:], x.shape[2:], geom.stride, geom.pad_before, geom.dilation, geom.kernel)]
+    return g.node("ConvTranspose", inputs, dilations=list(geom.dilation), group=int(groups),
+                  kernel_shape=list(geom.kernel), strides=list(geom.stride),
+                  pads=list(geom.pad_before) + list(geom.pad_after),
+                  output_padding=output_padding)
 
 
 @exports(pooling.MaxPoolFn)

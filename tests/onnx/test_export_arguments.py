@@ -24,6 +24,7 @@ def _param(*shape, positive=False):
 
 
 W4, B4 = _param(4, 4, 3, 3), _param(4)
+W_T, B_T, W_T1 = _param(4, 3, 3, 3), _param(6), _param(4, 2, 3)
 P4A, P4B, P5, P5_POS, P52, P53 = (_param(4), _param(4), _param(5), _param(5, positive=True),
                                   _param(5, 2), _param(5, 3))
 CASES = {
@@ -37,6 +38,10 @@ CASES = {
     "conv2d stride (2, 3), padding (1, 2)": (
         (4, 9, 8), lambda x: F.conv2d(x, W4, None, stride=(2, 3), padding=(1, 2))),
     "conv3d": ((2, 5, 6, 7), lambda x: F.conv3d(x, _W_C3, stride=(1, 2, 1), padding=1)),
+    "conv_transpose2d stride/padding/output_padding/dilation/groups": (
+        (4, 9, 8), lambda x: F.conv_transpose2d(x, W_T, B_T, stride=(2, 3), padding=(1, 2),
+                                                output_padding=(1, 0), groups=2, dilation=(1, 2))),
+    "conv_transpose1d": ((4, 13), lambda x: F.conv_transpose1d(x, W_T1, stride=2)),
     "Conv2d padding_mode reflect": ((4, 9, 8), lambda x: _CONV_REFLECT(x)),
     "Conv2d padding_mode circular": ((4, 9, 8), lambda x: _CONV_CIRCULAR(x)),
     "Conv1d padding_mode replicate": ((4, 13), lambda x: _CONV_REPLICATE(x)),

@@ -25,7 +25,8 @@ from cylayers.nn.modules.dropout import (AlphaDropout, Dropout, Dropout1d, Dropo
 from cylayers.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, SyncBatchNorm
 from cylayers.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from cylayers.nn.modules.normalization import GroupNorm, LayerNorm
-from cylayers.nn.modules.conv import Conv1d, Conv2d, Conv3d
+from cylayers.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
+                                      ConvTranspose3d)
 from cylayers.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,
                                          AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d,
                                          MaxPool3d)

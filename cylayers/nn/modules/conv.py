@@ -105,3 +105,95 @@ class Conv2d(_ConvNd):
 
 class Conv3d(_ConvNd):
     _nd = 3
+
+
+class _ConvTransposeNd(Module):
+    """Transposed convolution: weight (in_channels, out_channels / groups, *kernel_size),
+    PyTorch's parameters, initialization and output_size argument."""
+    _nd = None
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        super().__init__()
+        nd = self._nd
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for '
+                             f"{type(self).__name__}")
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups != 0:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups != 0:
+            raise ValueError("out_channels must be divisible by groups")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = ntuple(kernel_size, nd, "kernel_size")
+        self.stride = ntuple(stride, nd, "stride")
+        self.padding = ntuple(padding, nd, "padding")
+        self.output_padding = ntuple(output_padding, nd, "output_padding")
+        self.dilation = ntuple(dilation, nd, "dilation")
+        check_window_args(self.kernel_size, self.stride, self.padding, self.dilation)
+        self.groups, self.padding_mode = groups, padding_mode
+        self.transposed = True
+        self.weight = Parameter(_creation.empty(in_channels, out_channels // groups,
+                                                *self.kernel_size, dtype=dtype))
+        if bias:
+            self.bias = Parameter(_creation.empty(out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        reset_linear_like(self.weight, self.bias)
+
+    def _output_padding(self, input, output_size):
+        """PyTorch's: the output_padding that gives ``output_size`` (within one stride)."""
+        if output_size is None:
+            return self.output_padding
+        nd = self._nd
+        output_size = list(output_size)[-nd:]
+        if len(output_size) != nd:
+            raise ValueError(f"ConvTranspose{nd}D: for {input.ndim}D input, output_size must "
+                             f"have {nd} or {nd + 2} elements (got {len(output_size)})")
+        smallest = [(input.shape[input.ndim - nd + d] - 1) * self.stride[d]
+                    - 2 * self.padding[d] + self.dilation[d] * (self.kernel_size[d] - 1) + 1
+                    for d in range(nd)]
+        for d in range(nd):
+            if not smallest[d] <= output_size[d] <= smallest[d] + self.stride[d] - 1:
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes "
+                                 f"range from {smallest} to "
+                                 f"{[m + s - 1 for m, s in zip(smallest, self.stride)]} "
+                                 f"(for an input of {list(input.shape[2:])})")
+        return tuple(o - m for o, m in zip(output_size, smallest))
+
+    def forward(self, input, output_size=None):
+        fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._nd - 1]
+        return fn(input, self.weight, self.bias, self.stride, self.padding,
+                  self._output_padding(input, output_size), self.groups, self.dilation)
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * self._nd:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self._nd:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._nd:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    _nd = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    _nd = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    _nd = 3
