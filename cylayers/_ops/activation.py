@@ -172,6 +172,10 @@ def _softmax_layout(shape, dim):
 
 
 class SoftmaxFn(Function):
+    def name(self):
+        return "LogSoftmaxBackward0" if getattr(self, "log_output", False) else \
+            "SoftmaxBackward0"
+
     @staticmethod
     def forward(ctx, x, dim, log_output):
         xc = float_input(x, "log_softmax" if log_output else "softmax")

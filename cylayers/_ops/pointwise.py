@@ -75,7 +75,7 @@ class Unary(Function):
     """One elementwise function of UNARY, chosen by ``name`` (a plain argument, not a Tensor)."""
 
     def name(self):
-        return self.op_name.capitalize() + "Backward"
+        return self.op_name.capitalize() + "Backward0"
 
     @staticmethod
     def forward(ctx, x, op_name):

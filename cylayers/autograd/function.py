@@ -57,7 +57,16 @@ class Function:
         return cls.forward(cls(), arr, *view_args)
 
     def name(self):
-        return type(self).__name__ + "Backward"
+        """PyTorch's name for this node: ``<Op>Backward0`` for cylayers' own ops (PyTorch's op
+        names where they differ: ReLUFn -> Relu, LinearFn -> Addmm), ``<Class>Backward`` for
+        a user's Function, as PyTorch names custom Functions."""
+        cls = type(self)
+        if not cls.__module__.startswith("cylayers."):
+            return cls.__name__ + "Backward"
+        op = TORCH_OP_NAMES.get(cls.__name__)
+        if op is None:
+            op = cls.__name__[:-2] if cls.__name__.endswith("Fn") else cls.__name__
+        return op + "Backward0"
 
     def _run_backward(self, g):
         """What the engine calls: backward on arrays (the user-facing Function overrides it)."""
@@ -112,7 +121,10 @@ class Function:
                     requires = True
         ctx.needs_input_grad = (tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
                                 if requires else (False,) * len(args))
-        result = cls.forward(ctx, *raw)
+        try:
+            result = cls.forward(ctx, *raw)
+        except ValueError as e:
+            raise broadcast_error(e, raw) from None
         if type(result) is not np.ndarray:  # a numpy scalar from a reduction or scalar math
             result = np.asarray(result)
         if cls.returns_view:
@@ -161,7 +173,10 @@ class Function:
             ctx.next_nodes = _next_nodes(full)
         if tracer.state.active is not None:
             tracer.state.active.before_inplace(target)
-        result = cls.forward(ctx, *raw)
+        try:
+            result = cls.forward(ctx, *raw)
+        except ValueError as e:
+            raise broadcast_error(e, raw, in_place=True) from None
         if result is not target._array:
             raise AssertionError(f"{cls.__name__}.forward ignored ctx.out")
         if tracer.state.active is not None:
@@ -183,6 +198,47 @@ class Function:
         base._requires_grad = True
         target._refresh_view()  # now a view of the base's new history
         return target
+
+
+# cylayers' Function class -> the op PyTorch names the same node after (grad_fn.name()).
+TORCH_OP_NAMES = {
+    "ReLUFn": "Relu", "GELUFn": "Gelu", "SiLUFn": "Silu", "LeakyReLUFn": "LeakyRelu",
+    "ELUFn": "Elu", "PReLUFn": "PreluKernel", "NLLLossFn": "NllLoss",
+    "BCEFn": "BinaryCrossEntropy", "BCEWithLogitsFn": "BinaryCrossEntropyWithLogits",
+    "LinearFn": "Addmm", "MatMul": "Mm", "Reshape": "View", "GetItem": "Slice",
+    "BlockNormFn": "NativeBatchNorm", "LayerNormFn": "NativeLayerNorm",
+    "GroupNormFn": "NativeGroupNorm", "ConvFn": "Convolution", "ConvTransposeFn": "Convolution",
+    "MaxPoolFn": "MaxPool2DWithIndices", "AvgPoolFn": "AvgPool2D",
+    "AdaptiveAvgPoolFn": "AdaptiveAvgPool2D", "DropoutFn": "NativeDropout",
+    "PadFn": "ConstantPadNd", "Extremum": "Maximum", "MaxDim": "Max", "MaxAll": "Max",
+    "AmaxAmin": "Amax", "Triangle": "Tril", "AttentionSoftmax": "Softmax",
+}
+
+
+def broadcast_error(error, arrays, in_place=False):
+    """numpy's broadcasting ValueError as PyTorch's RuntimeError (a script's ``except
+    RuntimeError`` must catch it); any other ValueError as it is."""
+    text = str(error)
+    if "broadcast" not in text:
+        return error
+    shapes = [a.shape for a in arrays if isinstance(a, np.ndarray)]
+    if in_place and len(shapes) >= 1:
+        try:
+            full = np.broadcast_shapes(*shapes)
+        except ValueError:
+            full = None
+        if full is not None and full != shapes[0]:
+            return RuntimeError(f"output with shape {list(shapes[0])} doesn't match the "
+                                f"broadcast shape {list(full)}")
+    if len(shapes) >= 2:
+        a, b = shapes[0], shapes[1]
+        nd = max(len(a), len(b))
+        a, b = (1,) * (nd - len(a)) + a, (1,) * (nd - len(b)) + b
+        for dim, (da, db) in enumerate(zip(a, b)):
+            if da != db and 1 not in (da, db):
+                return RuntimeError(f"The size of tensor a ({da}) must match the size of "
+                                    f"tensor b ({db}) at non-singleton dimension {dim}")
+    return RuntimeError(text)
 
 
 class AccumulateGrad:
@@ -232,6 +288,9 @@ def _next_nodes(args):
 class CopySlices(Function):
     """The base's node after an in-place op on one of its views: the gradient outside the view
     goes to the base's previous history, the part inside to the in-place op."""
+
+    def name(self):
+        return "CopySlices"  # PyTorch's name: no "Backward"
 
     def _view_indices(self):
         """Flat base index of every view element, by replaying the view ops on an index array

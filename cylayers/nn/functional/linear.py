@@ -6,6 +6,9 @@ from cylayers.autograd.function import Function
 
 
 class LinearFn(Function):
+    def name(self):  # PyTorch's node for x @ W^T (+ b)
+        return "AddmmBackward0" if getattr(self, "has_bias", True) else "MmBackward0"
+
     @staticmethod
     def forward(ctx, x, weight, bias):
         if x.ndim == 0:
