@@ -29,7 +29,7 @@ from cylayers._creation import (arange, as_tensor, empty, empty_like, eye, from_
                                 randn, randn_like, randperm, tensor, zeros, zeros_like)
 from cylayers._functions import *  # noqa: F401,F403
 from cylayers._threads import get_num_threads, have_openmp, set_num_threads
-from cylayers.random import Generator, initial_seed, manual_seed, seed
+from cylayers.random import Generator, default_generator, initial_seed, manual_seed, seed
 from cylayers.device import device
 from cylayers.serialization import load, save
 from cylayers import (__config__, autograd, backends, cuda, data,  # noqa: E402

@@ -20,7 +20,8 @@ class _State:
 
 
 def manual_seed(seed):
-    """Seed every random number generator cylayers uses; returns the seed like PyTorch."""
+    """Seed every random number generator cylayers uses; returns ``default_generator``, as
+    PyTorch returns its default Generator."""
     seed = int(seed)
     if not -(2 ** 63) <= seed < 2 ** 64:
         raise ValueError(f"Overflow when unpacking long: seed {seed} does not fit in 64 bits")
@@ -28,12 +29,13 @@ def manual_seed(seed):
     _State.seed = seed
     _State.generator = np.random.Generator(np.random.PCG64(seed))
     _State.kernel_offset = 0
-    return seed
+    return default_generator
 
 
 def seed():
-    """Seed from the operating system's entropy, like torch.seed()."""
-    return manual_seed(int(np.random.SeedSequence().entropy) & ((1 << 63) - 1))
+    """Seed from the operating system's entropy and return the seed, like torch.seed()."""
+    manual_seed(int(np.random.SeedSequence().entropy) & ((1 << 63) - 1))
+    return _State.seed
 
 
 def initial_seed():
@@ -91,6 +93,41 @@ class Generator:
         bit_generator.state = data["numpy"]
         self._seed, self._numpy = data["seed"], np.random.Generator(bit_generator)
         return self
+
+
+class _DefaultGenerator(Generator):
+    """``torch.default_generator``: the global stream that manual_seed seeds, as a Generator
+    (``manual_seed`` returns it; passing it as ``generator=`` draws from the global stream)."""
+
+    def __init__(self):  # no stream of its own: every method reads the global state
+        pass
+
+    @property
+    def _numpy(self):
+        return _State.generator
+
+    @property
+    def _seed(self):
+        return _State.seed
+
+    def manual_seed(self, seed):
+        return manual_seed(seed)
+
+    def seed(self):
+        return seed()
+
+    def get_state(self):
+        from cylayers._tensor import Tensor
+        state = json.dumps(get_rng_state())
+        return Tensor._make(np.frombuffer(state.encode(), dtype=np.uint8).copy())
+
+    def set_state(self, state):
+        raw = state._array if hasattr(state, "_array") else np.asarray(state, dtype=np.uint8)
+        set_rng_state(json.loads(raw.tobytes().decode()))
+        return self
+
+
+default_generator = _DefaultGenerator()
 
 
 def next_kernel_stream(count=1):
