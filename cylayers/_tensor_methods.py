@@ -1,16 +1,19 @@
 """Operators and math methods of Tensor, each a thin call into an op of cylayers._ops
 (activations run on the Cython kernels)."""
 import collections
+import warnings
 
 import numpy as np
 
 from cylayers import _dtype
+from cylayers._stacklevel import user_stacklevel
 from cylayers._tensor import (Tensor, _index_arg, _norm_dim, _shape_arg, _traced_sizes,
                               trace_state, unwrap)
 from cylayers._tensor_types import legacy_to_numpy, legacy_type_name
 from cylayers._ops import (activation, arith, indexing, pointwise, promotion, reduce,
                            scatter as scatter_ops, shape as shape_ops, untaped)
 from cylayers.autograd.api import backward as _run_backward
+from cylayers.autograd.function import broadcast_error
 from cylayers.autograd.grad_mode import enable_grad
 from cylayers.random import get_generator
 from cylayers.utils.hooks import RemovableHandle
@@ -73,8 +76,12 @@ Tensor.__floordiv__ = _floordiv
 def _compare(ufunc):
     def method(self, other):
         other = _other(other)
+        try:
+            result = ufunc(self._array, unwrap(other))
+        except ValueError as e:
+            raise broadcast_error(e, (self._array, unwrap(other))) from None
         return untaped.note(untaped.Elementwise, (self, other, ufunc.__name__),
-                            Tensor._make(ufunc(self._array, unwrap(other))))
+                            Tensor._make(result))
     return method
 
 
@@ -378,16 +385,22 @@ def _mean(self, dim=None, keepdim=False, dtype=None):
     return reduce.Mean.apply(x, dim, keepdim)
 
 
-def _var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+def _var(self, dim=None, unbiased=None, keepdim=False, correction=None, _name="var"):
     if isinstance(dim, bool):  # var(unbiased) positional form
         dim, unbiased = None, dim
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
-    return reduce.Var.apply(self, dim, correction, keepdim)
+    out = reduce.Var.apply(self, dim, correction, keepdim)
+    if out._array.size and self._array.size // out._array.size - correction <= 0:
+        warnings.warn(f"{_name}(): degrees of freedom is <= 0. Correction should be strictly "
+                      "less than the reduction factor (input numel divided by output numel).",
+                      UserWarning, stacklevel=user_stacklevel())
+    return out
+
 
 
 def _std(self, dim=None, unbiased=None, keepdim=False, correction=None):
-    return _var(self, dim, unbiased, keepdim, correction).sqrt()
+    return _var(self, dim, unbiased, keepdim, correction, _name="std").sqrt()
 
 
 def _max_or_min(use_min):

@@ -1,4 +1,6 @@
 """Reductions: sum, mean, var, max/min (with and without dim)."""
+import warnings
+
 import numpy as np
 
 from cylayers.autograd.function import Function
@@ -71,7 +73,9 @@ class Var(Function):
             count *= a.shape[d]
         ctx.denom = max(count - correction, 0)
         ctx.save_for_backward(a)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            # too few elements: NaN, and the caller warns in PyTorch's words, not numpy's
+            warnings.simplefilter("ignore", RuntimeWarning)
             return np.asarray(np.var(a, axis=dims, ddof=correction, keepdims=keepdim),
                               dtype=a.dtype)
 

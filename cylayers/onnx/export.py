@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from cylayers._stacklevel import user_stacklevel
 from cylayers._tensor import Tensor, TracedInt
 from cylayers.autograd import tracer as _tracer_slot
 from cylayers.autograd.grad_mode import no_grad
@@ -59,7 +60,6 @@ class _Trace:
             self.snapshots[id(root)] = (root, root._array.copy())
 
     def leaves_graph(self, tensor, how):
-        from cylayers.onnx.replay import user_stacklevel
         if id(tensor) in self.traced:
             warnings.warn(f"cylayers.onnx.export: {how} on a traced value (in {self.where()}) "
                           "turns it into a Python value; the exported graph holds it as a "

@@ -5,12 +5,11 @@ the tensor it views: the replay then writes the view's new value back into its b
 at the view's positions), and refuses to read any other view named before the write, since
 its ONNX value no longer holds what the tensor holds."""
 import collections
-import os
-import sys
 import warnings
 
 import numpy as np
 
+from cylayers._stacklevel import user_stacklevel
 from cylayers._tensor import Tensor
 from cylayers.onnx.export import OnnxExportError, TracerWarning
 from cylayers.onnx import ops
@@ -151,12 +150,3 @@ class Replay:
                 "Take sizes that should follow the input from the tensor (x.size(0), "
                 "x.shape[0]) or write -1", TracerWarning, stacklevel=user_stacklevel())
 
-
-def user_stacklevel():
-    """The stacklevel of warnings.warn, called by the caller of this function, that points at
-    the first frame outside cylayers: the user's export() call or forward line."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(2), 2
-    while frame is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level

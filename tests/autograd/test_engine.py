@@ -231,3 +231,59 @@ def test_a_fresh_gradient_is_adopted_by_its_leaf_not_copied(monkeypatch):
     (x * w).sum().backward()  # x.grad exists now: added in place; w's is adopted
     assert flags[1:] == [True, True]
     np.testing.assert_allclose(w.grad.numpy(), x.detach().numpy())
+
+
+GRAD_FN_CASES = {
+    "add": lambda L, F, x: x + 1, "mul": lambda L, F, x: x * x, "sum": lambda L, F, x: x.sum(),
+    "mean": lambda L, F, x: x.mean(), "exp": lambda L, F, x: x.exp(),
+    "relu": lambda L, F, x: F.relu(x), "sigmoid": lambda L, F, x: L.sigmoid(x),
+    "tanh": lambda L, F, x: x.tanh(), "view": lambda L, F, x: x.view(12),
+    "permute": lambda L, F, x: x.permute(1, 0), "slice": lambda L, F, x: x[1:],
+    "mm": lambda L, F, x: x @ x.T, "softmax": lambda L, F, x: F.softmax(x, 1),
+    "log_softmax": lambda L, F, x: F.log_softmax(x, 1), "gelu": lambda L, F, x: F.gelu(x),
+    "nll_loss": lambda L, F, x: F.nll_loss(x, L.tensor([0, 1, 2])),
+    "cross_entropy": lambda L, F, x: F.cross_entropy(x, L.tensor([0, 1, 2])),
+    "linear": lambda L, F, x: F.linear(x, x, x[:, 0]),
+    "linear no bias": lambda L, F, x: F.linear(x, x),
+    "pow": lambda L, F, x: x ** 2, "neg": lambda L, F, x: -x, "div": lambda L, F, x: x / 2,
+    "clone": lambda L, F, x: x.clone(), "cat": lambda L, F, x: L.cat([x, x]),
+}
+
+
+@pytest.mark.parametrize("case", GRAD_FN_CASES)
+def test_grad_fn_names_are_pytorchs(case):
+    import torch
+    fn = GRAD_FN_CASES[case]
+    ours = fn(cylayers, cylayers.nn.functional, cylayers.randn(3, 4, requires_grad=True))
+    theirs = fn(torch, torch.nn.functional, torch.randn(3, 4, requires_grad=True))
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
+    assert repr(ours.grad_fn).startswith(f"<{theirs.grad_fn.name()} object at ")
+
+
+def test_broadcast_mismatch_is_pytorchs_runtime_error():
+    import torch
+    for a, b in [((3,), (4,)), ((5, 2, 3), (4, 3)), ((2, 3), (2, 4))]:
+        with pytest.raises(RuntimeError) as ours:
+            cylayers.ones(*a) + cylayers.ones(*b)
+        with pytest.raises(RuntimeError) as theirs:
+            torch.ones(*a) + torch.ones(*b)
+        assert str(ours.value) == str(theirs.value)
+    with pytest.raises(RuntimeError, match=r"output with shape \[3\] doesn't match the "
+                                           r"broadcast shape \[2, 3\]"):
+        cylayers.ones(3).add_(cylayers.ones(2, 3))
+    with pytest.raises(RuntimeError, match="must match the size of tensor b"):
+        cylayers.ones(3) < cylayers.ones(4)
+
+
+def test_manual_seed_returns_the_default_generator():
+    g = cylayers.manual_seed(11)
+    assert g is cylayers.default_generator and isinstance(g, cylayers.Generator)
+    assert g.initial_seed() == 11 == cylayers.initial_seed()
+    first = cylayers.randn(3, generator=g).tolist()
+    cylayers.manual_seed(11)
+    assert cylayers.randn(3).tolist() == first
+    state = g.get_state()
+    a = cylayers.rand(2).tolist()
+    g.set_state(state)
+    assert cylayers.rand(2).tolist() == a
+    assert isinstance(cylayers.seed(), int)

@@ -214,3 +214,18 @@ def test_prod_of_a_zero_dim_tensor():
     xo.prod().backward()
     xt.prod().backward()
     _same(xo.grad, xt.grad)
+
+
+def test_std_and_var_of_too_few_elements_warn_in_pytorchs_words_only():
+    import warnings
+    for name, call in (("std", lambda: cylayers.tensor([1.0]).std()),
+                       ("var", lambda: cylayers.tensor([[1.0, 2.0]]).var(0))):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = call()
+        assert np.isnan(out.numpy()).all()
+        messages = [(w.category, str(w.message)) for w in caught]
+        assert messages == [(UserWarning, f"{name}(): degrees of freedom is <= 0. Correction "
+                             "should be strictly less than the reduction factor (input numel "
+                             "divided by output numel).")], messages
+        assert caught[0].filename == __file__  # points at the caller, not into cylayers
