@@ -23,7 +23,8 @@ import cylayers as torch
 from cylayers import nn
 import cylayers.nn.functional as F
 
-from training import ExampleParser, HelpFormatter, distribute, plot_panels, progress
+from training import (ExampleParser, HelpFormatter, distribute, plot_panels, positive_int,
+                      progress)
 
 BUNDLED_TEXT = pathlib.Path(__file__).resolve().parent / "data" / "founding_texts.txt"
 
@@ -131,14 +132,14 @@ def make_parser():
                    help="a causal Transformer or an LSTM")
     p.add_argument("--text", default=str(BUNDLED_TEXT),
                    help="a UTF-8 text file to learn (default: the bundled public-domain text)")
-    p.add_argument("--epochs", type=int, default=6, help="epochs of --steps-per-epoch steps")
-    p.add_argument("--steps-per-epoch", type=int, default=50, help="optimizer steps per epoch")
-    p.add_argument("--batch-size", type=int, default=32, help="windows per step")
-    p.add_argument("--context", type=int, default=128, help="characters per window")
+    p.add_argument("--epochs", type=positive_int, default=6, help="epochs of --steps-per-epoch steps")
+    p.add_argument("--steps-per-epoch", type=positive_int, default=50, help="optimizer steps per epoch")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="windows per step")
+    p.add_argument("--context", type=positive_int, default=128, help="characters per window")
     p.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate")
     p.add_argument("--dropout", type=float, default=0.1, help="dropout in the model")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, windows and sampling")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="threads for kernels and matrix products (default: OMP_NUM_THREADS, "
                         "else all cores, shared out between the MPI ranks on this node)")
     p.add_argument("--checkpoint", default="runs/char_lm.cyl", help="saved after every epoch")
@@ -153,7 +154,7 @@ def make_parser():
     p.add_argument("--prompt", default="We hold these", help="start of the generated sample")
     p.add_argument("--sample-length", type=int, default=300, help="characters to generate")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
-    p.add_argument("--top-k", type=int, default=10, help="sample among the k likeliest")
+    p.add_argument("--top-k", type=positive_int, default=10, help="sample among the k likeliest")
     return p
 
 
@@ -184,6 +185,25 @@ def main(argv=None):
         history, start = state["history"], state["epoch"]
         torch.random.set_rng_state(state["rng"])
         log(f"resumed from {args.checkpoint} at epoch {start}")
+    try:
+        train(args, corpus, model, trained, optimizer, history, start, rank, world, log)
+    except KeyboardInterrupt:  # Ctrl-C: what is saved, and how to go on
+        done = len(history["val_bpc"])
+        log(f"\ninterrupted during epoch {done + 1}; " + (
+            f"{args.checkpoint} holds epoch {done}: run the same command with --resume to "
+            "continue from there" if done else "nothing was saved"))
+        raise SystemExit(130) from None  # the shell's status for Ctrl-C
+    if args.distributed:
+        torch.distributed.destroy_process_group()
+    if rank != 0:
+        return history["val_bpc"][-1] if history["val_bpc"] else float("nan")
+    finish(args, corpus, model, history, vocab, log)
+    return history["val_bpc"][-1] if history["val_bpc"] else float("nan")
+
+
+def train(args, corpus, model, trained, optimizer, history, start, rank, world, log):
+    """The epochs from ``start``: steps, validation, a checkpoint after each (rank 0)."""
+    vocab = len(corpus.chars)
     for epoch in range(start, args.epochs):
         # each rank its own windows; an epoch draws the same ones when resumed
         rng = np.random.default_rng([args.seed, rank, epoch])
@@ -217,10 +237,10 @@ def main(argv=None):
                        args.checkpoint)
         if world > 1:
             torch.distributed.barrier()  # the checkpoint is complete before any rank reads it
-    if args.distributed:
-        torch.distributed.destroy_process_group()
-    if rank != 0:
-        return history["val_bpc"][-1] if history["val_bpc"] else float("nan")
+
+
+def finish(args, corpus, model, history, vocab, log):
+    """Rank 0's end of a run: the curves, the export, a sample and the validation loss."""
     if history["val_bpc"]:
         plot_panels([("bits per character", {"training": history["train_bpc"],
                                              "validation": history["val_bpc"]})],
@@ -241,7 +261,6 @@ def main(argv=None):
         validation_bits_per_char(model, corpus.val, args.context, vocab)
     print(f"\n--- sample ---\n{sample}\n--------------\nvalidation loss: {val:.3f} bits per "
           "character")
-    return val
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ stay near chance on this model; PyTorch's do the same.
 
     python examples/compare_normalizations.py --steps 400
 """
-import argparse
 import os
 import sys
 
@@ -21,7 +20,8 @@ import cylayers as torch
 from cylayers import nn
 from cylayers.data import DataLoader
 
-from training import ExampleParser, HelpFormatter, evaluate, load_data, progress
+from training import (ExampleParser, HelpFormatter, evaluate, load_data, positive_int,
+                      progress)
 
 NORMS = {
     "batch_norm": lambda c, hw: nn.BatchNorm2d(c),
@@ -110,13 +110,14 @@ def main(argv=None):
                         "mnist/fashion-mnist: IDX files in --data")
     p.add_argument("--data", default="data", help="folder with the (Fashion)MNIST IDX files")
     p.add_argument("--download", action="store_true", help="fetch (Fashion)MNIST if missing")
-    p.add_argument("--steps", type=int, default=400, help="optimizer steps per run")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[2, 8, 64],
+    p.add_argument("--steps", type=positive_int, default=400, help="optimizer steps per run")
+    p.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[2, 8, 64],
                    help="the batch sizes to compare")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling")
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads for kernels and matrix products (default: all cores)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="threads for kernels and matrix products (default: OMP_NUM_THREADS, "
+                        "else all cores)")
     p.add_argument("--plot", default="runs/compare_normalizations.png",
                    help="accuracy and statistics plots (PNG)")
     p.add_argument("--checkpoint", default="runs/compare_normalizations.cyl",

@@ -13,7 +13,25 @@ from cylayers.data import DataLoader, DistributedSampler
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter,
                     argparse.ArgumentDefaultsHelpFormatter):
-    """--help keeps the description's lines as written and shows every option's default."""
+    """--help keeps the description's lines as written and shows every option's default, once:
+    not where the help already says it, nor a default of None or False (a flag)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
+def positive_int(text):
+    """argparse type: an integer of at least 1 (0 epochs or 0 threads is a mistake)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 # The world size MPI launchers put in each rank's environment: MPICH's Hydra, Open MPI, MVAPICH.
@@ -49,12 +67,12 @@ def make_parser(description, epochs, batch_size, lr, name):
                         "mnist/fashion-mnist: IDX files in --data")
     p.add_argument("--data", default="data", help="folder with the (Fashion)MNIST IDX files")
     p.add_argument("--download", action="store_true", help="fetch (Fashion)MNIST if missing")
-    p.add_argument("--epochs", type=int, default=epochs, help="passes over the training set")
-    p.add_argument("--batch-size", type=int, default=batch_size, help="samples per step")
+    p.add_argument("--epochs", type=positive_int, default=epochs, help="passes over the training set")
+    p.add_argument("--batch-size", type=positive_int, default=batch_size, help="samples per step")
     p.add_argument("--lr", type=float, default=lr, help="learning rate")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for the weights, the data split and the shuffling")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="threads for kernels and matrix products (default: OMP_NUM_THREADS, "
                         "else all cores, shared out between the MPI ranks on this node)")
     p.add_argument("--checkpoint", default=f"runs/{name}.cyl", help="saved after every epoch")
@@ -93,6 +111,8 @@ def load_data(args, flatten):
     except FileNotFoundError as e:  # the script's words, not the library's (download=True)
         raise SystemExit(f"{str(e).split(';')[0]}: pass --download to fetch them, or --data "
                          "DIR with the IDX files") from None
+    except (RuntimeError, OSError) as e:  # --download without a network: one line
+        raise SystemExit(f"{args.dataset}: {e}") from None
     if flatten:
         for ds in (train, test):
             ds.arrays[0] = ds.arrays[0].reshape(len(ds), -1)
@@ -229,7 +249,7 @@ def fit(model, train, test, args, optimizer=None, scheduler=None, log=print):
                 "run the same command with --resume to continue from there")
         else:
             log("\ninterrupted during the first epoch: nothing was saved")
-        return (history["test_acc"][-1] if history["test_acc"] else 0.0), history
+        raise SystemExit(130) from None  # the shell's status for Ctrl-C
     final = evaluate(model, test)
     if rank == 0:
         plot_history(history, args.plot, f"{type(core).__name__} on {args.dataset}: test "

@@ -99,7 +99,9 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_says_how_to_resume(examples, tmp_p
         return real_step(self, *a, **k)
 
     monkeypatch.setattr(cylayers.optim.Adam, "step", step_then_interrupt)
-    mod.main(_args(tmp_path, "snn", "--epochs", "3"))
+    with pytest.raises(SystemExit) as exit_:
+        mod.main(_args(tmp_path, "snn", "--epochs", "3"))
+    assert exit_.value.code == 130  # the shell's status for Ctrl-C
     out = capsys.readouterr().out
     assert "interrupted during epoch 2" in out and "--resume" in out
     assert cylayers.load(tmp_path / "snn.cyl")["epoch"] == 1
@@ -113,3 +115,17 @@ def test_training_prints_where_results_went_and_missing_mnist_says_download(
     assert f"checkpoint: {tmp_path / 'cnn.cyl'}" in out and "curves:" in out
     with pytest.raises(SystemExit, match="pass --download"):
         mod.main(_args(tmp_path, "m", "--dataset", "mnist", "--data", str(tmp_path)))
+
+
+def test_help_shows_each_default_once_and_counts_must_be_positive(examples, capsys):
+    mod = examples["self_normalizing_net"]
+    with pytest.raises(SystemExit):
+        mod.main(["--help"])
+    text = capsys.readouterr().out
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert text.count("default: 30") == 1  # --epochs
+    for option in ("--epochs", "--threads", "--batch-size"):
+        with pytest.raises(SystemExit) as exit_:
+            mod.main([option, "0"])
+        assert exit_.value.code == 2
+        assert "expected a positive integer, got 0" in capsys.readouterr().err
