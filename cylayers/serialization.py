@@ -113,7 +113,11 @@ def save(obj, f):
         mode = stat.S_IMODE(os.stat(path).st_mode)  # an existing file keeps its permissions
     except FileNotFoundError:
         mode = 0o666 & ~_current_umask()  # a new one gets what open() would give it
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".cyl", dir=os.path.dirname(path))
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):  # PyTorch's words, and the user's path, not a temp file's
+        raise RuntimeError(f"Parent directory {os.path.dirname(os.fspath(f)) or folder} does "
+                           "not exist.")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".cyl", dir=folder)
     try:
         with os.fdopen(fd, "wb") as out:
             _write_archive(out, arrays)
@@ -247,6 +251,13 @@ def _decode(node, archive, tensors, depth=0):
     raise archive.error(f"unknown entry kind {kind!r} in the manifest")
 
 
+_FROM_PYTORCH = ("To use PyTorch weights, load them where PyTorch is installed and hand over "
+                 "the arrays: model.load_state_dict({k: v.numpy() for k, v in "
+                 "torch.load(path).items()}), or numpy.savez('weights.npz', **{k: v.numpy() "
+                 "for k, v in torch.load(path).items()}) there and "
+                 "model.load_state_dict(dict(numpy.load('weights.npz'))) here")
+
+
 def load(f, weights_only=True, map_location=None):
     """Load what :func:`save` wrote (``weights_only`` and ``map_location`` are accepted for
     PyTorch compatibility: nothing else can be loaded, and everything lives on the CPU).
@@ -255,15 +266,24 @@ def load(f, weights_only=True, map_location=None):
     source = f if hasattr(f, "read") else open(name, "rb")
     try:
         start = source.tell()
-        is_zip = source.read(4).startswith(b"PK")
+        head = source.read(4)
         source.seek(start)
-        if not is_zip:
+        if head[:1] == b"\x80":  # a pickle: PyTorch's legacy format, or pickle.dump's
+            raise CheckpointError(f"{name!s} is a pickled file (an old PyTorch checkpoint?), "
+                                  "not a cylayers checkpoint: cylayers never unpickles. "
+                                  + _FROM_PYTORCH)
+        if not head.startswith(b"PK"):
             raise CheckpointError(f"{name!s} is not a cylayers checkpoint (not a zip/npz "
                                   "archive; pickled files are never loaded)")
         try:
             with zipfile.ZipFile(source) as zf:
                 archive = _Archive(zf, name)
-                if _MANIFEST + ".npy" not in zf.namelist():
+                names = zf.namelist()
+                if _MANIFEST + ".npy" not in names:
+                    if any(n.endswith("data.pkl") for n in names):
+                        raise CheckpointError(f"{name!s} is a PyTorch checkpoint "
+                                              "(torch.save), not a cylayers one: cylayers "
+                                              "never unpickles. " + _FROM_PYTORCH)
                     raise CheckpointError(f"{name!s} is an npz archive but not a cylayers "
                                           "checkpoint (no manifest)")
                 raw = archive.array(_MANIFEST)

@@ -305,3 +305,24 @@ def test_load_from_a_file_object_and_big_endian_members(tmp_path):
         t = cylayers.load(fh)
     assert t.dtype == cylayers.float32 and t.tolist() == [0.0, 1.0, 2.0, 3.0]
     assert (t * 2).tolist() == [0.0, 2.0, 4.0, 6.0]
+
+
+def test_a_pytorch_checkpoint_is_named_and_the_way_to_its_weights_shown(tmp_path):
+    import torch
+    zipped, legacy = tmp_path / "m.pt", tmp_path / "legacy.pt"
+    torch.save({"w": torch.ones(2)}, zipped)
+    torch.save({"w": torch.ones(2)}, legacy, _use_new_zipfile_serialization=False)
+    for path, what in ((zipped, "is a PyTorch checkpoint"), (legacy, "is a pickled file")):
+        with pytest.raises(cylayers.serialization.CheckpointError) as e:
+            cylayers.load(path)
+        assert what in str(e.value) and "never unpickles" in str(e.value)
+        assert "load_state_dict({k: v.numpy() for k, v in torch.load(path).items()})" \
+            in str(e.value)
+
+
+def test_saving_into_a_missing_folder_names_the_folder_as_pytorch_does(tmp_path):
+    missing = tmp_path / "nowhere" / "model.cyl"
+    with pytest.raises(RuntimeError, match=f"Parent directory {tmp_path / 'nowhere'} does not "
+                                           "exist."):
+        cylayers.save({"a": cylayers.ones(1)}, missing)
+    assert not (tmp_path / "nowhere").exists()
