@@ -61,3 +61,10 @@ def test_epoch_peaks_are_measured_in_fresh_processes(monkeypatch):
     assert peaks == {"cylayers": 123, "torch": 123}
     assert [w.lib for w in made] == ["cylayers", "torch"]
     assert all(w.asked == ["build", "peak"] and w.closed for w in made)
+
+
+def test_times_print_with_a_few_significant_digits_and_the_threads_row_follows_epoch():
+    from cylayers.bench.__main__ import THREADS_CASE, milliseconds
+    assert [milliseconds(v) for v in (1234.5678, 45.678, 3.14159, 0.12345, 0.001234)] == \
+        ["1235", "45.7", "3.14", "0.123", "0.0012"]
+    assert "epoch" in THREADS_CASE  # --filter epoch keeps the 1-vs-N threads row

@@ -114,8 +114,8 @@ def run(filter_text="", threads=None, repeats=7, quick=False,
         if threads > 1:
             threads_rows = [c.name for c in CASES if c.group == "sweep" and (
                 not filter_text or filter_text.lower() in (c.name + " sweep").lower())]
-            if not filter_text or "thread" in filter_text.lower():
-                threads_rows.insert(0, THREADS_CASE)
+            if not filter_text or filter_text.lower() in (THREADS_CASE + " threads").lower():
+                threads_rows.insert(0, THREADS_CASE)  # with --filter epoch too
             for name in threads_rows:
                 rows.append(_threads_row(name, threads, repeats, target, dtype))
     finally:
@@ -179,6 +179,17 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+def milliseconds(ms):
+    """A time in ms with three or four significant digits (not four decimals at every size)."""
+    if ms >= 100:
+        return f"{ms:.0f}"
+    if ms >= 10:
+        return f"{ms:.1f}"
+    if ms >= 1:
+        return f"{ms:.2f}"
+    return f"{ms:.3f}" if ms >= 0.01 else f"{ms:.2g}"
+
+
 def format_table(rows, threads, bandwidth=None, level=None):
     lines = [f"threads={threads} (every library, each in its own process), cylayers "
              f"{cylayers.__version__}, kernel level {level or cylayers._kernels.LEVEL}, "
@@ -197,14 +208,14 @@ def format_table(rows, threads, bandwidth=None, level=None):
     for r in rows:
         scale = 1e3 / r["ops"]
         c, t, n, j = r.get("t_cylayers"), r.get("t_torch"), r.get("t_numpy"), r.get("t_jax")
-        fmt = lambda v: f"{v * scale:.4f}" if v is not None else "-"  # noqa: E731
+        fmt = lambda v: milliseconds(v * scale) if v is not None else "-"  # noqa: E731
         ratio = f"{c / t:.2f}x" if t and c else "-"
         note = "per op" if r["ops"] > 1 else ""
         if r["bytes"] and c and r["mode"] == "fwd+bwd" and bandwidth:
             note = f"{r['bytes'] / c / 1e9:.1f} GB/s ({100 * r['bytes'] / c / bandwidth:.0f}%)"
         if r.get("t_one_thread") and c:
-            note = (f"1 thread {r['t_one_thread'] * 1e3:.4f} ms: {threads} threads are "
-                    f"{r['t_one_thread'] / c:.2f}x faster")
+            note = (f"1 thread {milliseconds(r['t_one_thread'] * 1e3)} ms: {threads} threads "
+                    f"are {r['t_one_thread'] / c:.2f}x faster")
         sv = r.get("saved") or {}
         saved = (f"{sv['cylayers']:.2f} / {sv['torch']:.2f}" if "torch" in sv
                  else f"{sv['cylayers']:.2f}" if "cylayers" in sv else "")
@@ -223,17 +234,22 @@ def plot(rows, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    labels = [f"{r['case']} [{r['mode']}]" for r in rows if r.get("t_torch")]
+    def label(r):
+        name = r["case"] if len(r["case"]) <= 60 else r["case"][:57] + "..."
+        return f"{name} [{r['mode']}]"
+    labels = [label(r) for r in rows if r.get("t_torch")]
     ratios = [r["t_cylayers"] / r["t_torch"] for r in rows if r.get("t_torch")]
     if not ratios:
         return False
-    fig, ax = plt.subplots(figsize=(9, 0.35 * len(ratios) + 1.2))
+    # room for the labels on the left and the bars beside them; bbox_inches="tight" below
+    # keeps the axis label whole
+    fig, ax = plt.subplots(figsize=(13, 0.32 * len(ratios) + 1.4))
     ax.barh(labels, ratios, color=["tab:green" if x <= 1 else "tab:red" for x in ratios])
     ax.axvline(1.0, color="black", lw=1)
     ax.set_xlabel("time ratio cylayers / PyTorch (lower is better)")
     ax.invert_yaxis()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return True
 
