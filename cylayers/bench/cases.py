@@ -1,4 +1,5 @@
-"""The benchmark cases. Shapes come from the seed document and the issues."""
+"""The benchmark cases: single layers at the layer tutorial's shapes (its (20, 64, 32, 32) image
+batch), whole training epochs and steps of the example models, size sweeps."""
 import numpy as np
 
 from cylayers.bench.registry import register
@@ -163,7 +164,7 @@ def _numpy_softmax_fb(x, g):
     return y, y * (g - (g * y).sum(axis=1, keepdims=True))
 
 
-SEED_IMAGE = (20, 64, 32, 32)
+TUTORIAL_IMAGES = (20, 64, 32, 32)
 F32 = 4
 
 # ---------------------------------------------------------------- foundation
@@ -196,39 +197,39 @@ def _chain(lib_name, dtype):
     return {"fwd": fwd, "fwd+bwd": fwd_bwd}
 
 
-# ---------------------------------------------------------------- activations (issue 4)
-_ACT_BYTES = 4 * int(np.prod(SEED_IMAGE)) * F32  # read x, write y; read g, y, write gx (approx)
+# ---------------------------------------------------------------- activations
+_ACT_BYTES = 4 * int(np.prod(TUTORIAL_IMAGES)) * F32  # read x, write y; read g, y, write gx (approx)
 register("ReLU on (20,64,32,32)", "activation", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.ReLU(), SEED_IMAGE, _numpy_relu, _numpy_relu_fb,
+    _module_case(lambda L: L.nn.ReLU(), TUTORIAL_IMAGES, _numpy_relu, _numpy_relu_fb,
                  jax_fn=lambda jnp, x: jnp.maximum(x, 0)))
 register("Sigmoid on (20,64,32,32)", "activation", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.Sigmoid(), SEED_IMAGE, lambda x: 1 / (1 + np.exp(-x)),
+    _module_case(lambda L: L.nn.Sigmoid(), TUTORIAL_IMAGES, lambda x: 1 / (1 + np.exp(-x)),
                  _numpy_sigmoid_fb, jax_fn=lambda jnp, x: 1 / (1 + jnp.exp(-x))))
 register("Tanh on (20,64,32,32)", "activation", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.Tanh(), SEED_IMAGE, np.tanh, _numpy_tanh_fb,
+    _module_case(lambda L: L.nn.Tanh(), TUTORIAL_IMAGES, np.tanh, _numpy_tanh_fb,
                  jax_fn=lambda jnp, x: jnp.tanh(x)))
 register("SELU on (20,64,32,32)", "activation", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.SELU(), SEED_IMAGE, jax_fn=_jax_selu))
+    _module_case(lambda L: L.nn.SELU(), TUTORIAL_IMAGES, jax_fn=_jax_selu))
 register("PReLU(64) on (20,64,32,32)", "activation", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.PReLU(64), SEED_IMAGE, jax_fn=_jax_prelu))
+    _module_case(lambda L: L.nn.PReLU(64), TUTORIAL_IMAGES, jax_fn=_jax_prelu))
 register("Softmax(dim=1) on (4096,1000)", "activation")(
     _module_case(lambda L: L.nn.Softmax(dim=1), (4096, 1000), _numpy_softmax,
                  _numpy_softmax_fb))
 register("LogSoftmax(dim=1) on (4096,1000)", "activation")(
     _module_case(lambda L: L.nn.LogSoftmax(dim=1), (4096, 1000)))
 
-# ---------------------------------------------------------------- dropout family (issue 4)
+# ---------------------------------------------------------------- dropout family
 register("Dropout(0.5) on (20,64,32,32)", "dropout", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.Dropout(0.5), SEED_IMAGE, jax_fn=_jax_dropout(0.5)))
+    _module_case(lambda L: L.nn.Dropout(0.5), TUTORIAL_IMAGES, jax_fn=_jax_dropout(0.5)))
 register("Dropout2d(0.2) on (20,64,32,32)", "dropout", _ACT_BYTES)(
-    _module_case(lambda L: L.nn.Dropout2d(0.2), SEED_IMAGE))
+    _module_case(lambda L: L.nn.Dropout2d(0.2), TUTORIAL_IMAGES))
 register("Dropout3d(0.3) on (8,16,16,32,32)", "dropout")(
     _module_case(lambda L: L.nn.Dropout3d(0.3), (8, 16, 16, 32, 32)))
 register("AlphaDropout(0.2) on (256,512)", "dropout")(
     _module_case(lambda L: L.nn.AlphaDropout(0.2), (256, 512),
                  jax_fn=_jax_dropout(0.2, alpha=True)))
 
-# ---------------------------------------------------------------- normalization (issue 3)
+# ---------------------------------------------------------------- normalization
 def _norm_bytes(shape):
     # forward: read x twice (stats, normalize), write y; backward: read g and x twice, write dx
     return 8 * int(np.prod(shape)) * F32
@@ -250,18 +251,18 @@ def _numpy_bn_fwd_bwd(x, g):
     return xhat, gx
 
 
-register("BatchNorm2d(64) on (20,64,32,32)", "normalization", _norm_bytes(SEED_IMAGE))(
-    _module_case(lambda L: L.nn.BatchNorm2d(64), SEED_IMAGE, _numpy_bn_fwd, _numpy_bn_fwd_bwd))
+register("BatchNorm2d(64) on (20,64,32,32)", "normalization", _norm_bytes(TUTORIAL_IMAGES))(
+    _module_case(lambda L: L.nn.BatchNorm2d(64), TUTORIAL_IMAGES, _numpy_bn_fwd, _numpy_bn_fwd_bwd))
 register("BatchNorm2d(64) on (64,64,56,56)", "normalization", _norm_bytes((64, 64, 56, 56)))(
     _module_case(lambda L: L.nn.BatchNorm2d(64), (64, 64, 56, 56)))
 register("LayerNorm([64,32]) on (20,64,32)", "normalization", _norm_bytes((20, 64, 32)))(
     _module_case(lambda L: L.nn.LayerNorm([64, 32]), (20, 64, 32)))
-register("LayerNorm([64,32,32]) on (20,64,32,32)", "normalization", _norm_bytes(SEED_IMAGE))(
-    _module_case(lambda L: L.nn.LayerNorm([64, 32, 32]), SEED_IMAGE))
-register("InstanceNorm2d(64, affine) on (20,64,32,32)", "normalization", _norm_bytes(SEED_IMAGE))(
-    _module_case(lambda L: L.nn.InstanceNorm2d(64, affine=True), SEED_IMAGE))
-register("GroupNorm(8,64) on (20,64,32,32)", "normalization", _norm_bytes(SEED_IMAGE))(
-    _module_case(lambda L: L.nn.GroupNorm(8, 64), SEED_IMAGE))
+register("LayerNorm([64,32,32]) on (20,64,32,32)", "normalization", _norm_bytes(TUTORIAL_IMAGES))(
+    _module_case(lambda L: L.nn.LayerNorm([64, 32, 32]), TUTORIAL_IMAGES))
+register("InstanceNorm2d(64, affine) on (20,64,32,32)", "normalization", _norm_bytes(TUTORIAL_IMAGES))(
+    _module_case(lambda L: L.nn.InstanceNorm2d(64, affine=True), TUTORIAL_IMAGES))
+register("GroupNorm(8,64) on (20,64,32,32)", "normalization", _norm_bytes(TUTORIAL_IMAGES))(
+    _module_case(lambda L: L.nn.GroupNorm(8, 64), TUTORIAL_IMAGES))
 
 # ---------------------------------------------------------------- convolution and whole epochs
 register("Conv2d(3,64,3) on (20,3,32,32)", "conv")(
@@ -273,7 +274,7 @@ register("Conv3d(1,16,3) [Conv3DNet] on (8,1,16,16,16)", "conv")(
 register("Conv2d(16,32,3,p=1) [digits CNN] on (64,16,8,8)", "conv")(
     _module_case(lambda L: L.nn.Conv2d(16, 32, 3, padding=1), (64, 16, 8, 8)))
 register("MaxPool2d(2) on (20,64,32,32)", "conv")(
-    _module_case(lambda L: L.nn.MaxPool2d(2), SEED_IMAGE))
+    _module_case(lambda L: L.nn.MaxPool2d(2), TUTORIAL_IMAGES))
 
 
 def _digits_epoch(make_model, flatten, batch_size=64):

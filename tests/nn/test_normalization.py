@@ -379,8 +379,9 @@ def test_property_norms_match_numpy(data, dtype, kind):
     np.testing.assert_allclose(out, ref, **tol)
 
 
-def test_seed_normalization_samples_match_pytorch():
-    """The seed's LayerNorm / InstanceNorm2d / GroupNorm snippets and NormalizationExample."""
+def test_tutorial_normalization_samples_match_pytorch():
+    """The layer tutorial's LayerNorm / InstanceNorm2d / GroupNorm snippets and
+    NormalizationExample."""
     code = '''
 class NormalizationExample(nn.Module):
     def __init__(self, channels):

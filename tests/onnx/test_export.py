@@ -114,16 +114,16 @@ def test_every_layer_exports_and_runs_in_onnx_runtime(make, shape):
     _export(model, shape)
 
 
-def _seed_models():
+def _tutorial_models():
     sys.path.insert(0, str(ROOT / "tests"))
     try:
-        import test_seed_samples as seed
+        import test_tutorial_samples as tutorial
     finally:
         sys.path.remove(str(ROOT / "tests"))
-    return seed
+    return tutorial
 
 
-SEED = [("SimpleNet", (), (4, 100)), ("SELUNet", (), (4, 100)),
+TUTORIAL = [("SimpleNet", (), (4, 100)), ("SELUNet", (), (4, 100)),
         ("AlphaDropoutNet", (), (4, 100)), ("SelfNormalizingNet", (784, 512, 10, 0.2), (4, 784)),
         ("SigmoidExample", (), (4, 10)), ("TanhExample", (), (4, 10)),
         ("ReLUExample", (), (4, 20)), ("PReLUExample", (), (4, 10)),
@@ -132,15 +132,15 @@ SEED = [("SimpleNet", (), (4, 100)), ("SELUNet", (), (4, 100)),
         ("Conv3DNet", (), (2, 1, 8, 8, 8)), ("ComplexNet", (), (2, 3, 32, 32))]
 
 
-@pytest.mark.parametrize("name,args,shape", SEED, ids=[s[0] for s in SEED])
-def test_seed_sample_models_export(name, args, shape):
-    model = _seed_models().OURS[name](*args)
+@pytest.mark.parametrize("name,args,shape", TUTORIAL, ids=[s[0] for s in TUTORIAL])
+def test_tutorial_sample_models_export(name, args, shape):
+    model = _tutorial_models().OURS[name](*args)
     if any(isinstance(m, nn.modules.batchnorm._NormBase) for m in model.modules()):
         _trained_stats(model, shape)
     _export(model, shape, other_batch=3)
 
 
-class NormalizationExample(nn.Module):  # the seed's, verbatim but for comments
+class NormalizationExample(nn.Module):  # the layer tutorial's, verbatim but for comments
     def __init__(self, channels):
         super().__init__()
         self.batch_norm = nn.BatchNorm2d(channels)
@@ -161,7 +161,7 @@ class NormalizationExample(nn.Module):  # the seed's, verbatim but for comments
         }
 
 
-def test_seed_normalization_example_with_dict_outputs():
+def test_tutorial_normalization_example_with_dict_outputs():
     model = _trained_stats(NormalizationExample(16), (2, 16, 32, 32))
     proto = _export(model, (2, 16, 32, 32), other_batch=3)
     assert [o.name for o in proto.graph.output] == ["output_0", "output_1", "output_2",

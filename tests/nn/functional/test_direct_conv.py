@@ -106,17 +106,17 @@ def test_direct_conv_dispatch_rule(monkeypatch):
     forward."""
     monkeypatch.setattr(direct_conv, "_register_kernels", True)
     use = direct_conv.use_direct
-    seed_conv2d, seed_conv3d = _geom((32, 32), (3, 3)), _geom((16, 16, 16), (3, 3, 3))
-    assert use(seed_conv2d, 1, 3, False, True) and use(seed_conv3d, 1, 1, False, True)
+    tutorial_conv2d, tutorial_conv3d = _geom((32, 32), (3, 3)), _geom((16, 16, 16), (3, 3, 3))
+    assert use(tutorial_conv2d, 1, 3, False, True) and use(tutorial_conv3d, 1, 1, False, True)
     assert use(_geom((8, 8), (3, 3), padding=1), 1, 8, True, False)        # 72 taps
     assert not use(_geom((8, 8), (3, 3), padding=1), 1, 16, True, False)   # 144 taps, 8 wide
     assert use(_geom((32, 32), (3, 3), padding=1), 1, 64, True, False)     # wide rows
     assert not use(_geom((32, 32), (3, 3), padding=1), 1, 64, True, True)  # Winograd's backward
     assert not use(_geom((32, 32), (3, 3), (2, 2)), 1, 3, False, True)     # stride along rows
     assert use(_geom((32, 32), (3, 3), (2, 1)), 1, 3, False, True)         # only down columns
-    assert not use(seed_conv2d, 3, 3, False, True)                         # groups
+    assert not use(tutorial_conv2d, 3, 3, False, True)                         # groups
     monkeypatch.setattr(direct_conv, "_register_kernels", False)
-    assert not use(seed_conv2d, 1, 3, False, True)
+    assert not use(tutorial_conv2d, 1, 3, False, True)
 
 
 def test_direct_conv_kernel_refuses_sizes_that_do_not_fit():

@@ -158,7 +158,7 @@ def test_inplace_dropout_writes_input_and_backprops():
     np.testing.assert_array_equal(base.grad.numpy(), h.detach().numpy())
 
 
-def test_seed_nets_in_eval_match_torch_and_train_grads_finite():
+def test_tutorial_nets_in_eval_match_torch_and_train_grads_finite():
     class SimpleNet(nn.Module):
         def __init__(self):
             super().__init__()

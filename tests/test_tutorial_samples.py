@@ -1,6 +1,6 @@
-"""The seed document's code samples (../shared/seed/), run twice: once with PyTorch and once
-with ``torch`` replaced by cylayers, on the same weights and inputs. The sample code below is the
-seed's, re-indented (the seed file lost its indentation) and otherwise unchanged.
+"""The layer tutorial's code samples, run twice: once with PyTorch and once with ``torch``
+replaced by cylayers, on the same weights and inputs. The sample code below is the tutorial's,
+re-indented (its published text lost the indentation) and otherwise unchanged.
 
 The normalization snippets and NormalizationExample are in tests/nn/test_normalization.py."""
 import numpy as np
@@ -198,7 +198,7 @@ CASES = [
     ("SimpleNet", (), (8, 100), True),
     ("SELUNet", (), (8, 100), False),
     ("AlphaDropoutNet", (), (8, 100), True),
-    ("SelfNormalizingNet", (784, 512, 10, 0.2), (8, 784), True),  # the seed's instance
+    ("SelfNormalizingNet", (784, 512, 10, 0.2), (8, 784), True),  # the tutorial's instance
     ("SigmoidExample", (), (8, 10), False),
     ("TanhExample", (), (8, 10), False),
     ("ReLUExample", (), (8, 20), False),
@@ -213,7 +213,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,args,in_shape,has_dropout", CASES, ids=[c[0] for c in CASES])
-def test_seed_sample_matches_pytorch(name, args, in_shape, has_dropout):
+def test_tutorial_sample_matches_pytorch(name, args, in_shape, has_dropout):
     ours, theirs = OURS[name](*args), THEIRS[name](*args)
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert repr(ours) == repr(theirs)
@@ -254,7 +254,7 @@ def test_complex_net_flattens_to_57600_features():
     assert tuple(h.view(h.size(0), -1).shape) == (2, 57600) == (2, 64 * 30 * 30)
 
 
-def test_seed_statements_ran_as_written():
+def test_tutorial_statements_ran_as_written():
     for ns in (OURS, THEIRS):
         assert ns["flattened_shape"] == (32, 57600)
         assert type(ns["model"]).__name__ == "SelfNormalizingNet"
