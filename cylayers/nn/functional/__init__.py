@@ -23,6 +23,7 @@ from cylayers.nn.functional.dropout import _check_p as dropout_check_p
 from cylayers.nn.functional.normalization import (batch_norm, group_norm, instance_norm,
                                                   layer_norm)
 from cylayers.nn.functional.conv import conv1d, conv2d, conv3d
+from cylayers.nn.functional.unpooling import max_unpool1d, max_unpool2d, max_unpool3d
 from cylayers.nn.functional.conv_transpose import (conv_transpose1d, conv_transpose2d,
                                                    conv_transpose3d)
 from cylayers.nn.functional.fold import fold, unfold

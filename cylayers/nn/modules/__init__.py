@@ -29,7 +29,7 @@ from cylayers.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, C
                                       ConvTranspose3d)
 from cylayers.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,
                                          AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d,
-                                         MaxPool3d)
+                                         MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
 from cylayers.nn.modules.attention import MultiheadAttention
 from cylayers.nn.modules.transformer import (Transformer, TransformerDecoder,
                                              TransformerDecoderLayer, TransformerEncoder,

@@ -1,5 +1,6 @@
 """Pooling modules."""
 from cylayers.nn import functional as F
+from cylayers.nn.functional.conv import ntuple
 from cylayers.nn.modules.module import Module
 
 
@@ -94,3 +95,33 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
 
 class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     _fn = staticmethod(F.adaptive_avg_pool3d)
+
+
+class _MaxUnpoolNd(Module):
+    """The partial inverse of MaxPool: forward(input, indices, output_size=None)."""
+    _nd = None
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = ntuple(kernel_size, self._nd, "kernel_size")
+        self.stride = ntuple(stride if stride is not None else kernel_size, self._nd, "stride")
+        self.padding = ntuple(padding, self._nd, "padding")
+
+    def forward(self, input, indices, output_size=None):
+        fn = (F.max_unpool1d, F.max_unpool2d, F.max_unpool3d)[self._nd - 1]
+        return fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    _nd = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    _nd = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    _nd = 3
