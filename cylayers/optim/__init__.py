@@ -8,4 +8,5 @@ from cylayers.optim.adadelta import Adadelta
 from cylayers.optim.adamax import Adamax
 from cylayers.optim.nadam import NAdam
 from cylayers.optim.radam import RAdam
+from cylayers.optim.lbfgs import LBFGS
 from cylayers.optim import lr_scheduler
