@@ -63,7 +63,66 @@ def pow(input, exponent):
 def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    return indexing.Einsum.apply(equation, *[_as_tensor(o) for o in operands])
+    operands = [_as_tensor(o) for o in operands]
+    equation = equation.replace(" ", "")
+    if "..." in equation:
+        equation, operands = _spell_out_ellipsis(equation, operands)
+    return indexing.Einsum.apply(equation, *operands)
+
+
+def _spell_out_ellipsis(equation, operands):
+    """'...' as letters of their own, the operands expanded to the broadcast sizes of those
+    dimensions (expand is on the tape: broadcast dimensions get their gradients summed)."""
+    inputs, arrow, output = equation.partition("->")
+    subs = inputs.split(",")
+    if len(subs) != len(operands):
+        raise RuntimeError(f"einsum(): {len(subs)} operands in the equation, {len(operands)} "
+                           "given")
+    counts = []
+    for s, op in zip(subs, operands):
+        named = len(s.replace("...", ""))
+        counts.append(op.ndim - named if "..." in s else 0)
+        if "..." in s and counts[-1] < 0:
+            raise RuntimeError(f"einsum(): the subscript {s!r} names more dimensions than the "
+                               f"operand's {op.ndim}")
+    n = builtins.max(counts)  # (this module's max is the tensor op)
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+            if c not in equation][:n]
+    if len(free) < n:
+        raise RuntimeError("einsum(): too many dimensions under '...'")
+    shapes = [tuple(op.shape[s.index("..."):s.index("...") + k]) if "..." in s else ()
+              for s, op, k in zip(subs, operands, counts)]
+    try:
+        full = np.broadcast_shapes(*[(1,) * (n - len(sh)) + sh for sh in shapes])
+    except ValueError:
+        raise RuntimeError(f"einsum(): the dimensions under '...' do not broadcast: "
+                           f"{shapes}") from None
+    new_subs, new_ops = [], []
+    for s, op, k in zip(subs, operands, counts):
+        if "..." not in s:
+            new_subs.append(s)
+            new_ops.append(op)
+            continue
+        letters = "".join(free[n - k:])
+        # the full-rank ellipsis letters only where this operand has fewer (broadcast) dims
+        head, tail = s.split("...")
+        if k < n:
+            target = list(op.shape[:len(head)]) + list(full[n - k:]) + \
+                list(op.shape[len(head) + k:])
+        else:
+            target = list(op.shape[:len(head)]) + list(full) + list(op.shape[len(head) + k:])
+        if tuple(target) != tuple(op.shape):
+            op = op.expand(*target)
+        new_subs.append(head + letters + tail)
+        new_ops.append(op)
+    letters_all = "".join(free)
+    if arrow:
+        out = output.replace("...", letters_all)
+    else:  # implicit: the ellipsis dimensions first, then the letters seen once
+        joined = "".join(new_subs)
+        out = letters_all + "".join(sorted(c for c in set(inputs.replace("...", "").replace(
+            ",", "")) if joined.count(c) == 1))
+    return ",".join(new_subs) + "->" + out, new_ops
 
 
 def atan2(input, other):

@@ -117,14 +117,15 @@ class Triangle(Function):
 
 class Einsum(Function):
     """einsum; each operand's gradient is another einsum of the output gradient with the other
-    operands, broadcast over the letters that only that operand had (they were summed away)."""
+    operands, broadcast over the letters that only that operand had (they were summed away) and
+    written onto the diagonal where a letter repeats within the operand ('ii->i'). An ellipsis
+    is spelled out in letters by cylayers.einsum before this op sees the equation."""
 
     @staticmethod
     def forward(ctx, equation, *operands):
         equation = equation.replace(" ", "")
         if "." in equation:
-            raise NotImplementedError("einsum: '...' (ellipsis) is not supported by cylayers; "
-                                      "name every dimension")
+            raise NotImplementedError("einsum: an ellipsis reaches the op unexpanded")
         if "->" in equation:
             inputs, output = equation.split("->")
         else:  # implicit output: the letters seen once, in alphabetical order
@@ -148,17 +149,26 @@ class Einsum(Function):
             if not ctx.needs_input_grad[i + 1]:
                 grads.append(None)
                 continue
-            if len(set(subs)) != len(subs):
-                raise NotImplementedError(f"einsum backward: a repeated index within one operand "
-                                          f"({subs!r}, a diagonal) is not supported by cylayers")
             others = [s for j, s in enumerate(ctx.inputs) if j != i]
             arrays = [o for j, o in enumerate(operands) if j != i]
             present = set(ctx.output).union(*map(set, others))
-            kept = "".join(c for c in subs if c in present)
+            unique = "".join(dict.fromkeys(subs))  # letters in order of first appearance
+            size = {c: n for c, n in zip(subs, shape)}
+            kept = "".join(c for c in unique if c in present)
             eq = ",".join([ctx.output] + others) + "->" + kept
             partial = np.einsum(eq, g, *arrays, optimize=len(arrays) > 1)
-            for axis, c in enumerate(subs):
+            for axis, c in enumerate(unique):
                 if c not in present:
                     partial = np.expand_dims(partial, axis)
-            grads.append(np.broadcast_to(partial, shape).astype(g.dtype, copy=True))
+            partial = np.broadcast_to(partial, tuple(size[c] for c in unique))
+            if len(unique) == len(subs):
+                grads.append(partial.astype(g.dtype, copy=True))
+                continue
+            # a repeated letter: the gradient lives on the diagonal, zero elsewhere
+            grid = {c: np.arange(size[c]).reshape([-1 if k == j else 1
+                                                   for k in range(len(unique))])
+                    for j, c in enumerate(unique)}
+            grad = np.zeros(shape, dtype=g.dtype)
+            grad[tuple(grid[c] for c in subs)] = partial
+            grads.append(grad)
         return tuple(grads)

@@ -6,6 +6,7 @@ import torch
 
 import cylayers
 import cylayers.nn.functional as F
+from cylayers.autograd import gradcheck
 
 TF = torch.nn.functional
 RNG = np.random.default_rng(0)
@@ -148,3 +149,31 @@ def test_multinomial():
     assert sorted(once.tolist()) == [0, 1, 2, 3]
     with pytest.raises(RuntimeError, match="cannot sample"):
         cylayers.multinomial(cylayers.tensor([1.0, 1.0]), 3)
+
+
+EINSUM_CASES = [("...ij,...jk->...ik", [(2, 3, 4), (2, 4, 5)]),
+                ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 5)]),
+                ("...ii->...i", [(2, 3, 3)]), ("i...,i...", [(3, 2), (3, 2)]),
+                ("...,...->...", [(2, 3), (3,)]), ("b...d,bd->b...", [(2, 3, 4, 5), (2, 5)]),
+                ("ij...", [(2, 3, 4)]), ("...ij->ji", [(2, 3, 4)]), ("ii->", [(4, 4)]),
+                ("ii->i", [(4, 4)]), ("bii,bj->bj", [(2, 3, 3), (2, 5)]), ("iji->j", [(3, 4, 3)]),
+                ("ii", [(3, 3)]), ("ij,jk", [(3, 4), (4, 5)])]
+
+
+@pytest.mark.parametrize("equation,shapes", EINSUM_CASES)
+def test_einsum_with_ellipsis_and_repeated_indices_matches_pytorch(equation, shapes):
+    rng = np.random.default_rng(len(equation))
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours = [cylayers.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out_c, out_t = cylayers.einsum(equation, *ours), torch.einsum(equation, *theirs)
+    assert tuple(out_c.shape) == tuple(out_t.shape)
+    np.testing.assert_allclose(out_c.detach().numpy(), out_t.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(tuple(out_t.shape))
+    out_c.backward(cylayers.tensor(g))
+    out_t.backward(torch.tensor(g))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12, atol=1e-14)
+    if len(arrays) <= 2:
+        assert gradcheck(lambda *xs: cylayers.einsum(equation, *xs),
+                         tuple(cylayers.tensor(a, requires_grad=True) for a in arrays))
