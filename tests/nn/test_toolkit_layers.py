@@ -262,3 +262,24 @@ def test_kl_div_target_gradient_matches_pytorch_including_zero_targets():
              lambda a, b: TF.kl_div(a, b, reduction="sum"), [x, t], check=False)
     _compare(lambda a, b: cylayers.xlogy(a, b), lambda a, b: torch.xlogy(a, b),
              [np.array([0.0, 1.5, 2.0]), np.array([0.5, 0.25, 3.0])])
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 5, 6), (2, 3, 8, 8), (1, 1, 13, 7)])
+@pytest.mark.parametrize("kw", [dict(scale_factor=2), dict(size=(7, 9), align_corners=True),
+                                dict(size=(3, 4)), dict(scale_factor=1.7),
+                                dict(size=(11, 5), align_corners=False)])
+def test_uint8_bilinear_interpolation_is_pytorchs_bit_for_bit(shape, kw):
+    x = np.random.default_rng(sum(shape)).integers(0, 256, shape).astype(np.uint8)
+    theirs = torch.nn.functional.interpolate(torch.tensor(x), mode="bilinear", **kw).numpy()
+    ours = cylayers.nn.functional.interpolate(cylayers.tensor(x), mode="bilinear", **kw).numpy()
+    assert ours.dtype == np.uint8
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_other_integer_linear_interpolation_is_refused_as_pytorch_does():
+    with pytest.raises(NotImplementedError, match="not implemented for 'Long'"):
+        cylayers.nn.functional.interpolate(cylayers.ones(1, 1, 3, 3, dtype=cylayers.int64),
+                                           scale_factor=2, mode="bilinear")
+    with pytest.raises(NotImplementedError, match="not implemented for 'Byte'"):
+        cylayers.nn.functional.interpolate(cylayers.ones(1, 1, 3, dtype=cylayers.uint8),
+                                           scale_factor=2, mode="linear")

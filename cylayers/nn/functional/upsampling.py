@@ -27,6 +27,29 @@ def _axis_sources(in_size, out_size, scale, mode, align_corners):
     return i0, i1, src - i0
 
 
+def _uint8_linear_pass(a, axis, i0, i1, w):
+    """One axis of uint8 linear interpolation as PyTorch computes it: both weights as integers
+    with the most fractional bits that keep them below 2^15 (rounded half away from zero), the
+    sum plus a half rounded down by the shift, clamped to 0..255."""
+    w = np.where(i0 == i1, 0.0, w)  # at an edge, one tap of weight 1
+    w0, w1 = 1.0 - w, w
+    largest = max(float(w0.max(initial=0.0)), float(w1.max(initial=0.0)))
+    bits = 0
+    while bits < 22 and int(0.5 + largest * (1 << (bits + 1))) < (1 << 15):
+        bits += 1
+    c0 = np.trunc(w0 * (1 << bits) + 0.5).astype(np.int64)
+    c1 = np.trunc(w1 * (1 << bits) + 0.5).astype(np.int64)
+    shape = [1] * a.ndim
+    shape[axis] = -1
+    total = (1 << (bits - 1)) + np.take(a, i0, axis).astype(np.int64) * c0.reshape(shape) \
+        + np.take(a, i1, axis).astype(np.int64) * c1.reshape(shape)
+    return np.clip(total >> bits, 0, 255).astype(np.uint8)
+
+
+_TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+                     "uint8": "Byte", "bool": "Bool"}
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     n_spatial = input.ndim - 2
@@ -66,6 +89,20 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         # PyTorch maps coordinates with the given factor unless asked to recompute it.
         scales = ([i / o for i, o in zip(in_sizes, out_sizes)] if recompute_scale_factor
                   else [1.0 / f for f in factors])
+    integer = input._array.dtype.kind in "biu"
+    if mode in _LINEAR and integer:
+        if not (mode == "bilinear" and input._array.dtype == np.uint8):
+            kernel = ("upsample_bilinear2d_channels_last" if mode == "bilinear"
+                      else "compute_indices_weights_linear")
+            raise NotImplementedError(f'"{kernel}" not implemented for '
+                                      f"'{_TORCH_TYPE_NAMES.get(input._array.dtype.name, input._array.dtype.name)}'")
+        # uint8 images, PyTorch's one integer linear mode: its fixed-point separable passes
+        a = input._array
+        for axis in (3, 2):  # the width first, then the height, each rounded to uint8
+            i0, i1, w = _axis_sources(in_sizes[axis - 2], out_sizes[axis - 2],
+                                      scales[axis - 2], mode, align_corners)
+            a = _uint8_linear_pass(a, axis, i0, i1, w)
+        return Tensor._make(a)
     out = input
     for k, (n_in, n_out, scale) in enumerate(zip(in_sizes, out_sizes, scales)):
         axis = 2 + k
