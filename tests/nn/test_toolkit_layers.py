@@ -283,3 +283,25 @@ def test_other_integer_linear_interpolation_is_refused_as_pytorch_does():
     with pytest.raises(NotImplementedError, match="not implemented for 'Byte'"):
         cylayers.nn.functional.interpolate(cylayers.ones(1, 1, 3, dtype=cylayers.uint8),
                                            scale_factor=2, mode="linear")
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pads,shape", [((-1, 2), (1, 2, 6)), ((-1, -2), (1, 2, 6)),
+                                        ((2, -1, 1, 0), (1, 2, 3, 4)),
+                                        ((-1, 1, -1, 2), (1, 2, 3, 4)), ((-1, 3, 0, 0), (1, 2, 3, 4)),
+                                        ((-1, 5), (1, 2, 6))])
+def test_negative_widths_crop_in_every_padding_mode_as_pytorch(mode, pads, shape):
+    x = np.arange(float(np.prod(shape))).reshape(shape)
+    tx, cx = torch.tensor(x, requires_grad=True), cylayers.tensor(x, requires_grad=True)
+    try:
+        theirs = TF.pad(tx, pads, mode=mode)
+    except (RuntimeError, NotImplementedError) as e:
+        with pytest.raises(type(e)):
+            cylayers.nn.functional.pad(cx, pads, mode=mode)
+        return
+    ours = cylayers.nn.functional.pad(cx, pads, mode=mode)
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+    g = np.random.default_rng(0).standard_normal(tuple(theirs.shape))
+    theirs.backward(torch.tensor(g))
+    ours.backward(cylayers.tensor(g))
+    np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy())

@@ -69,6 +69,8 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(
             f"Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now "
             f"(got a {input.ndim}D input with {n_pad} padded dims)")
+    if any(p < 0 for p in pad):
+        return _pad_with_crops(input, pad, mode)
     for i in range(n_pad):
         size = input.shape[input.ndim - 1 - i]
         before, after = pad[2 * i], pad[2 * i + 1]
@@ -78,7 +80,26 @@ def pad(input, pad, mode="constant", value=None):
                                f"dimension {input.ndim - 1 - i} of input {list(input.shape)}")
         if mode == "circular" and (before > size or after > size):
             raise RuntimeError("Padding value causes wrapping around more than once.")
-        if min(before, after) < 0:
-            raise RuntimeError(f"negative padding is only supported in constant mode, got "
-                               f"{pad}")
     return PadFn.apply(input, pad, mode, None)
+
+
+def _crop(input, widths):
+    """input without the edges the negative entries of ``widths`` remove."""
+    index = [slice(None)] * input.ndim
+    for i in range(len(widths) // 2):
+        before, after = widths[2 * i], widths[2 * i + 1]
+        size = input.shape[input.ndim - 1 - i]
+        index[input.ndim - 1 - i] = slice(-before if before < 0 else 0,
+                                          size + after if after < 0 else size)
+    return input[tuple(index)]
+
+
+def _pad_with_crops(input, widths, mode):
+    """Negative widths crop, as in PyTorch: reflect and replicate pad the uncropped input and
+    then crop (a reflection reaches past the cropped edge), circular crops first and wraps
+    what is left."""
+    positive = tuple(max(w, 0) for w in widths)
+    negative = tuple(min(w, 0) for w in widths)
+    if mode == "circular":
+        return pad(_crop(input, negative), positive, mode)
+    return _crop(pad(input, positive, mode), negative)
