@@ -12,6 +12,8 @@ import os
 import numpy as np
 
 from cylayers._kernels import _openmp, gemm as _gemm
+from cylayers._kernel_call import c_array
+from cylayers._threads import threads_for
 
 _info = {"active": False, "reason": "not probed"}
 
@@ -85,7 +87,6 @@ def matmul(a, b, trans_a=False, trans_b=False):
         # against ~6 us through the gemm kernel (a (64x64)(64x10) product), and numpy's BLAS
         # runs them on one thread of its own whatever cylayers' thread count.
         return _numpy_matmul(a, b, trans_a, trans_b, batch_a, batch_b)
-    from cylayers._threads import threads_for
     a = np.ascontiguousarray(a)
     b = np.ascontiguousarray(b)
     m, k = (a.shape[-1], a.shape[-2]) if trans_a else a.shape[-2:]
@@ -137,8 +138,6 @@ def thin_matmul(a, b, trans_a=False):
     if (a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.dtype != b.dtype
             or not thin_fits(a.dtype, a.shape[1] if trans_a else a.shape[2], b.shape[-1])):
         return matmul(a, b, trans_a=trans_a)
-    from cylayers._threads import threads_for
-    from cylayers._kernel_call import c_array
     a, b = c_array(a), c_array(b)
     batch, (m, k), n = a.shape[0], a.shape[:0:-1] if trans_a else a.shape[1:], b.shape[-1]
     if b.shape[1] != k:
@@ -185,7 +184,6 @@ def matmul_sum(a, b, trans_a=False, trans_b=False):
         a = a.swapaxes(-1, -2) if trans_a else a
         b = b.swapaxes(-1, -2) if trans_b else b
         return np.matmul(a, b).sum(axis=0) if sums else np.zeros((groups, m, n), a.dtype)
-    from cylayers._threads import threads_for
     a = np.ascontiguousarray(a)
     b = np.ascontiguousarray(b)
     partial = np.empty((chunks, groups, m, n), dtype=a.dtype)

@@ -10,6 +10,9 @@ import json
 
 import numpy as np
 
+from cylayers._tensor import Tensor
+from cylayers.device import check_cpu, device
+
 _DEFAULT_SEED = 67280421310721  # PyTorch's default initial seed
 
 
@@ -56,13 +59,11 @@ class Generator:
     sampling, e.g. ``DataLoader(..., generator=cylayers.Generator().manual_seed(0))``."""
 
     def __init__(self, device="cpu"):
-        from cylayers.device import check_cpu
         check_cpu(device)
         self.manual_seed(_DEFAULT_SEED)
 
     @property
     def device(self):
-        from cylayers.device import device
         return device("cpu")
 
     def manual_seed(self, seed):
@@ -82,7 +83,6 @@ class Generator:
 
     def get_state(self):
         """An opaque uint8 tensor, as in PyTorch; pass it back to :meth:`set_state`."""
-        from cylayers._tensor import Tensor
         state = json.dumps({"seed": self._seed, "numpy": self._numpy.bit_generator.state})
         return Tensor._make(np.frombuffer(state.encode(), dtype=np.uint8).copy())
 
@@ -117,7 +117,6 @@ class _DefaultGenerator(Generator):
         return seed()
 
     def get_state(self):
-        from cylayers._tensor import Tensor
         state = json.dumps(get_rng_state())
         return Tensor._make(np.frombuffer(state.encode(), dtype=np.uint8).copy())
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from cylayers._tensor import Tensor
 from cylayers.autograd.engine import zero_grads
-from cylayers.autograd.grad_mode import no_grad
+from cylayers.autograd.grad_mode import enable_grad, no_grad
 
 
 class _RequiredParameter:
@@ -82,7 +82,6 @@ class Optimizer:
     def step(self, closure=None):
         loss = None
         if closure is not None:
-            from cylayers.autograd.grad_mode import enable_grad
             with enable_grad():
                 loss = closure()
         self._opt_called = True  # lets schedulers warn when they step first, as PyTorch's do

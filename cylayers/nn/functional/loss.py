@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 
+from cylayers._functions import where
 from cylayers._tensor import Size, Tensor, unwrap
 from cylayers.autograd.function import Function
 from cylayers._ops.arith import unbroadcast
@@ -352,7 +353,6 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 
 def _where_tensor(cond, a, b):
-    from cylayers._functions import where
     return where(cond, a, b)
 
 

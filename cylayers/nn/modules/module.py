@@ -3,6 +3,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from cylayers import _dtype
 from cylayers.device import check_cpu
 from cylayers.nn.modules._hooks import _HOOK_STORES, call_with_hooks
 from cylayers.utils.hooks import RemovableHandle
@@ -285,7 +286,6 @@ class Module:
         return self._cast_floats(np.dtype(np.float64))
 
     def to(self, *args, **kwargs):
-        from cylayers import _dtype
         dtype = parse_to_args(args, kwargs)
         if dtype is None:
             return self

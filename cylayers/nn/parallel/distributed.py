@@ -8,6 +8,7 @@ import numpy as np
 
 from cylayers import distributed as dist
 from cylayers.distributed import _group
+from cylayers._tensor import Tensor
 from cylayers.autograd.engine import queue_callback
 from cylayers.nn.modules.module import Module
 
@@ -139,7 +140,6 @@ class DistributedDataParallel(Module):
             bucket.buffer /= self._world
             for i, p in enumerate(bucket.params):
                 if p.grad is None:
-                    from cylayers._tensor import Tensor
                     p.grad = Tensor._make(np.zeros_like(p._array))
                 p.grad._array[...] = bucket.slot(i).reshape(p._array.shape)
                 p.grad._bump_version()
