@@ -8,8 +8,8 @@ import os as _os
 
 # Matrix products run on the kernels' OpenMP threads (cylayers._blas), so the threads idle
 # between two kernels are waited for by nobody else: spinning briefly before sleeping lets the
-# next kernel start without a wake-up (a CNN training step on 2 cores: 61 ms spinning, 107 ms
-# sleeping). A short spin (libgomp's count, unless the user chose) bounds the CPU it burns.
+# next kernel start without a wake-up (docs/performance.md has the measurement). A short spin
+# (libgomp's count, unless the user chose) bounds the CPU it burns.
 _os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 
 from cylayers import _malloc  # noqa: E402,F401  (reuse freed large blocks: see its docstring)

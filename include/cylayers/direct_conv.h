@@ -4,8 +4,7 @@
  * CYL_DC_BLOCK output channels x VL output columns are accumulated in registers over every tap
  * (input channel x kernel offset): per tap, a load of the columns and a multiply-add with each
  * channel's weight. A product with so few taps (K = C * taps, e.g. 27) is far from the BLAS's
- * peak and needs a column matrix first; this needs neither (Conv2d(3,64,3) forward on
- * (20,3,32,32): 395 -> 195 us with 512-bit vectors). */
+ * peak and needs a column matrix first; this needs neither (measured: docs/performance.md). */
 #ifndef CYLAYERS_DIRECT_CONV_H
 #define CYLAYERS_DIRECT_CONV_H
 

@@ -11,13 +11,11 @@ from cylayers._threads import threads_for
 DK = named_kernels(_kernel_module)
 
 # Taps per output (C * kernel volume) up to which the direct kernel beat im2col + GEMM and
-# Winograd at every width measured (1 thread, float32: Conv2d(3,64,3) on (20,3,32,32)
-# 738 -> 370 us, Conv3d(1,16,3) 462 -> 224, Conv2d(8,16,3,p=1) on 8x8 168 -> 173: even).
+# Winograd at every width measured: with so few taps a product is far from the BLAS's peak.
 DIRECT_MAX_TAPS = 72
 # From this output width the kernel's blocks of 32 columns are mostly full, and it beat
-# Winograd too, whatever the channels (Conv2d(16,32,3,p=1) on 32x32 1796 -> 971 us,
-# Conv2d(64,64,3,p=1) 10.6 -> 9.1 ms); narrower, Winograd's 2.25x fewer multiplies win
-# (Conv2d(64,64) on 16x16: 1.9 vs 2.6 ms, Conv2d(32,64) on 4x4: 0.27 vs 0.90 ms).
+# Winograd too, whatever the channels; narrower, Winograd's 2.25x fewer multiplies win.
+# (The measurements behind both thresholds: docs/performance.md.)
 DIRECT_MIN_WIDE_COLUMNS = 24
 
 

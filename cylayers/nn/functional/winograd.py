@@ -30,9 +30,8 @@ _WINOGRAD_FEW_IN_CHANNELS = 8
 _WINOGRAD_MIN_OUT_CHANNELS_FOR_FEW = 16
 
 
-# An image's M (16 x tiles x output channels) up to this size is made and transformed at once
-# (it fits the per-core cache with room for the rest): digits CNN conv2 (16 tiles x 32
-# channels, 32 KB) forward 156 -> 143 us.
+# An image's M (16 x tiles x output channels) up to this size is made and transformed at once:
+# it fits the per-core cache with room for the rest (measurements: docs/performance.md).
 FUSED_MAX_BYTES = 256 << 10
 
 
