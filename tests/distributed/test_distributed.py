@@ -94,14 +94,12 @@ def test_a_rank_that_raises_aborts_the_job_after_its_whole_traceback():
 def test_a_rank_that_leaves_or_never_comes_aborts_the_job_instead_of_a_hang(case, timeout,
                                                                           message):
     # (the leaving rank's own wait for the others ends at the timeout: 20 s leaves the
-    # waiting rank time to notice it left, after 0.5 s, and abort with its message)
-    import time
-    start = time.monotonic()
+    # waiting rank time to notice it left, after 0.5 s, and abort with its message; a rank
+    # that kept waiting would print "wrong" once the other arrived)
     out = mpirun("mpi_errors.py", case, timeout, timeout=60, check=False)
     report = f"rc {out.returncode}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
     assert out.returncode != 0 and message in out.stderr, report
     assert "wrong" not in out.stdout, report
-    assert time.monotonic() - start < 25, report  # not the late rank's 30 s
     if case == "late":
         assert "s in barrier (agreeing on the call with the other ranks)" in out.stderr
         assert "(the process group's timeout is 2 s): another rank is not taking part" \
