@@ -273,11 +273,11 @@ def histc(input, bins=100, min=0, max=0):
 
 
 def maximum(input, other):
-    return arith.Extremum.apply(input, other, True)
+    return _as_tensor(input).maximum(other)
 
 
 def minimum(input, other):
-    return arith.Extremum.apply(input, other, False)
+    return _as_tensor(input).minimum(other)
 
 
 def _method(name):

@@ -38,6 +38,18 @@ def _binary(op, swap=False):
     return method
 
 
+def _tensor_only(method, name):
+    """PyTorch's signature for ops whose other operand must be a Tensor (atan2, maximum,
+    logaddexp, logical_and...): a Python number is a TypeError, not broadcast."""
+    def checked(self, other):
+        if not isinstance(other, Tensor):
+            raise TypeError(f"{name}(): argument 'other' (position 1) must be Tensor, not "
+                            f"{type(other).__name__}")
+        return method(self, other)
+    checked.__name__ = name
+    return checked
+
+
 Tensor.__add__ = _binary(arith.Add)
 Tensor.__radd__ = _binary(arith.Add, swap=True)
 Tensor.__sub__ = _binary(arith.Sub)
@@ -66,18 +78,15 @@ Tensor.mm = lambda self, other: self @ other
 Tensor.neg = lambda self: -self
 
 
-def _floordiv(self, other):
-    return Tensor._make(np.floor_divide(self._array, unwrap(other)))
-
-
-Tensor.__floordiv__ = _floordiv
+Tensor.__floordiv__ = lambda self, other: arith.RoundedDiv.apply(self, _other(other), "floor")
+Tensor.__rfloordiv__ = lambda self, other: arith.RoundedDiv.apply(_other(other), self, "floor")
 
 
 def _compare(ufunc):
     def method(self, other):
         other = _other(other)
         try:
-            result = ufunc(self._array, unwrap(other))
+            result = ufunc(*promotion.promote(self._array, unwrap(other)))
         except ValueError as e:
             raise broadcast_error(e, (self._array, unwrap(other))) from None
         return untaped.note(untaped.Elementwise, (self, other, ufunc.__name__),
@@ -158,9 +167,9 @@ Tensor.isfinite = lambda self: Tensor._make(np.isfinite(self._array))
 Tensor.isreal = lambda self: Tensor._make(np.isreal(self._array))
 
 
-Tensor.logical_and = _compare(np.logical_and)
-Tensor.logical_or = _compare(np.logical_or)
-Tensor.logical_xor = _compare(np.logical_xor)
+Tensor.logical_and = _tensor_only(_compare(np.logical_and), "logical_and")
+Tensor.logical_or = _tensor_only(_compare(np.logical_or), "logical_or")
+Tensor.logical_xor = _tensor_only(_compare(np.logical_xor), "logical_xor")
 Tensor.logical_not = lambda self: untaped.note(untaped.Elementwise, (self, None, "logical_not"),
                                               Tensor._make(np.logical_not(self._array)))
 Tensor.greater, Tensor.greater_equal = Tensor.gt, Tensor.ge
@@ -322,11 +331,12 @@ def _binary_math(op):
     return method, method_
 
 
-Tensor.atan2, Tensor.atan2_ = _binary_math(pointwise.Atan2)
+Tensor.atan2, Tensor.atan2_ = (_tensor_only(m, n) for m, n in zip(
+    _binary_math(pointwise.Atan2), ("atan2", "atan2_")))
 Tensor.arctan2, Tensor.arctan2_ = Tensor.atan2, Tensor.atan2_
 Tensor.fmod, Tensor.fmod_ = _binary_math(pointwise.Fmod)
 Tensor.remainder, Tensor.remainder_ = _binary_math(pointwise.Remainder)
-Tensor.logaddexp = _binary_math(pointwise.LogAddExp)[0]
+Tensor.logaddexp = _tensor_only(_binary_math(pointwise.LogAddExp)[0], "logaddexp")
 Tensor.xlogy = _binary_math(pointwise.XLogY)[0]
 Tensor.__mod__ = Tensor.remainder
 
@@ -366,8 +376,10 @@ def _clamp(self, min=None, max=None):
 
 
 Tensor.clamp = _clamp
-Tensor.maximum = lambda self, other: arith.Extremum.apply(self, _other(other), True)
-Tensor.minimum = lambda self, other: arith.Extremum.apply(self, _other(other), False)
+Tensor.maximum = _tensor_only(lambda self, other: arith.Extremum.apply(self, other, True),
+                              "maximum")
+Tensor.minimum = _tensor_only(lambda self, other: arith.Extremum.apply(self, other, False),
+                              "minimum")
 Tensor.clip = _clamp
 Tensor.clamp_min = lambda self, min: _clamp(self, min, None)
 Tensor.clamp_max = lambda self, max: _clamp(self, None, max)
@@ -385,22 +397,25 @@ def _mean(self, dim=None, keepdim=False, dtype=None):
     return reduce.Mean.apply(x, dim, keepdim)
 
 
-def _var(self, dim=None, unbiased=None, keepdim=False, correction=None, _name="var"):
-    if isinstance(dim, bool):  # var(unbiased) positional form
-        dim, unbiased = None, dim
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    out = reduce.Var.apply(self, dim, correction, keepdim)
-    if out._array.size and self._array.size // out._array.size - correction <= 0:
-        warnings.warn(f"{_name}(): degrees of freedom is <= 0. Correction should be strictly "
-                      "less than the reduction factor (input numel divided by output numel).",
-                      UserWarning, stacklevel=user_stacklevel())
-    return out
+def _spread(op, name):
+    """var / std: PyTorch's argument forms (unbiased positional or keyword, correction) and
+    its warning when no degrees of freedom are left."""
+    def method(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        if isinstance(dim, bool):  # var(unbiased) positional form
+            dim, unbiased = None, dim
+        if correction is None:
+            correction = 1 if unbiased is None or unbiased else 0
+        out = op.apply(self, dim, correction, keepdim)
+        if out._array.size and self._array.size // out._array.size - correction <= 0:
+            warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
+                          "less than the reduction factor (input numel divided by output "
+                          "numel).", UserWarning, stacklevel=user_stacklevel())
+        return out
+    return method
 
 
-
-def _std(self, dim=None, unbiased=None, keepdim=False, correction=None):
-    return _var(self, dim, unbiased, keepdim, correction, _name="std").sqrt()
+_var = _spread(reduce.Var, "var")
+_std = _spread(reduce.Std, "std")
 
 
 def _max_or_min(use_min):
@@ -423,6 +438,8 @@ def _max_or_min(use_min):
 
 def _arg(fn):
     def method(self, dim=None, keepdim=False):
+        if self._array.dtype == np.bool_:
+            raise RuntimeError(f"{fn.__name__}(): does not support bool input")
         if dim is None:
             out = Tensor._make(np.asarray(fn(self._array), dtype=np.int64))
         else:
@@ -445,6 +462,8 @@ Tensor.argmin = _arg(np.argmin)
 def _prod(self, dim=None, keepdim=False, dtype=None):
     x = self if dtype is None else self.type(dtype)
     d = None if dim is None else _norm_dim(dim, self._array.ndim)
+    if not self._array.ndim:
+        d = None  # a 0-d tensor's dim 0 is the whole tensor
     return reduce.Prod.apply(x, d, keepdim)
 
 
@@ -467,7 +486,9 @@ def _amax_or_amin(use_min):
 def _all_or_any(fn):
     def method(self, dim=None, keepdim=False):
         dims = None if dim is None else _reduce_dims(self, dim)
-        return Tensor._make(np.asarray(fn(self._array, axis=dims, keepdims=keepdim)))
+        result = np.asarray(fn(self._array, axis=dims, keepdims=keepdim))
+        # PyTorch keeps uint8 for uint8 input (the pre-bool convention); bool otherwise
+        return Tensor._make(result.astype(np.uint8) if self._array.dtype == np.uint8 else result)
     return method
 
 
@@ -499,10 +520,15 @@ def _sorted_indices(arr, axis, descending):
 
 def _median(self, dim=None, keepdim=False):
     arr = self._array
+    if arr.dtype == np.bool_ and (arr.size or dim is not None):
+        raise NotImplementedError(f"\"median_{'cpu' if dim is None else 'out'}\" not "
+                                  f"implemented for 'Bool'")
     if dim is None:
         flat = arr.reshape(-1)
-        if flat.size == 0:
-            return Tensor._make(np.asarray(np.nan, dtype=arr.dtype))
+        if flat.size == 0:  # NaN, or an integer dtype's smallest value, as in PyTorch
+            empty = np.nan if arr.dtype.kind == "f" else False if arr.dtype == np.bool_ \
+                else np.iinfo(arr.dtype).min
+            return reduce.ValueOfTies.apply(self, np.asarray(empty, dtype=arr.dtype))
         if np.isnan(flat).any():
             return reduce.ValueOfTies.apply(self, np.asarray(np.nan, dtype=arr.dtype))
         # The lower median; its gradient is shared between the entries equal to it (PyTorch).
@@ -577,15 +603,17 @@ def _kthvalue(self, k, dim=-1, keepdim=False):
 
 def _cumsum(self, dim, dtype=None):
     x = self if dtype is None else self.type(dtype)
-    if x._array.ndim == 0:
-        return x.clone()
+    if x._array.ndim == 0:  # as a 1-element row: the same dtype rules (integers -> int64)
+        _norm_dim(dim, 0)
+        return reduce.CumSum.apply(x.reshape(1), 0).reshape(())
     return reduce.CumSum.apply(x, _norm_dim(dim, x._array.ndim))
 
 
 def _cumprod(self, dim, dtype=None):
     x = self if dtype is None else self.type(dtype)
-    if x._array.ndim == 0:
-        return x.clone()
+    if x._array.ndim == 0:  # as a 1-element row: the same dtype rules (integers -> int64)
+        _norm_dim(dim, 0)
+        return reduce.CumProd.apply(x.reshape(1), 0).reshape(())
     return reduce.CumProd.apply(x, _norm_dim(dim, x._array.ndim))
 
 
@@ -599,7 +627,14 @@ def _norm(self, p="fro", dim=None, keepdim=False, dtype=None):
     elif p == "nuc" or isinstance(p, str):
         raise NotImplementedError(f"norm: p={p!r} (matrix norms) is not supported by cylayers; "
                                   "vector p-norms (numbers, inf, 'fro') are")
-    return reduce.Norm.apply(x, float(p), _reduce_dims(x, dim), keepdim)
+    dims = _reduce_dims(x, dim)
+    if dim is not None and abs(float(p)) == np.inf:
+        for d in dims:
+            if x._array.shape[d] == 0:
+                raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on the "
+                                   f"dimension {d} because this dimension is empty and the "
+                                   f"operation does not have an identity")
+    return reduce.Norm.apply(x, float(p), dims, keepdim)
 
 
 Tensor.prod = _prod
@@ -698,6 +733,7 @@ def _reshape(self, *shape):
 def _flatten(self, start_dim=0, end_dim=-1):
     nd = self._array.ndim
     if nd == 0:
+        _norm_dim(start_dim, nd), _norm_dim(end_dim, nd)
         return _reshape(self, 1)
     s, e = _norm_dim(start_dim, nd), _norm_dim(end_dim, nd)
     if s > e:
@@ -804,7 +840,14 @@ Tensor.squeeze = _squeeze
 Tensor.unsqueeze = _unsqueeze
 Tensor.permute = _permute
 Tensor.transpose = _transpose
-Tensor.t = lambda self: _transpose(self, 0, 1) if self._array.ndim == 2 else self
+def _t(self):
+    if self._array.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{self._array.ndim}D")
+    return _transpose(self, 0, 1) if self._array.ndim == 2 else self
+
+
+Tensor.t = _t
 Tensor.T = property(_T)
 Tensor.mT = property(lambda self: _transpose(self, -2, -1))
 Tensor.expand = _expand
@@ -845,7 +888,9 @@ def _chunk(self, chunks, dim=0):
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
     size = self._array.shape[_norm_dim(dim, self._array.ndim)]
-    return _split(self, max(-(-size // chunks), 1), dim)
+    if size == 0:  # PyTorch: `chunks` empty pieces
+        return tuple(self.narrow(dim, 0, 0) for _ in range(chunks))
+    return _split(self, -(-size // chunks), dim)
 
 
 def _masked_fill(self, mask, value):
@@ -913,10 +958,23 @@ def _dims_arg(dims):
     return dims
 
 
-def _flip(self, *dims):
+def _flip(self, *dims, **kwargs):
     """A copy with the order of elements reversed along ``dims`` (like PyTorch, not a view)."""
+    if kwargs:  # flip(dims=(0, 1)): the spelling PyTorch's signature names
+        unknown = sorted(set(kwargs) - {"dims"})
+        if unknown:
+            raise TypeError(f"flip() got an unexpected keyword argument '{unknown[0]}'")
+        if dims:
+            raise TypeError("flip() got multiple values for argument 'dims'")
+        dims = (kwargs["dims"],)
     out = self
-    for d in dict.fromkeys(_norm_dim(d, self._array.ndim) for d in _dims_arg(dims)):
+    normalized = [_norm_dim(d, self._array.ndim) for d in _dims_arg(dims)]
+    for d in normalized:
+        if normalized.count(d) > 1:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    for d in normalized:
+        if not self._array.ndim:
+            break  # a 0-d tensor's dim 0 / -1 reverses nothing
         n = self._array.shape[d]
         out = indexing.IndexSelect.apply(out, d, np.arange(n - 1, -1, -1, dtype=np.int64))
     return out if out is not self else shape_ops.Clone.apply(self)
@@ -1063,11 +1121,32 @@ def _softmax(log_output):
     return method
 
 
-Tensor.relu = lambda self: activation.ReLUFn.apply(self)
-Tensor.relu_ = lambda self: activation.ReLUFn.apply_inplace(self)
-Tensor.sigmoid = lambda self: activation.SigmoidFn.apply(self)
+def _relu(self):
+    if self._array.dtype.kind in "iu":  # integer tensors keep their dtype (PyTorch)
+        return self.clamp(min=0)
+    return activation.ReLUFn.apply(self)
+
+
+def _relu_(self):
+    if self._array.dtype.kind in "iu":
+        return self.clamp_(min=0)
+    return activation.ReLUFn.apply_inplace(self)
+
+
+def _float_activation(fn):
+    """sigmoid and tanh: integer and bool tensors give the default float dtype, as in PyTorch
+    (the kernels take float32 and float64)."""
+    def method(self):
+        if self._array.dtype.kind in "biu":
+            self = self.to(_dtype.get_default_dtype())
+        return fn.apply(self)
+    return method
+
+
+Tensor.relu, Tensor.relu_ = _relu, _relu_
+Tensor.sigmoid = _float_activation(activation.SigmoidFn)
 Tensor.sigmoid_ = lambda self: activation.SigmoidFn.apply_inplace(self)
-Tensor.tanh = lambda self: activation.TanhFn.apply(self)
+Tensor.tanh = _float_activation(activation.TanhFn)
 Tensor.tanh_ = lambda self: activation.TanhFn.apply_inplace(self)
 Tensor.softmax = _softmax(log_output=False)
 Tensor.log_softmax = _softmax(log_output=True)
@@ -1170,6 +1249,9 @@ def _cum_extremum(take_max):
 
     def method(self, dim):
         d = _norm_dim(dim, self._array.ndim)
+        if self._array.ndim == 0:  # as a 1-element row
+            values, indices = method(self.reshape(1), 0)
+            return result(values.reshape(()), indices.reshape(()))
         values = scatter_ops.CumExtremum.apply(self, d, take_max)
         node = values._node
         if node is not None:
@@ -1232,6 +1314,8 @@ def _diagonal(self, offset=0, dim1=0, dim2=1):
 def _trace(self):
     if self._array.ndim != 2:
         raise RuntimeError("trace: expected a matrix")
+    if self._array.dtype == np.bool_:
+        raise NotImplementedError("\"trace\" not implemented for 'Bool'")
     return _diagonal(self).sum()
 
 
@@ -1268,20 +1352,7 @@ def _div(self, other, *, rounding_mode=None):
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                          f"but found '{rounding_mode}'")
-    a, b = promotion.promote(self._array, unwrap(_other(other)))
-    if a.dtype.kind in "iub":
-        if np.any(np.asarray(b) == 0):
-            raise ZeroDivisionError("ZeroDivisionError")
-        q = np.floor_divide(a, b)
-        if rounding_mode == "trunc":
-            q = q + ((np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
-        return Tensor._make(np.asarray(q, dtype=np.result_type(a, b)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.true_divide(a, b)
-        q = np.trunc(q) if rounding_mode == "trunc" else np.floor(q)
-    # The rounded quotient is piecewise constant: PyTorch's gradient is zero.
-    zero = self * 0
-    return zero + Tensor._make(np.asarray(q, dtype=zero._array.dtype))
+    return arith.RoundedDiv.apply(self, _other(other), rounding_mode)
 
 
 def _isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):

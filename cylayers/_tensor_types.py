@@ -17,6 +17,11 @@ def legacy_type_name(np_dtype):
     return _LEGACY_NAMES.get(np.dtype(np_dtype), np.dtype(np_dtype).name)
 
 
+def scalar_type_name(np_dtype):
+    """PyTorch's name of a dtype in its error messages: Float, Double, Long, Byte, Bool..."""
+    return legacy_type_name(np_dtype).replace("Tensor", "")
+
+
 class _LegacyTensorType(type):
     """Metaclass: the class object is a constructor and an isinstance check for one dtype."""
 

@@ -3,7 +3,7 @@ import numpy as np
 
 from cylayers import _blas as blas
 from cylayers.autograd.function import Function
-from cylayers._ops.promotion import promote, promote_float
+from cylayers._ops.promotion import convert, promote, promote_float, result_dtype
 
 _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
@@ -47,9 +47,17 @@ class Add(Function):
         return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
 
 
+def _is_bool(x):
+    return type(x) is bool or (isinstance(x, np.ndarray) and x.dtype == np.bool_)
+
+
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
+        if _is_bool(a) or _is_bool(b):
+            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                               "supported. If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
         a, b = promote(a, b)
         ctx.shapes = (_shape(a), _shape(b))
         return np.subtract(a, b, out=ctx.out)
@@ -105,9 +113,52 @@ class Div(Function):
         return ga, gb
 
 
+def refuse_integer_division_by_zero(a, b):
+    """PyTorch raises for an integer division or remainder by zero (numpy gives 0)."""
+    if _integral(a) and _integral(b) and np.any(np.asarray(b) == 0):
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _integral(x):
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "biu"
+    return isinstance(x, (int, np.integer, np.bool_))
+
+
+class RoundedDiv(Function):
+    """a / b rounded toward zero ('trunc') or down ('floor'): div(rounding_mode=), floor_divide
+    and //. Integers stay integers; the result is piecewise constant, so both gradients are
+    zero, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b, mode):
+        a, b = promote(a, b)
+        ctx.shapes = (_shape(a), _shape(b))
+        if a.dtype.kind in "biu" if isinstance(a, np.ndarray) else b.dtype.kind in "biu":
+            refuse_integer_division_by_zero(a, b)
+            q = np.floor_divide(a, b)
+            if mode == "trunc":  # floor rounded one up where the exact quotient was negative
+                q = q + ((np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
+            return np.asarray(q, dtype=np.result_type(a, b))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.true_divide(a, b)
+            return np.asarray(np.trunc(q) if mode == "trunc" else np.floor(q))
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad[:2]
+        return (np.zeros(sa, g.dtype) if na else None, np.zeros(sb, g.dtype) if nb else None,
+                None)
+
+
 class Neg(Function):
     @staticmethod
     def forward(ctx, a):
+        if _is_bool(a):
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
         return np.negative(a, out=ctx.out)
 
     @staticmethod
@@ -143,11 +194,21 @@ def _int_power(a, b, out):
     return result
 
 
+def _power(a, b, out=None):
+    """a ** b; a power of -0.5 is 1 / sqrt(a), as PyTorch computes it (so (-0) ** -0.5 is -inf
+    and (-inf) ** -0.5 is NaN, where C's pow gives inf and 0)."""
+    if type(b) is float and b == -0.5:
+        return np.reciprocal(np.sqrt(a, out=out), out=out)
+    return np.power(a, b, out=out)
+
+
 class Pow(Function):
     """a ** b for tensor or scalar a and b."""
 
     @staticmethod
     def forward(ctx, a, b):
+        if type(b) is int and b < 0 and _integer_power(a, b):  # before promote wraps it
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
         a, b = promote(a, b)
         if ctx.out is not None:
             a = a.copy()  # in place: a is about to be overwritten
@@ -155,7 +216,7 @@ class Pow(Function):
             out = _int_power(a, b, ctx.out)
         else:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                out = np.power(a, b, out=ctx.out)
+                out = _power(a, b, ctx.out)
         ctx.save_for_backward(a, b, out if ctx.out is None else out.copy())
         return out
 
@@ -167,7 +228,7 @@ class Pow(Function):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if na:
                 # PyTorch's rule: 0 where the exponent is 0 (so 0 ** 0 has slope 0, not 0 * inf)
-                local = np.where(np.asarray(b) == 0, 0, b * np.power(a, b - 1))
+                local = np.where(np.asarray(b) == 0, 0, b * _power(a, b - 1))
                 ga = unbroadcast(np.asarray(g * local, dtype=out.dtype), _shape(a))
             if nb:
                 # d(a^b)/db = a^b log a, 0 where a == 0 and b >= 0; a == 0 with b < 0 gives
@@ -207,6 +268,10 @@ class Clamp(Function):
     def forward(ctx, a, lo, hi):
         if lo is None and hi is None:
             raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+        # PyTorch's result dtype over all three (an integer tensor clamped to 0.5 is float)
+        dt = result_dtype(a, lo, hi)
+        a = convert(a, dt)
+        lo, hi = (None if v is None else convert(v, dt) for v in (lo, hi))
         if ctx.out is not None and ctx.needs_input_grad[0]:
             # In place, a is about to be overwritten: keep only the pass-through mask.
             ctx.mask = (((a >= lo) if lo is not None else True)

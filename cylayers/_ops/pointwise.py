@@ -8,8 +8,10 @@ import math
 import numpy as np
 
 from cylayers._kernels import pointwise as _kernel_module
-from cylayers._ops.arith import _float_result, _shape, promote, unbroadcast
+from cylayers._ops.arith import (_float_result, _shape, promote, refuse_integer_division_by_zero,
+                                 unbroadcast)
 from cylayers._ops.promotion import promote_float
+from cylayers._tensor_types import scalar_type_name
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import c_array, named_kernels
@@ -30,12 +32,23 @@ def _erf(x, out=None):
     return target
 
 
+def _sign(x, out=None):
+    """PyTorch's sign: the sign of NaN is 0 (numpy's is NaN); bool stays bool."""
+    if x.dtype == np.bool_:
+        return x if out is None else out
+    nan = np.isnan(x) if x.dtype.kind == "f" else None
+    y = np.sign(x, out=out)
+    if nan is not None and nan.any():
+        y[nan] = 0
+    return y
+
+
 # name: (forward(x) -> y, derivative(x, y) -> dy/dx or None for a zero gradient, needs x, needs y)
 UNARY = {
     "exp": (np.exp, lambda x, y: y, False, True),
     "log": (np.log, lambda x, y: 1 / x, True, False),
     "sqrt": (np.sqrt, lambda x, y: 1 / (2 * y), False, True),
-    "abs": (np.abs, lambda x, y: np.sign(x), True, False),
+    "abs": (np.abs, lambda x, y: _sign(x), True, False),
     "sin": (np.sin, lambda x, y: np.cos(x), True, False),
     "cos": (np.cos, lambda x, y: -np.sin(x), True, False),
     "tan": (np.tan, lambda x, y: 1 + y * y, False, True),
@@ -64,11 +77,14 @@ UNARY = {
     "ceil": (np.ceil, None, False, False),
     "round": (np.round, None, False, False),
     "trunc": (np.trunc, None, False, False),
-    "sign": (lambda x, out=None: np.sign(x, out=out) if x.dtype != np.bool_ else
-             (x if out is None else out), None, False, False),
+    "sign": (_sign, None, False, False),
 }
 # Rounding keeps an integer tensor's dtype in PyTorch; the others make it floating.
 _KEEPS_INTEGERS = {"floor", "ceil", "round", "trunc", "sign", "square", "abs"}
+# PyTorch's kernels that refuse some dtype kinds: name -> (kernel's name, refused kinds)
+_REFUSED_KINDS = {"floor": ("floor_vml_cpu", "b"), "ceil": ("ceil_vml_cpu", "b"),
+                  "round": ("round_vml_cpu", "b"), "trunc": ("trunc_vml_cpu", "b"),
+                  "abs": ("abs_cpu", "b"), "frac": ("frac_cpu", "biu")}
 
 
 class Unary(Function):
@@ -81,9 +97,12 @@ class Unary(Function):
     def forward(ctx, x, op_name):
         fn, derivative, needs_x, needs_y = UNARY[op_name]
         ctx.op_name = op_name
+        if op_name in _REFUSED_KINDS and x.dtype.kind in _REFUSED_KINDS[op_name][1]:
+            raise NotImplementedError(f'"{_REFUSED_KINDS[op_name][0]}" not implemented for '
+                                      f"'{scalar_type_name(x.dtype)}'")
         if op_name not in _KEEPS_INTEGERS:
             x = _float_result(x)
-        elif op_name in ("square", "abs") and x.dtype == np.bool_:
+        elif op_name == "square" and x.dtype == np.bool_:
             x = x.astype(np.int64)
         if ctx.out is not None and needs_x and derivative is not None:
             x = x.copy()  # in place: x is about to be overwritten
@@ -167,7 +186,9 @@ class Atan2(_Binary):
     @staticmethod
     def partials(a, b, y):
         r2 = a * a + b * b
-        return b / r2, -a / r2
+        zero = r2 == 0  # PyTorch: slope 0 at the origin, not 0 / 0
+        r2 = np.where(zero, 1, r2)
+        return np.where(zero, 0, b / r2), np.where(zero, 0, -a / r2)
 
 
 class Fmod(_Binary):
@@ -175,6 +196,7 @@ class Fmod(_Binary):
 
     @staticmethod
     def compute(a, b, out):
+        refuse_integer_division_by_zero(a, b)
         return np.fmod(a, b, out=out)
 
     @staticmethod
@@ -187,6 +209,7 @@ class Remainder(_Binary):
 
     @staticmethod
     def compute(a, b, out):
+        refuse_integer_division_by_zero(a, b)
         return np.remainder(a, b, out=out)
 
     @staticmethod

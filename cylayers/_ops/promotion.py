@@ -80,11 +80,23 @@ def result_dtype(*operands):
     return _combine(dims, _combine(zero, numbers))
 
 
-def _as(x, dt):
+def convert(x, dt):
+    """An operand in the result dtype ``dt``: arrays cast, numbers kept (or wrapped into an
+    integer dtype)."""
     if isinstance(x, np.ndarray):
         return x if x.dtype == dt else x.astype(dt)
     # A Python number is "weak" in numpy (NEP 50): it takes the array's dtype, as here.
-    return x.item() if isinstance(x, np.generic) else x
+    x = x.item() if isinstance(x, np.generic) else x
+    if dt.kind in "iu" and type(x) is int and not _fits(x, dt):
+        # PyTorch converts the number to the integer dtype, wrapping around (uint8 + -3 adds
+        # 253); numpy refuses an out-of-range Python integer (OverflowError)
+        return np.array(x).astype(dt)[()]
+    return x
+
+
+def _fits(x, dt):
+    info = np.iinfo(dt)
+    return info.min <= x <= info.max
 
 
 _PLAIN_NUMBERS = (float, int, bool)
@@ -108,7 +120,7 @@ def promote(a, b):
     elif not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):
         return a, b
     dt = result_dtype(a, b)
-    return _as(a, dt), _as(b, dt)
+    return convert(a, dt), convert(b, dt)
 
 
 def promote_float(a, b):
@@ -119,4 +131,4 @@ def promote_float(a, b):
     dt = result_dtype(a, b)
     if dt.kind not in "fc":
         dt = _dtype.default_float()
-    return _as(a, dt), _as(b, dt)
+    return convert(a, dt), convert(b, dt)

@@ -86,7 +86,24 @@ class Var(Function):
             g = np.expand_dims(g, ctx.dims)
         centered = a - a.mean(axis=ctx.dims, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (2.0 / ctx.denom) * centered * g, None, None, None
+            # no degrees of freedom left: 2 / 0 is inf, and the gradient NaN (PyTorch)
+            return (np.float64(2.0) / ctx.denom) * centered * g, None, None, None
+
+
+class Std(Function):
+    """The square root of Var; PyTorch's gradient is 0 where the deviation is 0 (a constant
+    row), where sqrt's own slope would make it 0 * inf = NaN."""
+
+    @staticmethod
+    def forward(ctx, a, dim, correction, keepdim):
+        ctx.std = np.sqrt(Var.forward(ctx, a, dim, correction, keepdim))
+        return ctx.std
+
+    @staticmethod
+    def backward(ctx, g):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g_var = np.where(ctx.std == 0, 0, g / (2 * ctx.std)).astype(g.dtype, copy=False)
+        return Var.backward(ctx, g_var)
 
 
 class MaxAll(Function):

@@ -10,7 +10,9 @@ import weakref
 
 import numpy as np
 
+from cylayers._ops.promotion import category
 from cylayers._tensor import Tensor
+from cylayers._tensor_types import scalar_type_name
 from cylayers.autograd import tracer
 from cylayers.autograd.grad_mode import grad_state
 
@@ -177,6 +179,10 @@ class Function:
             result = cls.forward(ctx, *raw)
         except ValueError as e:
             raise broadcast_error(e, raw, in_place=True) from None
+        except TypeError as e:
+            if not _is_output_cast_error(e):
+                raise
+            result = _cast_into(target._array, cls.forward(_fresh_context(ctx), *raw))
         if result is not target._array:
             raise AssertionError(f"{cls.__name__}.forward ignored ctx.out")
         if tracer.state.active is not None:
@@ -198,6 +204,28 @@ class Function:
         base._requires_grad = True
         target._refresh_view()  # now a view of the base's new history
         return target
+
+
+def _is_output_cast_error(e):
+    # numpy's _UFuncOutputCastingError is private and names itself UFuncTypeError
+    return str(e).startswith("Cannot cast ufunc") and " output from " in str(e)
+
+
+def _fresh_context(ctx):
+    """ctx writing into a new array: the op's result dtype is not the target's."""
+    ctx.out = None
+    return ctx
+
+
+def _cast_into(target, result):
+    """An in-place op whose result dtype differs from its tensor's, as PyTorch does it: computed
+    in the result dtype, then stored in the tensor's dtype (integers wrap around) when PyTorch's
+    casting rules allow it (not float to integer, not integer to bool)."""
+    if category(result.dtype) > category(target.dtype):
+        raise RuntimeError(f"result type {scalar_type_name(result.dtype)} can't be cast to the "
+                           f"desired output type {scalar_type_name(target.dtype)}")
+    np.copyto(target, result, casting="unsafe")
+    return target
 
 
 # cylayers' Function class -> the op PyTorch names the same node after (grad_fn.name()).

@@ -16,6 +16,8 @@ def _apply(fn_cls, input, inplace, *params):
 
 # ---------------------------------------------------------------- functional API
 def relu(input, inplace=False):
+    if not input.is_floating_point():  # integer tensors: the Tensor method keeps their dtype
+        return input.relu_() if inplace else input.relu()
     return _apply(ReLUFn, input, inplace)
 
 
@@ -24,10 +26,14 @@ def relu_(input):
 
 
 def sigmoid(input, inplace=False):
+    if not inplace and not input.is_floating_point():
+        return input.sigmoid()  # in the default float dtype
     return _apply(SigmoidFn, input, inplace)
 
 
 def tanh(input, inplace=False):
+    if not inplace and not input.is_floating_point():
+        return input.tanh()
     return _apply(TanhFn, input, inplace)
 
 

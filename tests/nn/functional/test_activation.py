@@ -217,7 +217,13 @@ def test_modules_repr_match_torch():
 
 def test_integer_input_is_a_clear_error():
     with pytest.raises(TypeError, match="expected a float32 or float64 tensor"):
-        F.sigmoid(cylayers.tensor([1, 2]))
+        F.gelu(cylayers.tensor([1, 2]))
+
+
+def test_integer_input_as_pytorch_where_it_accepts_it():
+    x = cylayers.tensor([1, -2])
+    assert F.relu(x).dtype == cylayers.int64 and F.relu(x).tolist() == [1, 0]
+    assert F.sigmoid(x).dtype == cylayers.float32 and F.tanh(x).dtype == cylayers.float32
 
 
 def test_thread_count_does_not_change_results():

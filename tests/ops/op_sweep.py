@@ -1,0 +1,671 @@
+"""A generated sweep of cylayers' public functions and Tensor methods against PyTorch, in the
+spirit of PyTorch's OpInfo: one table of ops (TABLE, at the bottom), each expanded into cases of
+calling form (function, method, in-place method) x dtype (float32, float64, int32, int64, uint8,
+bool) x shape (0-d, empty, plain, broadcast, transposed, negative dims) x forward and gradient.
+
+Each case runs in both libraries on the same numbers and compares: whether it raises (PyTorch
+refusing means cylayers must refuse too), the result's type, dtype, shape and values (exact for
+integers and booleans, NaN where PyTorch has NaN), and the gradient of every float input for a
+random upstream gradient. Adding an entry to TABLE adds its cases.
+
+    python tests/ops/op_sweep.py            # size and pass rate, failures grouped by op
+"""
+import itertools
+import os
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+import cylayers
+
+FLOATS = ("float32", "float64")
+INTS = ("int32", "int64", "uint8")
+ALL = FLOATS + INTS + ("bool",)
+NUMERIC = FLOATS + INTS
+
+# Shapes: a string entry "T:(4, 3)" means a tensor of that shape transposed into a
+# non-contiguous view (3, 4) before the op; it is the leaf that receives the gradient.
+UNARY_SHAPES = [(), (0, 3), (3, 4), "T:(4, 3)", (2, 3, 4)]
+BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((), (3, 4)), ((3, 4), ()),
+                 ((2, 1, 4), (3, 1)), ((0, 4), (4,)), ("T:(4, 3)", (3, 4))]
+MIXED_SHAPES = [((3, 4), (3, 4)), ((), (3, 4)), ((3, 4), ())]
+MIXED_PAIRS = [("float32", "float64"), ("float64", "float32"), ("float32", "int64"),
+               ("int64", "float32"), ("int32", "int64"), ("uint8", "int32"), ("bool", "int32"),
+               ("bool", "float32"), ("uint8", "bool"), ("int32", "float64")]
+SCALARS = [2, 1.5, True, -3]
+REDUCE_SHAPES = [(), (0, 3), (3, 4), "T:(4, 3)", (2, 3, 4)]
+
+
+@dataclass
+class Op:
+    """One public op. ``call(L, *tensors, **kw)`` runs it with library L (torch or cylayers);
+    ``kind`` picks the generated shapes and arguments; ``domain`` the input values."""
+    name: str
+    call: object
+    kind: str
+    dtypes: tuple = ALL
+    domain: str = "normal"
+    grad: bool = True
+    kwargs: list = field(default_factory=lambda: [{}])
+    forms: tuple = ("function", "method")
+    inplace: bool = False
+    special_values: bool = True
+    tol: float = 1.0
+    reflected: bool = False  # an operator: also run with the number on the left
+
+
+@dataclass
+class Case:
+    op: Op
+    form: str
+    dtypes: tuple
+    shapes: tuple
+    kwargs: dict
+    scalar: object = None
+    scalar_first: bool = False
+    special: bool = False
+
+    @property
+    def id(self):
+        shape_text = "|".join(str(s).replace(" ", "") for s in self.shapes)
+        extra = ""
+        if self.scalar is not None:
+            extra = f"-scalar{'L' if self.scalar_first else 'R'}{self.scalar!r}"
+        if self.kwargs:
+            extra += "-" + ",".join(f"{k}={v}" for k, v in self.kwargs.items())
+        if self.special:
+            extra += "-special"
+        return f"{self.op.name}-{self.form}-{'/'.join(self.dtypes)}-{shape_text}{extra}"
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0])
+
+
+def _values(shape, dtype, domain, rng, special=False):
+    if special:
+        return SPECIAL.astype(dtype)
+    size = int(np.prod(shape)) if shape else 1
+    if dtype == "bool":
+        return (rng.random(shape) > 0.5) if shape else np.bool_(rng.random() > 0.5)
+    if domain == "distinct":  # no ties: sort, topk, median, max's index are then unique
+        flat = rng.permutation(size).astype(np.float64) - size // 2
+        if dtype in FLOATS:
+            flat = flat + rng.random(size) * 0.5
+        if dtype == "uint8" and size:
+            flat = flat - flat.min()
+        return flat.reshape(shape).astype(dtype)
+    if dtype in FLOATS:
+        v = rng.standard_normal(shape) * 1.5
+        if domain == "positive":
+            v = np.abs(v) + 0.5
+        elif domain == "unit":
+            v = rng.uniform(-0.9, 0.9, shape)
+        elif domain == "ge1":
+            v = np.abs(v) + 1.1
+        elif domain == "nonzero":
+            v = np.where(np.abs(v) < 0.3, 0.7, v)
+        elif domain == "small":
+            v = rng.uniform(-2, 2, shape)
+        return np.asarray(v).astype(dtype)
+    low, high = (-6, 7) if dtype != "uint8" else (0, 12)
+    if domain in ("positive", "ge1", "nonzero"):
+        low = 1
+    if domain == "shift":
+        low, high = 0, 5
+    if domain == "index":  # valid positions in any dimension of size 3 or more
+        low, high = 0, 3
+    if domain in ("small", "unit"):
+        low, high = (-2, 3) if dtype != "uint8" else (0, 3)
+    return rng.integers(low, high, shape).astype(dtype)
+
+
+def _parse(shape):
+    if isinstance(shape, str) and shape.startswith("T:"):
+        return eval(shape[2:]), True  # noqa: S307  (a literal tuple from this file's table)
+    return shape, False
+
+
+def _make_inputs(case, seed):
+    """Numpy arrays for each tensor operand, and for each whether to transpose it."""
+    rng = np.random.default_rng(seed)
+    arrays, transposed = [], []
+    for i, (shape, dtype) in enumerate(zip(case.shapes, case.dtypes)):
+        shape, t = _parse(shape)
+        domain = case.op.domain[i] if isinstance(case.op.domain, tuple) else case.op.domain
+        arrays.append(np.array(_values(shape, dtype, domain, rng, case.special)))
+        transposed.append(t)
+    return arrays, transposed
+
+
+def _leaves(L, arrays, grad_ok):
+    leaves = []
+    for a in arrays:
+        if L is torch:
+            x = torch.from_numpy(a.copy())
+        else:
+            x = cylayers.tensor(a.copy())
+        if grad_ok and a.dtype.kind == "f":
+            x.requires_grad_(True)
+        leaves.append(x)
+    return leaves
+
+
+def _view(x, transposed):
+    return x.transpose(-1, -2) if transposed else x
+
+
+# ---------------------------------------------------------------------------------------------
+# running and comparing
+
+def _flatten(result):
+    """(path, tensor-or-number) pairs of a result: a tensor, a tuple/list of them, a number."""
+    if isinstance(result, (tuple, list)):
+        out = []
+        for i, r in enumerate(result):
+            out += [((i,) + p, v) for p, v in _flatten(r)]
+        return out
+    return [((), result)]
+
+
+def _dtype_name(x):
+    return str(x.dtype).split(".")[-1]
+
+
+def _as_numpy(x):
+    if isinstance(x, torch.Tensor):
+        return x.detach().numpy()
+    if isinstance(x, cylayers.Tensor):
+        return np.asarray(x.detach().numpy())
+    return np.asarray(x)
+
+
+def _tolerance(dtype_name, tol):
+    if dtype_name == "float32":
+        return dict(rtol=2e-5 * tol, atol=2e-5 * tol)
+    if dtype_name == "float64":
+        return dict(rtol=1e-10 * tol, atol=1e-10 * tol)
+    return dict(rtol=0, atol=0)
+
+
+def _compare(ours, theirs, what, tol, tol_dtype=None):
+    problems = []
+    flat_o, flat_t = _flatten(ours), _flatten(theirs)
+    if len(flat_o) != len(flat_t):
+        return [f"{what}: {len(flat_o)} results, PyTorch {len(flat_t)}"]
+    if isinstance(theirs, tuple) and hasattr(theirs, "_fields"):
+        for name in theirs._fields:
+            if not hasattr(ours, name):
+                problems.append(f"{what}: no .{name} on the result (PyTorch returns a "
+                                f"named tuple)")
+    for (path, o), (_, t) in zip(flat_o, flat_t):
+        where = f"{what}{list(path) if path else ''}"
+        if isinstance(t, torch.Tensor):
+            if not isinstance(o, cylayers.Tensor):
+                problems.append(f"{where}: {type(o).__name__}, PyTorch a Tensor")
+                continue
+            if _dtype_name(o) != _dtype_name(t):
+                problems.append(f"{where}: dtype {_dtype_name(o)}, PyTorch {_dtype_name(t)}")
+            if tuple(o.shape) != tuple(t.shape):
+                problems.append(f"{where}: shape {tuple(o.shape)}, PyTorch {tuple(t.shape)}")
+                continue
+            a, b = _as_numpy(o), _as_numpy(t)
+            opts = _tolerance(tol_dtype or _dtype_name(t), tol)
+            try:
+                if b.dtype.kind == "f":
+                    np.testing.assert_allclose(a.astype(b.dtype), b, equal_nan=True, **opts)
+                else:
+                    np.testing.assert_array_equal(a.astype(b.dtype), b)
+            except AssertionError as e:
+                lines = [ln for ln in str(e).splitlines() if ln.strip()]
+                problems.append(f"{where}: values differ ({'; '.join(lines[1:4])})")
+        else:
+            if isinstance(o, cylayers.Tensor) or type(o) is not type(t):
+                problems.append(f"{where}: {type(o).__name__}, PyTorch {type(t).__name__}")
+            elif not (o == t or (isinstance(t, float) and np.isnan(t) and np.isnan(o))):
+                if not (isinstance(t, float) and np.isclose(o, t, rtol=1e-5)):
+                    problems.append(f"{where}: {o!r}, PyTorch {t!r}")
+    return problems
+
+
+def _run(L, case, arrays, transposed, grad_ok):
+    leaves = _leaves(L, arrays, grad_ok)
+    operands = [_view(x, t) for x, t in zip(leaves, transposed)]
+    if case.scalar is not None:
+        operands = [case.scalar] + operands if case.scalar_first else operands + [case.scalar]
+    if case.form == "method":
+        result = _call_method(L, case.op, operands, case.kwargs)
+    elif case.form == "inplace":
+        first = operands[0].clone() if isinstance(operands[0], (torch.Tensor,
+                                                                 cylayers.Tensor)) else None
+        if first is None:
+            raise _Skip()
+        returned = _call_method(L, case.op, [first] + operands[1:], case.kwargs, suffix="_")
+        if returned is not first:
+            raise AssertionError("the in-place method did not return its tensor")
+        result = first
+    else:
+        result = case.op.call(L, *operands, **case.kwargs)
+    return leaves, result
+
+
+class _Skip(Exception):
+    pass
+
+
+def _call_method(L, op, operands, kwargs, suffix=""):
+    name = op.call if isinstance(op.call, str) else op.name
+    return getattr(operands[0], name + suffix)(*operands[1:], **kwargs)
+
+
+def _backward(leaves, result, seed):
+    """Backpropagate sum(result_i * g_i) over float results that need a gradient; the leaves'
+    gradients (None where none arrived)."""
+    rng = np.random.default_rng(seed)
+    total = None
+    for _, r in _flatten(result):
+        if hasattr(r, "requires_grad") and r.requires_grad and r.dtype.is_floating_point \
+                if isinstance(r, torch.Tensor) else (isinstance(r, cylayers.Tensor)
+                                                     and r.requires_grad
+                                                     and r.is_floating_point()):
+            g = rng.standard_normal(tuple(r.shape)).astype(_dtype_name(r))
+            g = torch.from_numpy(g) if isinstance(r, torch.Tensor) else cylayers.tensor(g)
+            term = (r * g).sum()
+            total = term if total is None else total + term
+    if total is None:
+        return None
+    total.backward()
+    return [x.grad for x in leaves]
+
+
+def run_case(case, seed=0):
+    """The problems of one case, as sentences; [] when cylayers behaves as PyTorch."""
+    arrays, transposed = _make_inputs(case, seed)
+    grad_ok = case.op.grad and case.form != "inplace"
+    try:
+        t_leaves, t_result = _run(torch, case, arrays, transposed, grad_ok)
+    except _Skip:
+        return []
+    except Exception as e:  # PyTorch refuses: cylayers must refuse too
+        try:
+            _run(cylayers, case, arrays, transposed, grad_ok)
+        except Exception:
+            return []
+        return [f"PyTorch raises {type(e).__name__}: {str(e).splitlines()[0][:120]}; "
+                f"cylayers returns a result"]
+    try:
+        o_leaves, o_result = _run(cylayers, case, arrays, transposed, grad_ok)
+    except Exception as e:
+        return [f"raises {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"]
+    problems = _compare(o_result, t_result, "value", case.op.tol)
+    if problems or not grad_ok:
+        return problems
+    try:
+        t_grads = _backward(t_leaves, t_result, seed + 1)
+    except Exception:
+        return problems  # PyTorch has no gradient here (a non-differentiable op)
+    try:
+        o_grads = _backward(o_leaves, o_result, seed + 1)
+    except Exception as e:
+        return [f"backward raises {type(e).__name__}: {str(e).splitlines()[0][:160]}"]
+    if t_grads is None:
+        return problems
+    if o_grads is None:
+        return ["no gradient (the result does not require grad)"]
+    for i, (go, gt) in enumerate(zip(o_grads, t_grads)):
+        if gt is None:
+            continue
+        if go is None:
+            problems.append(f"grad[{i}]: None, PyTorch has one")
+            continue
+        # a float64 operand of a float32 result gets a gradient computed in float32
+        grad_tol = "float32" if "float32" in case.dtypes else None
+        problems += _compare(go, gt, f"grad[{i}]", case.op.tol * 5, grad_tol)
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# expanding the table into cases
+
+def _has_method(name):
+    return hasattr(torch.Tensor, name) and hasattr(cylayers.Tensor, name)
+
+
+def cases_of(op):
+    out = []
+    forms = [f for f in op.forms if f == "function" or _has_method(
+        op.call if isinstance(op.call, str) else op.name)]
+    if op.inplace and _has_method((op.call if isinstance(op.call, str) else op.name) + "_"):
+        forms.append("inplace")
+    for form, kwargs in itertools.product(forms, op.kwargs):
+        if op.kind == "unary":
+            for dtype, shape in itertools.product(op.dtypes, UNARY_SHAPES):
+                out.append(Case(op, form, (dtype,), (shape,), kwargs))
+            if op.special_values:
+                for dtype in set(op.dtypes) & set(FLOATS):
+                    out.append(Case(op, form, (dtype,), ((10,),), kwargs, special=True))
+        elif op.kind == "binary":
+            for dtype, shapes in itertools.product(op.dtypes, BINARY_SHAPES):
+                out.append(Case(op, form, (dtype, dtype), shapes, kwargs))
+            for pair, shapes in itertools.product(MIXED_PAIRS, MIXED_SHAPES):
+                if set(pair) <= set(op.dtypes):
+                    out.append(Case(op, form, pair, shapes, kwargs))
+            for dtype, scalar in itertools.product(op.dtypes, SCALARS):
+                out.append(Case(op, form, (dtype,), ((3, 4),), kwargs, scalar=scalar))
+                if op.reflected:
+                    out.append(Case(op, form, (dtype,), ((3, 4),), kwargs, scalar=scalar,
+                                    scalar_first=True))
+            if op.special_values:
+                for dtype in set(op.dtypes) & set(FLOATS):
+                    out.append(Case(op, form, (dtype, dtype), ((10,), (10,)), kwargs,
+                                    special=True))
+        elif op.kind == "reduce":
+            for dtype, shape in itertools.product(op.dtypes, REDUCE_SHAPES):
+                out.append(Case(op, form, (dtype,), (shape,), kwargs))
+        elif op.kind.startswith("shapes:"):
+            for dtype, shapes in itertools.product(op.dtypes, SHAPE_SETS[op.kind[7:]]):
+                dts = tuple(dtype if i == 0 else _other_dtype(dtype, op.kind[7:], i)
+                            for i, _ in enumerate(shapes))
+                out.append(Case(op, form, dts, shapes, kwargs))
+        else:
+            raise ValueError(op.kind)
+    return out
+
+
+def _other_dtype(dtype, kind, i):
+    """Extra operands' dtypes for ops whose other operands are not of the first's dtype."""
+    return OTHER_OPERANDS.get(kind, {}).get(i, dtype)
+
+
+# named shape sets for ops with their own operand layouts
+SHAPE_SETS = {
+    "matrix": [((3, 4),), ((4, 4),), ((2, 3, 4),), ("T:(4, 3)",), ((0, 3),), ((3,),)],
+    "square": [((4, 4),), ((2, 4, 4),), ("T:(4, 4)",), ((0, 0),)],
+    "vector": [((5,),), ((0,),), ((),), ((3, 4),)],
+    "mm": [((3, 4), (4, 5)), ("T:(4, 3)", (4, 2)), ((0, 4), (4, 2)), ((3, 4), (5, 2))],
+    "bmm": [((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (3, 4, 5))],
+    "matmul": [((3, 4), (4, 5)), ((4,), (4,)), ((4,), (4, 3)), ((2, 3, 4), (4,)),
+               ((2, 1, 3, 4), (5, 4, 2)), ("T:(4, 3)", (4, 2)), ((3, 4), (3, 4))],
+    "outer": [((3,), (4,)), ((0,), (2,)), ((3, 1), (2,))],
+    "ternary": [((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), ()), ((), (3, 4), (3, 1))],
+    "where": [((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), ()), ((2, 1, 4), (3, 1), (4,))],
+    "masked": [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 3, 4), (3, 1))],
+    "gather": [((3, 4), (3, 2)), ((3, 4), (2, 4)), ((3, 4), (2, 2)), ((4,), (3,))],
+    "index1d": [((3, 4), (5,)), ((4,), (2,)), ((3, 4), (0,))],
+    "pairs": [((3, 4), (3, 4)), ((2, 3), (4, 3)), ((0, 3), (0, 3))],
+    "cdist": [((3, 4), (5, 4)), ((2, 3, 4), (2, 5, 4))],
+}
+OTHER_OPERANDS = {
+    "masked": {1: "bool"},
+    "gather": {1: "int64"},
+    "index1d": {1: "int64"},
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# the table
+
+def _fn(name):
+    def call(L, *args, **kwargs):
+        return getattr(L, name)(*args, **kwargs)
+    call.__name__ = name
+    return call
+
+
+def unary(name, dtypes=ALL, domain="normal", inplace=True, **kw):
+    return Op(name, _fn(name), "unary", dtypes=dtypes, domain=domain, inplace=inplace, **kw)
+
+
+def binary(name, dtypes=ALL, domain="normal", inplace=True, **kw):
+    return Op(name, _fn(name), "binary", dtypes=dtypes, domain=domain, inplace=inplace, **kw)
+
+
+def operator(name, fn, dtypes=ALL, domain="normal", **kw):
+    return Op(name, fn, "binary", dtypes=dtypes, domain=domain, forms=("function",),
+              reflected=True, **kw)
+
+
+def reduce(name, kwargs, dtypes=ALL, domain="normal", **kw):
+    return Op(name, _fn(name), "reduce", dtypes=dtypes, domain=domain, kwargs=kwargs, **kw)
+
+
+DIMS = [{}, {"dim": 0}, {"dim": -1}, {"dim": 1, "keepdim": True}]
+MULTI_DIMS = DIMS + [{"dim": (0, -1)}, {"dim": (0, 1), "keepdim": True}]
+ONE_DIM = [{"dim": 0}, {"dim": -1}, {"dim": 1, "keepdim": True}]
+SCAN = [{"dim": 0}, {"dim": -1}]
+
+TABLE = [
+    # unary elementwise
+    unary("abs"), unary("neg"), unary("negative"),
+    unary("sign"), unary("square"), unary("relu", dtypes=NUMERIC),
+    unary("exp"), unary("exp2"), unary("expm1"), unary("log", domain="positive"),
+    unary("log2", domain="positive"), unary("log10", domain="positive"),
+    unary("log1p", domain="positive"), unary("sqrt", domain="positive"),
+    unary("rsqrt", domain="positive"), unary("reciprocal", domain="nonzero"),
+    unary("sin"), unary("cos"), unary("tan", domain="unit"), unary("sinh"), unary("cosh"),
+    unary("tanh"), unary("sigmoid"), unary("erf"),
+    unary("asin", domain="unit"), unary("acos", domain="unit"), unary("atan"),
+    unary("asinh"), unary("acosh", domain="ge1"), unary("atanh", domain="unit"),
+    unary("arcsin", domain="unit"), unary("arccos", domain="unit"), unary("arctan"),
+    unary("floor"), unary("ceil"), unary("round"), unary("trunc"), unary("fix"),
+    unary("frac", dtypes=FLOATS), unary("isnan", inplace=False, grad=False),
+    unary("isinf", inplace=False), unary("isfinite", inplace=False),
+    unary("isposinf", dtypes=NUMERIC, inplace=False),
+    unary("isneginf", dtypes=NUMERIC, inplace=False),
+    unary("logical_not", inplace=False), unary("bitwise_not", dtypes=INTS + ("bool",)),
+    unary("nan_to_num"), unary("clone", inplace=False),
+    Op("round_decimals", lambda L, x: L.round(x, decimals=1), "unary", dtypes=FLOATS),
+    Op("clamp", _fn("clamp"), "unary", kwargs=[{"min": -1, "max": 2}, {"min": 0.5},
+                                               {"max": -0.5}], inplace=True, dtypes=NUMERIC),
+    Op("clip", _fn("clip"), "unary", kwargs=[{"min": -1, "max": 2}], inplace=True,
+       dtypes=NUMERIC),
+    Op("clamp_min", "clamp_min", "unary", forms=("method",), kwargs=[{"min": 0.5}],
+       dtypes=NUMERIC),
+    Op("clamp_max", "clamp_max", "unary", forms=("method",), kwargs=[{"max": 0.5}],
+       dtypes=NUMERIC),
+    Op("pow_scalar", lambda L, x: L.pow(x, 2), "unary", dtypes=NUMERIC),
+    Op("pow_neg_scalar", lambda L, x: L.pow(x, -1), "unary", dtypes=NUMERIC,
+       domain="nonzero"),
+    Op("pow_half", lambda L, x: x ** 0.5, "unary", dtypes=NUMERIC, domain="positive"),
+    Op("rpow", lambda L, x: 2 ** x, "unary", dtypes=NUMERIC),
+    Op("float_method", lambda L, x: x.float(), "unary"),
+    Op("double_method", lambda L, x: x.double(), "unary"),
+    Op("long_method", lambda L, x: x.long(), "unary"),
+    Op("int_method", lambda L, x: x.int(), "unary"),
+    Op("bool_method", lambda L, x: x.bool(), "unary"),
+    Op("to_float64", lambda L, x: x.to(L.float64), "unary"),
+    Op("to_int32", lambda L, x: x.to(L.int32), "unary"),
+    Op("softmax", _fn("softmax"), "unary", dtypes=FLOATS, kwargs=[{"dim": -1}, {"dim": 0}]),
+    Op("log_softmax", _fn("log_softmax"), "unary", dtypes=FLOATS,
+       kwargs=[{"dim": -1}, {"dim": 0}]),
+    Op("sigmoid_nn", lambda L, x: L.nn.functional.sigmoid(x), "unary", dtypes=FLOATS),
+
+    # binary elementwise and operators
+    binary("add"), binary("sub"), binary("mul"),
+    binary("div", domain=("normal", "nonzero")),
+    binary("true_divide", domain=("normal", "nonzero")),
+    binary("floor_divide", domain=("normal", "nonzero"), dtypes=NUMERIC),
+    binary("remainder", domain=("normal", "nonzero"), dtypes=NUMERIC),
+    binary("fmod", domain=("normal", "nonzero"), dtypes=NUMERIC),
+    binary("pow", domain=("positive", "small"), dtypes=NUMERIC),
+    binary("atan2", dtypes=NUMERIC), binary("arctan2", dtypes=NUMERIC),
+    binary("maximum", inplace=False), binary("minimum", inplace=False),
+    binary("copysign", dtypes=NUMERIC), binary("logaddexp", dtypes=FLOATS, inplace=False),
+    binary("xlogy", domain=("normal", "positive"), dtypes=NUMERIC),
+    binary("eq"), binary("ne"), binary("lt"), binary("le"), binary("gt"), binary("ge"),
+    binary("greater"), binary("less_equal"), binary("not_equal"),
+    binary("logical_and", inplace=False), binary("logical_or", inplace=False),
+    binary("logical_xor", inplace=False),
+    binary("bitwise_and", dtypes=INTS + ("bool",)), binary("bitwise_or", dtypes=INTS + ("bool",)),
+    binary("bitwise_xor", dtypes=INTS + ("bool",)),
+    binary("bitwise_left_shift", dtypes=INTS, domain="shift"),
+    binary("bitwise_right_shift", dtypes=INTS, domain="shift"),
+    Op("div_trunc", lambda L, a, b: L.div(a, b, rounding_mode="trunc"), "binary",
+       dtypes=NUMERIC, domain=("normal", "nonzero")),
+    Op("div_floor", lambda L, a, b: L.div(a, b, rounding_mode="floor"), "binary",
+       dtypes=NUMERIC, domain=("normal", "nonzero")),
+    operator("op_add", lambda L, a, b: a + b), operator("op_sub", lambda L, a, b: a - b),
+    operator("op_neg", lambda L, a, b: -a + b),
+    operator("op_mul", lambda L, a, b: a * b),
+    operator("op_truediv", lambda L, a, b: a / b, domain=("normal", "nonzero")),
+    operator("op_floordiv", lambda L, a, b: a // b, dtypes=NUMERIC,
+             domain=("normal", "nonzero")),
+    operator("op_mod", lambda L, a, b: a % b, dtypes=NUMERIC, domain=("normal", "nonzero")),
+    operator("op_pow", lambda L, a, b: a ** b, dtypes=NUMERIC, domain=("positive", "small")),
+    operator("op_and", lambda L, a, b: a & b, dtypes=INTS + ("bool",)),
+    operator("op_or", lambda L, a, b: a | b, dtypes=INTS + ("bool",)),
+    operator("op_xor", lambda L, a, b: a ^ b, dtypes=INTS + ("bool",)),
+    operator("op_lshift", lambda L, a, b: a << b, dtypes=INTS, domain="shift"),
+    operator("op_rshift", lambda L, a, b: a >> b, dtypes=INTS, domain="shift"),
+    operator("op_eq", lambda L, a, b: a == b), operator("op_lt", lambda L, a, b: a < b),
+    operator("op_ge", lambda L, a, b: a >= b),
+
+    # reductions and scans
+    reduce("sum", MULTI_DIMS), reduce("mean", MULTI_DIMS, dtypes=FLOATS),
+    reduce("prod", [{}, {"dim": 0}, {"dim": -1, "keepdim": True}], domain="small"),
+    reduce("amax", MULTI_DIMS, domain="distinct"), reduce("amin", MULTI_DIMS, domain="distinct"),
+    reduce("max", DIMS, domain="distinct"), reduce("min", DIMS, domain="distinct"),
+    reduce("argmax", DIMS, domain="distinct"), reduce("argmin", DIMS, domain="distinct"),
+    reduce("std", MULTI_DIMS + [{"dim": 0, "correction": 0}], dtypes=FLOATS),
+    reduce("var", MULTI_DIMS + [{"dim": -1, "unbiased": False}], dtypes=FLOATS),
+    reduce("std_mean", [{}, {"dim": 0}], dtypes=FLOATS),
+    reduce("var_mean", [{}, {"dim": -1, "keepdim": True}], dtypes=FLOATS),
+    reduce("logsumexp", [{"dim": 0}, {"dim": -1, "keepdim": True}, {"dim": (0, 1)}],
+           dtypes=FLOATS),
+    reduce("all", [{}, {"dim": 0}, {"dim": -1, "keepdim": True}]),
+    reduce("any", [{}, {"dim": 0}, {"dim": -1, "keepdim": True}]),
+    reduce("count_nonzero", [{}, {"dim": 0}, {"dim": (0, -1)}]),
+    reduce("norm", [{}, {"p": 1}, {"dim": -1}, {"p": float("inf"), "dim": 0}],
+           dtypes=FLOATS),
+    # bool: PyTorch refuses it, except an empty one without dim, whose value it leaves
+    # unspecified (True in 2.13; the integer dtypes give their smallest value)
+    reduce("median", [{}, {"dim": 0}, {"dim": -1, "keepdim": True}], domain="distinct",
+           dtypes=NUMERIC),
+    Op("median_bool", _fn("median"), "unary", dtypes=("bool",), kwargs=[{"dim": 0}],
+       special_values=False),
+    reduce("mode", [{}, {"dim": 0}], dtypes=NUMERIC),
+    reduce("cumsum", SCAN), reduce("cumprod", SCAN, domain="small"),
+    reduce("cummax", SCAN, domain="distinct"), reduce("cummin", SCAN, domain="distinct"),
+    reduce("logcumsumexp", SCAN, dtypes=FLOATS),
+    reduce("sort", [{}, {"dim": 0}, {"descending": True}], domain="distinct",
+           dtypes=NUMERIC),
+    reduce("argsort", [{}, {"dim": 0, "descending": True}], domain="distinct",
+           dtypes=NUMERIC),
+    reduce("msort", [{}], domain="distinct", dtypes=NUMERIC),
+    reduce("topk", [{"k": 2}, {"k": 1, "dim": 0}, {"k": 2, "largest": False}],
+           domain="distinct", dtypes=NUMERIC),
+    reduce("kthvalue", [{"k": 2}, {"k": 1, "dim": 0, "keepdim": True}], domain="distinct",
+           dtypes=NUMERIC),
+    reduce("diff", [{}, {"dim": 0}, {"n": 2}], dtypes=NUMERIC),
+
+    # shape and indexing
+    Op("reshape", lambda L, x: x.reshape(-1), "unary", forms=("function",)),
+    Op("reshape_fn", lambda L, x: L.reshape(x, (-1, 1)), "unary", forms=("function",)),
+    Op("flatten", _fn("flatten"), "unary", kwargs=[{}, {"start_dim": 1}]),
+    Op("unsqueeze", _fn("unsqueeze"), "unary", kwargs=[{"dim": 0}, {"dim": -1}]),
+    Op("squeeze", _fn("squeeze"), "unary", kwargs=[{}, {"dim": 0}, {"dim": -1}]),
+    Op("flip", _fn("flip"), "unary", kwargs=[{"dims": (0,)}, {"dims": (0, -1)}]),
+    Op("roll", _fn("roll"), "unary", kwargs=[{"shifts": 1}, {"shifts": -2, "dims": 0}]),
+    Op("t", _fn("t"), "shapes:matrix"),
+    Op("transpose", _fn("transpose"), "shapes:matrix", kwargs=[{"dim0": 0, "dim1": -1}]),
+    Op("narrow", _fn("narrow"), "shapes:matrix", kwargs=[{"dim": 0, "start": 1,
+                                                          "length": 1}]),
+    Op("chunk", _fn("chunk"), "shapes:matrix", kwargs=[{"chunks": 2}, {"chunks": 3,
+                                                                       "dim": -1}]),
+    Op("split", lambda L, x: L.split(x, 2), "shapes:matrix"),
+    Op("split_sections", lambda L, x: L.split(x, [1, 2], dim=0), "shapes:matrix"),
+    Op("split_method", lambda L, x: x.split(2, dim=-1), "shapes:matrix", forms=("function",)),
+    Op("unbind", _fn("unbind"), "shapes:matrix", kwargs=[{}, {"dim": -1}]),
+    Op("tril", _fn("tril"), "shapes:matrix", kwargs=[{}, {"diagonal": 1}], inplace=True),
+    Op("triu", _fn("triu"), "shapes:matrix", kwargs=[{}, {"diagonal": -1}], inplace=True),
+    Op("diag", _fn("diag"), "shapes:vector", kwargs=[{}, {"diagonal": 1}]),
+    Op("diag_matrix", lambda L, x: L.diag(x), "shapes:matrix"),
+    Op("diagonal", _fn("diagonal"), "shapes:matrix", kwargs=[{}, {"offset": 1},
+                                                            {"dim1": -1, "dim2": 0}]),
+    Op("diag_embed", _fn("diag_embed"), "shapes:vector", kwargs=[{}, {"offset": -1}]),
+    Op("trace", _fn("trace"), "shapes:square"),
+    Op("repeat", lambda L, x: x.repeat(2, 1, 3), "shapes:matrix", forms=("function",)),
+    Op("repeat_interleave", _fn("repeat_interleave"), "shapes:matrix",
+       kwargs=[{"repeats": 2}, {"repeats": 2, "dim": 0}]),
+    Op("expand", lambda L, x: x.expand(2, *x.shape), "shapes:matrix", forms=("function",)),
+    Op("unfold", "unfold", "shapes:matrix", forms=("method",),
+       kwargs=[{"dimension": -1, "size": 2, "step": 1}]),
+    Op("unflatten", _fn("unflatten"), "shapes:matrix", kwargs=[{"dim": -1, "sizes": (2, -1)}]),
+    Op("cat", lambda L, a, b: L.cat([a, b]), "shapes:pairs", forms=("function",)),
+    Op("cat_last", lambda L, a, b: L.cat([a, b], dim=-1), "shapes:pairs",
+       forms=("function",)),
+    Op("stack", lambda L, a, b: L.stack([a, b], dim=1), "shapes:pairs", forms=("function",)),
+    Op("where", lambda L, a, b, c: L.where(c > 0, a, b), "shapes:where",
+       forms=("function",)),
+    Op("where_scalar", lambda L, a, b: L.where(b > 0, a, 0.5), "shapes:pairs",
+       forms=("function",)),
+    Op("lerp", _fn("lerp"), "shapes:ternary", dtypes=FLOATS, inplace=True),
+    Op("masked_fill", lambda L, x, m: x.masked_fill(m, 2.0), "shapes:masked",
+       forms=("function",)),
+    Op("masked_select", _fn("masked_select"), "shapes:masked"),
+    Op("gather", lambda L, x, i: L.gather(x, -1, i), "shapes:gather",
+       domain=("normal", "index")),
+    Op("gather_dim0", lambda L, x, i: x.gather(0, i), "shapes:gather",
+       domain=("normal", "index"), forms=("function",)),
+    Op("index_select", lambda L, x, i: L.index_select(x, 0, i), "shapes:index1d",
+       domain=("normal", "index")),
+    Op("take_along_index", lambda L, x, i: x[i], "shapes:index1d",
+       domain=("normal", "index"), forms=("function",)),
+    Op("scatter_add", lambda L, x, i: L.scatter_add(x, 0, i, L.ones_like(i, dtype=x.dtype)),
+       "shapes:gather", domain=("normal", "index"), forms=("function",), dtypes=NUMERIC),
+    Op("nonzero", _fn("nonzero"), "unary", grad=False),
+    Op("argwhere", _fn("argwhere"), "unary", grad=False),
+    Op("unique", lambda L, x: L.unique(x, return_counts=True), "unary", grad=False),
+    Op("getitem_mixed", lambda L, x: x[1:, None, ..., ::2], "shapes:matrix",
+       forms=("function",)),
+    Op("getitem_bool", lambda L, x: x[x > 0], "shapes:matrix", forms=("function",)),
+
+    # linear algebra
+    Op("mm", _fn("mm"), "shapes:mm", dtypes=NUMERIC),
+    Op("matmul", _fn("matmul"), "shapes:matmul", dtypes=NUMERIC),
+    Op("op_matmul", lambda L, a, b: a @ b, "shapes:matmul", dtypes=NUMERIC,
+       forms=("function",)),
+    Op("bmm", _fn("bmm"), "shapes:bmm", dtypes=NUMERIC),
+    Op("outer", _fn("outer"), "shapes:outer", dtypes=NUMERIC),
+    Op("tensordot", lambda L, a, b: L.tensordot(a, b, dims=1), "shapes:mm", dtypes=FLOATS,
+       forms=("function",)),
+    Op("einsum", lambda L, a, b: L.einsum("ij,jk->ik", a, b), "shapes:mm", dtypes=NUMERIC,
+       forms=("function",)),
+    Op("cdist", _fn("cdist"), "shapes:cdist", dtypes=FLOATS, forms=("function",)),
+    Op("isclose", _fn("isclose"), "shapes:pairs", grad=False),
+    Op("equal", _fn("equal"), "shapes:pairs", grad=False),
+]
+
+
+def all_cases():
+    cases = {}
+    for op in TABLE:
+        for case in cases_of(op):
+            cases.setdefault(case.id, case)
+    return cases
+
+
+if __name__ == "__main__":
+    import warnings
+    warnings.filterwarnings("ignore")
+    np.seterr(all="ignore")
+    wanted = sys.argv[1:]
+    cases = all_cases()
+    failures = {}
+    for cid, case in cases.items():
+        if wanted and case.op.name not in wanted:
+            continue
+        problems = run_case(case)
+        if problems:
+            failures.setdefault(case.op.name, []).append((cid, problems))
+    total = sum(1 for c in cases.values() if not wanted or c.op.name in wanted)
+    failed = sum(len(v) for v in failures.values())
+    for name, items in sorted(failures.items()):
+        print(f"== {name}: {len(items)} failing")
+        for cid, problems in items[:int(os.environ.get("SWEEP_SHOW", "6"))]:
+            print(f"   {cid}: {problems[0]}")
+    print(f"{total} cases, {total - failed} pass ({100 * (total - failed) / max(total, 1):.1f}%)")
