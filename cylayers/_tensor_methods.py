@@ -9,7 +9,7 @@ from cylayers import _dtype
 from cylayers._stacklevel import user_stacklevel
 from cylayers._tensor import (Tensor, _index_arg, _norm_dim, _shape_arg, _traced_sizes,
                               trace_state, unwrap)
-from cylayers._tensor_types import legacy_to_numpy, legacy_type_name
+from cylayers._tensor_types import legacy_to_numpy, legacy_type_name, scalar_type_name
 from cylayers._ops import (activation, arith, indexing, pointwise, promotion, reduce,
                            scatter as scatter_ops, shape as shape_ops, untaped)
 from cylayers.autograd.api import backward as _run_backward
@@ -245,7 +245,16 @@ def _scaled_inplace(op):
 
 
 def _setitem(self, index, value):
-    shape_ops.SetItem.apply_inplace(self, _index_arg(index),
+    index = _index_arg(index)
+    if isinstance(value, Tensor) and value._array.ndim and \
+            value._array.dtype != self._array.dtype and any(
+            isinstance(i, (np.ndarray, list)) for i in (index if isinstance(index, tuple)
+                                                        else (index,))):
+        # PyTorch's index_put (an index tensor or mask) takes no dtype conversion
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{scalar_type_name(self._array.dtype)} for the destination and "
+                           f"{scalar_type_name(value._array.dtype)} for the source.")
+    shape_ops.SetItem.apply_inplace(self, index,
                                     value if isinstance(value, Tensor) else np.asarray(value))
 
 
@@ -388,8 +397,8 @@ Tensor.clamp_max = lambda self, max: _clamp(self, None, max)
 
 
 def _sum(self, dim=None, keepdim=False, dtype=None):
-    out = reduce.Sum.apply(self, dim, keepdim)
-    return out if dtype is None else out.type(dtype)
+    x = self if dtype is None else self.type(dtype)  # PyTorch sums in the asked dtype
+    return reduce.Sum.apply(x, dim, keepdim)
 
 
 def _mean(self, dim=None, keepdim=False, dtype=None):
@@ -1090,12 +1099,18 @@ def _bincount(self, weights=None, minlength=0):
 def _unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct values in ascending order (PyTorch sorts on the CPU whatever ``sorted``
     says), with the inverse indices and counts on request."""
-    if dim is not None:
-        raise NotImplementedError("unique(dim=...) is not supported by cylayers")
-    values, inverse, counts = np.unique(self._array, return_inverse=True, return_counts=True)
+    arr = self._array
+    if dim is not None:  # distinct slices along dim, in lexicographic order
+        d = _norm_dim(dim, arr.ndim)
+        values, inverse, counts = np.unique(arr, axis=d, return_inverse=True,
+                                            return_counts=True)
+        inverse = inverse.reshape(-1)
+    else:
+        values, inverse, counts = np.unique(arr, return_inverse=True, return_counts=True)
+        inverse = inverse.reshape(arr.shape)
     out = [Tensor._make(values)]
     if return_inverse:
-        out.append(Tensor._make(inverse.reshape(self._array.shape).astype(np.int64)))
+        out.append(Tensor._make(inverse.astype(np.int64)))
     if return_counts:
         out.append(Tensor._make(counts.astype(np.int64)))
     return out[0] if len(out) == 1 else tuple(out)
@@ -1187,35 +1202,16 @@ def _scatter_add_(self, dim, index, src):
 
 
 def _scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
-    """scatter_reduce with 'sum', 'prod', 'mean', 'amax', 'amin' (no gradient but for 'sum',
-    through scatter_add)."""
+    """scatter_reduce with 'sum' (through scatter_add), 'prod', 'mean', 'amax', 'amin'."""
     d = _norm_dim(dim, self._array.ndim)
     idx = _index_array(index)
     if reduce == "sum":
         base = self if include_self else scatter_ops.Scatter.apply(self, d, idx, 0.0, None)
         return scatter_ops.ScatterAdd.apply(base, d, idx, src)
-    ufunc = {"prod": np.multiply, "amax": np.maximum, "amin": np.minimum,
-             "mean": np.add}.get(reduce)
-    if ufunc is None:
+    if reduce not in ("prod", "mean", "amax", "amin"):
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")
-    scatter_ops._check_index("scatter_reduce", self._array, d, idx)
-    where = scatter_ops._coords(idx, d)
-    values = scatter_ops._source_part(unwrap(src), idx).astype(self._array.dtype)
-    out = self._array.copy()
-    touched = np.zeros(out.shape, dtype=bool)
-    touched[where] = True
-    if not include_self:
-        out[touched] = {"prod": 1, "amax": -np.inf, "amin": np.inf, "mean": 0}[reduce] \
-            if out.dtype.kind == "f" or reduce in ("prod", "mean") else \
-            (np.iinfo(out.dtype).min if reduce == "amax" else np.iinfo(out.dtype).max)
-    ufunc.at(out, where, values)
-    if reduce == "mean":
-        count = np.zeros(out.shape, dtype=np.int64) + (1 if include_self else 0)
-        np.add.at(count, where, 1)
-        safe = np.maximum(count, 1)
-        out = np.where(touched, out / safe if out.dtype.kind == "f" else out // safe, out)
-    return Tensor._make(out.astype(self._array.dtype))
+    return scatter_ops.ScatterReduce.apply(self, d, idx, _other(src), reduce, include_self)
 
 
 def _index_add(self, dim, index, source, *, alpha=1):

@@ -343,6 +343,9 @@ class Where(Function):
         a, b = promote(a, b)
         ctx.cond = cond
         ctx.shapes = (_shape(a), _shape(b))
+        if not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):
+            # two Python numbers: PyTorch's default dtypes (float32 for floats), not numpy's
+            return np.where(cond, a, b).astype(result_dtype(a, b))
         return np.where(cond, a, b)
 
     @staticmethod

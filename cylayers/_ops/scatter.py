@@ -4,6 +4,7 @@ cummin). An index may be smaller than its source in every dimension: only its po
 read (PyTorch's rule)."""
 import numpy as np
 
+from cylayers._ops.promotion import convert
 from cylayers.autograd.function import Function
 
 
@@ -149,7 +150,8 @@ class IndexWrite(Function):
     def forward(ctx, a, dim, index, values, name):
         index = _index_vector(name, a, dim, index)
         out = a.copy() if ctx.out is None else ctx.out
-        out[_along(dim, index, a.ndim)] = values
+        out[_along(dim, index, a.ndim)] = values if isinstance(values, np.ndarray) else \
+            convert(values, a.dtype)  # a number wraps into an integer dtype, as in PyTorch
         ctx.dim, ctx.index = dim, index
         return out
 
@@ -253,3 +255,78 @@ class Unfold(Function):
         for k in range(ctx.size):
             np.add.at(moved_out, starts + k, moved_g[..., k])
         return out, None, None, None
+
+
+class ScatterReduce(Function):
+    """scatter_reduce with 'prod', 'mean', 'amax', 'amin' (sum goes through ScatterAdd):
+    every position of ``a`` that index writes to combines its own value (include_self) with
+    the src values written there. Gradients are PyTorch's: a product's to each factor is the
+    product of the others (exact with zeros), a mean's is shared by the count, and an extremum's
+    is split evenly between the contributors equal to it."""
+
+    _IDENTITY = {"prod": 1, "mean": 0, "amax": -np.inf, "amin": np.inf}
+    _UFUNC = {"prod": np.multiply, "mean": np.add, "amax": np.maximum, "amin": np.minimum}
+
+    @staticmethod
+    def forward(ctx, a, dim, index, src, reduce, include_self):
+        _check_index("scatter_reduce", a, dim, index)
+        where = _coords(index, dim)
+        values = _source_part(np.asarray(src), index).astype(a.dtype)
+        touched = np.zeros(a.shape, dtype=bool)
+        touched[where] = True
+        out = a.copy()
+        if not include_self:
+            identity = ScatterReduce._IDENTITY[reduce]
+            if out.dtype.kind != "f" and reduce in ("amax", "amin"):
+                info = np.iinfo(out.dtype) if out.dtype != np.bool_ else None
+                identity = (info.min if reduce == "amax" else info.max) if info else \
+                    reduce == "amin"
+            out[touched] = identity
+        ScatterReduce._UFUNC[reduce].at(out, where, values)
+        count = np.zeros(a.shape, dtype=np.int64) + (1 if include_self else 0)
+        np.add.at(count, where, 1)
+        if reduce == "mean":
+            safe = np.maximum(count, 1)
+            out = np.where(touched, out / safe if out.dtype.kind == "f" else out // safe, out)
+        out = out.astype(a.dtype, copy=False)
+        ctx.reduce, ctx.include_self, ctx.where, ctx.touched = reduce, include_self, where, touched
+        ctx.src_shape, ctx.index_shape = np.shape(src), index.shape
+        if any(ctx.needs_input_grad):
+            ctx.save_for_backward(a, values, out, count)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, values, out, count = ctx.saved_tensors
+        where, touched, reduce = ctx.where, ctx.touched, ctx.reduce
+        self_counts = ctx.include_self | ~touched  # positions where a's own value took part
+        if reduce == "mean":
+            share = g / np.maximum(count, 1)
+            ga = np.where(touched, np.where(self_counts, share, 0), g)
+            g_src = share[where]
+        elif reduce == "prod":
+            # product of the others: result / x, or, where the factors hold zeros, the product
+            # of the nonzero ones for the single zero (0 for every factor if two are zero)
+            zeros = np.zeros(a.shape, dtype=np.int64) + (self_counts & (a == 0))
+            np.add.at(zeros, where, values == 0)
+            nonzero = np.where(self_counts & (a != 0), a, 1).astype(a.dtype)
+            np.multiply.at(nonzero, where, np.where(values == 0, 1, values))
+
+            def others(x, z, nz, res):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return np.where(z == 0, res / np.where(x == 0, 1, x),
+                                    np.where((z == 1) & (x == 0), nz, 0))
+            ga = np.where(touched, np.where(self_counts, g * others(a, zeros, nonzero, out), 0),
+                          g)
+            g_src = g[where] * others(values, zeros[where], nonzero[where], out[where])
+        else:  # amax / amin: split between the contributors equal to the result
+            ties = np.zeros(a.shape, dtype=np.int64) + (self_counts & (a == out))
+            np.add.at(ties, where, values == out[where])
+            share = g / np.maximum(ties, 1)
+            ga = np.where(touched, np.where(self_counts & (a == out), share, 0), g)
+            g_src = np.where(values == out[where], share[where], 0)
+        gs = None
+        if ctx.needs_input_grad[3]:
+            gs = np.zeros(ctx.src_shape, dtype=g.dtype)
+            gs[tuple(slice(0, n) for n in ctx.index_shape)] = g_src
+        return ga.astype(g.dtype, copy=False), None, None, gs, None, None

@@ -107,7 +107,7 @@ class SetItem(Function):
             g_value = unbroadcast(np.asarray(g[ctx.index]), ctx.value_shape)
         g_target = None
         if n_target:
-            g_target = g.copy()
+            g_target = np.array(g, copy=True)  # g may arrive as a numpy scalar (0-d)
             g_target[ctx.index] = 0
         return g_target, None, g_value
 

@@ -38,6 +38,16 @@ CASES = {
         0, L.tensor(IDX), s.detach(), "amax", include_self=False), [X34, SRC]),
     "scatter_reduce_mean": (lambda L, f, x, s: x.detach().scatter_reduce(
         0, L.tensor(IDX), s.detach(), "mean"), [X34, SRC]),
+    "scatter_reduce_prod_zeros": (lambda L, f, x, s: x.scatter_reduce(
+        0, L.tensor(IDX), s * L.tensor([[1.0, 0, 1, 1], [0, 0, 1, 1]]), "prod"), [X34, SRC]),
+    "scatter_reduce_prod_no_self": (lambda L, f, x, s: x.scatter_reduce(
+        0, L.tensor(IDX), s, "prod", include_self=False), [X34, SRC]),
+    "scatter_reduce_mean_grad": (lambda L, f, x, s: x.scatter_reduce(
+        0, L.tensor(IDX), s, "mean", include_self=False), [X34, SRC]),
+    "scatter_reduce_amax_grad": (lambda L, f, x, s: x.scatter_reduce(
+        0, L.tensor(IDX), s, "amax"), [X34, SRC]),
+    "scatter_reduce_amin_ties": (lambda L, f, x, s: x.scatter_reduce(
+        0, L.tensor(IDX), s * 0 + x[:2], "amin"), [X34, SRC]),
     "index_add": (lambda L, f, x, s: x.index_add(0, L.tensor([2, 0]), s, alpha=2.0),
                   [X34, SRC]),
     "index_copy": (lambda L, f, x, s: x.index_copy(0, L.tensor([2, 0]), s), [X34, SRC]),

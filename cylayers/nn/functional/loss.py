@@ -7,6 +7,7 @@ import numpy as np
 from cylayers._functions import where
 from cylayers._tensor import Size, Tensor, unwrap
 from cylayers.autograd.function import Function
+from cylayers.autograd.grad_mode import is_grad_enabled
 from cylayers._ops.arith import unbroadcast
 from cylayers.nn.functional.activation import log_softmax
 
@@ -380,6 +381,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-y x)), computed without overflow."""
     _check_reduction(reduction)
+    if getattr(target, "requires_grad", False) and is_grad_enabled():
+        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect "
+                           "to argument 'target'. This input cannot have requires_grad True.")
     z = -(target * input)
     loss = z.clamp_min(0.0) + (-(z.abs())).exp().log1p()
     return _reduce(loss, reduction)
