@@ -28,6 +28,7 @@ from cylayers._creation import (arange, as_tensor, empty, empty_like, eye, from_
                                 full_like, linspace, ones, ones_like, rand, rand_like, randint,
                                 randn, randn_like, randperm, tensor, zeros, zeros_like)
 from cylayers._functions import *  # noqa: F401,F403
+from cylayers._composite import *  # noqa: F401,F403
 from cylayers._threads import get_num_threads, have_openmp, set_num_threads
 from cylayers.random import Generator, default_generator, initial_seed, manual_seed, seed
 from cylayers.device import device
