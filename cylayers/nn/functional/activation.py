@@ -165,3 +165,56 @@ def glu(input, dim=-1):
                            f"{input.shape[dim]}")
     a, b = input.chunk(2, dim)
     return a * b.sigmoid()
+
+
+# in-place spellings PyTorch's functional namespace has
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def threshold_(input, threshold_value, value):
+    return threshold(input, threshold_value, value, inplace=True)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Leaky ReLU whose negative slope is drawn from U(lower, upper) per element in training
+    (from the default generator) and is their mean in evaluation."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    slopes = input.detach().new_empty(tuple(input.shape)).uniform_(lower, upper)
+    out = input.where(input >= 0, input * slopes)
+    return input.copy_(out) if inplace else out
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + Gumbel noise) / tau); hard=True returns one-hot samples whose
+    gradient is the soft sample's (straight-through)."""
+    uniform = logits.detach().new_empty(tuple(logits.shape)).uniform_(0.0, 1.0)
+    gumbels = -(-(uniform.clamp_min(eps)).log()).clamp_min(eps).log()
+    soft = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return soft
+    index = soft.argmax(dim, keepdim=True)
+    one_hot = soft.detach() * 0
+    one_hot = one_hot.scatter(dim, index, 1.0)
+    return one_hot - soft.detach() + soft

@@ -48,3 +48,25 @@ class LinearFn(Function):
 def linear(input, weight, bias=None):
     return LinearFn.apply(input, weight, bias)
 
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1^T W_k x2 + b_k over the last dims (any leading batch dims)."""
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got "
+                           f"{list(input1.shape[:-1])} and {list(input2.shape[:-1])}")
+    if weight.dim() != 3 or weight.shape[1] != input1.shape[-1] or \
+            weight.shape[2] != input2.shape[-1]:
+        raise RuntimeError(f"bilinear(): weight of size {list(weight.shape)} does not match "
+                           f"the inputs' last dimensions {input1.shape[-1]} and "
+                           f"{input2.shape[-1]}")
+    lead = input1.shape[:-1]
+    x1 = input1.reshape(-1, input1.shape[-1])
+    x2 = input2.reshape(-1, input2.shape[-1])
+    # (rows, i) @ (i, k * j) -> (rows, k, j), then contracted with x2 over j
+    left = (x1 @ weight.permute(1, 0, 2).reshape(weight.shape[1], -1)).reshape(
+        x1.shape[0], weight.shape[0], weight.shape[2])
+    out = (left * x2.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(*lead, weight.shape[0])

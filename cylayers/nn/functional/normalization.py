@@ -15,6 +15,8 @@ from cylayers._kernels import normalization as _kernel_module
 from cylayers._tensor import unwrap
 from cylayers._threads import get_num_threads, threads_for
 from cylayers.autograd.function import Function
+from cylayers.nn.functional.padding import pad
+from cylayers.nn.functional.pooling import avg_pool2d, avg_pool3d
 from cylayers._kernel_call import (c_array, float_input, grad_like, named_kernels,
                                    optional_array, thread_rows)
 
@@ -533,3 +535,41 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if input.numel() == 0:
         return EmptyNormFn.apply(input, weight, bias)
     return LayerNormFn.apply(input, weight, bias, math.prod(normalized_shape), k, eps)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` dims, times weight;
+    eps defaults to the dtype's machine epsilon, as in PyTorch."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+        tuple(normalized_shape)
+    if tuple(input.shape[input.dim() - len(shape):]) != shape or len(shape) > input.dim():
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(str(s) for s in shape)}], but got input of size "
+                           f"{list(input.shape)}")
+    if weight is not None:
+        _check_param_shape("weight", weight, shape)
+    if eps is None:
+        eps = float(np.finfo(input._array.dtype).eps)
+    dims = tuple(range(input.dim() - len(shape), input.dim()))
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out * weight if weight is not None else out
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Each activation divided by (k + alpha * mean of squares over ``size`` neighbouring
+    channels) ** beta: AlexNet's normalization, as PyTorch pads and averages it."""
+    if input.dim() < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.dim()} "
+                         f"dimensions)")
+    if input.numel() == 0:
+        return input
+    squares = (input * input).unsqueeze(1)
+    before, after = size // 2, (size - 1) // 2
+    if input.dim() == 3:
+        div = avg_pool2d(pad(squares, (0, 0, before, after)), (size, 1), stride=1).squeeze(1)
+    else:
+        n, c = input.shape[:2]
+        div = squares.reshape(n, 1, c, input.shape[2], -1)
+        div = avg_pool3d(pad(div, (0, 0, 0, 0, before, after)), (size, 1, 1),
+                         stride=1).squeeze(1).reshape(*input.shape)
+    return input / (div * alpha + k) ** beta

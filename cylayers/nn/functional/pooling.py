@@ -5,6 +5,7 @@ import numpy as np
 
 from cylayers._kernels import pooling as _kernel_module
 from cylayers._ops import untaped
+from cylayers._tensor import Tensor
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import c_array, float_input, named_kernels
@@ -111,7 +112,6 @@ def _max_pool(input, nd, kernel_size, stride, padding, dilation, ceil_mode, retu
     geom = _window(input, nd, name, kernel_size, stride, padding, dilation, ceil_mode)
     out = MaxPoolFn.apply(input, geom)
     if return_indices:
-        from cylayers._tensor import Tensor
         if out._node is not None:
             idx = out._node.indices
         else:  # no graph was recorded, so no ctx kept the indices: run forward on a fresh one
@@ -190,3 +190,119 @@ def adaptive_avg_pool2d(input, output_size):
 
 def adaptive_avg_pool3d(input, output_size):
     return _adaptive_avg_pool(input, 3, output_size)
+
+
+def _adaptive_bounds(size, out):
+    """PyTorch's adaptive windows: [floor(i * size / out), ceil((i + 1) * size / out))."""
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+class AdaptiveMaxPoolFn(Function):
+    """Max over PyTorch's adaptive windows; the gradient goes to each window's first maximum
+    (a NaN counts as the maximum). One numpy reduction per output cell: the output is small."""
+
+    @staticmethod
+    def forward(ctx, x, out_spatial):
+        nd = len(out_spatial)
+        if x.dtype.kind != "f":
+            raise TypeError(f"adaptive_max_pool{nd}d: expected a float32 or float64 tensor, "
+                            f"but got {x.dtype}")
+        in_spatial = x.shape[-nd:]
+        lead = x.shape[:-nd]
+        out = np.empty(lead + out_spatial, dtype=x.dtype)
+        idx = np.empty(lead + out_spatial, dtype=np.int64)
+        bounds = [_adaptive_bounds(s, o) for s, o in zip(in_spatial, out_spatial)]
+        for cell in np.ndindex(*out_spatial):
+            spans = [bounds[d][c] for d, c in enumerate(cell)]
+            window = x[(Ellipsis,) + tuple(slice(lo, hi) for lo, hi in spans)]
+            flat = window.reshape(lead + (-1,))
+            local = np.argmax(flat, axis=-1) if flat.shape[-1] else np.zeros(lead, np.int64)
+            out[(Ellipsis,) + cell] = np.take_along_axis(flat, local[..., None], -1)[..., 0]
+            coords = np.unravel_index(local, tuple(hi - lo for lo, hi in spans))
+            idx[(Ellipsis,) + cell] = np.ravel_multi_index(
+                tuple(c + lo for c, (lo, _) in zip(coords, spans)), in_spatial)
+        ctx.indices, ctx.in_shape, ctx.nd = idx, x.shape, nd
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        spatial = math.prod(ctx.in_shape[-ctx.nd:])
+        planes = math.prod(ctx.in_shape[:-ctx.nd])
+        dx = np.zeros((planes, spatial), dtype=g.dtype)
+        np.add.at(dx, (np.arange(planes)[:, None], ctx.indices.reshape(planes, -1)),
+                  np.asarray(g).reshape(planes, -1))
+        return dx.reshape(ctx.in_shape), None
+
+
+def _adaptive_max_pool(input, nd, output_size, return_indices):
+    _batched(input, nd, f"adaptive_max_pool{nd}d")
+    if isinstance(output_size, (int, np.integer)) or output_size is None:
+        output_size = (output_size,) * nd
+    sizes = tuple(int(input.shape[-nd + i]) if s is None else int(s)
+                  for i, s in enumerate(output_size))
+    if len(sizes) != nd or any(s <= 0 for s in sizes):
+        raise ValueError(f"adaptive_max_pool{nd}d: output_size must be {nd} positive ints, got "
+                         f"{output_size}")
+    if any(s == 0 for s in input.shape[-nd:]):
+        raise RuntimeError(f"adaptive_max_pool{nd}d(): Expected input to have non-zero size "
+                           f"for non-batch dimensions, but input has sizes "
+                           f"{list(input.shape)}")
+    out = AdaptiveMaxPoolFn.apply(input, sizes)
+    if not return_indices:
+        return out
+    if out._node is not None:
+        idx = out._node.indices
+    else:
+        ctx = AdaptiveMaxPoolFn()
+        AdaptiveMaxPoolFn.forward(ctx, input._array, sizes)
+        idx = ctx.indices
+    return out, Tensor._make(idx)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    return _adaptive_max_pool(input, 1, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    return _adaptive_max_pool(input, 2, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    return _adaptive_max_pool(input, 3, output_size, return_indices)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return _max_pool(input, 1, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def _lp_pool(input, nd, norm_type, kernel_size, stride, ceil_mode):
+    """(sum over the window of x^p) ^ (1/p), as PyTorch computes it: the average of x^p times
+    the window size, with the sign kept through relu (a negative sum gives 0)."""
+    kernel = ntuple(kernel_size, nd, "kernel_size")
+    pool = (avg_pool1d, avg_pool2d, avg_pool3d)[nd - 1]
+    out = pool(input.pow(norm_type), kernel, stride, 0, ceil_mode)
+    size = math.prod(kernel)
+    return (out.sign() * out.abs().relu()).mul(size).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(input, 1, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(input, 2, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(input, 3, norm_type, kernel_size, stride, ceil_mode)

@@ -1,14 +1,40 @@
-"""F.interpolate: nearest / nearest-exact, and (bi/tri)linear with either align_corners, as
-index selections and weighted sums along each spatial axis in turn (separable), so the
-gradient comes from the tape's index_select and arithmetic."""
+"""F.interpolate: nearest / nearest-exact, (bi/tri)linear and bicubic with either
+align_corners, as index selections and weighted sums along each spatial axis in turn
+(separable), so the gradient comes from the tape's index_select and arithmetic; area is the
+adaptive average pool."""
 import math
 import numbers
 
 import numpy as np
 
 from cylayers._tensor import Tensor
+from cylayers.nn.functional.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,
+                                            adaptive_avg_pool3d)
 
 _LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_CUBIC_A = -0.75  # PyTorch's (and OpenCV's) bicubic kernel parameter
+
+
+def _cubic_taps(in_size, out_size, scale, align_corners):
+    """Per output index along one axis: 4 source indices (clamped at the edges) and their
+    weights from Keys' cubic convolution kernel, as PyTorch's bicubic computes them."""
+    dst = np.arange(out_size, dtype=np.float64)
+    if align_corners:
+        src = dst * ((in_size - 1) / (out_size - 1)) if out_size > 1 else np.zeros(out_size)
+    else:
+        src = (dst + 0.5) * scale - 0.5  # not clamped at 0: the kernel reaches past the edge
+    base = np.floor(src)
+    t = src - base
+    a = _CUBIC_A
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    weights = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    taps = [np.clip(base.astype(np.int64) + k, 0, in_size - 1) for k in (-1, 0, 1, 2)]
+    return taps, weights
 
 
 def _axis_sources(in_size, out_size, scale, mode, align_corners):
@@ -58,13 +84,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                   f"(got {input.ndim}D) for the modes: nearest | linear | "
                                   "bilinear | bicubic | trilinear | area | nearest-exact "
                                   f"(got {mode})")
-    if mode not in ("nearest", "nearest-exact") and mode not in _LINEAR:
+    if mode not in ("nearest", "nearest-exact", "bicubic", "area") and mode not in _LINEAR:
         raise NotImplementedError(f"interpolate: mode {mode!r} is not supported by cylayers "
-                                  "(nearest, nearest-exact, linear, bilinear, trilinear are)")
+                                  "(nearest, nearest-exact, linear, bilinear, bicubic, "
+                                  "trilinear, area are)")
+    if mode == "bicubic" and n_spatial != 2:
+        raise NotImplementedError(f"Got {input.ndim}D input, but bicubic mode needs 4D input")
     if mode in _LINEAR and _LINEAR[mode] != n_spatial:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
                                   f"{_LINEAR[mode] + 2}D input")
-    if mode in ("nearest", "nearest-exact") and align_corners is not None:
+    if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
     if antialias:
@@ -89,6 +118,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         # PyTorch maps coordinates with the given factor unless asked to recompute it.
         scales = ([i / o for i, o in zip(in_sizes, out_sizes)] if recompute_scale_factor
                   else [1.0 / f for f in factors])
+    if mode == "area":  # the average over each output cell's adaptive window
+        pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n_spatial - 1]
+        return pool(input, out_sizes)
     integer = input._array.dtype.kind in "biu"
     if mode in _LINEAR and integer:
         if not (mode == "bilinear" and input._array.dtype == np.uint8):
@@ -106,6 +138,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     out = input
     for k, (n_in, n_out, scale) in enumerate(zip(in_sizes, out_sizes, scales)):
         axis = 2 + k
+        if mode == "bicubic":
+            taps, weights = _cubic_taps(n_in, n_out, scale, align_corners)
+            shape = [1] * input.ndim
+            shape[axis] = n_out
+            out = sum(out.index_select(axis, Tensor._make(i))
+                      * Tensor._make(w.reshape(shape).astype(input._array.dtype))
+                      for i, w in zip(taps, weights))
+            continue
         i0, i1, w = _axis_sources(n_in, n_out, scale, mode, align_corners)
         low = out.index_select(axis, Tensor._make(i0))
         if w is None:
@@ -121,3 +161,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """PyTorch's deprecated alias: bilinear with align_corners=True."""
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -1,8 +1,9 @@
-"""Sequential, ModuleList, ModuleDict."""
+"""Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
 import operator
 from collections import OrderedDict
 
 from cylayers.nn.modules.module import Module
+from cylayers.nn.parameter import Parameter
 
 
 class Sequential(Module):
@@ -139,3 +140,91 @@ class ModuleDict(Module):
 
     def forward(self, *args):
         raise NotImplementedError("ModuleDict is a container; call its modules yourself")
+
+
+def _as_parameter(value):
+    return value if isinstance(value, Parameter) or value is None else Parameter(value)
+
+
+class ParameterList(Module):
+    """A list of Parameters registered under "0", "1", ... (plain tensors become Parameters)."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ParameterList(list(self._parameters.values())[idx])
+        return self._parameters[str(_check_index(idx, len(self)))]
+
+    def __setitem__(self, idx, param):
+        self.register_parameter(str(_check_index(idx, len(self))), _as_parameter(param))
+
+    def append(self, value):
+        self.register_parameter(str(len(self)), _as_parameter(value))
+        return self
+
+    def extend(self, values):
+        for v in values:
+            self.append(v)
+        return self
+
+    def extra_repr(self):
+        return "\n".join(f"({k}): Parameter containing: [{type(p).__name__} of size "
+                         f"{'x'.join(str(s) for s in p.shape)}]"
+                         for k, p in self._parameters.items())
+
+
+class ParameterDict(Module):
+    """A dict of Parameters, in insertion order (plain tensors become Parameters)."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key):
+        return self._parameters[key]
+
+    def __setitem__(self, key, value):
+        self.register_parameter(key, _as_parameter(value))
+
+    def __delitem__(self, key):
+        del self._parameters[key]
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def items(self):
+        return self._parameters.items()
+
+    def values(self):
+        return self._parameters.values()
+
+    def get(self, key, default=None):
+        return self._parameters.get(key, default)
+
+    def pop(self, key):
+        return self._parameters.pop(key)
+
+    def update(self, parameters):
+        items = parameters.items() if hasattr(parameters, "items") else parameters
+        for k, v in items:
+            self[k] = v
