@@ -99,6 +99,10 @@ def _values(shape, dtype, domain, rng, special=False):
         if dtype == "uint8" and size:
             flat = flat - flat.min()
         return flat.reshape(shape).astype(dtype)
+    if domain == "sorted":
+        return np.sort(_values(shape, dtype, "distinct", rng), axis=-1)
+    if dtype in FLOATS and domain == "prob":
+        return rng.uniform(0.05, 0.95, shape).astype(dtype)
     if dtype in FLOATS:
         v = rng.standard_normal(shape) * 1.5
         if domain == "positive":
@@ -117,6 +121,8 @@ def _values(shape, dtype, domain, rng, special=False):
         low = 1
     if domain == "shift":
         low, high = 0, 5
+    if domain == "sign":
+        return np.where(rng.random(shape) > 0.5, 1, -1).astype(dtype)
     if domain == "index":  # valid positions in any dimension of size 3 or more
         low, high = 0, 3
     if domain in ("small", "unit"):
@@ -178,7 +184,7 @@ def _dtype_name(x):
 
 def _as_numpy(x):
     if isinstance(x, torch.Tensor):
-        return x.detach().numpy()
+        return x.detach().numpy(force=True)
     if isinstance(x, cylayers.Tensor):
         return np.asarray(x.detach().numpy())
     return np.asarray(x)
@@ -301,7 +307,9 @@ def run_case(case, seed=0):
         o_leaves, o_result = _run(cylayers, case, arrays, transposed, grad_ok)
     except Exception as e:
         return [f"raises {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"]
-    problems = _compare(o_result, t_result, "value", case.op.tol)
+    # with a float32 operand PyTorch may round intermediates in float32 (hypot, ldexp)
+    problems = _compare(o_result, t_result, "value", case.op.tol,
+                        "float32" if "float32" in case.dtypes else None)
     if problems or not grad_ok:
         return problems
     try:
@@ -366,10 +374,10 @@ def cases_of(op):
         elif op.kind == "reduce":
             for dtype, shape in itertools.product(op.dtypes, REDUCE_SHAPES):
                 out.append(Case(op, form, (dtype,), (shape,), kwargs))
-        elif op.kind.startswith("shapes:"):
-            for dtype, shapes in itertools.product(op.dtypes, SHAPE_SETS[op.kind[7:]]):
-                dts = tuple(dtype if i == 0 else _other_dtype(dtype, op.kind[7:], i)
-                            for i, _ in enumerate(shapes))
+        elif op.kind.removeprefix("shapes:") in SHAPE_SETS:
+            key = op.kind.removeprefix("shapes:")
+            for dtype, shapes in itertools.product(op.dtypes, SHAPE_SETS[key]):
+                dts = tuple(_other_dtype(dtype, key, i) for i, _ in enumerate(shapes))
                 out.append(Case(op, form, dts, shapes, kwargs))
         else:
             raise ValueError(op.kind)
@@ -639,6 +647,448 @@ TABLE = [
     Op("isclose", _fn("isclose"), "shapes:pairs", grad=False),
     Op("equal", _fn("equal"), "shapes:pairs", grad=False),
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# nn.functional and the rest of the Tensor API
+
+SHAPE_SETS.update({
+    "activation": [((4, 5),), ((),), ((0, 3),), ("T:(5, 4)",), ((2, 3, 4),)],
+    "nc": [((4, 5),), ((2, 3, 4),), ("T:(5, 4)",)],
+    "ncl": [((2, 3, 7),), ((1, 2, 9),)],
+    "nchw": [((2, 3, 6, 6),), ((1, 2, 5, 7),)],
+    "ncdhw": [((1, 2, 4, 4, 4),)],
+    "loss": [((4, 5), (4, 5)), ((3,), (3,)), ((2, 3, 4), (2, 3, 4)), ((0, 2), (0, 2))],
+    "classes": [((4, 5), (4,)), ((2, 5, 3), (2, 3)), ((5,), ())],
+    "linear": [((3, 4), (5, 4), (5,)), ((2, 3, 4), (2, 4), (2,)), ((4,), (3, 4), (3,))],
+    "conv1d": [((2, 4, 9), (6, 4, 3), (6,))],
+    "conv2d": [((2, 4, 7, 7), (6, 4, 3, 3), (6,))],
+    "conv2d_groups": [((2, 4, 7, 7), (6, 2, 3, 3), (6,))],
+    "embedding": [((5,), (7, 3)), ((2, 3), (7, 3))],
+    "scatter": [((3, 4), (2, 4), (2, 4)), ((4,), (3,), (3,)), ((3, 4), (3, 2), (3, 2))],
+    "index_add": [((5, 3), (4,), (4, 3)), ((5,), (2,), (2,))],
+    "sorted": [((6,), (4,)), ((2, 6), (2, 3))],
+    "masked_scatter": [((3, 4), (3, 4), (12,)), ((3, 4), (4,), (3, 4))],
+    "cosine": [((4, 5), (4, 5)), ((3, 5), (1, 5))],
+})
+OTHER_OPERANDS.update({
+    "classes": {1: "int64"}, "embedding": {0: "int64"}, "scatter": {1: "int64"},
+    "index_add": {1: "int64"}, "masked_scatter": {1: "bool"},
+})
+
+
+def functional(name, kind="activation", dtypes=FLOATS, kwargs=None, domain="normal", **kw):
+    def call(L, *args, **k):
+        return getattr(L.nn.functional, name)(*args, **k)
+    call.__name__ = name
+    return Op("F." + name + kw.pop("suffix", ""), call, kind, dtypes=dtypes, domain=domain,
+              kwargs=kwargs or [{}], forms=("function",), **kw)
+
+
+TABLE += [
+    functional(n) for n in ("relu", "relu6", "elu", "selu", "celu", "gelu", "silu", "mish",
+                            "softplus", "softsign", "tanhshrink", "logsigmoid", "hardswish",
+                            "hardsigmoid", "sigmoid", "tanh")
+] + [
+    functional("relu", dtypes=INTS, suffix="_int"),
+    functional("hardtanh", kwargs=[{}, {"min_val": -0.5, "max_val": 0.3}]),
+    functional("leaky_relu", kwargs=[{}, {"negative_slope": 0.2}]),
+    functional("elu", kwargs=[{"alpha": 0.5}], suffix="_alpha"),
+    functional("celu", kwargs=[{"alpha": 2.0}], suffix="_alpha"),
+    functional("gelu", kwargs=[{"approximate": "tanh"}], suffix="_tanh"),
+    functional("softplus", kwargs=[{"beta": 2, "threshold": 1}], suffix="_beta"),
+    functional("hardshrink", kwargs=[{}, {"lambd": 1.0}]),
+    functional("softshrink", kwargs=[{}, {"lambd": 1.0}]),
+    functional("threshold", kwargs=[{"threshold": 0.1, "value": -2.0}]),
+    functional("softmax", kwargs=[{"dim": -1}, {"dim": 0}], suffix="_F"),
+    functional("log_softmax", kwargs=[{"dim": 1}], kind="nc", suffix="_F"),
+    functional("softmin", kwargs=[{"dim": -1}], kind="nc"),
+    functional("glu", kwargs=[{"dim": -1}], kind="shapes:glu"),
+    functional("normalize", kwargs=[{}, {"p": 1.0, "dim": 0}], kind="nc"),
+    functional("dropout", kwargs=[{"p": 0.0}, {"training": False}], kind="nc"),
+    functional("layer_norm", kwargs=[{"normalized_shape": (5,)}], kind="shapes:ln"),
+    functional("group_norm", kwargs=[{"num_groups": 3}], kind="ncl"),
+    functional("instance_norm", kind="ncl"),
+    Op("F.batch_norm", lambda L, x, **k: L.nn.functional.batch_norm(x, None, None, **k), "ncl",
+       dtypes=FLOATS, forms=("function",), kwargs=[{"training": True},
+                                                   {"training": True, "momentum": 0.5}]),
+    functional("local_response_norm", kwargs=[{"size": 2}], kind="nchw"),
+    functional("pad", kwargs=[{"pad": (1, 2)}, {"pad": (1, 1, 0, 2), "mode": "reflect"},
+                              {"pad": (2, 0), "mode": "replicate"},
+                              {"pad": (1, 1), "mode": "circular"}, {"pad": (-1, 1)}],
+               kind="nchw"),
+    functional("max_pool1d", kwargs=[{"kernel_size": 2}, {"kernel_size": 3, "stride": 2,
+                                                          "padding": 1}], kind="ncl"),
+    functional("avg_pool1d", kwargs=[{"kernel_size": 2}, {"kernel_size": 3, "stride": 2,
+                                                          "padding": 1,
+                                                          "count_include_pad": False}],
+               kind="ncl"),
+    functional("max_pool2d", kwargs=[{"kernel_size": 2}, {"kernel_size": 3, "stride": 2,
+                                                          "padding": 1, "ceil_mode": True},
+                                     {"kernel_size": 2, "dilation": 2}], kind="nchw"),
+    functional("avg_pool2d", kwargs=[{"kernel_size": 2}, {"kernel_size": 3, "stride": 1,
+                                                          "padding": 1, "ceil_mode": True},
+                                     {"kernel_size": 2, "divisor_override": 3}], kind="nchw"),
+    functional("adaptive_avg_pool1d", kwargs=[{"output_size": 3}], kind="ncl"),
+    functional("adaptive_avg_pool2d", kwargs=[{"output_size": 3}, {"output_size": (2, 4)}],
+               kind="nchw"),
+    functional("adaptive_max_pool2d", kwargs=[{"output_size": 3}], kind="nchw"),
+    functional("max_pool3d", kwargs=[{"kernel_size": 2}], kind="ncdhw"),
+    functional("avg_pool3d", kwargs=[{"kernel_size": 2}], kind="ncdhw"),
+    functional("interpolate", kwargs=[{"scale_factor": 2}, {"size": 4, "mode": "linear"},
+                                      {"size": 5, "mode": "linear", "align_corners": True}],
+               kind="ncl"),
+    functional("interpolate", kwargs=[{"scale_factor": 2}, {"size": (3, 4), "mode": "bilinear"},
+                                      {"scale_factor": 1.5, "mode": "bicubic"},
+                                      {"size": 4, "mode": "nearest-exact"},
+                                      {"size": 3, "mode": "area"}],
+               kind="nchw", suffix="_2d"),
+    functional("pixel_shuffle", kwargs=[{"upscale_factor": 2}], kind="shapes:shuffle"),
+    functional("unfold", kwargs=[{"kernel_size": 2}, {"kernel_size": 3, "padding": 1,
+                                                      "stride": 2}], kind="nchw"),
+    functional("linear", kind="shapes:linear"),
+    functional("conv1d", kind="shapes:conv1d", kwargs=[{}, {"stride": 2, "padding": 1},
+                                                       {"padding": "same", "dilation": 2}]),
+    functional("conv2d", kind="shapes:conv2d", kwargs=[{}, {"stride": 2, "padding": 1},
+                                                       {"padding": "same"}]),
+    functional("conv2d", kind="shapes:conv2d_groups", kwargs=[{"groups": 2}],
+               suffix="_groups"),
+    functional("cosine_similarity", kind="shapes:cosine", kwargs=[{}, {"dim": 0}]),
+    functional("pairwise_distance", kind="shapes:cosine", kwargs=[{}, {"p": 1.0}]),
+    functional("mse_loss", kind="shapes:loss", kwargs=[{}, {"reduction": "sum"},
+                                                       {"reduction": "none"}]),
+    functional("l1_loss", kind="shapes:loss", kwargs=[{}, {"reduction": "none"}]),
+    functional("smooth_l1_loss", kind="shapes:loss", kwargs=[{}, {"beta": 0.5}]),
+    functional("huber_loss", kind="shapes:loss", kwargs=[{}, {"delta": 0.5}]),
+    functional("soft_margin_loss", kind="shapes:loss"),
+    functional("kl_div", kind="shapes:loss", kwargs=[{"reduction": "batchmean"},
+                                                     {"reduction": "sum",
+                                                      "log_target": True}]),
+    functional("binary_cross_entropy", kind="shapes:loss", domain=("prob", "prob")),
+    functional("binary_cross_entropy_with_logits", kind="shapes:loss", domain=("normal", "prob"),
+               kwargs=[{}, {"reduction": "sum"}]),
+    functional("poisson_nll_loss", kind="shapes:loss", domain=("normal", "positive")),
+    functional("gaussian_nll_loss", kind="shapes:loss_var", domain=("normal", "normal",
+                                                                    "positive")),
+    functional("cross_entropy", kind="shapes:classes", domain=("normal", "index"),
+               kwargs=[{}, {"reduction": "sum"}, {"label_smoothing": 0.1},
+                       {"ignore_index": 1}, {"reduction": "none"}]),
+    functional("nll_loss", kind="shapes:classes", domain=("normal", "index"),
+               kwargs=[{}, {"reduction": "none"}, {"ignore_index": 0}]),
+    functional("cross_entropy", kind="shapes:loss", domain=("normal", "prob"),
+               suffix="_probabilities"),
+    functional("embedding", kind="shapes:embedding", domain=("index", "normal"),
+               kwargs=[{}, {"padding_idx": 1}]),
+    functional("one_hot", kind="shapes:vector", dtypes=("int64",), domain="index",
+               kwargs=[{}, {"num_classes": 4}]),
+    Op("scatter", lambda L, x, i, v: x.scatter(0, i, v), "shapes:scatter",
+       domain=("normal", "index", "normal"), forms=("function",), dtypes=NUMERIC),
+    Op("scatter_value", lambda L, x, i, v: x.scatter(-1, i, 2.0), "shapes:scatter",
+       domain=("normal", "index", "normal"), forms=("function",), dtypes=FLOATS),
+    Op("scatter_add_", lambda L, x, i, v: x.scatter_add(0, i, v), "shapes:scatter",
+       domain=("normal", "index", "normal"), forms=("function",), dtypes=NUMERIC),
+    Op("scatter_reduce", lambda L, x, i, v, **k: x.scatter_reduce(0, i, v, **k),
+       "shapes:scatter", domain=("normal", "index", "normal"), forms=("function",),
+       dtypes=NUMERIC, kwargs=[{"reduce": "sum"}, {"reduce": "prod"}, {"reduce": "mean"},
+                               {"reduce": "amax"}, {"reduce": "amin", "include_self": False},
+                               {"reduce": "mean", "include_self": False}]),
+    Op("index_add", lambda L, x, i, v, **k: x.index_add(0, i, v, **k), "shapes:index_add",
+       domain=("normal", "index", "normal"), forms=("function",), dtypes=NUMERIC,
+       kwargs=[{}, {"alpha": 2}]),
+    Op("index_copy", lambda L, x, i, v: x.index_copy(0, i[:1], v[:1]), "shapes:index_add",
+       domain=("normal", "index", "normal"), forms=("function",), dtypes=NUMERIC),
+    Op("index_fill", lambda L, x, i, v: x.index_fill(0, i, -1), "shapes:index_add",
+       domain=("normal", "index", "normal"), forms=("function",), dtypes=NUMERIC),
+    Op("masked_scatter", lambda L, x, m, v: x.masked_scatter(m, v), "shapes:masked_scatter",
+       forms=("function",), dtypes=NUMERIC),
+    Op("searchsorted", lambda L, s, v, **k: L.searchsorted(s, v, **k), "shapes:sorted",
+       domain=("sorted", "normal"), forms=("function",), dtypes=NUMERIC, grad=False,
+       kwargs=[{}, {"right": True}]),
+    Op("bincount", lambda L, x: L.bincount(x), "shapes:vector", dtypes=("int64", "uint8"),
+       domain="index", forms=("function",)),
+    Op("histc", lambda L, x: L.histc(x, bins=4, min=-2, max=2), "shapes:vector",
+       dtypes=FLOATS, forms=("function",)),
+    Op("repeat_interleave_tensor", lambda L, x: x.repeat_interleave(L.tensor([1, 0, 2])),
+       "shapes:vector", forms=("function",)),
+    Op("sum_dtype", lambda L, x: x.sum(dtype=L.float64), "unary"),
+    Op("sum_int_result", lambda L, x: x.sum(0), "unary", special_values=False),
+    Op("mean_dtype", lambda L, x: x.mean(dtype=L.float64), "unary", dtypes=NUMERIC),
+    Op("squeeze_dims", lambda L, x: x.unsqueeze(0).unsqueeze(-1).squeeze((0, -1)), "unary"),
+    Op("unique_options", lambda L, x, **k: L.unique(x, **k), "unary", grad=False,
+       kwargs=[{"return_inverse": True}, {"sorted": True, "return_counts": True,
+                                          "return_inverse": True}]),
+    Op("unique_dim", lambda L, x: L.unique(x, dim=0), "shapes:matrix", grad=False),
+    Op("nan_to_num_args", lambda L, x: L.nan_to_num(x, nan=1.0, posinf=2.0, neginf=-3.0),
+       "unary"),
+    Op("where_python", lambda L, x: L.where(x > 0, 1.0, 0), "unary"),
+    Op("setitem_slice", lambda L, x: _setitem(x, (slice(1, None), 0), 5), "shapes:matrix",
+       forms=("function",)),
+    Op("setitem_mask", lambda L, x: _setitem(x, x > 0, 0), "unary", forms=("function",)),
+    Op("setitem_tensor", lambda L, x: _setitem(x, (L.tensor([0, 2]),), x[1:2] * 2),
+       "shapes:matrix", forms=("function",)),
+    Op("index_mixed_advanced", lambda L, x: x[1:, L.tensor([0, 2]), 0:2], "shapes:cube",
+       forms=("function",)),
+    Op("index_separated_advanced", lambda L, x: x[L.tensor([0, 1]), :, L.tensor([1, 0])],
+       "shapes:cube", forms=("function",)),
+    Op("index_adjacent_advanced", lambda L, x: x[:, L.tensor([0, 2]), L.tensor([1, 1])],
+       "shapes:cube", forms=("function",)),
+    Op("index_bool_and_slice", lambda L, x: x[L.tensor([True, False, True]), 1:],
+       "shapes:cube", forms=("function",)),
+    Op("index_none_ellipsis", lambda L, x: x[None, ..., 1, None], "shapes:cube",
+       forms=("function",)),
+    Op("index_negative", lambda L, x: x[-1, L.tensor([-1, 0])], "shapes:cube",
+       forms=("function",)),
+    Op("index_step_slices", lambda L, x: x[::2, 1:3], "shapes:cube", forms=("function",)),
+]
+SHAPE_SETS.update({
+    "glu": [((4, 6),), ((2, 3, 4),)],
+    "ln": [((4, 5),), ((2, 3, 5),)],
+    "shuffle": [((1, 8, 3, 3),)],
+    "loss_var": [((4, 5), (4, 5), (4, 5)), ((4, 5), (4, 5), (4, 1))],
+    "cube": [((3, 4, 5),), ("T:(3, 5, 4)",)],
+    "bucket": [((3, 4), (5,)), ((6,), (4,))],
+})
+
+
+SHAPE_SETS.update({
+    "addmm": [((3, 5), (3, 4), (4, 5)), ((5,), (3, 4), (4, 5)), ((), (3, 4), (4, 5))],
+    "addmv": [((3,), (3, 4), (4,)), ((), (3, 4), (4,))],
+    "addr": [((3, 4), (3,), (4,)), ((4,), (3,), (4,))],
+    "baddbmm": [((2, 3, 5), (2, 3, 4), (2, 4, 5)), ((3, 5), (2, 3, 4), (2, 4, 5))],
+    "addbmm": [((3, 5), (2, 3, 4), (2, 4, 5))],
+    "mv": [((3, 4), (4,)), ((0, 4), (4,)), ((3, 4), (3,))],
+    "dot": [((4,), (4,)), ((0,), (0,)), ((4,), (3,)), ((2, 2), (2, 2))],
+    "inner": [((3, 4), (2, 4)), ((4,), (4,)), ((), (3,)), ((2, 3, 4), (4,))],
+    "kron": [((2, 3), (3, 2)), ((2,), (3, 2)), ((2, 1, 2), (2, 2))],
+    "cross": [((4, 3), (4, 3)), ((3,), (2, 3)), ((3, 5), (3, 5))],
+    "stackable": [((3, 4), (3, 4)), ((4,), (4,)), ((), ()), ((2, 3, 4), (2, 3, 4))],
+    "square_or_vector": [((4, 4),), ((3, 5),), ((4,),)],
+    "rows": [((6, 4),), ((5,),), ((2, 3, 4),)],
+    "cov": [((3, 6),), ((5,),), ((1, 4),)],
+    "quantile": [((7,),), ((3, 5),), ((2, 3, 4),), ((),)],
+})
+
+
+TABLE += [
+    Op("addmm", _fn("addmm"), "shapes:addmm", dtypes=NUMERIC, inplace=True,
+       kwargs=[{}, {"beta": 0.5, "alpha": 2}, {"beta": 0}]),
+    Op("addmv", _fn("addmv"), "shapes:addmv", dtypes=NUMERIC, kwargs=[{}, {"alpha": 3}]),
+    Op("addr", _fn("addr"), "shapes:addr", dtypes=NUMERIC, kwargs=[{}, {"beta": 2}]),
+    Op("baddbmm", _fn("baddbmm"), "shapes:baddbmm", dtypes=NUMERIC, inplace=True,
+       kwargs=[{}, {"beta": 0.5, "alpha": 0.25}]),
+    Op("addbmm", _fn("addbmm"), "shapes:addbmm", dtypes=NUMERIC),
+    Op("addcmul", _fn("addcmul"), "shapes:ternary", dtypes=NUMERIC, inplace=True,
+       kwargs=[{}, {"value": 0.5}]),
+    Op("addcdiv", _fn("addcdiv"), "shapes:ternary", dtypes=NUMERIC, inplace=True,
+       domain=("normal", "normal", "nonzero"), kwargs=[{}, {"value": 2}]),
+    Op("mv", _fn("mv"), "shapes:mv", dtypes=NUMERIC),
+    Op("dot", _fn("dot"), "shapes:dot", dtypes=NUMERIC),
+    Op("vdot", _fn("vdot"), "shapes:dot", dtypes=FLOATS),
+    Op("inner", _fn("inner"), "shapes:inner", dtypes=NUMERIC),
+    Op("kron", _fn("kron"), "shapes:kron", dtypes=NUMERIC),
+    Op("cross", lambda L, a, b, **k: L.cross(a, b, **k),
+       "shapes:cross", dtypes=NUMERIC, kwargs=[{"dim": -1}, {"dim": 0}]),
+    binary("hypot", dtypes=FLOATS), binary("logaddexp2", dtypes=FLOATS, inplace=False),
+    binary("fmax", inplace=False, dtypes=NUMERIC), binary("fmin", inplace=False,
+                                                         dtypes=NUMERIC),
+    binary("float_power", dtypes=NUMERIC, domain=("positive", "small")),
+    binary("ldexp", dtypes=FLOATS, domain=("normal", "small")),
+    binary("gcd", dtypes=("int32", "int64")), binary("lcm", dtypes=("int32", "int64")),
+    binary("nextafter", dtypes=FLOATS, inplace=False),
+    binary("heaviside", dtypes=NUMERIC, inplace=False),
+    binary("multiply"), binary("subtract", dtypes=NUMERIC),
+    unary("deg2rad", dtypes=NUMERIC), unary("rad2deg", dtypes=NUMERIC), unary("sinc"),
+    # special values: PyTorch's float32 and float64 kernels disagree on the sign of the
+    # gradient at -0.0
+    unary("logit", dtypes=FLOATS, domain="prob", special_values=False),
+    Op("logit_special", lambda L, x: L.logit(x.abs()), "unary", dtypes=FLOATS),
+    unary("erfc"),
+    unary("erfinv", dtypes=FLOATS, domain="unit"), unary("signbit", dtypes=NUMERIC,
+                                                         inplace=False),
+    unary("sgn", dtypes=NUMERIC), unary("positive", inplace=False),
+    unary("frexp", dtypes=FLOATS, inplace=False),
+    # special values: PyTorch's float32 and float64 kernels disagree on logit(NaN, eps)'s
+    # gradient (NaN and 0)
+    Op("logit_eps", lambda L, x: L.logit(x, eps=0.1), "unary", dtypes=FLOATS,
+       special_values=False),
+    Op("clamp_min_fn", lambda L, x: L.clamp_min(x, 0.2), "unary", dtypes=NUMERIC),
+    Op("clamp_max_fn", lambda L, x: L.clamp_max(x, 1), "unary", dtypes=NUMERIC),
+    Op("movedim", _fn("movedim"), "shapes:cube", kwargs=[{"source": 0, "destination": -1},
+                                                        {"source": (0, 1),
+                                                         "destination": (2, 0)}]),
+    Op("swapaxes", _fn("swapaxes"), "shapes:cube", kwargs=[{"axis0": 0, "axis1": 2}]),
+    Op("ravel", _fn("ravel"), "unary", special_values=False),
+    Op("tile", _fn("tile"), "shapes:matrix", kwargs=[{"dims": (2,)}, {"dims": (2, 1, 2)}]),
+    Op("rot90", _fn("rot90"), "shapes:cube", kwargs=[{}, {"k": 2}, {"k": -1, "dims": (1, 2)}]),
+    Op("fliplr", _fn("fliplr"), "shapes:matrix"), Op("flipud", _fn("flipud"), "shapes:matrix"),
+    Op("take", lambda L, x: L.take(x, L.tensor([0, -1, 2])), "shapes:matrix"),
+    Op("take_along_dim", lambda L, x: L.take_along_dim(x, x.argsort(dim=-1), dim=-1),
+       "shapes:matrix", forms=("function",), dtypes=NUMERIC),
+    Op("tensor_split", lambda L, x: L.tensor_split(x, 3), "shapes:rows"),
+    Op("tensor_split_indices", lambda L, x: L.tensor_split(x, [1, 4]), "shapes:rows"),
+    Op("tensor_split_dim", lambda L, x: x.tensor_split(2, dim=-1), "shapes:rows",
+       forms=("function",)),
+    Op("hsplit", lambda L, x: L.hsplit(x, [1]), "shapes:rows"),
+    Op("vsplit", lambda L, x: L.vsplit(x, [1, 2]), "shapes:rows"),
+    Op("hstack", lambda L, a, b: L.hstack([a, b]), "shapes:stackable", forms=("function",)),
+    Op("vstack", lambda L, a, b: L.vstack([a, b]), "shapes:stackable", forms=("function",)),
+    Op("dstack", lambda L, a, b: L.dstack([a, b]), "shapes:stackable", forms=("function",)),
+    Op("column_stack", lambda L, a, b: L.column_stack([a, b]), "shapes:stackable",
+       forms=("function",)),
+    Op("atleast_3d", lambda L, a, b: L.atleast_3d(a, b), "shapes:stackable",
+       forms=("function",)),
+    Op("broadcast_tensors", lambda L, a, b: L.broadcast_tensors(a, b), "binary",
+       forms=("function",), special_values=False),
+    Op("select", lambda L, x: L.select(x, 1, -1), "shapes:cube"),
+    Op("diagflat", _fn("diagflat"), "shapes:matrix", kwargs=[{}, {"offset": 1}]),
+    Op("block_diag", lambda L, a, b: L.block_diag(a, b), "shapes:pairs", forms=("function",)),
+    Op("cartesian_prod", lambda L, a, b: L.cartesian_prod(a, b), "shapes:outer",
+       forms=("function",)),
+    Op("combinations", lambda L, x, **k: L.combinations(x, **k), "shapes:vector",
+       kwargs=[{}, {"r": 3}, {"with_replacement": True}]),
+    Op("vander", lambda L, x, **k: L.vander(x, **k), "shapes:vector", dtypes=NUMERIC,
+       kwargs=[{}, {"N": 3, "increasing": True}]),
+    Op("dist", _fn("dist"), "shapes:pairs", dtypes=FLOATS, kwargs=[{}, {"p": 1}]),
+    Op("renorm", _fn("renorm"), "shapes:matrix", dtypes=FLOATS,
+       kwargs=[{"p": 2, "dim": 0, "maxnorm": 1.0}]),
+    reduce("aminmax", [{}, {"dim": 0}, {"dim": -1, "keepdim": True}], domain="distinct",
+           dtypes=NUMERIC),
+    reduce("nansum", [{}, {"dim": 0}, {"dim": -1, "keepdim": True}]),
+    reduce("nanmean", [{}, {"dim": 0}, {"dim": (0, -1), "keepdim": True}], dtypes=FLOATS),
+    Op("nansum_nan", lambda L, x, **k: L.nansum(x, **k), "unary", dtypes=FLOATS),
+    Op("nanmean_nan", lambda L, x: L.nanmean(x), "unary", dtypes=FLOATS),
+    Op("nanmedian", _fn("nanmedian"), "unary", dtypes=FLOATS, kwargs=[{}, {"dim": 0}]),
+    Op("quantile", _fn("quantile"), "shapes:quantile", dtypes=FLOATS,
+       kwargs=[{"q": 0.3}, {"q": 0.5, "dim": 0, "keepdim": True},
+               {"q": 0.75, "dim": -1, "interpolation": "lower"},
+               {"q": 0.4, "interpolation": "nearest"}, {"q": 0.6, "interpolation": "midpoint"},
+               {"q": 0.25, "dim": 0, "interpolation": "higher"}]),
+    Op("quantile_tensor_q", lambda L, x: L.quantile(x, L.tensor([0.1, 0.9], dtype=x.dtype),
+                                                      dim=0), "shapes:quantile",
+       dtypes=FLOATS, forms=("function",)),
+    Op("nanquantile", lambda L, x: L.nanquantile(x, 0.4), "unary", dtypes=FLOATS),
+    Op("cov", _fn("cov"), "shapes:cov", dtypes=NUMERIC, kwargs=[{}, {"correction": 0}]),
+    Op("corrcoef", _fn("corrcoef"), "shapes:cov", dtypes=FLOATS),
+    Op("bucketize", lambda L, x, b, **k: L.bucketize(x, b, **k), "shapes:bucket",
+       domain=("normal", "sorted"), dtypes=NUMERIC, forms=("function",), grad=False,
+       kwargs=[{}, {"right": True}]),
+    Op("trapezoid", lambda L, y, **k: L.trapezoid(y, **k), "unary", dtypes=FLOATS,
+       kwargs=[{}, {"dx": 0.5}], special_values=False),
+    Op("cumulative_trapezoid", lambda L, y: L.cumulative_trapezoid(y), "unary",
+       dtypes=FLOATS, special_values=False),
+    Op("unique_consecutive", lambda L, x, **k: L.unique_consecutive(x, **k), "unary",
+       grad=False, domain="small", kwargs=[{}, {"return_inverse": True,
+                                                "return_counts": True}]),
+    Op("unique_consecutive_dim", lambda L, x: L.unique_consecutive(x, dim=0,
+                                                                     return_counts=True),
+       "shapes:matrix", grad=False, domain="small"),
+    Op("diagonal_scatter", lambda L, x: L.diagonal_scatter(x, x.diagonal() * 2),
+       "shapes:square"),
+    Op("select_scatter", lambda L, x: L.select_scatter(x, x[0] * 2, 0, -1), "shapes:square"),
+    Op("slice_scatter", lambda L, x: L.slice_scatter(x, x[:, ::2] * 2, 1, step=2),
+       "shapes:square"),
+    Op("index_put_accumulate", lambda L, x: x.clone().index_put_(
+        (L.tensor([0, 1, 0]),), x[0] * 0 + 1, accumulate=True), "shapes:square",
+       forms=("function",), dtypes=NUMERIC),
+    Op("fill_diagonal_", lambda L, x: x.clone().fill_diagonal_(3), "shapes:square",
+       forms=("function",)),
+    Op("sum_to_size", lambda L, x: x.sum_to_size(1, 4) if x.dim() == 2 else x.sum_to_size(1),
+       "shapes:matrix", forms=("function",)),
+    Op("type_as", lambda L, a, b: a.type_as(b), "shapes:pairs", forms=("function",)),
+    Op("eq_", lambda L, a, b: a.clone().eq_(b), "shapes:pairs", forms=("function",),
+       grad=False),
+    Op("cumsum_", lambda L, x: x.clone().cumsum_(0), "shapes:matrix", forms=("function",),
+       dtypes=NUMERIC),
+]
+
+
+# constructions from plain arguments (the generated operand is only a carrier)
+SHAPE_SETS["one"] = [((),)]
+TABLE += [
+    Op(name, call, "shapes:one", dtypes=("float32",), forms=("function",), grad=False)
+    for name, call in [
+        ("logspace", lambda L, x: L.logspace(0, 2, 5)),
+        ("logspace_base", lambda L, x: L.logspace(-1, 1, 4, base=2, dtype=L.float64)),
+        ("tril_indices", lambda L, x: L.tril_indices(4, 3, 1)),
+        ("triu_indices", lambda L, x: L.triu_indices(3, 5, -1)),
+        ("broadcast_shapes", lambda L, x: L.broadcast_shapes((2, 1), (3, 1, 4), (4,))),
+        ("is_nonzero", lambda L, x: L.is_nonzero(L.tensor([2.5]))),
+        ("unravel_index", lambda L, x: L.unravel_index(L.tensor([0, 7, -1]), (2, 4))),
+        ("histogram", lambda L, x: L.histogram(L.tensor([0.1, 0.5, 0.7, 2.0]), bins=3)),
+        ("atleast_2d_scalar", lambda L, x: L.atleast_2d(L.tensor(3.0))),
+        ("isin", lambda L, x: L.isin(L.tensor([1, 2, 3, 4]), L.tensor([2, 4]))),
+        ("isin_invert", lambda L, x: L.isin(L.tensor([1, 2, 3]), L.tensor([2]), invert=True)),
+        ("row_stack", lambda L, x: L.row_stack([L.tensor([1, 2]), L.tensor([3, 4])])),
+        ("concatenate_axis", lambda L, x: L.concatenate([L.ones(2, 1), L.zeros(2, 2)],
+                                                        axis=1)),
+        ("fill_diagonal_wrap", lambda L, x: L.zeros(7, 3).fill_diagonal_(5, wrap=True)),
+        ("sum_to_size_args", lambda L, x: L.ones(2, 3, 4).sum_to_size(3, 1)),
+        ("split_with_sizes", lambda L, x: L.arange(6).split_with_sizes([2, 4])),
+        ("byte_char_short", lambda L, x: (L.tensor([1.7, -2.2]).byte(),
+                                          L.tensor([1.7]).char(), L.tensor([3.9]).short())),
+        ("nbytes_itemsize", lambda L, x: (L.ones(3, 2).nbytes, L.ones(1).itemsize)),
+    ]
+]
+
+
+SHAPE_SETS.update({
+    "hinge": [((4, 5), (4, 5))], "multi_margin": [((4, 5), (4,)), ((5,), ())],
+    "multilabel": [((3, 4), (3, 4))], "triplet": [((4, 5), (4, 5), (4, 5)), ((5,), (5,), (5,))],
+    "bilinear": [((3, 4), (3, 5), (2, 4, 5), (2,)), ((2, 3, 4), (2, 3, 5), (6, 4, 5), (6,))],
+    "pdist": [((5, 3),), ((1, 3),), ((4, 1),)],
+    "rms": [((4, 5), (5,)), ((2, 3, 5), (5,))],
+})
+OTHER_OPERANDS.update({"multi_margin": {1: "int64"}, "multilabel": {1: "int64"}})
+
+
+def _multilabel_target(L, t):
+    """Targets of multilabel_margin_loss: class indices, -1 ending each row's list."""
+    return (t.abs() % 5 - 1).clamp(min=-1, max=3)
+
+
+TABLE += [
+    functional("hinge_embedding_loss", kind="shapes:hinge", domain=("normal", "sign"),
+               kwargs=[{}, {"margin": 0.5, "reduction": "none"}]),
+    functional("multilabel_soft_margin_loss", kind="shapes:hinge", domain=("normal", "prob"),
+               kwargs=[{}, {"reduction": "sum"}]),
+    functional("multi_margin_loss", kind="shapes:multi_margin", domain=("normal", "index"),
+               kwargs=[{}, {"p": 2, "margin": 0.5}, {"reduction": "none"}]),
+    Op("F.multilabel_margin_loss", lambda L, x, t, **k: L.nn.functional.multilabel_margin_loss(
+        x, _multilabel_target(L, t), **k), "shapes:multilabel", dtypes=FLOATS,
+       forms=("function",), kwargs=[{}, {"reduction": "none"}]),
+    functional("triplet_margin_loss", kind="shapes:triplet",
+               kwargs=[{}, {"margin": 0.3, "p": 1.0, "swap": True}]),
+    functional("triplet_margin_with_distance_loss", kind="shapes:triplet",
+               kwargs=[{}, {"swap": True, "reduction": "sum"}]),
+    functional("bilinear", kind="shapes:bilinear"),
+    functional("pdist", kind="shapes:pdist", kwargs=[{}, {"p": 1.0}]),
+    functional("rms_norm", kind="shapes:rms", kwargs=[{"normalized_shape": (5,)},
+                                                      {"normalized_shape": (5,), "eps": 0.1}]),
+    functional("pixel_unshuffle", kwargs=[{"downscale_factor": 2}], kind="shapes:unshuffle"),
+    functional("channel_shuffle", kwargs=[{"groups": 2}], kind="shapes:shuffle"),
+    functional("adaptive_max_pool1d", kwargs=[{"output_size": 3},
+                                              {"output_size": 2, "return_indices": True}],
+               kind="ncl"),
+    functional("adaptive_max_pool3d", kwargs=[{"output_size": 2}], kind="ncdhw"),
+    functional("lp_pool1d", kwargs=[{"norm_type": 2, "kernel_size": 2}], kind="ncl",
+               domain="positive"),
+    functional("lp_pool2d", kwargs=[{"norm_type": 3, "kernel_size": 2, "stride": 1}],
+               kind="nchw", domain="positive"),
+    functional("max_pool2d_with_indices", kwargs=[{"kernel_size": 2}], kind="nchw"),
+    functional("upsample_nearest", kwargs=[{"scale_factor": 2}], kind="nchw"),
+    functional("upsample_bilinear", kwargs=[{"size": (4, 5)}], kind="nchw"),
+    functional("elu_", kind="nc", suffix="_inplace_fn"),
+    functional("leaky_relu_", kind="nc", kwargs=[{"negative_slope": 0.3}]),
+    functional("rrelu", kind="nc"),
+    functional("hardtanh_", kind="nc"),
+]
+SHAPE_SETS["unshuffle"] = [((1, 2, 4, 6),)]
+
+
+def _setitem(x, index, value):
+    y = x.clone() if x.requires_grad else x.clone()
+    y[index] = value
+    return y
 
 
 def all_cases():
