@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from cylayers import _dtype
+from cylayers import _dtype, linalg
 from cylayers._creation import linspace
 from cylayers._functions import cat, meshgrid, searchsorted, stack
 from cylayers._tensor import Size, Tensor, _norm_dim, unwrap
@@ -578,21 +578,13 @@ def kron(input, other):
 
 
 def cross(input, other, dim=None):
-    if input.dim() != other.dim():
-        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
-    a, b = broadcast_tensors(input, other)
     if dim is None:  # PyTorch's deprecated default: the first dimension of size 3
-        dims = [i for i, s in enumerate(a.shape) if s == 3]
+        shape = np.broadcast_shapes(tuple(input.shape), tuple(other.shape))
+        dims = [i for i, s in enumerate(shape) if s == 3]
         if not dims:
             raise RuntimeError("no dimension of size 3 in input")
         dim = dims[0]
-    d = _norm_dim(dim, a.dim())
-    if a.shape[d] != 3:
-        raise RuntimeError(f"linalg.cross: inputs dimension {d} must have length 3. Got "
-                           f"{a.shape[d]} and {b.shape[d]}")
-    ax, ay, az = a.unbind(d)
-    bx, by, bz = b.unbind(d)
-    return stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], d)
+    return linalg.cross(input, other, dim=dim)
 
 
 def dist(input, other, p=2):
@@ -980,6 +972,81 @@ class _ErfInv(Function):
             return (g * (math.sqrt(math.pi) / 2) * np.exp(ctx.y * ctx.y)).astype(g.dtype)
 
 
+# ------------------------------------------------------------------ torch.* linear algebra
+_svd_result = collections.namedtuple("svd", ["U", "S", "V"])
+_triangular_solve_result = collections.namedtuple("triangular_solve",
+                                                  ["solution", "cloned_coefficient"])
+
+
+def det(input):
+    return linalg.det(input)
+
+
+def logdet(input):
+    """log(det): NaN for a negative determinant, -inf for zero, as PyTorch."""
+    sign, logabs = linalg.slogdet(input)
+    # NaN, with a zero gradient, where the determinant is negative
+    return _where(Tensor._make(sign._array < 0), float("nan"), logabs)
+
+
+def slogdet(input):
+    return linalg.slogdet(input)
+
+
+def inverse(input):
+    return linalg.inv(input)
+
+
+def cholesky(input, upper=False):
+    return linalg.cholesky(input, upper=upper)
+
+
+def pinverse(input, rcond=1e-15):
+    return linalg.pinv(input, rtol=rcond)
+
+
+def svd(input, some=True, compute_uv=True):
+    """torch.svd's spelling: V (not Vh), the reduced factors unless some=False."""
+    u, s, vh = linalg.svd(input, full_matrices=not some)
+    if not compute_uv:
+        return _svd_result(u.detach() * 0, s, vh.detach().transpose(-2, -1) * 0)
+    return _svd_result(u, s, vh.transpose(-2, -1))
+
+
+def qr(input, some=True):
+    return linalg.qr(input, "reduced" if some else "complete")
+
+
+def matrix_power(input, n):
+    return linalg.matrix_power(input, n)
+
+
+def matrix_exp(input):
+    return linalg.matrix_exp(input)
+
+
+def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
+    a = A.transpose(-2, -1) if transpose else A
+    x = linalg.solve_triangular(a, b, upper=upper != transpose, unitriangular=unitriangular)
+    return _triangular_solve_result(x, A.clone())
+
+
+def cholesky_solve(B, L, upper=False):
+    """X with A X = B for A = L L^T (or U^T U)."""
+    if B.dim() < 2:
+        raise RuntimeError(f"b should have at least 2 dimensions, but has {B.dim()} dimensions "
+                           f"instead")
+    lower = L.transpose(-2, -1) if upper else L
+    y = linalg.solve_triangular(lower, B, upper=False)
+    return linalg.solve_triangular(lower.transpose(-2, -1), y, upper=True)
+
+
+def cholesky_inverse(L, upper=False):
+    n = L.shape[-1]
+    eye = Tensor._make(np.broadcast_to(np.eye(n, dtype=L._array.dtype), L.shape).copy())
+    return cholesky_solve(eye, L, upper)
+
+
 # ------------------------------------------------------------------ Tensor methods
 _TENSOR_METHODS = {
     "addmm": addmm, "addmv": addmv, "addr": addr, "addbmm": addbmm, "baddbmm": baddbmm,
@@ -1001,6 +1068,11 @@ _TENSOR_METHODS = {
     "unique_consecutive": unique_consecutive, "diagonal_scatter": diagonal_scatter,
     "select_scatter": select_scatter, "slice_scatter": slice_scatter, "index_put": index_put,
     "index_put_": _index_put_, "multiply": lambda self, other: self * other,
+    "det": det, "logdet": logdet, "slogdet": slogdet, "inverse": inverse,
+    "cholesky": cholesky, "pinverse": pinverse, "svd": svd, "qr": qr,
+    "matrix_power": matrix_power, "matrix_exp": matrix_exp,
+    "triangular_solve": triangular_solve, "cholesky_solve": cholesky_solve,
+    "cholesky_inverse": cholesky_inverse,
     "subtract": lambda self, other, alpha=1: self.sub(other, alpha=alpha),
 }
 _IN_PLACE = ("addmm", "addmv", "addr", "addbmm", "baddbmm", "addcmul", "addcdiv", "hypot",
@@ -1121,7 +1193,10 @@ __all__ = ["addmm", "addmv", "addr", "addbmm", "baddbmm", "addcmul", "addcdiv", 
            "aminmax", "nansum", "nanmean", "nanmedian", "quantile", "nanquantile", "cov",
            "corrcoef", "bucketize", "histogram", "trapezoid", "trapz", "cumulative_trapezoid",
            "logspace", "unique_consecutive", "unravel_index", "diagonal_scatter",
-           "select_scatter", "slice_scatter", "index_put", "multiply", "subtract"]
+           "select_scatter", "slice_scatter", "index_put", "multiply", "subtract", "det",
+           "logdet", "slogdet", "inverse", "cholesky", "pinverse", "svd", "qr",
+           "matrix_power", "matrix_exp", "triangular_solve", "cholesky_solve",
+           "cholesky_inverse"]
 
 
 def multiply(input, other):

@@ -99,6 +99,16 @@ def _values(shape, dtype, domain, rng, special=False):
         if dtype == "uint8" and size:
             flat = flat - flat.min()
         return flat.reshape(shape).astype(dtype)
+    if domain in ("wellposed", "spd", "sym") and dtype in FLOATS and len(shape) >= 2:
+        a = rng.standard_normal(shape)
+        n = shape[-1]
+        if domain == "wellposed":  # comfortably invertible
+            a = a + 3 * np.eye(n)
+        elif domain == "spd":
+            a = a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
+        else:
+            a = a + np.swapaxes(a, -1, -2)
+        return a.astype(dtype)
     if domain == "sorted":
         return np.sort(_values(shape, dtype, "distinct", rng), axis=-1)
     if dtype in FLOATS and domain == "prob":
@@ -274,11 +284,12 @@ def _backward(leaves, result, seed):
     rng = np.random.default_rng(seed)
     total = None
     for _, r in _flatten(result):
-        if hasattr(r, "requires_grad") and r.requires_grad and r.dtype.is_floating_point \
-                if isinstance(r, torch.Tensor) else (isinstance(r, cylayers.Tensor)
-                                                     and r.requires_grad
-                                                     and r.is_floating_point()):
-            g = rng.standard_normal(tuple(r.shape)).astype(_dtype_name(r))
+        if not isinstance(r, (torch.Tensor, cylayers.Tensor)) or not r.is_floating_point():
+            continue
+        # drawn for every float result, so both libraries' results get the same gradients
+        # whichever of them require grad
+        g = rng.standard_normal(tuple(r.shape)).astype(_dtype_name(r))
+        if r.requires_grad:
             g = torch.from_numpy(g) if isinstance(r, torch.Tensor) else cylayers.tensor(g)
             term = (r * g).sum()
             total = term if total is None else total + term
@@ -1083,6 +1094,69 @@ TABLE += [
     functional("hardtanh_", kind="nc"),
 ]
 SHAPE_SETS["unshuffle"] = [((1, 2, 4, 6),)]
+
+
+SHAPE_SETS.update({
+    "la_square": [((4, 4),), ((2, 3, 3),), ((0, 2, 2),)],
+    "la_tall": [((5, 3),), ((2, 4, 2),)],
+    "la_wide": [((3, 5),)],
+    "la_solve": [((4, 4), (4, 2)), ((2, 3, 3), (2, 3)), ((2, 3, 3), (3, 1)),
+                 ((3, 3), (3,)), ((1, 3, 3), (2, 3, 4))],
+})
+
+
+def _linalg(name, call, kind, domain="normal", **kw):
+    return Op("linalg." + name, call, kind, dtypes=FLOATS, domain=domain,
+              forms=("function",), **kw)
+
+
+TABLE += [
+    _linalg("inv", lambda L, a: L.linalg.inv(a), "shapes:la_square", domain="wellposed"),
+    _linalg("det", lambda L, a: L.linalg.det(a), "shapes:la_square"),
+    _linalg("slogdet", lambda L, a: L.linalg.slogdet(a), "shapes:la_square",
+            domain="wellposed"),
+    _linalg("solve", lambda L, a, b: L.linalg.solve(a, b), "shapes:la_solve",
+            domain=("wellposed", "normal")),
+    _linalg("solve_right", lambda L, a, b: L.linalg.solve(a, b.transpose(-2, -1), left=False)
+            if b.dim() > 1 else L.linalg.solve(a, b), "shapes:la_solve",
+            domain=("wellposed", "normal")),
+    _linalg("cholesky", lambda L, a: L.linalg.cholesky(a), "shapes:la_square", domain="spd"),
+    _linalg("cholesky_upper", lambda L, a: L.linalg.cholesky(a, upper=True),
+            "shapes:la_square", domain="spd"),
+    # eigenvectors are unique up to sign, and LAPACK builds pick different ones: compared
+    # through sign-free quantities (the gradients through them do not depend on the signs)
+    _linalg("eigh", lambda L, a: (lambda w, v: (w, v.abs(), (v * w.unsqueeze(-2)) @ v.mT))(
+        *L.linalg.eigh(a)), "shapes:la_square", domain="sym"),
+    _linalg("eigvalsh_upper", lambda L, a: L.linalg.eigvalsh(a, UPLO="U"), "shapes:la_square",
+            domain="sym"),
+    _linalg("svd_tall", lambda L, a: L.linalg.svd(a, full_matrices=False), "shapes:la_tall"),
+    # a wide matrix's singular vectors come with other signs than PyTorch's LAPACK call gives
+    # (both valid): compared through quantities that do not depend on the signs
+    _linalg("svd_wide", lambda L, a: (lambda u, s, vh: (s, u @ vh, u.abs()))(
+        *L.linalg.svd(a, full_matrices=False)), "shapes:la_wide"),
+    _linalg("svdvals", lambda L, a: L.linalg.svdvals(a), "shapes:la_tall"),
+    _linalg("qr", lambda L, a: L.linalg.qr(a), "shapes:la_tall"),
+    _linalg("pinv", lambda L, a: L.linalg.pinv(a), "shapes:la_tall"),
+    _linalg("matrix_power", lambda L, a: L.linalg.matrix_power(a, 3), "shapes:la_square"),
+    _linalg("matrix_power_neg", lambda L, a: L.linalg.matrix_power(a, -1), "shapes:la_square",
+            domain="wellposed"),
+    _linalg("matrix_power_0", lambda L, a: L.linalg.matrix_power(a, 0), "shapes:la_square"),
+    _linalg("matrix_exp", lambda L, a: L.linalg.matrix_exp(a), "shapes:la_square"),
+    _linalg("solve_triangular", lambda L, a, b: L.linalg.solve_triangular(a, b, upper=False),
+            "shapes:la_solve", domain=("wellposed", "normal")),
+    _linalg("lstsq", lambda L, a: L.linalg.lstsq(a, a[..., :1] * 2 + 1).solution,
+            "shapes:la_tall"),
+    _linalg("matrix_rank", lambda L, a: L.linalg.matrix_rank(a), "shapes:la_tall"),
+    _linalg("multi_dot", lambda L, a: L.linalg.multi_dot([a, a.transpose(-2, -1), a]),
+            "shapes:matrix"),
+    _linalg("vecdot", lambda L, a, b: L.linalg.vecdot(a, b), "binary"),
+    Op("torch.logdet", lambda L, a: L.logdet(a), "shapes:la_square", dtypes=FLOATS),
+    Op("torch.svd", lambda L, a: L.svd(a), "shapes:la_tall", dtypes=FLOATS),
+    Op("torch.cholesky_solve", lambda L, a, b: L.cholesky_solve(b, L.linalg.cholesky(a)),
+       "shapes:la_solve", dtypes=FLOATS, domain=("spd", "normal"), forms=("function",)),
+    Op("torch.cholesky_inverse", lambda L, a: L.cholesky_inverse(L.linalg.cholesky(a)),
+       "shapes:la_square", dtypes=FLOATS, domain="spd", forms=("function",)),
+]
 
 
 def _setitem(x, index, value):
