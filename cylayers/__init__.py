@@ -15,9 +15,9 @@ _os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 from cylayers import _malloc  # noqa: E402,F401  (reuse freed large blocks: see its docstring)
 from cylayers import _blas  # noqa: E402
 
-from cylayers._dtype import (bool_ as bool, double, dtype, float, float16, float32, float64,
-                             get_default_dtype, half, int, int8, int16, int32, int64, long,
-                             set_default_dtype, short, uint8)
+from cylayers._dtype import (bool_ as bool, double, dtype, finfo, float, float16, float32,
+                             float64, get_default_dtype, half, iinfo, int, int8, int16, int32,
+                             int64, long, set_default_dtype, short, uint8)
 from cylayers._tensor import Size, Tensor
 from cylayers import _tensor_methods  # noqa: E402,F401  (Tensor's operators and math)
 from cylayers._tensor_types import LEGACY_TYPES as _LEGACY_TYPES
@@ -29,6 +29,8 @@ from cylayers._creation import (arange, as_tensor, empty, empty_like, eye, from_
                                 randn, randn_like, randperm, tensor, zeros, zeros_like)
 from cylayers._functions import *  # noqa: F401,F403
 from cylayers._composite import *  # noqa: F401,F403
+from cylayers._random_ops import *  # noqa: F401,F403
+from cylayers import _tensor_extras  # noqa: E402,F401  (in-place views, Tensor.new, put_...)
 from cylayers._threads import get_num_threads, have_openmp, set_num_threads
 from cylayers.random import Generator, default_generator, initial_seed, manual_seed, seed
 from cylayers.device import device

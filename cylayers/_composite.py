@@ -189,8 +189,8 @@ def erfinv(input):
 
 def heaviside(input, values):
     if input.dtype != values.dtype:
-        raise RuntimeError(f"heaviside is not yet implemented for tensors with different "
-                           f"dtypes")
+        raise RuntimeError("heaviside is not yet implemented for tensors with different "
+                           "dtypes")
     a, v = input._array, values._array
     return Tensor._make(np.where(a == 0, v, (a > 0)).astype(np.result_type(a, v)))
 
@@ -288,6 +288,36 @@ def is_nonzero(input):
 
 def is_complex(input):
     return input._array.dtype.kind == "c"
+
+
+def typename(obj):
+    """The name of obj's type: the legacy tensor type for a tensor (as x.type() gives)."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    module = type(obj).__module__
+    return type(obj).__qualname__ if module in (None, "builtins") else \
+        f"{module}.{type(obj).__qualname__}"
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    """A tensor sharing obj's memory when it can (a tensor or an array of the asked dtype and
+    copy not True), a new one otherwise; copy=False refuses a copy."""
+    np_dtype = None if dtype is None else _dtype.to_numpy_dtype(dtype)
+    source = obj._array if isinstance(obj, Tensor) else obj
+    if copy:
+        arr = np.array(source, dtype=np_dtype, copy=True)
+    else:
+        arr = np.asarray(source, dtype=np_dtype)
+        if not isinstance(source, (np.ndarray, Tensor)) and np_dtype is None and \
+                arr.dtype == np.float64 and not isinstance(obj, (np.generic,)):
+            arr = arr.astype(_dtype.default_float())  # Python floats: the default dtype
+        if copy is False and isinstance(source, np.ndarray) and arr is not source and \
+                not np.shares_memory(arr, source):
+            raise ValueError("can't alias tensor from an array of another dtype without a copy")
+    if isinstance(obj, Tensor) and arr is obj._array and not requires_grad:
+        return obj
+    out = Tensor._make(arr)
+    return out.requires_grad_(True) if requires_grad else out
 
 
 # ------------------------------------------------------------------ shapes
@@ -665,7 +695,7 @@ def _quantile(ignore_nan):
             raise RuntimeError(f"quantile() interpolation must be one of linear, lower, "
                                f"higher, midpoint or nearest. Got {interpolation}")
         if not input.is_floating_point():
-            raise RuntimeError(f"quantile() input tensor must be either float or double dtype")
+            raise RuntimeError("quantile() input tensor must be either float or double dtype")
         scalar_q = not isinstance(q, Tensor)
         qs = np.atleast_1d(np.asarray(unwrap(q), dtype=np.float64))
         if qs.ndim > 1:
@@ -1183,7 +1213,8 @@ __all__ = ["addmm", "addmv", "addr", "addbmm", "baddbmm", "addcmul", "addcdiv", 
            "vdot", "inner", "hypot", "logaddexp2", "deg2rad", "rad2deg", "sinc", "logit",
            "erfc", "erfinv", "heaviside", "fmax", "fmin", "float_power", "ldexp", "frexp",
            "gcd", "lcm", "nextafter", "signbit", "sgn", "positive", "clamp_min", "clamp_max",
-           "isin", "is_nonzero", "is_complex", "broadcast_shapes", "broadcast_to",
+           "isin", "is_nonzero", "is_complex", "typename", "asarray", "broadcast_shapes",
+           "broadcast_to",
            "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "movedim",
            "moveaxis", "swapaxes", "swapdims", "ravel", "tile", "rot90", "fliplr", "flipud",
            "take", "take_along_dim", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",

@@ -1,5 +1,9 @@
 """cylayers dtypes: thin names over numpy dtypes, printed and compared as PyTorch users expect."""
+import builtins
+
 import numpy as np
+
+builtins_float, builtins_int = builtins.float, builtins.int  # the module shadows both names
 
 
 class dtype:
@@ -82,3 +86,43 @@ def set_default_dtype(d):
 
 def default_float():
     return _DEFAULT_FLOAT
+
+
+class finfo:
+    """Machine limits of a floating dtype (``torch.finfo``); the default float dtype when none
+    is given."""
+
+    def __init__(self, type=None):
+        np_dtype = default_float() if type is None else to_numpy_dtype(type)
+        if np_dtype.kind != "f":
+            raise TypeError("torch.finfo() requires a floating point input type. Use "
+                            "torch.iinfo to handle 'torch.finfo'")
+        info = np.finfo(np_dtype)
+        self.bits, self.eps = info.bits, builtins_float(info.eps)
+        self.max, self.min = builtins_float(info.max), builtins_float(info.min)
+        self.tiny = self.smallest_normal = builtins_float(info.smallest_normal)
+        self.resolution = 10.0 ** -info.precision  # exactly 1e-06, as PyTorch reports it
+        self.dtype = to_cylayers_dtype(np_dtype).name
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, "
+                f"tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """Machine limits of an integer dtype (``torch.iinfo``)."""
+
+    def __init__(self, type):
+        np_dtype = to_numpy_dtype(type)
+        if np_dtype.kind not in "iub":
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to "
+                            "handle 'torch.iinfo'")
+        info = np.iinfo(np_dtype) if np_dtype.kind != "b" else None
+        self.bits = np_dtype.itemsize * 8
+        self.max = builtins_int(info.max) if info else 1
+        self.min = builtins_int(info.min) if info else 0
+        self.dtype = to_cylayers_dtype(np_dtype).name
+
+    def __repr__(self):
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"

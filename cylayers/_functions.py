@@ -5,7 +5,7 @@ import numpy as np
 
 from cylayers import _dtype
 from cylayers._tensor import Tensor, _norm_dim
-from cylayers._ops import arith, indexing, promotion, shape as shape_ops
+from cylayers._ops import indexing, promotion, shape as shape_ops
 from cylayers._tensor_methods import _where
 from cylayers.random import get_generator
 
