@@ -16,7 +16,7 @@ import numpy as np
 
 from cylayers._tensor import Tensor
 from cylayers.data import _worker
-from cylayers.data.dataset import TensorDataset
+from cylayers.data.dataset import IterableDataset, TensorDataset
 from cylayers.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 from cylayers.random import Generator, get_generator
 
@@ -125,6 +125,18 @@ class DataLoader:
         elif batch_size is None and drop_last:
             raise ValueError("batch_size=None option disables auto-batching and is mutually "
                              "exclusive with drop_last")
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:  # a stream: no sampler, no shuffle, batches in the order it yields
+            if shuffle:
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle "
+                                 f"option, but got shuffle={shuffle}")
+            if sampler is not None or batch_sampler is not None:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified sampler "
+                                 "and batch_sampler options")
+            if num_workers:
+                raise NotImplementedError("DataLoader with an IterableDataset and num_workers > "
+                                          "0 is not supported by cylayers; use num_workers=0")
+            sampler = _StreamSampler()
         if sampler is None:
             sampler = (RandomSampler(dataset, generator=generator) if shuffle
                        else SequentialSampler(dataset))
@@ -152,9 +164,16 @@ class DataLoader:
         return self.batch_sampler if self._auto_collation else self.sampler
 
     def __len__(self):
+        if self._iterable:
+            n = len(self.dataset)
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         return len(self._index_sampler)
 
     def __iter__(self):
+        if self._iterable:
+            return self._stream_batches()
         # Drawn first in every mode, like PyTorch, so the sampler's draws that follow (and thus
         # the batches) do not depend on num_workers.
         base_seed = int(get_generator(self.generator).integers(0, 2 ** 62))
@@ -166,6 +185,20 @@ class DataLoader:
                 self._pool.shutdown()
             self._pool = _WorkerPool(self, base_seed)
         return self._pool.batches(indices, self.persistent_workers, owner=self)
+
+    def _stream_batches(self):
+        if self.batch_size is None:
+            for sample in self.dataset:
+                yield self.collate_fn(sample)
+            return
+        batch = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield self.collate_fn(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield self.collate_fn(batch)
 
     def _serial_batches(self, indices):
         fast = (isinstance(self.dataset, TensorDataset) and self._auto_collation
@@ -181,6 +214,13 @@ class DataLoader:
         pool = getattr(self, "_pool", None)
         if pool is not None and pool.workers:
             pool.shutdown()
+
+
+class _StreamSampler:
+    """Stands in for a sampler with an IterableDataset: the dataset decides the order."""
+
+    def __iter__(self):
+        return iter(())
 
 
 class _WorkerPool:

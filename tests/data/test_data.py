@@ -120,3 +120,46 @@ def test_mnist_download_from_a_mirror(tmp_path):
 
     ds = LocalMNIST(tmp_path / "data", download=True)
     assert len(ds) == 12 and len(LocalMNIST(tmp_path / "data", train=False)) == 5
+
+
+def _stream_class(lib_data):
+    class Stream(lib_data.IterableDataset):
+        def __init__(self, n, start=0):
+            self.n, self.start = n, start
+
+        def __iter__(self):
+            return iter([np.array([self.start + i, 2.0 * i]) for i in range(self.n)])
+
+        def __len__(self):
+            return self.n
+    return Stream
+
+
+@pytest.mark.parametrize("batch_size,drop_last", [(2, False), (2, True), (None, False),
+                                                  (4, False)])
+def test_iterable_dataset_batches_as_pytorch(batch_size, drop_last):
+    import torch.utils.data as tdata
+    ours_cls, theirs_cls = _stream_class(cylayers.utils.data), _stream_class(tdata)
+    ours = cylayers.utils.data.DataLoader(ours_cls(5) + ours_cls(2, start=10),
+                                          batch_size=batch_size, drop_last=drop_last)
+    theirs = tdata.DataLoader(theirs_cls(5) + theirs_cls(2, start=10), batch_size=batch_size,
+                              drop_last=drop_last)
+    got, want = list(ours), list(theirs)
+    assert len(got) == len(want) == len(ours) == len(theirs)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(ValueError, match="shuffle"):
+        cylayers.utils.data.DataLoader(ours_cls(3), shuffle=True)
+
+
+def test_stack_dataset_and_submodule_paths():
+    from cylayers.utils.data.dataloader import DataLoader
+    from cylayers.utils.data.dataset import StackDataset, TensorDataset
+    from cylayers.utils.data.sampler import SequentialSampler  # noqa: F401
+    from cylayers.utils.data.distributed import DistributedSampler  # noqa: F401
+    pairs = StackDataset(a=TensorDataset(cylayers.arange(4)),
+                         b=TensorDataset(cylayers.arange(4) * 10))
+    batch = next(iter(DataLoader(pairs, batch_size=3)))
+    assert batch["a"][0].tolist() == [0, 1, 2] and batch["b"][0].tolist() == [0, 10, 20]
+    with pytest.raises(ValueError, match="Size mismatch"):
+        StackDataset(TensorDataset(cylayers.arange(2)), TensorDataset(cylayers.arange(3)))
