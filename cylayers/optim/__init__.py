@@ -9,4 +9,6 @@ from cylayers.optim.adamax import Adamax
 from cylayers.optim.nadam import NAdam
 from cylayers.optim.radam import RAdam
 from cylayers.optim.lbfgs import LBFGS
-from cylayers.optim import lr_scheduler
+from cylayers.optim.rprop import Rprop
+from cylayers.optim.asgd import ASGD
+from cylayers.optim import lr_scheduler, swa_utils
