@@ -58,3 +58,21 @@ def test_init_works_on_parameters_and_is_seeded():
     init.normal_(p)
     assert np.array_equal(first, p.detach().numpy())
     assert p.requires_grad and p.is_leaf
+
+
+def test_orthogonal_dirac_sparse():
+    import torch
+    w = cylayers.empty(3, 2, 4)
+    cylayers.nn.init.orthogonal_(w, gain=1.5)
+    flat = w.numpy().reshape(3, -1)
+    np.testing.assert_allclose(flat @ flat.T, 2.25 * np.eye(3), atol=1e-5)
+    tall = cylayers.nn.init.orthogonal_(cylayers.empty(6, 3)).numpy()
+    np.testing.assert_allclose(tall.T @ tall, np.eye(3), atol=1e-5)
+    for shape, groups in (((4, 4, 3), 1), ((6, 3, 3, 3), 2), ((2, 2, 3, 3, 3), 1)):
+        ours = cylayers.nn.init.dirac_(cylayers.empty(*shape), groups)
+        theirs = torch.nn.init.dirac_(torch.empty(*shape), groups)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    sparse = cylayers.nn.init.sparse_(cylayers.empty(10, 5), sparsity=0.25).numpy()
+    assert ((sparse == 0).sum(0) == 3).all() and sparse.std() < 0.05
+    with pytest.warns(FutureWarning, match="xavier_uniform_"):
+        cylayers.nn.init.xavier_uniform(cylayers.empty(3, 3))
