@@ -35,7 +35,7 @@ from cylayers._threads import get_num_threads, have_openmp, set_num_threads
 from cylayers.random import Generator, default_generator, initial_seed, manual_seed, seed
 from cylayers.device import device
 from cylayers.serialization import load, save
-from cylayers import (__config__, autograd, backends, cuda, data,  # noqa: E402
+from cylayers import (__config__, autograd, backends, cuda, data, func,  # noqa: E402
                       distributed, linalg, nn, onnx, optim, utils)
 
 _blas.setup()  # matrix products on the kernels' OpenMP threads; BLAS's own pool idles

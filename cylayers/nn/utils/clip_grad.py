@@ -11,25 +11,25 @@ def _grads(parameters):
     return [p.grad for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """Scale every gradient by min(1, max_norm / (total_norm + 1e-6)), where total_norm is the
-    norm_type-norm of all gradients together; returns total_norm (a 0-d tensor). ``foreach``
-    is accepted (one loop here either way)."""
-    grads = _grads(parameters)
-    max_norm, norm_type = float(max_norm), float(norm_type)
-    if not grads:
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The norm_type-norm of all the tensors together (each tensor's norm, then the norm of
+    those norms, in their dtype as PyTorch); a 0-d tensor."""
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    tensors = [t for t in tensors if t is not None]
+    norm_type = float(norm_type)
+    if not tensors:
         return Tensor._make(np.asarray(0.0, dtype=np.float32))
-    dtype = grads[0]._array.dtype
-    # Each gradient's norm, then the norm of those norms, in the gradients' dtype as PyTorch.
+    dtype = tensors[0]._array.dtype
     if norm_type == np.inf:
-        norms = [np.max(np.abs(g._array)) if g._array.size else dtype.type(0) for g in grads]
+        norms = [np.max(np.abs(g._array)) if g._array.size else dtype.type(0) for g in tensors]
         total = np.max(np.asarray(norms, dtype=dtype))
     elif norm_type == -np.inf:
-        norms = [np.min(np.abs(g._array)) for g in grads if g._array.size]
+        norms = [np.min(np.abs(g._array)) for g in tensors if g._array.size]
         total = np.min(np.asarray(norms, dtype=dtype))
     else:
         norms = np.asarray([np.sum(np.abs(g._array.astype(np.float64)) ** norm_type)
-                            ** (1.0 / norm_type) for g in grads], dtype=dtype)
+                            ** (1.0 / norm_type) for g in tensors], dtype=dtype)
         total = np.sum(np.abs(norms.astype(np.float64)) ** norm_type) ** (1.0 / norm_type)
     total = np.asarray(total, dtype=dtype)
     if error_if_nonfinite and not np.isfinite(total):
@@ -37,11 +37,33 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
                            "is non-finite, so it cannot be clipped. To disable this error and "
                            "scale the gradients by the non-finite norm anyway, set "
                            "`error_if_nonfinite=False`")
-    coef = np.minimum(dtype.type(max_norm) / (total + dtype.type(1e-6)), dtype.type(1.0))
+    return Tensor._make(total)
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale every gradient by min(1, max_norm / (total_norm + 1e-6)), in place."""
+    grads = _grads(parameters)
+    if not grads:
+        return
+    total = np.asarray(total_norm._array if isinstance(total_norm, Tensor) else total_norm)
+    dtype = total.dtype if total.dtype.kind == "f" else grads[0]._array.dtype
+    coef = np.minimum(dtype.type(float(max_norm)) / (total.astype(dtype) + dtype.type(1e-6)),
+                      dtype.type(1.0))
     for g in grads:
         g._array *= coef.astype(g._array.dtype)
         g._bump_version()
-    return Tensor._make(total)
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Scale every gradient by min(1, max_norm / (total_norm + 1e-6)), where total_norm is the
+    norm_type-norm of all gradients together; returns total_norm (a 0-d tensor). ``foreach``
+    is accepted (one loop here either way)."""
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    parameters = list(parameters)
+    total = get_total_norm(_grads(parameters), norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(parameters, max_norm, total)
+    return total
 
 
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
