@@ -11,6 +11,7 @@ import threading
 import numpy as np
 
 from cylayers._tensor import Tensor
+from cylayers.autograd.anomaly_mode import anomaly_state
 from cylayers.autograd.function import AccumulateGrad, gradient_edge
 
 _pending_callbacks = threading.local()
@@ -64,6 +65,14 @@ def _run_hooks(hooks, grad):
                                    f"{grad.shape}")
             grad = new
     return grad
+
+
+def _check_nan(node, in_grads):
+    for i, ig in enumerate(in_grads):
+        arr = getattr(ig, "_array", ig)
+        if arr is not None and np.asarray(arr).dtype.kind == "f" and np.isnan(arr).any():
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
+                               f"output.")
 
 
 def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
@@ -130,6 +139,8 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
         n._check_saved()
         in_grads = n._run_backward(g)
         in_grads = list(in_grads) if type(in_grads) is tuple else [in_grads]
+        if anomaly_state.enabled and anomaly_state.check_nan:
+            _check_nan(n, in_grads)
         next_nodes = n.next_nodes
         if not retain_graph:
             n._release()
