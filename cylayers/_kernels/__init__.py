@@ -19,7 +19,7 @@ from cylayers import _build_config
 from cylayers._kernels import _cpu
 
 KERNEL_MODULES = ("_openmp", "activation", "dropout", "normalization", "im2col", "direct_conv",
-                  "pooling", "pointwise", "gemm", "winograd", "optim")
+                  "pooling", "pointwise", "gemm", "winograd", "optim", "recurrent")
 # Levels in rising order; "native" (a -march=native build) is the only level of its build.
 LEVEL_ORDER = ("baseline", "avx2", "avx512")
 CAPABILITY_VARIABLE = "CYLAYERS_CPU_CAPABILITY"

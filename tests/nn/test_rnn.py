@@ -218,3 +218,34 @@ def test_dropout_between_layers_in_training_only_and_argument_errors():
         nn.RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="Expected input to be 2D or 3D, got 4D"):
         nn.LSTM(3, 4)(cylayers.randn(1, 2, 3, 3))
+
+
+def test_lstm_step_kernels_give_the_same_bits_on_any_thread_count():
+    x = np.random.default_rng(3).standard_normal((6, 32, 8)).astype(np.float32)
+    results = []
+    for threads in (1, 2, 3):
+        cylayers.set_num_threads(threads)
+        cylayers.manual_seed(0)
+        lstm = cylayers.nn.LSTM(8, 256, num_layers=2)  # 32 x 1024 gates: threaded
+        inp = cylayers.tensor(x, requires_grad=True)
+        out, (h, c) = lstm(inp)
+        (out.sum() + h.sum() + c.sum()).backward()
+        results.append([out.detach().numpy().copy(), inp.grad.numpy().copy()]
+                       + [p.grad.numpy().copy() for p in lstm.parameters()])
+    cylayers.set_num_threads(2)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_lstm_step_kernels_refuse_mismatched_shapes():
+    from cylayers._kernel_call import named_kernels
+    from cylayers._kernels import recurrent
+    k = named_kernels(recurrent)
+    gates = np.zeros((4, 12), np.float32)
+    state = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match="recurrent.lstm_step_forward"):
+        k.lstm_step_forward(gates, gates[:3], np.zeros(0, np.float32), state, gates, state,
+                            state, state, 1)
+    with pytest.raises(ValueError, match="recurrent.lstm_step_backward"):
+        k.lstm_step_backward(gates, state, state, state, np.zeros((4, 2), np.float32), gates, 1)

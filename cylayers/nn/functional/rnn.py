@@ -14,11 +14,16 @@ import numpy as np
 
 from cylayers import _blas as blas, _functions as ops
 from cylayers._kernels import activation as _activation_kernels
+from cylayers._kernels import recurrent as _recurrent_module
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
+from cylayers._kernel_call import named_kernels
 from cylayers.nn.functional.activation import relu
 from cylayers.nn.functional.dropout import dropout
 from cylayers.nn.functional.linear import linear
+
+
+_recurrent_kernels = named_kernels(_recurrent_module)
 
 
 def _sigmoid(x, out=None):
@@ -120,6 +125,7 @@ class RecurrentLayer(Function):
         out = np.empty((rows_total, P), dtype=dtype)
         h_prev_all = np.empty((rows_total, P), dtype=dtype)
         saved = {}
+        no_bias = np.empty(0, dtype=dtype)
         if mode == "LSTM":
             saved["acts"] = np.empty((rows_total, 4 * H), dtype=dtype)
             saved["c_prev"] = np.empty((rows_total, H), dtype=dtype)
@@ -135,23 +141,16 @@ class RecurrentLayer(Function):
             h_t = h[:bs]
             h_prev_all[rows] = h_t
             recurrent = blas.matmul(h_t, w_hh, trans_b=True)
-            if b_hh is not None:
+            if b_hh is not None and mode != "LSTM":  # the LSTM kernel adds it
                 recurrent += b_hh
             if mode == "LSTM":
-                gates = projected[rows] + recurrent
-                acts = saved["acts"][rows]  # contiguous: the rows of one step
-                _sigmoid(gates, out=acts)  # i, f, o (the cell gate's columns overwritten next)
-                acts[:, 2 * H:3 * H] = np.tanh(gates[:, 2 * H:3 * H])
-                i, f, g, o = (acts[:, k * H:(k + 1) * H] for k in range(4))
-                saved["c_prev"][rows] = c[:bs]
-                c_new = f * c[:bs] + i * g
-                tanh_c = np.tanh(c_new)
-                saved["tanh_c"][rows] = tanh_c
-                h_new = o * tanh_c
-                if w_hr is not None:
-                    saved["h_full"][rows] = h_new
-                    h_new = blas.matmul(h_new, w_hr, trans_b=True)
-                c[:bs] = c_new
+                # the gate math of one step in one kernel pass; c[:bs] becomes c_new
+                h_full = saved["h_full"][rows] if w_hr is not None else out[rows]
+                _recurrent_kernels.lstm_step_forward(
+                    projected[rows], recurrent, no_bias if b_hh is None else b_hh, c[:bs],
+                    saved["acts"][rows], saved["c_prev"][rows], saved["tanh_c"][rows], h_full,
+                    threads_for(bs * 4 * H))
+                h_new = h_full if w_hr is None else blas.matmul(h_full, w_hr, trans_b=True)
             elif mode == "GRU":
                 gi = projected[rows]
                 rzn = saved["rzn"][rows]
@@ -196,19 +195,14 @@ class RecurrentLayer(Function):
             rows = slice(offsets[t], offsets[t] + bs)
             dh_t = dh[:bs] + d_out[rows]
             if mode == "LSTM":
-                acts = saved["acts"][rows]
-                i, f, g, o = (acts[:, k * H:(k + 1) * H] for k in range(4))
-                tanh_c = saved["tanh_c"][rows]
                 if w_hr is not None:
                     dh_all[rows] = dh_t
                     dh_t = blas.matmul(dh_t, w_hr)
-                dc_t = dc[:bs] + dh_t * o * (1 - tanh_c * tanh_c)
                 dg = d_recurrent[rows]
-                dg[:, :H] = dc_t * g * i * (1 - i)
-                dg[:, H:2 * H] = dc_t * saved["c_prev"][rows] * f * (1 - f)
-                dg[:, 2 * H:3 * H] = dc_t * i * (1 - g * g)
-                dg[:, 3 * H:] = dh_t * tanh_c * o * (1 - o)
-                dc[:bs] = dc_t * f
+                # dgates of this step and dc[:bs] carried back to the previous one, one pass
+                _recurrent_kernels.lstm_step_backward(
+                    saved["acts"][rows], saved["c_prev"][rows], saved["tanh_c"][rows], dh_t,
+                    dc[:bs], dg, threads_for(bs * 4 * H))
                 dh[:bs] = blas.matmul(dg, w_hh)
             elif mode == "GRU":
                 rzn = saved["rzn"][rows]
