@@ -17,7 +17,8 @@ from cylayers._functions import cat, meshgrid, searchsorted, stack
 from cylayers._tensor import Size, Tensor, _norm_dim, unwrap
 from cylayers._ops import promotion
 from cylayers._ops.arith import unbroadcast
-from cylayers._tensor_methods import _pick, _tensor_only, _where, values_indices
+from cylayers._tensor_methods import (_pick, _tensor_only, _where, unique_result,
+                                      values_indices)
 from cylayers._tensor_types import scalar_type_name
 from cylayers.autograd.function import Function
 
@@ -858,12 +859,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
         values = np.compress(change, arr, axis=d)
         inverse = np.cumsum(change) - 1
     counts = np.diff(np.append(np.flatnonzero(change), change.size))
-    out = [Tensor._make(values)]
-    if return_inverse:
-        out.append(Tensor._make(inverse.astype(np.int64)))
-    if return_counts:
-        out.append(Tensor._make(counts.astype(np.int64)))
-    return out[0] if len(out) == 1 else tuple(out)
+    return unique_result(values, inverse, counts, return_inverse, return_counts)
 
 
 def unravel_index(indices, shape):

@@ -1108,6 +1108,11 @@ def _unique(self, sorted=True, return_inverse=False, return_counts=False, dim=No
     else:
         values, inverse, counts = np.unique(arr, return_inverse=True, return_counts=True)
         inverse = inverse.reshape(arr.shape)
+    return unique_result(values, inverse, counts, return_inverse, return_counts)
+
+
+def unique_result(values, inverse, counts, return_inverse, return_counts):
+    """unique's return: the values alone, or a tuple with the inverse and / or the counts."""
     out = [Tensor._make(values)]
     if return_inverse:
         out.append(Tensor._make(inverse.astype(np.int64)))

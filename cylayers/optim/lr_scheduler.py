@@ -17,6 +17,24 @@ def _lrs(optimizer):
     return [g["lr"] for g in optimizer.param_groups]
 
 
+def per_group_values(name, optimizer, value):
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(optimizer.param_groups):
+            raise ValueError(f"expected {len(optimizer.param_groups)} values for {name}, got "
+                             f"{len(value)}")
+        return list(value)
+    return [value] * len(optimizer.param_groups)
+
+
+def _cycles_beta1(optimizer):
+    """Whether a momentum-cycling scheduler moves Adam's beta1 (else SGD's momentum); refused
+    for optimizers with neither, in PyTorch's words."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
+                         "option enabled")
+    return "betas" in optimizer.defaults
+
+
 class LRScheduler:
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
@@ -481,7 +499,7 @@ class OneCycleLR(LRScheduler):
                      start_momentum="max_momentum", end_momentum="base_momentum"),
                 dict(end_step=self.total_steps - 1, start_lr="max_lr", end_lr="min_lr",
                      start_momentum="base_momentum", end_momentum="max_momentum")]
-        max_lrs = self._per_group("max_lr", max_lr)
+        max_lrs = per_group_values("max_lr", optimizer, max_lr)
         if last_epoch == -1:
             for top, g in zip(max_lrs, optimizer.param_groups):
                 g["initial_lr"] = top / div_factor
@@ -489,12 +507,9 @@ class OneCycleLR(LRScheduler):
                 g["min_lr"] = g["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            highs = self._per_group("max_momentum", max_momentum)
-            lows = self._per_group("base_momentum", base_momentum)
+            self.use_beta1 = _cycles_beta1(optimizer)
+            highs = per_group_values("max_momentum", optimizer, max_momentum)
+            lows = per_group_values("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
                 for high, low, g in zip(highs, lows, optimizer.param_groups):
                     if self.use_beta1:
@@ -503,14 +518,6 @@ class OneCycleLR(LRScheduler):
                         g["momentum"] = high
                     g["max_momentum"], g["base_momentum"] = high, low
         super().__init__(optimizer, last_epoch)
-
-    def _per_group(self, name, value):
-        groups = self.optimizer.param_groups
-        if isinstance(value, (list, tuple)):
-            if len(value) != len(groups):
-                raise ValueError(f"expected {len(groups)} values for {name}, got {len(value)}")
-            return list(value)
-        return [value] * len(groups)
 
     def _anneal(self, start, end, pct):
         if self._anneal_func_type == "cos":
@@ -597,15 +604,6 @@ class ChainedScheduler(LRScheduler):
         self.__dict__.update(state)
 
 
-def _per_group(name, optimizer, value):
-    if isinstance(value, (list, tuple)):
-        if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"expected {len(optimizer.param_groups)} values for {name}, got "
-                             f"{len(value)}")
-        return list(value)
-    return [value] * len(optimizer.param_groups)
-
-
 class CyclicLR(LRScheduler):
     """The lr cycles between base_lr and max_lr (triangular, triangular2, exp_range or a
     scale_fn); momentum (or Adam's beta1) cycles the opposite way."""
@@ -615,11 +613,11 @@ class CyclicLR(LRScheduler):
                  cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        base_lrs = per_group_values("base_lr", optimizer, base_lr)
         if last_epoch == -1:
             for lr, g in zip(base_lrs, optimizer.param_groups):
                 g["lr"] = lr
-        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        self.max_lrs = per_group_values("max_lr", optimizer, max_lr)
         step_size_up = float(step_size_up)
         step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
         self.total_size = step_size_up + step_size_down
@@ -632,12 +630,9 @@ class CyclicLR(LRScheduler):
             ("iterations" if mode == "exp_range" else "cycle")
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
-            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            self.use_beta1 = _cycles_beta1(optimizer)
+            self.base_momentums = per_group_values("base_momentum", optimizer, base_momentum)
+            self.max_momentums = per_group_values("max_momentum", optimizer, max_momentum)
             if last_epoch == -1:
                 for top, bottom, g in zip(self.max_momentums, self.base_momentums,
                                           optimizer.param_groups):

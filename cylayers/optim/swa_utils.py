@@ -10,7 +10,7 @@ from cylayers._tensor import Tensor
 from cylayers.autograd.grad_mode import no_grad
 from cylayers.nn.modules.batchnorm import _NormBase
 from cylayers.nn.modules.module import Module
-from cylayers.optim.lr_scheduler import LRScheduler, _per_group
+from cylayers.optim.lr_scheduler import LRScheduler, per_group_values
 
 
 def get_ema_multi_avg_fn(decay=0.999):
@@ -111,7 +111,8 @@ class SWALR(LRScheduler):
 
     def __init__(self, optimizer, swa_lr, anneal_epochs=10, anneal_strategy="cos",
                  last_epoch=-1):
-        for lr, group in zip(_per_group("swa_lr", optimizer, swa_lr), optimizer.param_groups):
+        for lr, group in zip(per_group_values("swa_lr", optimizer, swa_lr),
+                             optimizer.param_groups):
             group["swa_lr"] = lr
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"anneal_strategy must by one of 'cos' or 'linear', instead got "
