@@ -57,11 +57,11 @@ def _integral_scales(tensors, *scales):
     return tuple(int(s) for s in scales)
 
 
-def _scaled_sum(input, product, beta, alpha, operands=()):
-    """beta * input + alpha * product; beta == 0 ignores input (NaN included), as PyTorch."""
+def _scaled_sum(input, product, beta, alpha, operands):
+    """beta * input + alpha * product, product made from ``operands``; beta == 0 ignores
+    input (NaN included), as PyTorch."""
     beta, alpha = _integral_scales((input, *operands), beta, alpha)
-    dt = promotion.result_dtype(input._array, *[t._array for t in operands]) if operands \
-        else product._array.dtype
+    dt = promotion.result_dtype(input._array, *[t._array for t in operands])
     product = product.to(dt) if product._array.dtype != dt else product  # bmm sums widen
     product = product if alpha == 1 else product * alpha
     if beta == 0:  # the value ignores input; its gradient is zeros (where's unpicked side)
@@ -1108,11 +1108,8 @@ _IN_PLACE = ("addmm", "addmv", "addr", "addbmm", "baddbmm", "addcmul", "addcdiv"
 
 
 def _store(self, result):
-    """Write an op's result into self as PyTorch's in-place ops do: refused when the result's
-    dtype category is above self's (float into an integer tensor, integer into bool)."""
-    if promotion.category(result._array.dtype) > promotion.category(self._array.dtype):
-        raise RuntimeError(f"result type {scalar_type_name(result._array.dtype)} can't be cast "
-                           f"to the desired output type {scalar_type_name(self._array.dtype)}")
+    """Write an op's result into self as PyTorch's in-place ops do (check_in_place_cast)."""
+    promotion.check_in_place_cast(result._array.dtype, self._array.dtype)
     return self.copy_(result)
 
 

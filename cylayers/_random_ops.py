@@ -6,14 +6,8 @@ import numpy as np
 
 from cylayers import _dtype
 from cylayers._tensor import Tensor, _shape_arg, unwrap
+from cylayers._tensor_methods import _fill_random
 from cylayers.random import default_generator, get_generator
-
-
-def _fill(self, values):
-    """Write sampled values into self outside the graph, as PyTorch's fills do."""
-    self._array[...] = values
-    self._bump_version()
-    return self
 
 
 def bernoulli(input, p=None, *, generator=None):
@@ -86,28 +80,28 @@ def _random_(self, *bounds, generator=None, **named):
             to = 2
         else:
             to = int(np.iinfo(dt).max) + 1
-    return _fill(self, get_generator(generator).integers(from_, to, size=self.shape))
+    return _fill_random(self, get_generator(generator).integers(from_, to, size=self.shape))
 
 
 def _bernoulli_(self, p=0.5, *, generator=None):
     probs = np.broadcast_to(np.asarray(unwrap(p), dtype=np.float64), self.shape)
-    return _fill(self, get_generator(generator).random(self.shape) < probs)
+    return _fill_random(self, get_generator(generator).random(self.shape) < probs)
 
 
 def _exponential_(self, lambd=1.0, *, generator=None):
-    return _fill(self, get_generator(generator).exponential(1.0 / lambd, self.shape))
+    return _fill_random(self, get_generator(generator).exponential(1.0 / lambd, self.shape))
 
 
 def _geometric_(self, p, *, generator=None):
-    return _fill(self, get_generator(generator).geometric(p, self.shape))
+    return _fill_random(self, get_generator(generator).geometric(p, self.shape))
 
 
 def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
-    return _fill(self, get_generator(generator).lognormal(mean, std, self.shape))
+    return _fill_random(self, get_generator(generator).lognormal(mean, std, self.shape))
 
 
 def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
-    return _fill(self, median + sigma * get_generator(generator).standard_cauchy(self.shape))
+    return _fill_random(self, median + sigma * get_generator(generator).standard_cauchy(self.shape))
 
 
 Tensor.random_ = _random_

@@ -222,18 +222,12 @@ class Eigh(MultiOutput):
     def backward(ctx, g):
         gw, gv = Eigh.unpack(ctx, g)
         w, v = ctx.w, ctx.v
-        inner = np.zeros(v.shape, dtype=v.dtype)
-        if gv is not None:
-            vtgv = _T(v) @ gv
-            skew = (vtgv - _T(vtgv)) / 2
-            e = w[..., None, :] - w[..., :, None]
-            n = w.shape[-1]
-            e[..., np.arange(n), np.arange(n)] = 1
-            inner = skew / e
-            inner[..., np.arange(n), np.arange(n)] = 0
-        if gw is not None:
-            n = w.shape[-1]
-            inner[..., np.arange(n), np.arange(n)] += gw
+        n = w.shape[-1]
+        vtgv = _T(v) @ gv
+        e = w[..., None, :] - w[..., :, None]
+        e[..., np.arange(n), np.arange(n)] = 1
+        inner = (vtgv - _T(vtgv)) / 2 / e
+        inner[..., np.arange(n), np.arange(n)] = gw
         return (v @ inner @ _T(v)).astype(v.dtype), None
 
 
@@ -264,31 +258,23 @@ class SVD(MultiOutput):
         m, n = ctx.shape[-2:]
         k = s.shape[-1]
         idx = np.arange(k)
-        inner = np.zeros(s.shape + (k,), dtype=s.dtype)
-        if gs is not None:
-            inner[..., idx, idx] = gs
+        gv = _T(gvh)
         with np.errstate(divide="ignore", invalid="ignore"):
             s2 = s * s
             f = s2[..., None, :] - s2[..., :, None]
             f[..., idx, idx] = 1
             f = 1 / f
             f[..., idx, idx] = 0
-            if gu is not None:
-                utgu = _T(u) @ gu
-                j = f * (utgu - _T(utgu))
-                inner = inner + j * s[..., None, :]
-            if gvh is not None:
-                gv = _T(gvh)
-                vtgv = _T(v) @ gv
-                kk = f * (vtgv - _T(vtgv))
-                inner = inner + s[..., :, None] * kk
+            utgu, vtgv = _T(u) @ gu, _T(v) @ gv
+            inner = (f * (utgu - _T(utgu))) * s[..., None, :] + \
+                s[..., :, None] * (f * (vtgv - _T(vtgv)))
+            inner[..., idx, idx] = gs
             ga = u @ inner @ vh
             inv_s = 1 / s
-            if gu is not None and m > k:
-                ga = ga + (gu - u @ (_T(u) @ gu)) * inv_s[..., None, :] @ vh
-            if gvh is not None and n > k:
-                gv = _T(gvh)
-                ga = ga + u @ _T((gv - v @ (_T(v) @ gv)) * inv_s[..., None, :])
+            if m > k:
+                ga = ga + (gu - u @ utgu) * inv_s[..., None, :] @ vh
+            if n > k:
+                ga = ga + u @ _T((gv - v @ vtgv) * inv_s[..., None, :])
         return ga.astype(s.dtype)
 
 
@@ -322,8 +308,6 @@ class QR(MultiOutput):
                                "The QR decomposition is not differentiable when mode='complete'"
                                " and nrows > ncols." if ctx.mode == "complete" else
                                "linalg.qr: the gradient is implemented for m >= n")
-        gq = np.zeros_like(q) if gq is None else gq
-        gr = np.zeros_like(r) if gr is None else gr
         mm = r @ _T(gr) - _T(gq) @ q
         sym = np.tril(mm, -1)
         sym = sym + _T(sym) + np.tril(np.triu(mm))  # copy the lower triangle up

@@ -9,6 +9,7 @@ as the default float dtype. numpy (NEP 50) lets numpy scalars and 0-d arrays wid
 import numpy as np
 
 from cylayers import _dtype
+from cylayers._tensor_types import scalar_type_name
 
 _BOOL, _INT, _FLOAT, _COMPLEX = range(4)
 
@@ -100,6 +101,14 @@ def _fits(x, dt):
 
 
 _PLAIN_NUMBERS = (float, int, bool)
+
+
+def check_in_place_cast(result_dtype, target_dtype):
+    """PyTorch's rule for storing an in-place op's result in its tensor: refused when the
+    result's category is above the tensor's (float into an integer tensor, integer into bool)."""
+    if category(np.dtype(result_dtype)) > category(np.dtype(target_dtype)):
+        raise RuntimeError(f"result type {scalar_type_name(result_dtype)} can't be cast to the "
+                           f"desired output type {scalar_type_name(target_dtype)}")
 
 
 def promote(a, b):

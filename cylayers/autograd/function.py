@@ -10,9 +10,8 @@ import weakref
 
 import numpy as np
 
-from cylayers._ops.promotion import category
+from cylayers._ops.promotion import check_in_place_cast
 from cylayers._tensor import Tensor
-from cylayers._tensor_types import scalar_type_name
 from cylayers.autograd import tracer
 from cylayers.autograd.grad_mode import grad_state
 
@@ -221,9 +220,7 @@ def _cast_into(target, result):
     """An in-place op whose result dtype differs from its tensor's, as PyTorch does it: computed
     in the result dtype, then stored in the tensor's dtype (integers wrap around) when PyTorch's
     casting rules allow it (not float to integer, not integer to bool)."""
-    if category(result.dtype) > category(target.dtype):
-        raise RuntimeError(f"result type {scalar_type_name(result.dtype)} can't be cast to the "
-                           f"desired output type {scalar_type_name(target.dtype)}")
+    check_in_place_cast(result.dtype, target.dtype)
     np.copyto(target, result, casting="unsafe")
     return target
 

@@ -168,15 +168,20 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      divisor_override)
 
 
-def _adaptive_avg_pool(input, nd, output_size):
-    _batched(input, nd, f"adaptive_avg_pool{nd}d")
+def _adaptive_sizes(input, nd, output_size, name):
+    """output_size as nd positive ints (an int for every dim, None keeping the input's)."""
+    _batched(input, nd, name)
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size,) * nd
     sizes = tuple(int(input.shape[-nd + i]) if s is None else int(s)
                   for i, s in enumerate(output_size))
     if len(sizes) != nd or any(s <= 0 for s in sizes):
-        raise ValueError(f"adaptive_avg_pool{nd}d: output_size must be {nd} positive ints, got "
-                         f"{output_size}")
+        raise ValueError(f"{name}: output_size must be {nd} positive ints, got {output_size}")
+    return sizes
+
+
+def _adaptive_avg_pool(input, nd, output_size):
+    sizes = _adaptive_sizes(input, nd, output_size, f"adaptive_avg_pool{nd}d")
     return AdaptiveAvgPoolFn.apply(input, sizes)
 
 
@@ -235,14 +240,7 @@ class AdaptiveMaxPoolFn(Function):
 
 
 def _adaptive_max_pool(input, nd, output_size, return_indices):
-    _batched(input, nd, f"adaptive_max_pool{nd}d")
-    if isinstance(output_size, (int, np.integer)) or output_size is None:
-        output_size = (output_size,) * nd
-    sizes = tuple(int(input.shape[-nd + i]) if s is None else int(s)
-                  for i, s in enumerate(output_size))
-    if len(sizes) != nd or any(s <= 0 for s in sizes):
-        raise ValueError(f"adaptive_max_pool{nd}d: output_size must be {nd} positive ints, got "
-                         f"{output_size}")
+    sizes = _adaptive_sizes(input, nd, output_size, f"adaptive_max_pool{nd}d")
     if any(s == 0 for s in input.shape[-nd:]):
         raise RuntimeError(f"adaptive_max_pool{nd}d(): Expected input to have non-zero size "
                            f"for non-batch dimensions, but input has sizes "
