@@ -68,3 +68,23 @@ def test_times_print_with_a_few_significant_digits_and_the_threads_row_follows_e
     assert [milliseconds(v) for v in (1234.5678, 45.678, 3.14159, 0.12345, 0.001234)] == \
         ["1235", "45.7", "3.14", "0.123", "0.0012"]
     assert "epoch" in THREADS_CASE  # --filter epoch keeps the 1-vs-N threads row
+
+
+def test_busy_neighbour_row_times_one_and_n_threads_beside_a_spinning_process(monkeypatch):
+    import subprocess
+    import cylayers.bench.__main__ as bench_main
+    started = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+    monkeypatch.setattr(bench_main.subprocess, "Popen", recording_popen)
+    rows, threads = run("neighbour", threads=2, quick=True, libraries=["cylayers", "torch"])
+    plain, loaded = rows
+    assert plain["mode"] == "step" and plain["t_cylayers"] > 0 and plain["t_torch"] > 0
+    assert loaded["case"].startswith("busy neighbour: tiny CNN")
+    assert loaded["t_cylayers"] > 0 and loaded["t_one_thread"] > 0 and loaded["t_torch"] > 0
+    spinners = [p for p in started if "while True: pass" in p.args]
+    assert len(spinners) == 1 and spinners[0].poll() is not None  # the spinner is gone
+    assert "2 threads take" in format_table(rows, threads)

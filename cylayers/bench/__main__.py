@@ -6,7 +6,8 @@ threads). Each library runs in its own process with the same thread count (two O
 in one process fight over the cores; cylayers' malloc tuning is process-wide); rounds are
 interleaved across the processes and the minimum is kept. Prints a table of times and the
 cylayers/PyTorch ratio (below 1: cylayers is faster), the peak memory of the whole-model rows,
-and cylayers' CNN epoch on 1 thread against N; writes it as markdown (and a PNG bar chart when
+cylayers' CNN epoch on 1 thread against N, and a small training step while another process
+keeps one core busy (1 thread against N, and PyTorch); writes it as markdown (and a PNG bar chart when
 matplotlib is installed)."""
 import argparse
 import importlib.util
@@ -15,11 +16,13 @@ import os
 import platform
 import subprocess
 import sys
+import time
 
 import numpy as np
 
 import cylayers
 from cylayers.bench import cases as _cases  # noqa: F401  (registers the cases)
+from cylayers.bench.cases import TINY_STEP_CASE
 from cylayers.bench.harness import stream_copy_bandwidth
 from cylayers.bench.registry import CASES
 
@@ -118,6 +121,10 @@ def run(filter_text="", threads=None, repeats=7, quick=False,
                 threads_rows.insert(0, THREADS_CASE)  # with --filter epoch too
             for name in threads_rows:
                 rows.append(_threads_row(name, threads, repeats, target, dtype))
+            if not filter_text or filter_text.lower() in (TINY_STEP_CASE +
+                                                          " neighbour").lower():
+                rows.append(_neighbour_row(TINY_STEP_CASE, threads, repeats, target, dtype,
+                                           libraries))
     finally:
         for w in workers.values():
             w.close()
@@ -167,6 +174,31 @@ def _threads_row(case, threads, repeats, target, dtype):
                 t_cylayers=t.get("many"), t_torch=None, t_one_thread=t.get("one"))
 
 
+def _neighbour_row(case, threads, repeats, target, dtype, libraries):
+    """A small training step while another process keeps one core busy: cylayers on
+    ``threads`` and on 1 thread, PyTorch on ``threads``. A parallel region waits for its thread on
+    the busy core, so N threads can cost several times one thread there."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    names = {"many": "cylayers", "one": "cylayers", "torch": "torch"}
+    workers = {}
+    try:
+        time.sleep(1.0)  # let the spinner be seen as the machine's load
+        for key, lib in names.items():
+            if lib in libraries:
+                workers[key] = Worker(lib, 1 if key == "one" else threads)
+                workers[key].ask(op="build", case=case, dtype=np.dtype(dtype).name)
+        t = _measure(workers, case, "step", 3 * repeats, target)
+    finally:
+        for w in workers.values():
+            w.close()
+        spinner.kill()
+        spinner.wait()
+    return dict(case=f"busy neighbour: {case.split(': ', 1)[-1]}, another process spinning, "
+                     f"1 thread vs {threads}", group="neighbour", mode="step", ops=1, bytes=0,
+                saved={}, peak={}, t_cylayers=t.get("many"), t_torch=t.get("torch"),
+                t_one_thread=t.get("one"))
+
+
 def cpu_name():
     """The processor's model name (Linux's /proc/cpuinfo), else what platform knows."""
     try:
@@ -213,7 +245,10 @@ def format_table(rows, threads, bandwidth=None, level=None):
         note = "per op" if r["ops"] > 1 else ""
         if r["bytes"] and c and r["mode"] == "fwd+bwd" and bandwidth:
             note = f"{r['bytes'] / c / 1e9:.1f} GB/s ({100 * r['bytes'] / c / bandwidth:.0f}%)"
-        if r.get("t_one_thread") and c:
+        if r.get("t_one_thread") and c and r["group"] == "neighbour":
+            note = (f"1 thread {milliseconds(r['t_one_thread'] * 1e3)} ms: {threads} threads "
+                    f"take {c / r['t_one_thread']:.2f}x its time")
+        elif r.get("t_one_thread") and c:
             note = (f"1 thread {milliseconds(r['t_one_thread'] * 1e3)} ms: {threads} threads "
                     f"are {r['t_one_thread'] / c:.2f}x faster")
         sv = r.get("saved") or {}

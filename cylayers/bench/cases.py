@@ -322,6 +322,35 @@ register("epoch: ComplexNet on digits (batch 64)", "epoch")(
     _digits_epoch("complex_net", flatten=False))
 
 
+
+def _tiny_cnn_step(batch_size=16):
+    """One SGD step of a tiny Conv-BN-ReLU-Pool-Linear net on 8x8 images: a step so small that a
+    parallel region's start, or a thread waiting for a busy core, is most of its time."""
+    def build(lib_name, dtype):
+        lib = _lib(lib_name)
+        if lib is None:
+            return None
+        lib.manual_seed(0)
+        nn = lib.nn
+        model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+        model = model.to(getattr(lib, np.dtype(dtype).name))
+        opt = lib.optim.SGD(model.parameters(), lr=0.01)
+        loss_fn = nn.CrossEntropyLoss()
+        x = lib.tensor(_data((batch_size, 1, 8, 8), dtype))
+        y = lib.tensor(np.random.default_rng(1).integers(0, 10, batch_size))
+
+        def step():
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+        return {"step": step}
+    return build
+
+
+TINY_STEP_CASE = "step: tiny CNN (Conv-BN-ReLU-Pool-Linear, batch 16 of 8x8)"
+register(TINY_STEP_CASE, "neighbour")(_tiny_cnn_step())
+
 # ---------------------------------------------------------------- size sweeps (threads follow work)
 SWEEP_ROWS = (1, 16, 64, 256, 1024, 4096, 16384)  # rows of 256: 256 .. 4M elements
 for _rows in SWEEP_ROWS:
