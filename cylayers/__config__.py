@@ -1,10 +1,18 @@
 """How this copy of cylayers was built and how it runs (PyTorch's ``torch.__config__``)."""
 import os
 
-from cylayers import _blas, _build_config, _kernels
+from cylayers import _blas, _build_config, _kernels, _threads
 from cylayers._kernels import _openmp
 from cylayers._threads import get_num_threads, have_openmp
 from cylayers.nn.functional import direct_conv
+
+
+def _load_line():
+    load = _threads._load
+    if not load.enabled:
+        return "not following the machine's load (CYLAYERS_FOLLOW_LOAD=0, or no /proc/stat)"
+    now = "" if load.cap is None else f"; now at most {load.cap}"
+    return f"fewer where other processes keep cores busy{now}"
 
 
 def cpu_capability():
@@ -33,6 +41,6 @@ def show():
         f"  - direct convolution: {on[direct_conv._register_kernels]}",
         f"  - register-tiled thin products (Winograd): {on[_blas._register_kernels]}",
         f"  - OpenMP: {on[have_openmp()]}",
-        f"  - threads: {get_num_threads()}",
+        f"  - threads: {get_num_threads()}, {_load_line()}",
         f"  - BLAS: {blas_line}",
     ])

@@ -2,6 +2,7 @@
 import os
 import warnings
 
+from cylayers._cpu_load import LoadWatch
 from cylayers._kernels import _openmp
 
 # Below this many elements a parallel region costs more to start than it saves.
@@ -15,10 +16,15 @@ _pool_started = False
 _serial_after_fork = False
 
 
+# Cores other processes keep busy are not given to kernels (see _cpu_load).
+_load = LoadWatch()
+
+
 def _after_fork_in_child():
     global _serial_after_fork
     if _pool_started:
         _serial_after_fork = True
+    _load.restart()
 
 
 if hasattr(os, "register_at_fork"):
@@ -52,11 +58,15 @@ def have_openmp():
 
 
 def threads_for(work_items, min_items=PARALLEL_MIN_ELEMENTS):
-    """Thread count for a kernel over ``work_items`` elements: serial when small."""
+    """Thread count for a kernel over ``work_items`` elements: serial when small, and no more
+    threads than the cores other processes leave free."""
     global _pool_started
     if work_items < min_items:
         return 1
     n = max(1, min(get_num_threads(), work_items // (min_items // 2) or 1))
+    cap = _load.thread_cap()
+    if cap is not None and n > cap:
+        n = cap
     if n > 1:
         _pool_started = True
     return n
