@@ -44,6 +44,105 @@ static inline int cyl_keep_unit(uint64_t u, uint64_t seed, uint64_t offset, uint
     return words[u % CYL_UNITS_PER_BLOCK] < threshold;
 }
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#define CYL_HAVE_PHILOX_X8 1
+
+/* hi and lo 32 bits of the 64-bit products a[i] * m for the 8 lanes (AVX2 multiplies the even
+ * lanes' 32-bit halves: the odd lanes go through a shift). */
+static inline void cyl_mulhilo_x8(__m256i a, __m256i m, __m256i *hi, __m256i *lo) {
+    __m256i even = _mm256_mul_epu32(a, m);
+    __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+    *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+    *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+}
+
+/* The keep flags (all ones: kept) of the 32 elements of blocks b .. b+7, in element order: the
+ * same Philox words as cyl_keep_unit's, eight blocks per vector lane, then transposed so that
+ * keep[j] holds elements 8j .. 8j+7. */
+static inline void cyl_keep_masks_x8(int64_t b, uint32_t off0, uint32_t off1, uint32_t key0,
+                                     uint32_t key1, uint32_t threshold, __m256i keep[4]) {
+    __m256i c0, c1, c2 = _mm256_set1_epi32((int)off0), c3 = _mm256_set1_epi32((int)off1);
+    uint32_t lo = (uint32_t)b;
+    if (lo <= 0xFFFFFFF7u) { /* the eight block numbers share their high word */
+        c0 = _mm256_add_epi32(_mm256_set1_epi32((int)lo), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        c1 = _mm256_set1_epi32((int)(uint32_t)((uint64_t)b >> 32));
+    } else {
+        uint32_t l[8], h[8];
+        for (int i = 0; i < 8; i++) {
+            l[i] = (uint32_t)(b + i);
+            h[i] = (uint32_t)((uint64_t)(b + i) >> 32);
+        }
+        c0 = _mm256_loadu_si256((const __m256i *)l);
+        c1 = _mm256_loadu_si256((const __m256i *)h);
+    }
+    const __m256i m0 = _mm256_set1_epi32((int)CYL_PHILOX_M0);
+    const __m256i m1 = _mm256_set1_epi32((int)CYL_PHILOX_M1);
+    uint32_t k0 = key0, k1 = key1;
+    for (int round = 0; round < 10; round++) {
+        __m256i hi0, lo0, hi1, lo1;
+        cyl_mulhilo_x8(c0, m0, &hi0, &lo0);
+        cyl_mulhilo_x8(c2, m1, &hi1, &lo1);
+        __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32((int)k0));
+        __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32((int)k1));
+        c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
+        k0 += CYL_PHILOX_W0; k1 += CYL_PHILOX_W1;
+    }
+    __m256i t0 = _mm256_unpacklo_epi32(c0, c1), t1 = _mm256_unpackhi_epi32(c0, c1);
+    __m256i t2 = _mm256_unpacklo_epi32(c2, c3), t3 = _mm256_unpackhi_epi32(c2, c3);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i e[4] = {_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u2, u3, 0x20),
+                    _mm256_permute2x128_si256(u0, u1, 0x31), _mm256_permute2x128_si256(u2, u3, 0x31)};
+    /* unsigned word < threshold, as a signed compare of both with the sign bit flipped */
+    const __m256i sign = _mm256_set1_epi32((int)0x80000000u);
+    const __m256i limit = _mm256_xor_si256(_mm256_set1_epi32((int)threshold), sign);
+    for (int j = 0; j < 4; j++)
+        keep[j] = _mm256_cmpgt_epi32(limit, _mm256_xor_si256(e[j], sign));
+}
+
+/* The product rounded before the add, as at every other level: the compiler may not fuse the
+ * two into one FMA (it may fuse intrinsics), so all levels give the same bits. */
+#define CYL_ROUNDED(v) __asm__("" : "+x"(v))
+
+/* The masked affine of the 32 elements of blocks b .. b+7 (x and out point at element 4b). */
+static inline void cyl_masked_affine_x8_f(const float *x, float *out, int64_t b, uint32_t off0,
+                                          uint32_t off1, uint32_t key0, uint32_t key1,
+                                          uint32_t threshold, float mul, float add,
+                                          float drop_add) {
+    __m256i keep[4];
+    cyl_keep_masks_x8(b, off0, off1, key0, key1, threshold, keep);
+    const __m256 vmul = _mm256_set1_ps(mul), vadd = _mm256_set1_ps(add);
+    const __m256 vdrop = _mm256_set1_ps(drop_add);
+    for (int j = 0; j < 4; j++) {
+        __m256 k = _mm256_castsi256_ps(keep[j]);
+        __m256 scaled = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * j), _mm256_and_ps(k, vmul));
+        CYL_ROUNDED(scaled);
+        _mm256_storeu_ps(out + 8 * j, _mm256_add_ps(scaled, _mm256_blendv_ps(vdrop, vadd, k)));
+    }
+}
+
+static inline void cyl_masked_affine_x8_d(const double *x, double *out, int64_t b, uint32_t off0,
+                                          uint32_t off1, uint32_t key0, uint32_t key1,
+                                          uint32_t threshold, double mul, double add,
+                                          double drop_add) {
+    __m256i keep[4];
+    cyl_keep_masks_x8(b, off0, off1, key0, key1, threshold, keep);
+    const __m256d vmul = _mm256_set1_pd(mul), vadd = _mm256_set1_pd(add);
+    const __m256d vdrop = _mm256_set1_pd(drop_add);
+    for (int j = 0; j < 8; j++) { /* four elements at a time: widen their flags to 64 bits */
+        __m128i flags = (j & 1) ? _mm256_extracti128_si256(keep[j >> 1], 1)
+                                : _mm256_castsi256_si128(keep[j >> 1]);
+        __m256d k = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(flags));
+        __m256d scaled = _mm256_mul_pd(_mm256_loadu_pd(x + 4 * j), _mm256_and_pd(k, vmul));
+        CYL_ROUNDED(scaled);
+        _mm256_storeu_pd(out + 4 * j, _mm256_add_pd(scaled, _mm256_blendv_pd(vdrop, vadd, k)));
+    }
+}
+#else
+#define CYL_HAVE_PHILOX_X8 0
+#endif
+
 /* out[i] = x[i] * (keep ? mul : 0) + (keep ? add : drop_add) for elements [4*b0, 4*b1) ∩ [0, n).
  * The multiply form (not a select) matches PyTorch's input * mask: a dropped inf gives NaN.
  * Backward calls it on the gradient with add = drop_add = 0: the same mask, regenerated. */
@@ -55,8 +154,13 @@ static inline void cyl_masked_affine_##SUFFIX(const T *x, T *out, int64_t n, int
     const uint32_t off0 = (uint32_t)offset, off1 = (uint32_t)(offset >> 32);                    \
     int64_t full = n / CYL_UNITS_PER_BLOCK;                                                     \
     int64_t end = b1 < full ? b1 : full;                                                        \
+    int64_t first = b0;                                                                         \
+    if (CYL_HAVE_PHILOX_X8) /* eight blocks at a time on 256-bit vectors */                     \
+        for (; first + 8 <= end; first += 8)                                                    \
+            CYL_MASKED_AFFINE_X8_##SUFFIX(x + 4 * first, out + 4 * first, first, off0, off1,     \
+                                          key0, key1, threshold, mul, add, drop_add);           \
     _Pragma("omp simd")                                                                         \
-    for (int64_t b = b0; b < end; b++) {                                                        \
+    for (int64_t b = first; b < end; b++) {                                                     \
         uint32_t c0 = (uint32_t)b, c1 = (uint32_t)((uint64_t)b >> 32), c2 = off0, c3 = off1;    \
         CYL_PHILOX_ROUNDS(c0, c1, c2, c3, key0, key1);                                          \
         const T *xb = x + 4 * b;                                                                \
@@ -75,6 +179,13 @@ static inline void cyl_masked_affine_##SUFFIX(const T *x, T *out, int64_t n, int
     }                                                                                           \
 }
 
+#if CYL_HAVE_PHILOX_X8
+#define CYL_MASKED_AFFINE_X8_f cyl_masked_affine_x8_f
+#define CYL_MASKED_AFFINE_X8_d cyl_masked_affine_x8_d
+#else /* never called: the branch above is compiled out */
+#define CYL_MASKED_AFFINE_X8_f(...) ((void)0)
+#define CYL_MASKED_AFFINE_X8_d(...) ((void)0)
+#endif
 CYL_DEFINE_MASKED_AFFINE(float, f)
 CYL_DEFINE_MASKED_AFFINE(double, d)
 
