@@ -22,6 +22,8 @@ cdef extern from "cylayers/philox.h" nogil:
                              uint64_t seed, uint64_t offset, uint32_t threshold, double mul,
                              double add, double drop_add)
 
+include "sizes.pxi"
+
 cdef enum:
     # Philox blocks (4 elements each) handed to a thread at a time.
     CHUNK_BLOCKS = 2048
@@ -37,8 +39,11 @@ def masked_affine(const floating[::1] x,   # IN  input (forward) or incoming gra
     cdef floating fmul = <floating>mul, fadd = <floating>add, fdrop = <floating>drop_add
     cdef floating keep_mul, keep_add
     cdef bint keep
+    check_length("masked_affine", "out", out.shape[0], n)
     if n == 0:
         return
+    if inner < 1 or n % inner:
+        raise ValueError(f"masked_affine: {n} elements are not rows of inner={inner}")
     if inner == 1:
         n_blocks = (n + CYL_UNITS_PER_BLOCK - 1) // CYL_UNITS_PER_BLOCK
         n_chunks = (n_blocks + CHUNK_BLOCKS - 1) // CHUNK_BLOCKS
@@ -69,5 +74,6 @@ def masked_affine(const floating[::1] x,   # IN  input (forward) or incoming gra
 def keep_mask(uint64_t n_units, uint64_t seed, uint64_t offset, uint32_t threshold,
               unsigned char[::1] out):  # OUT one flag per unit (for tests and inspection)
     cdef uint64_t u
+    check_length("keep_mask", "out", out.shape[0], <Py_ssize_t>n_units)
     for u in range(n_units):
         out[u] = cyl_keep_unit(u, seed, offset, threshold)

@@ -19,6 +19,7 @@ ctypedef void (*dgemm32_t)(int, int, int, int, int, int, double, const double*, 
                            const double*, int, double, double*, int) noexcept nogil
 
 include "small_gemm.pxi"
+include "sizes.pxi"
 
 cdef enum:
     # A product is cut into blocks by its shape alone, never by the thread count: OpenBLAS's
@@ -104,10 +105,16 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
     cdef const floating* pa
     cdef const floating* pb
     cdef floating* pc
-    if batch == 0 or m == 0 or n == 0:
-        return
+    check_counts("gemm", (batch, m, n, k, a_stride, b_stride))
     if a_period < 1:
         raise ValueError("gemm: a_period must be positive")
+    if batch:
+        check_length("gemm", "a", a.shape[0],
+                     (min(a_period, batch) - 1) * a_stride + m * k if a_stride else m * k)
+        check_length("gemm", "b", b.shape[0], (batch - 1) * b_stride + k * n if b_stride else k * n)
+    check_length("gemm", "c", c.shape[0], batch * m * n)
+    if batch == 0 or m == 0 or n == 0:
+        return
     step = (extent + parts - 1) // parts
     if num_threads > batch * parts:  # a thread with no task would only be woken and waited for
         num_threads = <int>(batch * parts)

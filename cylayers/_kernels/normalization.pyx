@@ -25,6 +25,8 @@ include/cylayers/norm_kernels.h (float64 accumulation, SIMD reductions).
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 
+include "sizes.pxi"
+
 cdef extern from "cylayers/norm_kernels.h" nogil:
     void cyl_tile_stats_f(const float* x, Py_ssize_t n, double* mean, double* m2)
     void cyl_tile_stats_d(const double* x, Py_ssize_t n, double* mean, double* m2)
@@ -70,6 +72,9 @@ def tile_stats(const floating[::1] x,   # IN  n_tiles tiles of tile_len, contigu
                double[::1] m2,          # OUT per tile: sum (x - mean)^2
                Py_ssize_t tile_len, int num_threads):
     cdef Py_ssize_t t, n_tiles = mean.shape[0]
+    check_counts("tile_stats", (tile_len,))
+    check_length("tile_stats", "x", x.shape[0], n_tiles * tile_len)
+    check_length("tile_stats", "m2", m2.shape[0], n_tiles)
     if tile_len == 0 or n_tiles == 0:
         return
     for t in prange(n_tiles, nogil=True, schedule='static', num_threads=num_threads,
@@ -87,6 +92,12 @@ def block_affine(const floating[::1] x,       # IN  B blocks of block_len
                  floating[::1] out,           # OUT may alias x
                  Py_ssize_t block_len, Py_ssize_t tiles_per_block, int num_threads):
     cdef Py_ssize_t t, b, tile_len, n_tiles = center.shape[0] * tiles_per_block
+    cdef Py_ssize_t B = center.shape[0]
+    _check_tiles("block_affine", block_len, tiles_per_block)
+    check_length("block_affine", "x", x.shape[0], B * block_len)
+    check_length("block_affine", "out", out.shape[0], B * block_len)
+    check_length("block_affine", "scale", scale.shape[0], B)
+    check_length("block_affine", "shift", shift.shape[0], B)
     if block_len == 0 or n_tiles == 0:
         return
     tile_len = block_len // tiles_per_block
@@ -107,7 +118,12 @@ def tile_grad_sums(const floating[::1] grad,   # IN
                    double[::1] sum_g,          # OUT per tile: sum g
                    double[::1] sum_gxc,        # OUT per tile: sum g * (x - center)
                    Py_ssize_t block_len, Py_ssize_t tiles_per_block, int num_threads):
-    cdef Py_ssize_t t, tile_len, n_tiles = sum_g.shape[0]
+    cdef Py_ssize_t t, tile_len, n_tiles = sum_g.shape[0], B = center.shape[0]
+    _check_tiles("tile_grad_sums", block_len, tiles_per_block)
+    check_length("tile_grad_sums", "grad", grad.shape[0], B * block_len)
+    check_length("tile_grad_sums", "x", x.shape[0], B * block_len)
+    check_length("tile_grad_sums", "sum_g", n_tiles, B * tiles_per_block)
+    check_length("tile_grad_sums", "sum_gxc", sum_gxc.shape[0], B * tiles_per_block)
     if block_len == 0 or n_tiles == 0:
         return
     tile_len = block_len // tiles_per_block
@@ -130,6 +146,13 @@ def block_affine_grad(const floating[::1] grad,  # IN
                       floating[::1] grad_in,     # OUT
                       Py_ssize_t block_len, Py_ssize_t tiles_per_block, int num_threads):
     cdef Py_ssize_t t, b, o, tile_len, n_tiles = center.shape[0] * tiles_per_block
+    cdef Py_ssize_t B = center.shape[0]
+    _check_tiles("block_affine_grad", block_len, tiles_per_block)
+    for name, have in (("grad", grad.shape[0]), ("x", x.shape[0]),
+                       ("grad_in", grad_in.shape[0])):
+        check_length("block_affine_grad", name, have, B * block_len)
+    for name, have in (("ga", ga.shape[0]), ("xa", xa.shape[0]), ("c0", c0.shape[0])):
+        check_length("block_affine_grad", name, have, B)
     if block_len == 0 or n_tiles == 0:
         return
     tile_len = block_len // tiles_per_block
@@ -147,6 +170,22 @@ def block_affine_grad(const floating[::1] grad,  # IN
 
 cdef enum:
     COLUMNS = 256  # columns per task of the column kernels
+
+
+cdef _check_tiles(str kernel, Py_ssize_t block_len, Py_ssize_t tiles_per_block):
+    if block_len < 0 or tiles_per_block < 1 or block_len % tiles_per_block:
+        raise ValueError(f"{kernel}: blocks of {block_len} do not cut into {tiles_per_block} "
+                         f"equal tiles")
+
+
+cdef _check_groups(str kernel, Py_ssize_t n_groups, Py_ssize_t num_groups, Py_ssize_t cpg,
+                   Py_ssize_t plane_len, Py_ssize_t gamma_len):
+    check_counts(kernel, (cpg, plane_len))
+    if n_groups and (num_groups < 1 or n_groups % num_groups):
+        raise ValueError(f"{kernel}: {n_groups} (sample, group) pairs are not samples of "
+                         f"{num_groups} groups")
+    if gamma_len:
+        check_length(kernel, "gamma", gamma_len, num_groups * cpg)
 
 
 cdef _check_channels(Py_ssize_t x_len, Py_ssize_t n_channel_values, Py_ssize_t N, Py_ssize_t C,
@@ -461,6 +500,12 @@ def group_norm_forward(const floating[::1] x,       # IN  (N, G, cpg, plane_len)
     """Group/InstanceNorm with batch statistics, one group per iteration (fused stats + affine)."""
     cdef Py_ssize_t grp, o, cofs, n_groups = mean.shape[0], group_len = cpg * plane_len
     cdef bint has_g = gamma.shape[0] > 0, has_b = beta.shape[0] > 0
+    _check_groups("group_norm_forward", n_groups, num_groups, cpg, plane_len, gamma.shape[0])
+    check_length("group_norm_forward", "x", x.shape[0], n_groups * group_len)
+    check_length("group_norm_forward", "out", out.shape[0], n_groups * group_len)
+    check_length("group_norm_forward", "inv_std", inv_std.shape[0], n_groups)
+    if has_b:
+        check_length("group_norm_forward", "beta", beta.shape[0], num_groups * cpg)
     if group_len == 0 or n_groups == 0:
         return
     for grp in prange(n_groups, nogil=True, schedule='static', num_threads=num_threads,
@@ -489,6 +534,14 @@ def group_norm_backward(const floating[::1] grad,    # IN
                         int num_threads):
     cdef Py_ssize_t grp, o, cofs, n_groups = mean.shape[0], group_len = cpg * plane_len
     cdef bint has_g = gamma.shape[0] > 0, want_dx = grad_in.shape[0] > 0
+    _check_groups("group_norm_backward", n_groups, num_groups, cpg, plane_len, gamma.shape[0])
+    check_length("group_norm_backward", "grad", grad.shape[0], n_groups * group_len)
+    check_length("group_norm_backward", "x", x.shape[0], n_groups * group_len)
+    check_length("group_norm_backward", "inv_std", inv_std.shape[0], n_groups)
+    if want_dx:
+        check_length("group_norm_backward", "grad_in", grad_in.shape[0], n_groups * group_len)
+    check_length("group_norm_backward", "sum_g", sum_g.shape[0], n_groups * cpg)
+    check_length("group_norm_backward", "sum_gxc", sum_gxc.shape[0], n_groups * cpg)
     if group_len == 0 or n_groups == 0:
         return
     for grp in prange(n_groups, nogil=True, schedule='static', num_threads=num_threads,

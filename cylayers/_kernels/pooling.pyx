@@ -6,6 +6,8 @@ from libc.stdint cimport int64_t
 
 import numpy as np
 
+include "sizes.pxi"
+
 cdef extern from "cylayers/window.h" nogil:
     Py_ssize_t cyl_window_index(Py_ssize_t o, Py_ssize_t stride, Py_ssize_t pad,
                                 Py_ssize_t offset)
@@ -26,6 +28,10 @@ def max_pool_forward(const floating[::1] x,     # IN  (planes, D, H, W)
     cdef Py_ssize_t p, od, oh, ow, a, b, e, idd, ih, iw, o, best, xb, plane = D * H * W
     cdef Py_ssize_t L = oD * oH * oW
     cdef floating v, m
+    check_counts("max_pool_forward", (n_planes, D, H, W, oD, oH, oW))
+    check_length("max_pool_forward", "x", x.shape[0], n_planes * plane)
+    check_length("max_pool_forward", "out", out.shape[0], n_planes * L)
+    check_length("max_pool_forward", "indices", indices.shape[0], n_planes * L)
     for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
         xb = p * plane
@@ -61,14 +67,24 @@ def max_pool_backward(const floating[::1] grad,    # IN  (planes, L)
                       const int64_t[::1] indices,  # IN  (planes, L)
                       floating[::1] dx,            # OUT (planes, plane), overwritten
                       Py_ssize_t n_planes, Py_ssize_t plane, Py_ssize_t L, int num_threads):
-    cdef Py_ssize_t p, i
+    cdef Py_ssize_t p, i, j, outside = 0
+    check_counts("max_pool_backward", (n_planes, plane, L))
+    check_length("max_pool_backward", "grad", grad.shape[0], n_planes * L)
+    check_length("max_pool_backward", "indices", indices.shape[0], n_planes * L)
+    check_length("max_pool_backward", "dx", dx.shape[0], n_planes * plane)
     for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
         for i in range(plane):
             dx[p * plane + i] = 0
         for i in range(L):
-            if indices[p * L + i] >= 0:
-                dx[p * plane + indices[p * L + i]] += grad[p * L + i]
+            j = indices[p * L + i]
+            if j >= plane:
+                outside += 1
+            elif j >= 0:  # -1: a window with no element (all padding)
+                dx[p * plane + j] += grad[p * L + i]
+    if outside:
+        raise ValueError(f"max_pool_backward: {outside} indices lie outside their plane of "
+                         f"{plane} elements")
 
 
 cdef inline double _window_sum(const floating* plane, Py_ssize_t H, Py_ssize_t W,
@@ -108,6 +124,9 @@ def avg_pool(const floating[::1] src,   # IN  forward: x (planes, D, H, W); back
     count_include_pad) but is clipped at input + padding; divisor_override > 0 replaces it."""
     cdef Py_ssize_t p, od, oh, ow, d0, d1, h0, h1, w0, w1, a, o, xb, div
     cdef Py_ssize_t plane = D * H * W, L = oD * oH * oW
+    check_counts("avg_pool", (n_planes, D, H, W, oD, oH, oW))
+    check_length("avg_pool", "src", src.shape[0], n_planes * (L if backward else plane))
+    check_length("avg_pool", "dst", dst.shape[0], n_planes * (plane if backward else L))
     for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
                     use_threads_if=num_threads > 1):
         xb = p * plane
@@ -154,6 +173,9 @@ def adaptive_avg_pool(const floating[::1] src,  # IN  forward: x; backward: grad
     cdef Py_ssize_t p, od, oh, ow, d0, d1, h0, h1, w0, w1, a, o, xb, cnt, i
     cdef Py_ssize_t plane = D * H * W, L = oD * oH * oW
     cdef double acc, share
+    check_counts("adaptive_avg_pool", (n_planes, D, H, W, oD, oH, oW))
+    check_length("adaptive_avg_pool", "src", src.shape[0], n_planes * (L if backward else plane))
+    check_length("adaptive_avg_pool", "dst", dst.shape[0], n_planes * (plane if backward else L))
     if L == 1:  # global average pooling: one contiguous plane per output, no windows
         for p in prange(n_planes, nogil=True, schedule='static', num_threads=num_threads,
                         use_threads_if=num_threads > 1):
