@@ -12,9 +12,9 @@ never by a thread of its own) two things are read:
   own CPU time.
 
 The kernels' threads are capped at the cores the others leave free once our threads were seen
-waiting for cores, and the cap stays until the others' load is gone. Another process that is
-busy only while this one idles (a benchmark's other library, a data-loading process between
-steps) makes no thread wait, and caps nothing.
+waiting for cores a quarter of the time; the cap holds for a few seconds, then every thread is
+tried again. Another process that is busy only while this one idles (a benchmark's other
+library, a data-loading process between steps) makes no thread wait, and caps nothing.
 
 Linux only (elsewhere nothing is capped); ``CYLAYERS_FOLLOW_LOAD=0`` turns it off. Results do
 not depend on it: every kernel gives the same bits for any thread count.
@@ -28,9 +28,13 @@ INTERVAL = 0.5
 _PROC_STAT = "/proc/stat"
 _TASKS = "/proc/self/task"
 # Our threads waiting for a core this much of the time, on average, is contention: a process
-# alone on its cores waits ~0.002 threads (wake-ups); beside a spinning process, 2 threads running
-# a small training step waited 0.69.
-CONTENDED_WAITING = 0.05
+# alone on its cores waits ~0.002 threads (wake-ups), and a few ms more when another process's
+# OpenMP threads are still spinning down as ours start (a benchmark alternating libraries);
+# beside a process spinning on one core, 2 threads running a small training step waited 0.69.
+CONTENDED_WAITING = 0.25
+# A cap holds this many intervals, then the kernels try every thread again: the neighbour may
+# have gone. Beside one that stays, one interval in HOLD_INTERVALS + 1 runs contended.
+HOLD_INTERVALS = 8
 # /proc/stat's columns after the name: user nice system idle iowait irq softirq steal. Stolen time
 # is a core the hypervisor gave to someone else: busy for us. Time of processes with a lower
 # priority (nice) is not: the scheduler runs our threads first, so they delay no region.
@@ -106,6 +110,7 @@ class LoadWatch:
         self.enabled = _enabled() if enabled is None else enabled
         self._sample = sample
         self.cap = None  # None: no cap (not measured yet, or not measurable here)
+        self._held = 0
         self._next = 0.0
         self._last = None
         self.restart()
@@ -134,7 +139,13 @@ class LoadWatch:
         self._last, self._next = now, now[0] + INTERVAL
         if wall <= 0:
             return
-        if self.cap is None and waiting / wall < CONTENDED_WAITING:
+        if self.cap is not None:
+            self._held += 1
+            if self._held >= HOLD_INTERVALS:
+                self.cap = None
+            return
+        if waiting / wall < CONTENDED_WAITING:
             return
         free = free_cores(cores, max(0.0, (busy - ours) / wall))
-        self.cap = None if free >= cores else free
+        if free < cores:
+            self.cap, self._held = free, 0

@@ -42,16 +42,20 @@ def _fake_samples(rows):
     return lambda: next(it)
 
 
-def test_cap_follows_contention_and_lasts_while_the_others_are_busy():
+def test_cap_follows_contention_and_is_tried_again_after_a_while():
+    hold = _cpu_load.HOLD_INTERVALS
     rows = [(0.0, 0.0, 0.0, 0.0, 2),
-            (1.0, 2.0, 2.0, 0.0, 2),   # both cores busy, all of it ours: no cap
-            (2.0, 2.0, 3.0, 0.0, 2),   # another process busy while we idled: no one waited
-            (3.0, 3.0, 5.0, 0.5, 2),   # our threads waited for cores, one core is the other's
-            (4.0, 4.0, 7.0, 0.5, 2),   # still busy beside us: the cap stays
-            (5.0, 4.1, 7.2, 0.5, 2)]   # the neighbour is gone
+            (1.0, 2.0, 2.0, 0.0, 2),    # both cores busy, all of it ours: no cap
+            (2.0, 2.0, 3.0, 0.0, 2),    # another process busy while we idled: no one waited
+            (3.0, 3.0, 4.0, 0.01, 2),   # a neighbour's threads spinning down as ours start
+            (4.0, 4.0, 6.0, 0.51, 2)]   # our threads waited for cores, one is the other's
+    # (the samples are running totals: each interval, one core ours, one the neighbour's)
+    rows += [(5.0 + i, 5.0 + i, 8.0 + 2 * i, 0.51, 2) for i in range(hold)]  # capped, held
+    rows += [(5.0 + hold, 5.0 + hold, 8.0 + 2 * hold, 1.01, 2)]  # contended again: capped
     watch = _cpu_load.LoadWatch(enabled=True, sample=_fake_samples(rows))
     assert watch.cap is None
-    assert [watch.thread_cap() for _ in range(5)] == [None, None, 1, 1, None]
+    caps = [watch.thread_cap() for _ in range(len(rows) - 1)]
+    assert caps == [None, None, None, 1] + [1] * (hold - 1) + [None, 1]
 
 
 def test_waiting_seconds_reads_this_process_threads():
