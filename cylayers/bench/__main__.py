@@ -66,15 +66,19 @@ def available_libraries():
 
 
 def _measure(workers, case, mode, repeats, target):
-    """Interleaved rounds over the libraries' processes; the minimum for each."""
+    """Interleaved rounds over the libraries' processes; the minimum for each. Each round starts
+    with the next library, so none always runs right after the same other one (PyTorch's
+    OpenMP threads spin a few ms after its work, beside whichever process runs next)."""
     inner = {}
     for lib, w in workers.items():
         answer = w.ask(op="calibrate", case=case, mode=mode, target=target)
         if "inner" in answer:
             inner[lib] = answer["inner"]
     best = {lib: float("inf") for lib in inner}
-    for _ in range(repeats):
-        for lib in inner:
+    order = list(inner)
+    for round_ in range(repeats):
+        shift = round_ % max(len(order), 1)
+        for lib in order[shift:] + order[:shift]:
             answer = workers[lib].ask(op="time", case=case, mode=mode, inner=inner[lib])
             if "seconds" in answer:
                 best[lib] = min(best[lib], answer["seconds"])
@@ -187,7 +191,9 @@ def _neighbour_row(case, threads, repeats, target, dtype, libraries):
             if lib in libraries:
                 workers[key] = Worker(lib, 1 if key == "one" else threads)
                 workers[key].ask(op="build", case=case, dtype=np.dtype(dtype).name)
-        t = _measure(workers, case, "step", 3 * repeats, target)
+        # Rounds of ~1 s: each process trains as a loop would, long enough for cylayers to
+        # notice the neighbour (it looks every 0.5 s), not in slices a third of its time.
+        t = _measure(workers, case, "step", repeats, max(target, 1.0))
     finally:
         for w in workers.values():
             w.close()
