@@ -5,6 +5,7 @@ The calls are the real ones: a workload of every layer and op that reaches a ker
 with each kernel function wrapped to record its arguments; then each recorded call is replayed
 with one array at a time one element short. A kernel the workload does not reach fails the
 coverage test, so a new kernel cannot go untested."""
+import sys
 import types
 
 import numpy as np
@@ -88,24 +89,22 @@ def record_calls():
                                    for a in args)
             return fn(*args)
         return call
-    wrapped = {}
+    key_of = {}  # each original kernel function -> (module, name)
     for module_name, name, module, fn in _kernel_functions():
-        wrapped[fn] = recorder((module_name, name), fn)
+        key_of[fn] = (module_name, name)
         originals.append((module, name, fn))
-        setattr(module, name, wrapped[fn])
+        setattr(module, name, recorder(key_of[fn], fn))
     # the named_kernels namespaces hold wrappers around the originals: wrap theirs too
-    import sys
     spaces = []
     for mod in list(sys.modules.values()):
-        for attr in vars(mod).values() if mod and getattr(mod, "__name__", "").startswith(
-                "cylayers") else ():
+        if not getattr(mod, "__name__", "").startswith("cylayers"):
+            continue
+        for attr in list(vars(mod).values()):
             if isinstance(attr, types.SimpleNamespace):
-                for name, fn in vars(attr).items():
-                    inner = getattr(fn, "__wrapped__", None)
-                    if inner in wrapped:
+                for name, fn in list(vars(attr).items()):
+                    key = key_of.get(getattr(fn, "__wrapped__", None))
+                    if key is not None:
                         spaces.append((attr, name, fn))
-                        key = next(k for k in [(m, n) for m, n, _, f in _kernel_functions()
-                                               if f is wrapped[inner]])
                         setattr(attr, name, recorder(key, fn))
     threads = cylayers.get_num_threads()
     cylayers.set_num_threads(2)  # the kernel families chosen by thread count (normalization)

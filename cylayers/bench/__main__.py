@@ -7,8 +7,8 @@ in one process fight over the cores; cylayers' malloc tuning is process-wide); r
 interleaved across the processes and the minimum is kept. Prints a table of times and the
 cylayers/PyTorch ratio (below 1: cylayers is faster), the peak memory of the whole-model rows,
 cylayers' CNN epoch on 1 thread against N, and a small training step while another process
-keeps one core busy (1 thread against N, and PyTorch); writes it as markdown (and a PNG bar chart when
-matplotlib is installed)."""
+keeps one core busy (1 thread against N, and PyTorch); writes it as markdown (and a PNG bar
+chart when matplotlib is installed)."""
 import argparse
 import importlib.util
 import json
@@ -155,23 +155,31 @@ def _epoch_peaks(libraries, case, threads, dtype, mode="epoch"):
 THREADS_CASE = "epoch: digits CNN (Conv16-BN-ReLU-Conv32-BN-ReLU-Dropout2d-Linear, batch 64)"
 
 
+def _measure_in_fresh_workers(specs, case, mode, repeats, target, dtype):
+    """_measure over processes started for this row alone (``specs``: {key: (library,
+    threads)}), each built for ``case``, all closed after."""
+    workers = {}
+    try:
+        for key, (lib, threads) in specs.items():
+            workers[key] = Worker(lib, threads)
+            workers[key].ask(op="build", case=case, dtype=np.dtype(dtype).name)
+        return _measure(workers, case, mode, repeats, target)
+    finally:
+        for w in workers.values():
+            w.close()
+
+
 def _threads_row(case, threads, repeats, target, dtype):
     """cylayers on 1 thread against ``threads`` for one case (the CNN epoch, or fwd+bwd of a
     size-sweep case), in two fresh processes: the same history on both sides (the worker that
     had run every other case measured small ops slower than a fresh process did: the rows at
     65k elements read 0.7-0.9x, against 1.2-1.4x)."""
     mode = "epoch" if case == THREADS_CASE else "fwd+bwd"
-    workers = {"one": Worker("cylayers", 1), "many": Worker("cylayers", threads)}
-    try:
-        for w in workers.values():
-            w.ask(op="build", case=case, dtype=np.dtype(dtype).name)
-        # Three times the rounds: a burst of other work on this shared machine slows the run on
-        # N threads (its regions wait for the slowest core) but not the one on a single core,
-        # so the minimum needs more chances to land outside such bursts.
-        t = _measure(workers, case, mode, 3 * repeats, target)
-    finally:
-        for w in workers.values():
-            w.close()
+    # Three times the rounds: a burst of other work on this shared machine slows the run on
+    # N threads (its regions wait for the slowest core) but not the one on a single core,
+    # so the minimum needs more chances to land outside such bursts.
+    t = _measure_in_fresh_workers({"one": ("cylayers", 1), "many": ("cylayers", threads)},
+                                  case, mode, 3 * repeats, target, dtype)
     label = "CNN epoch" if case == THREADS_CASE else case.split(": ", 1)[-1]
     return dict(case=f"threads: {label}, 1 thread vs {threads}", group="threads",
                 mode=mode, ops=1, bytes=0, saved={}, peak={},
@@ -182,21 +190,15 @@ def _neighbour_row(case, threads, repeats, target, dtype, libraries):
     """A small training step while another process keeps one core busy: cylayers on
     ``threads`` and on 1 thread, PyTorch on ``threads``. A parallel region waits for its thread on
     the busy core, so N threads can cost several times one thread there."""
+    specs = {key: spec for key, spec in (("many", ("cylayers", threads)), ("one", ("cylayers", 1)),
+                                         ("torch", ("torch", threads))) if spec[0] in libraries}
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    names = {"many": "cylayers", "one": "cylayers", "torch": "torch"}
-    workers = {}
     try:
-        time.sleep(1.0)  # let the spinner be seen as the machine's load
-        for key, lib in names.items():
-            if lib in libraries:
-                workers[key] = Worker(lib, 1 if key == "one" else threads)
-                workers[key].ask(op="build", case=case, dtype=np.dtype(dtype).name)
+        time.sleep(1.0)  # the spinner running before the workers start
         # Rounds of ~1 s: each process trains as a loop would, long enough for cylayers to
         # notice the neighbour (it looks every 0.5 s), not in slices a third of its time.
-        t = _measure(workers, case, "step", repeats, max(target, 1.0))
+        t = _measure_in_fresh_workers(specs, case, "step", repeats, max(target, 1.0), dtype)
     finally:
-        for w in workers.values():
-            w.close()
         spinner.kill()
         spinner.wait()
     return dict(case=f"busy neighbour: {case.split(': ', 1)[-1]}, another process spinning, "
