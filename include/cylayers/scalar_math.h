@@ -168,29 +168,6 @@ CYL_INLINE float cyl_sigmoid_fast_f(float x) {
     return x >= 0.0f ? r : (x < 0.0f ? e * r : x);   /* the last branch passes NaN through */
 }
 
-/* erf(x) in float32 without a libm call, so the GELU loops vectorize: x * P(x^2) / Q(x^2), a
- * rational minimax-style fit of erf(x)/x on |x| < 4 (degrees 6 and 5, relative error 5e-9
- * before float rounding; measured against erf in float64: at most 6 ulp, 0.6 ulp on average
- * over [-6, 6]); +-1 from 3.919206, where erff rounds to 1. NaN passes through. */
-CYL_INLINE float cyl_erf_fast_f(float x) {
-    float t = x * x;
-    float p = -1.315562290e-08f;
-    p = p * t + 4.676933901e-06f;
-    p = p * t + 3.793020791e-04f;
-    p = p * t + 3.847184593e-03f;
-    p = p * t + 5.430507916e-02f;
-    p = p * t + 1.851618560e-01f;
-    p = p * t + 1.128379169e+00f;
-    float q = 6.303878409e-05f;
-    q = q * t + 1.306681468e-03f;
-    q = q * t + 1.545603081e-02f;
-    q = q * t + 1.139357156e-01f;
-    q = q * t + 4.974288337e-01f;
-    q = q * t + 1.0f;
-    float r = x * p / q;
-    return fabsf(x) >= 3.919206f ? copysignf(1.0f, x) : r;
-}
-
 CYL_INLINE int32_t cyl_float_to_bits(float f) {
     union { float f; int32_t i; } u;
     u.f = f;
@@ -198,40 +175,57 @@ CYL_INLINE int32_t cyl_float_to_bits(float f) {
 }
 
 /* exp(-x^2 / 2) with x split into its top 12 bits xh and the rest, so that xh^2 / 2 is exact
- * and the argument's rounding (x^2 eps, 18 float32 steps at x = -6) does not reach the result. */
+ * and the argument's rounding (x^2 eps, 18 float32 steps at x = -6) does not reach the result.
+ * The rest's factor exp(b), b = -(x - xh)(x + xh) / 2 with |b| < 2^-11 x^2, is a Taylor
+ * polynomial: below 1e-9 relative error while |x| < 9, below 1e-7 until the result leaves the
+ * normal floats (|x| = 13.2). */
 CYL_INLINE float cyl_exp_half_square_neg_f(float x) {
-    float xh = cyl_bits_to_float(cyl_float_to_bits(x) & (int32_t)0xfffff000);
-    return cyl_exp_fast_f(-0.5f * xh * xh) * cyl_exp_fast_f(-0.5f * (x - xh) * (x + xh));
+    float a = fabsf(x);
+    a = a > 20.0f ? 20.0f : a;  /* the result is 0 from 14.4 on; inf - inf would be NaN */
+    float ah = cyl_bits_to_float(cyl_float_to_bits(a) & (int32_t)0xfffff000);
+    float b = -0.5f * (a - ah) * (a + ah);
+    float rest = 1.0f + b * (1.0f + b * (0.5f + b * (1.0f / 6.0f + b * (1.0f / 24.0f))));
+    return cyl_exp_nonpositive_f(-0.5f * ah * ah) * rest;
 }
 
-/* The standard normal CDF Phi(x), float32, vectorizable. 0.5 (1 + erf(x / sqrt 2)) cancels for
- * x << 0 (1e-3 relative error at x = -3.9); there Phi(x) = 0.5 exp(-x^2 / 2) R(-x / sqrt 2), R
- * = erfc(z) exp(z^2) as a rational fit on [0.4, 10.5] (degrees 4 and 5, relative error 6e-9
- * before rounding). Measured against float64: a few float32 steps relative on both sides. */
-CYL_INLINE float cyl_normal_cdf_f(float x) {
-    float upper = 0.5f * (1.0f + cyl_erf_fast_f(x * (float)CYL_SQRT1_2));
-    float z = -x * (float)CYL_SQRT1_2;
-    float p = 4.357775122e-02f;
-    p = p * z + 2.733085234e-01f;
-    p = p * z + 8.179600155e-01f;
-    p = p * z + 1.314116057e+00f;
-    p = p * z + 1.000007907e+00f;
-    float q = 7.723928059e-02f;
-    q = q * z + 4.844383223e-01f;
-    q = q * z + 1.488201468e+00f;
-    q = q * z + 2.573733836e+00f;
-    q = q * z + 2.442576844e+00f;
+/* The standard normal's tail 1 - Phi(|x|) = 0.5 erfc(z), z = |x| / sqrt 2, from e =
+ * exp(-x^2 / 2) = exp(-z^2): 0.5 e R(z) with R = erfc(z) exp(z^2) as one rational fit on
+ * [0, 10.5] (degrees 4 and 5, relative error 6e-9 before rounding, 4e-7 in float32). One
+ * exp and one quotient for both sides of Phi, which cancels nowhere: Phi(x) = tail for x < 0,
+ * 1 - tail (at most 0.5) otherwise. z is capped where e is already 0 (R(inf) would be NaN). */
+CYL_INLINE float cyl_normal_tail_f(float x, float e) {
+    float z = fabsf(x) * (float)CYL_SQRT1_2;
+    z = z > 10.5f ? 10.5f : z;
+    float p = 3.313832266e-02f;
+    p = p * z + 2.308435652e-01f;
+    p = p * z + 7.350082702e-01f;
+    p = p * z + 1.241655088e+00f;
+    p = p * z + 1.000000006e+00f;
+    float q = 5.873550270e-02f;
+    q = q * z + 4.091844175e-01f;
+    q = q * z + 1.331723915e+00f;
+    q = q * z + 2.409296293e+00f;
+    q = q * z + 2.370034875e+00f;
     q = q * z + 1.0f;
-    float lower = 0.5f * cyl_exp_half_square_neg_f(x) * (p / q);
-    return x < -0.70710678f ? lower : upper;
+    return 0.5f * e * (p / q);
 }
 
-/* GELU, exact form, float32: x * Phi(x) with the vectorizable Phi above. */
+/* The standard normal CDF Phi(x), float32, vectorizable; NaN passes through. */
+CYL_INLINE float cyl_normal_cdf_f(float x) {
+    float tail = cyl_normal_tail_f(x, cyl_exp_half_square_neg_f(x));
+    return x < 0.0f ? tail : 1.0f - tail;
+}
+
+/* GELU, exact form, float32: x * Phi(x) with the vectorizable Phi above; its derivative
+ * Phi(x) + x phi(x) shares Phi's exp with the density phi. */
 CYL_INLINE float cyl_gelu_f(float x) {
     return x * cyl_normal_cdf_f(x);
 }
 CYL_INLINE float cyl_gelu_grad_f(float x) {
-    return cyl_normal_cdf_f(x) + x * (float)CYL_INV_SQRT_2PI * cyl_exp_half_square_neg_f(x);
+    float e = cyl_exp_half_square_neg_f(x);
+    float tail = cyl_normal_tail_f(x, e);
+    float cdf = x < 0.0f ? tail : 1.0f - tail;
+    return cdf + x * (float)CYL_INV_SQRT_2PI * e;
 }
 
 /* GELU, tanh approximation, float32: the vectorizable tanh above instead of libm's tanhf. */
