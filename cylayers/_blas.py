@@ -110,21 +110,98 @@ def matmul_nd(a, b, trans_a=False, trans_b=False):
     """np.matmul(op(a), op(b)) for float arrays of two or more dimensions (batch dimensions
     broadcast as numpy's), op swapping the last two axes when asked, computed on cylayers'
     threads: numpy's own BLAS would start its thread pool beside cylayers' OpenMP threads,
-    and the two fight over the cores (a Transformer step ran 1.4-1.5x slower)."""
+    and the two fight over the cores (a Transformer step ran 1.4-1.5x slower). Strided
+    operands (the heads of attention: views of one projection, keys transposed) go to the BLAS
+    where they lie; only a layout it cannot address is copied first."""
     if (not _info["active"] or a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype
             or a.dtype not in _FLOAT or 0 in a.shape or 0 in b.shape):
         return np.matmul(np.swapaxes(a, -1, -2) if trans_a else a,
                          np.swapaxes(b, -1, -2) if trans_b else b)
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     m = a.shape[-1] if trans_a else a.shape[-2]
+    k = a.shape[-2] if trans_a else a.shape[-1]
     n = b.shape[-2] if trans_b else b.shape[-1]
+    if (b.shape[-1] if trans_b else b.shape[-2]) != k:
+        raise ValueError(f"matmul: inner dimensions differ ({k} vs "
+                         f"{b.shape[-1] if trans_b else b.shape[-2]})")
+    items = int(np.prod(batch, dtype=np.int64))
+    out = np.empty(batch + (m, n), dtype=a.dtype)
+    if items * m * n * k < _PARALLEL_MIN_MACS:
+        np.matmul(np.swapaxes(a, -1, -2) if trans_a else a,
+                  np.swapaxes(b, -1, -2) if trans_b else b, out=out)
+        return out
+    a = np.broadcast_to(a, batch + a.shape[-2:])
+    b = np.broadcast_to(b, batch + b.shape[-2:])
+    # a layout the BLAS cannot address (neither matrix axis unit-stride, batch strides of more
+    # than two levels) is copied into a stack of matrices first
+    if _blas_operand(a, trans_a) is None:
+        a = np.ascontiguousarray(a)
+    if _blas_operand(b, trans_b) is None:
+        b = np.ascontiguousarray(b)
+    levels = _batch_levels(batch, a, b)
+    if levels is None:
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+        levels = _batch_levels(batch, a, b)
+    (flat_a, lda, ta), (flat_b, ldb, tb) = _blas_operand(a, trans_a), _blas_operand(b, trans_b)
+    (outer, inner), (a_outer, a_inner), (b_outer, b_inner) = levels
+    _gemm.gemm_strided(flat_a, flat_b, out.reshape(-1), outer, inner, m, n, k, ta, tb,
+                       lda, ldb, n, a_outer, a_inner, b_outer, b_inner,
+                       inner * m * n, m * n, threads_for(items * m * n * k, _PARALLEL_MIN_MACS))
+    return out
 
-    def stacked(x):
-        if x.shape[:-2] != batch and int(np.prod(x.shape[:-2], dtype=np.int64)) != 1:
-            x = np.broadcast_to(x, batch + x.shape[-2:])
-        return np.ascontiguousarray(x).reshape((-1,) + x.shape[-2:])
-    out = matmul(stacked(a), stacked(b), trans_a, trans_b)
-    return out.reshape(batch + (m, n))
+
+def _element_strides(x):
+    item = x.itemsize
+    if any(s % item or s < 0 for s in x.strides):
+        return None
+    return [s // item for s in x.strides]
+
+
+def _batch_levels(batch, a, b):
+    """The batch dimensions as at most two levels (outer, inner) with each operand's element
+    strides per level, merging the dimensions that step through memory as one; None where more
+    than two remain or a stride is negative or not whole elements."""
+    sa, sb = _element_strides(a), _element_strides(b)
+    if sa is None or sb is None:
+        return None
+    dims = [(size, sa[i], sb[i]) for i, size in enumerate(batch) if size != 1]
+    merged = []
+    for size, da, db in reversed(dims):
+        if merged:
+            s_in, a_in, b_in = merged[-1]
+            if da == a_in * s_in and db == b_in * s_in:
+                merged[-1] = (size * s_in, a_in, b_in)
+                continue
+        merged.append((size, da, db))
+    if len(merged) > 2:
+        return None
+    merged += [(1, 0, 0)] * (2 - len(merged))
+    (s_in, a_in, b_in), (s_out, a_out, b_out) = merged
+    return (s_out, s_in), (a_out, a_in), (b_out, b_in)
+
+
+def _blas_operand(x, trans):
+    """(flat view from x's first element to its last, leading dimension, transpose flag) for
+    the BLAS, a matrix in column-major order passed as its transpose; None where neither axis
+    of the matrices is unit-stride."""
+    strides = _element_strides(x)
+    if strides is None:
+        return None
+    rows, cols = x.shape[-2:]
+    s_row, s_col = strides[-2:]
+    if cols == 1:  # the stride of an axis of length one is never stepped
+        s_col = 1
+    if rows == 1:
+        s_row = max(cols, 1) if s_col == 1 else 1
+    if s_col == 1 and s_row >= max(cols, 1):
+        ld = s_row
+    elif s_row == 1 and s_col >= max(rows, 1):
+        ld, trans = s_col, not trans
+    else:
+        return None
+    span = 1 + sum((size - 1) * st for size, st in zip(x.shape, strides))
+    flat = np.lib.stride_tricks.as_strided(x, (span,), (x.itemsize,), writeable=False)
+    return flat, ld, trans
 
 
 def thin_matmul(a, b, trans_a=False):

@@ -184,6 +184,72 @@ def test_gemm_kernel_matches_numpy(dtype, shapes, ta, tb, threads):
 
 
 
+def _layout(rng, shape, dtype):
+    """An array of this shape laid out at random in a larger buffer: axes permuted in memory,
+    padded rows and columns, sometimes a reversed axis."""
+    order = rng.permutation(len(shape))
+    base = rng.standard_normal([shape[i] + int(rng.integers(0, 3)) for i in order])
+    view = base.astype(dtype)[tuple(slice(0, shape[i]) for i in order)]
+    view = view.transpose(np.argsort(order))
+    if rng.random() < 0.15:
+        view = view[..., ::-1, :]
+    assert view.shape == shape
+    return view
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(6))
+def test_matmul_nd_takes_strided_operands_where_they_lie(dtype, seed):
+    """Views (attention's heads, transposed keys, broadcast batches, padded rows) give numpy's
+    product, the same bits on 1 and 2 threads, and (on the BLAS) the bits of the product of
+    their copies."""
+    from cylayers import _blas
+    rng = np.random.default_rng(seed)
+    for _ in range(25):
+        batch = tuple(int(s) for s in rng.integers(1, 5, rng.integers(0, 4)))
+        m, n, k = (int(s) for s in rng.integers(1, 80, 3))
+        ta, tb = (bool(f) for f in rng.integers(0, 2, 2))
+        shapes = [(k, m) if ta else (m, k), (n, k) if tb else (k, n)]
+        operands = []
+        for mat in shapes:
+            own = tuple(1 if rng.random() < 0.2 else s for s in batch)  # broadcast dims
+            operands.append(_layout(rng, own[int(rng.integers(0, 2)) if own else 0:] + mat,
+                                    dtype))
+        a, b = operands
+        results = []
+        for threads in (1, 2):
+            before = cylayers.get_num_threads()
+            try:
+                cylayers.set_num_threads(threads)
+                results.append(_blas.matmul_nd(a, b, ta, tb))
+            finally:
+                cylayers.set_num_threads(before)
+        want = np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b)
+        assert results[0].shape == want.shape and results[0].dtype == want.dtype
+        np.testing.assert_allclose(results[0], want, **sum_tols(dtype, k, want))
+        np.testing.assert_array_equal(results[0], results[1])
+        if want.size * k >= _blas._PARALLEL_MIN_MACS:  # smaller ones are numpy's matmul
+            copies = _blas.matmul_nd(np.ascontiguousarray(a), np.ascontiguousarray(b), ta, tb)
+            np.testing.assert_array_equal(results[0], copies)
+
+
+def test_gemm_strided_keeps_the_gaps_and_refuses_short_rows():
+    from cylayers._kernels import gemm
+    c = np.full(2 * 3 * 5, 7.0)  # two 3x4 products with rows 5 apart: column 4 is a gap
+    a = np.ones(2 * 3 * 0)
+    gemm.gemm_strided(a, a, c[:2 * 15 - 1], 1, 2, 3, 4, 0, False, False, 1, 4, 5,
+                      0, 0, 0, 0, 0, 15, 1)
+    grid = c.reshape(2, 3, 5)
+    assert (grid[..., :4] == 0).all() and (grid[..., 4] == 7).all()
+    x = np.ones(12)
+    with pytest.raises(ValueError, match="row stride is shorter"):
+        gemm.gemm_strided(x, x, np.empty(9), 1, 1, 3, 3, 4, False, False, 3, 3, 3,
+                          0, 0, 0, 0, 0, 0, 1)
+    with pytest.raises(ValueError, match="gemm_strided: a has 12 elements, expected 14"):
+        gemm.gemm_strided(x, np.ones(16), np.empty(12), 1, 1, 3, 4, 4, False, False, 5, 4, 4,
+                          0, 0, 0, 0, 0, 0, 1)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch,m,n,k,ta", [
     (16, 1024, 32, 16, False),   # the digits CNN's Winograd forward product

@@ -139,6 +139,79 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
                   pb + (lo * k if trans_b else lo), ldb, beta, pc + lo, n)
 
 
+def gemm_strided(const floating[::1] a,  # IN  outer x inner matrices, op(A) M x K
+                 const floating[::1] b,  # IN  outer x inner matrices, op(B) K x N
+                 floating[::1] c,        # OUT outer x inner matrices M x N (not overlapping)
+                 Py_ssize_t outer, Py_ssize_t inner, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                 bint trans_a, bint trans_b,
+                 Py_ssize_t lda, Py_ssize_t ldb, Py_ssize_t ldc,  # elements between rows
+                 Py_ssize_t a_outer, Py_ssize_t a_inner,  # elements between matrices (0: shared)
+                 Py_ssize_t b_outer, Py_ssize_t b_inner,
+                 Py_ssize_t c_outer, Py_ssize_t c_inner,
+                 int num_threads):
+    """C[o, i] = op(A[o, i]) op(B[o, i]) for matrices that sit anywhere in their buffers: rows
+    `ld` elements apart, matrices at o * x_outer + i * x_inner (the heads of attention, which
+    are strided views of one projection, need no copy). Each array starts at its first matrix's
+    first element and ends at its last one's last. Blocks and tasks as in gemm: the same BLAS
+    calls on any thread count."""
+    cdef bint single = floating is float
+    cdef int ta = TRANS if trans_a else NO_TRANS
+    cdef int tb = TRANS if trans_b else NO_TRANS
+    cdef Py_ssize_t a_rows = k if trans_a else m, a_cols = m if trans_a else k
+    cdef Py_ssize_t b_rows = n if trans_b else k, b_cols = k if trans_b else n
+    cdef bint split_rows = m >= n
+    cdef Py_ssize_t extent = m if split_rows else n
+    cdef Py_ssize_t parts = _blocks(extent, m * n * k)
+    cdef Py_ssize_t items = outer * inner
+    cdef Py_ssize_t step, task, item, part, lo, hi
+    cdef const floating* pa
+    cdef const floating* pb
+    cdef floating* pc
+    check_counts("gemm_strided", (outer, inner, m, n, k, a_outer, a_inner, b_outer, b_inner,
+                                  c_outer, c_inner))
+    if lda < max(a_cols, 1) or ldb < max(b_cols, 1) or ldc < max(n, 1):
+        raise ValueError(f"gemm_strided: a row stride is shorter than its row (lda {lda} for "
+                         f"{a_cols}, ldb {ldb} for {b_cols}, ldc {ldc} for {n})")
+    if items == 0 or m == 0 or n == 0:
+        check_length("gemm_strided", "c", c.shape[0], 0)
+        return
+    check_length("gemm_strided", "c", c.shape[0],
+                 (outer - 1) * c_outer + (inner - 1) * c_inner + (m - 1) * ldc + n)
+    if k == 0:  # zero what the products own, not the gaps between them
+        for item in range(items):
+            pc = &c[0] + (item // inner) * c_outer + (item % inner) * c_inner
+            for lo in range(m):
+                for hi in range(n):
+                    pc[lo * ldc + hi] = 0
+        return
+    check_length("gemm_strided", "a", a.shape[0],
+                 (outer - 1) * a_outer + (inner - 1) * a_inner + (a_rows - 1) * lda + a_cols)
+    check_length("gemm_strided", "b", b.shape[0],
+                 (outer - 1) * b_outer + (inner - 1) * b_inner + (b_rows - 1) * ldb + b_cols)
+    step = (extent + parts - 1) // parts
+    if num_threads > items * parts:
+        num_threads = <int>(items * parts)
+    for task in prange(items * parts, nogil=True, schedule='static', num_threads=num_threads,
+                       use_threads_if=num_threads > 1):
+        item = task // parts
+        part = task % parts
+        lo = part * step
+        hi = lo + step
+        if hi > extent:
+            hi = extent
+        if lo >= hi:
+            continue
+        pa = &a[0] + (item // inner) * a_outer + (item % inner) * a_inner
+        pb = &b[0] + (item // inner) * b_outer + (item % inner) * b_inner
+        pc = &c[0] + (item // inner) * c_outer + (item % inner) * c_inner
+        if split_rows:
+            _call(single, ta, tb, hi - lo, n, k, 1.0,
+                  pa + (lo if trans_a else lo * lda), lda, pb, ldb, 0.0, pc + lo * ldc, ldc)
+        else:
+            _call(single, ta, tb, m, hi - lo, k, 1.0, pa, lda,
+                  pb + (lo * ldb if trans_b else lo), ldb, 0.0, pc + lo, ldc)
+
+
 def gemm_sum(const floating[::1] a,   # IN  (S, G) x (M x K), or (S, G) x (K x M) when trans_a
              const floating[::1] b,   # IN  (S, G) x (K x N), or (S, G) x (N x K) when trans_b
              floating[::1] partial,   # OUT (chunks, G) x (M x N): sums over runs of s
