@@ -151,6 +151,23 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                                  static_v=None, average_attn_weights=True, is_causal=False):
     """PyTorch's multi-head attention on (L, N, E) inputs (or unbatched (L, E)). Returns
     (output, weights or None)."""
+    return attention_forward(
+        query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias, bias_k,
+        bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training,
+        key_padding_mask, need_weights, attn_mask, use_separate_proj_weight, q_proj_weight,
+        k_proj_weight, v_proj_weight, static_k, static_v, average_attn_weights, is_causal)
+
+
+def attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
+                      in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight,
+                      out_proj_bias, training=True, key_padding_mask=None, need_weights=True,
+                      attn_mask=None, use_separate_proj_weight=False, q_proj_weight=None,
+                      k_proj_weight=None, v_proj_weight=None, static_k=None, static_v=None,
+                      average_attn_weights=True, is_causal=False, batch_first=False):
+    """multi_head_attention_forward, with batched inputs (N, L, E) where batch_first (the
+    output too): MultiheadAttention(batch_first=True) computes in its inputs' layout instead
+    of transposing them, so no projection reads or writes a transposed view (each such product
+    copied its operand, forward and backward)."""
     from cylayers import _functions as ops
     batched = query.ndim == 3
     if not batched:
@@ -160,7 +177,9 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
-    L, N, E = query.shape
+        batch_first = False
+    seq = 1 if batch_first else 0  # the sequence axis of query, key and value
+    L, N, E = query.shape[seq], query.shape[1 - seq], query.shape[2]
     E = int(E)  # a model constant (a size read during an export trace would follow it)
     if E != embed_dim_to_check:
         raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but "
@@ -178,42 +197,41 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         is_causal = False
     # input projections
     if not use_separate_proj_weight:
-        if key is value and query is key:
-            q, k, v = linear(query, in_proj_weight, in_proj_bias).chunk(3, dim=-1)
-        else:
-            w_q, w_k, w_v = in_proj_weight.chunk(3)
-            b_q, b_k, b_v = in_proj_bias.chunk(3) if in_proj_bias is not None else (None,) * 3
-            q, k, v = linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
+        # Three products, not one split three ways: each piece of a split would send back a
+        # gradient the size of the whole projection, zero outside its third (three full-size
+        # arrays and two sums per layer); the weight's thirds are small.
+        w_q, w_k, w_v = in_proj_weight.chunk(3)
     else:
-        b_q, b_k, b_v = in_proj_bias.chunk(3) if in_proj_bias is not None else (None,) * 3
-        q = linear(query, q_proj_weight, b_q)
-        k = linear(key, k_proj_weight, b_k)
-        v = linear(value, v_proj_weight, b_v)
+        w_q, w_k, w_v = q_proj_weight, k_proj_weight, v_proj_weight
+    b_q, b_k, b_v = in_proj_bias.chunk(3) if in_proj_bias is not None else (None,) * 3
+    q, k, v = linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
     keep_attn, add_attn = _canonical_mask(attn_mask, "attn_mask", q._array.dtype)
     keep_pad, add_pad = _canonical_mask(key_padding_mask, "key_padding_mask", q._array.dtype)
     if keep_attn is not None and keep_attn.ndim not in (2, 3):
         raise RuntimeError(f"attn_mask's dimension {keep_attn.ndim} is not supported")
-    S = k.shape[0]
     if bias_k is not None and bias_v is not None:
-        k = ops.cat([k, bias_k.reshape(1, 1, E).expand(1, N, E)])
-        v = ops.cat([v, bias_v.reshape(1, 1, E).expand(1, N, E)])
+        one = (N, 1, E) if batch_first else (1, N, E)
+        k = ops.cat([k, bias_k.reshape(1, 1, E).expand(*one)], dim=seq)
+        v = ops.cat([v, bias_v.reshape(1, 1, E).expand(*one)], dim=seq)
         keep_attn, add_attn, keep_pad, add_pad = _pad_masks(keep_attn, add_attn, keep_pad,
                                                             add_pad)
-        S += 1
-    # (L, N, E) -> (N, heads, L, head_dim)
-    # -1 and sizes read from the inputs, not N * num_heads: an exported graph follows them
-    q = q.reshape(q.shape[0], -1, head_dim).transpose(0, 1)
-    k = static_k if static_k is not None else k.reshape(k.shape[0], -1, head_dim).transpose(0, 1)
-    v = static_v if static_v is not None else v.reshape(v.shape[0], -1, head_dim).transpose(0, 1)
+
+    def heads(x):  # (L, N, E) or (N, L, E) -> a (N, heads, L, head_dim) view
+        # sizes read from the input, not N or L: an exported graph follows them
+        x = x.reshape(x.shape[0], x.shape[1], num_heads, head_dim)
+        return x.permute(0, 2, 1, 3) if batch_first else x.permute(1, 2, 0, 3)
+    q = heads(q)
+    k = static_k.reshape(-1, num_heads, static_k.shape[1], head_dim) \
+        if static_k is not None else heads(k)
+    v = static_v.reshape(-1, num_heads, static_v.shape[1], head_dim) \
+        if static_v is not None else heads(v)
     if add_zero_attn:
-        zeros = Tensor._make(np.zeros((N * num_heads, 1, head_dim), dtype=q._array.dtype))
-        k, v = ops.cat([k, zeros], dim=1), ops.cat([v, zeros], dim=1)
+        zeros = Tensor._make(np.zeros((k.shape[0], num_heads, 1, head_dim),
+                                      dtype=q._array.dtype))
+        k, v = ops.cat([k, zeros], dim=2), ops.cat([v, zeros], dim=2)
         keep_attn, add_attn, keep_pad, add_pad = _pad_masks(keep_attn, add_attn, keep_pad,
                                                             add_pad)
-    S = k.shape[1]
-    q = q.reshape(-1, num_heads, q.shape[1], head_dim)
-    k = k.reshape(-1, num_heads, k.shape[1], head_dim)
-    v = v.reshape(-1, num_heads, v.shape[1], head_dim)
+    S = k.shape[2]
     keep, additive = _combine_masks(keep_attn, add_attn, keep_pad, add_pad, N, num_heads, L, S)
     p = dropout_p if training else 0.0
     scores = (q * (1.0 / math.sqrt(head_dim))) @ k.transpose(-2, -1)
@@ -227,9 +245,9 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if p > 0.0:
         weights = dropout(weights, p, training=True)
     out = weights @ v  # (N, heads, L, head_dim)
-    out = out.permute(2, 0, 1, 3)
-    length, batch = out.shape[0], out.shape[1]
-    out = linear(out.reshape(-1, E), out_proj_weight, out_proj_bias).reshape(length, batch, E)
+    out = out.permute(0, 2, 1, 3) if batch_first else out.permute(2, 0, 1, 3)
+    rows, cols = out.shape[0], out.shape[1]
+    out = linear(out.reshape(-1, E), out_proj_weight, out_proj_bias).reshape(rows, cols, E)
     if not batched:
         out = out.squeeze(1)
     if not need_weights:

@@ -1,7 +1,7 @@
 """nn.MultiheadAttention, with PyTorch's parameters, state_dict keys and defaults."""
 from cylayers import _creation
 from cylayers.nn import init
-from cylayers.nn.functional.attention import multi_head_attention_forward
+from cylayers.nn.functional.attention import attention_forward
 from cylayers.nn.modules.linear import Linear
 from cylayers.nn.modules.module import Module
 from cylayers.nn.parameter import Parameter
@@ -71,18 +71,7 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True, is_causal=False):
-        batched = query.ndim == 3
-        if self.batch_first and batched:
-            # self-attention keeps query is key is value: one packed input projection
-            if key is value:
-                if query is key:
-                    query = key = value = query.transpose(1, 0)
-                else:
-                    query, key = query.transpose(1, 0), key.transpose(1, 0)
-                    value = key
-            else:
-                query, key, value = (x.transpose(1, 0) for x in (query, key, value))
-        out, weights = multi_head_attention_forward(
+        out, weights = attention_forward(
             query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
             self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
             self.out_proj.weight, self.out_proj.bias, training=self.training,
@@ -90,8 +79,6 @@ class MultiheadAttention(Module):
             use_separate_proj_weight=not self._qkv_same_embed_dim,
             q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
             v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights,
-            is_causal=is_causal)
-        if self.batch_first and batched:
-            out = out.transpose(1, 0)
+            is_causal=is_causal, batch_first=self.batch_first)
         return out, weights
 
