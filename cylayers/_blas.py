@@ -106,17 +106,20 @@ def matmul(a, b, trans_a=False, trans_b=False):
     return out
 
 
-def matmul_nd(a, b, trans_a=False, trans_b=False):
+def matmul_nd(a, b, trans_a=False, trans_b=False, out=None):
     """np.matmul(op(a), op(b)) for float arrays of two or more dimensions (batch dimensions
     broadcast as numpy's), op swapping the last two axes when asked, computed on cylayers'
     threads: numpy's own BLAS would start its thread pool beside cylayers' OpenMP threads,
     and the two fight over the cores (a Transformer step ran 1.4-1.5x slower). Strided
     operands (the heads of attention: views of one projection, keys transposed) go to the BLAS
-    where they lie; only a layout it cannot address is copied first."""
+    where they lie; only a layout it cannot address is copied first. ``out``, an array of the
+    result's shape and dtype in any layout, receives the result (a gradient laid out as its
+    operand, so that the views taken of the operand are views of the gradient too)."""
     if (not _info["active"] or a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype
-            or a.dtype not in _FLOAT or 0 in a.shape or 0 in b.shape):
+            or a.dtype not in _FLOAT or 0 in a.shape or 0 in b.shape
+            or (out is not None and out.dtype != a.dtype)):
         return np.matmul(np.swapaxes(a, -1, -2) if trans_a else a,
-                         np.swapaxes(b, -1, -2) if trans_b else b)
+                         np.swapaxes(b, -1, -2) if trans_b else b, out=out)
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     m = a.shape[-1] if trans_a else a.shape[-2]
     k = a.shape[-2] if trans_a else a.shape[-1]
@@ -124,11 +127,20 @@ def matmul_nd(a, b, trans_a=False, trans_b=False):
     if (b.shape[-1] if trans_b else b.shape[-2]) != k:
         raise ValueError(f"matmul: inner dimensions differ ({k} vs "
                          f"{b.shape[-1] if trans_b else b.shape[-2]})")
+    if out is None:
+        out = np.empty(batch + (m, n), dtype=a.dtype)
+    elif out.shape != batch + (m, n):
+        raise ValueError(f"matmul: out has shape {out.shape}, expected {batch + (m, n)}")
     items = int(np.prod(batch, dtype=np.int64))
-    out = np.empty(batch + (m, n), dtype=a.dtype)
     if items * m * n * k < _PARALLEL_MIN_MACS:
-        np.matmul(np.swapaxes(a, -1, -2) if trans_a else a,
-                  np.swapaxes(b, -1, -2) if trans_b else b, out=out)
+        return np.matmul(np.swapaxes(a, -1, -2) if trans_a else a,
+                         np.swapaxes(b, -1, -2) if trans_b else b, out=out)
+    c = _blas_operand(out, False, writeable=True)
+    if c is None:  # no unit-stride axis: computed apart, then copied in
+        out[...] = matmul_nd(a, b, trans_a, trans_b)
+        return out
+    if c[2]:  # out's matrices in column-major order: out^T = op(b)^T op(a)^T, row-major
+        matmul_nd(b, a, not trans_b, not trans_a, out=np.swapaxes(out, -1, -2))
         return out
     a = np.broadcast_to(a, batch + a.shape[-2:])
     b = np.broadcast_to(b, batch + b.shape[-2:])
@@ -138,15 +150,19 @@ def matmul_nd(a, b, trans_a=False, trans_b=False):
         a = np.ascontiguousarray(a)
     if _blas_operand(b, trans_b) is None:
         b = np.ascontiguousarray(b)
-    levels = _batch_levels(batch, a, b)
+    levels = _batch_levels(batch, (a, b, out))
     if levels is None:
         a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-        levels = _batch_levels(batch, a, b)
+        levels = _batch_levels(batch, (a, b, out))
+        if levels is None:  # out's own batch strides: computed apart, then copied in
+            out[...] = matmul_nd(a, b, trans_a, trans_b)
+            return out
     (flat_a, lda, ta), (flat_b, ldb, tb) = _blas_operand(a, trans_a), _blas_operand(b, trans_b)
-    (outer, inner), (a_outer, a_inner), (b_outer, b_inner) = levels
-    _gemm.gemm_strided(flat_a, flat_b, out.reshape(-1), outer, inner, m, n, k, ta, tb,
-                       lda, ldb, n, a_outer, a_inner, b_outer, b_inner,
-                       inner * m * n, m * n, threads_for(items * m * n * k, _PARALLEL_MIN_MACS))
+    flat_c, ldc, _ = c
+    (outer, inner), ((a_outer, a_inner), (b_outer, b_inner), (c_outer, c_inner)) = levels
+    _gemm.gemm_strided(flat_a, flat_b, flat_c, outer, inner, m, n, k, ta, tb,
+                       lda, ldb, ldc, a_outer, a_inner, b_outer, b_inner, c_outer, c_inner,
+                       threads_for(items * m * n * k, _PARALLEL_MIN_MACS))
     return out
 
 
@@ -157,30 +173,34 @@ def _element_strides(x):
     return [s // item for s in x.strides]
 
 
-def _batch_levels(batch, a, b):
-    """The batch dimensions as at most two levels (outer, inner) with each operand's element
-    strides per level, merging the dimensions that step through memory as one; None where more
-    than two remain or a stride is negative or not whole elements."""
-    sa, sb = _element_strides(a), _element_strides(b)
-    if sa is None or sb is None:
+def _batch_levels(batch, arrays):
+    """The batch dimensions as at most two levels: ((outer, inner), per array (outer stride,
+    inner stride) in elements), merging the dimensions that step through memory as one in
+    every array; None where more than two remain or a stride is negative or not whole
+    elements."""
+    strides = [_element_strides(x) for x in arrays]
+    if any(s is None for s in strides):
         return None
-    dims = [(size, sa[i], sb[i]) for i, size in enumerate(batch) if size != 1]
-    merged = []
-    for size, da, db in reversed(dims):
+    merged = []  # (size, strides per array), innermost first
+    for i in reversed(range(len(batch))):
+        size = batch[i]
+        if size == 1:
+            continue
+        own = [s[i] for s in strides]
         if merged:
-            s_in, a_in, b_in = merged[-1]
-            if da == a_in * s_in and db == b_in * s_in:
-                merged[-1] = (size * s_in, a_in, b_in)
+            inner_size, inner = merged[-1]
+            if all(o == st * inner_size for o, st in zip(own, inner)):
+                merged[-1] = (size * inner_size, inner)
                 continue
-        merged.append((size, da, db))
+        merged.append((size, own))
     if len(merged) > 2:
         return None
-    merged += [(1, 0, 0)] * (2 - len(merged))
-    (s_in, a_in, b_in), (s_out, a_out, b_out) = merged
-    return (s_out, s_in), (a_out, a_in), (b_out, b_in)
+    merged += [(1, [0] * len(arrays))] * (2 - len(merged))
+    (inner_size, inner), (outer_size, outer) = merged
+    return (outer_size, inner_size), tuple(zip(outer, inner))
 
 
-def _blas_operand(x, trans):
+def _blas_operand(x, trans, writeable=False):
     """(flat view from x's first element to its last, leading dimension, transpose flag) for
     the BLAS, a matrix in column-major order passed as its transpose; None where neither axis
     of the matrices is unit-stride."""
@@ -200,7 +220,7 @@ def _blas_operand(x, trans):
     else:
         return None
     span = 1 + sum((size - 1) * st for size, st in zip(x.shape, strides))
-    flat = np.lib.stride_tricks.as_strided(x, (span,), (x.itemsize,), writeable=False)
+    flat = np.lib.stride_tricks.as_strided(x, (span,), (x.itemsize,), writeable=writeable)
     return flat, ld, trans
 
 

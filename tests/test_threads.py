@@ -202,7 +202,7 @@ def _layout(rng, shape, dtype):
 def test_matmul_nd_takes_strided_operands_where_they_lie(dtype, seed):
     """Views (attention's heads, transposed keys, broadcast batches, padded rows) give numpy's
     product, the same bits on 1 and 2 threads, and (on the BLAS) the bits of the product of
-    their copies."""
+    their copies; so does an output array in any layout."""
     from cylayers import _blas
     rng = np.random.default_rng(seed)
     for _ in range(25):
@@ -228,6 +228,9 @@ def test_matmul_nd_takes_strided_operands_where_they_lie(dtype, seed):
         assert results[0].shape == want.shape and results[0].dtype == want.dtype
         np.testing.assert_allclose(results[0], want, **sum_tols(dtype, k, want))
         np.testing.assert_array_equal(results[0], results[1])
+        out = _layout(rng, want.shape, dtype)
+        assert _blas.matmul_nd(a, b, ta, tb, out=out) is out
+        np.testing.assert_allclose(out, want, **sum_tols(dtype, k, want))
         if want.size * k >= _blas._PARALLEL_MIN_MACS:  # smaller ones are numpy's matmul
             copies = _blas.matmul_nd(np.ascontiguousarray(a), np.ascontiguousarray(b), ta, tb)
             np.testing.assert_array_equal(results[0], copies)

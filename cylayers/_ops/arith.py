@@ -331,10 +331,22 @@ class MatMul(Function):
             g2 = g
         ga = gb = None
         if na:
-            ga = unbroadcast(blas.matmul_nd(g2, b2, trans_b=True), a2.shape).reshape(a.shape)
+            ga = unbroadcast(blas.matmul_nd(g2, b2, trans_b=True, out=_laid_out_as(a2, g2)),
+                             a2.shape).reshape(a.shape)
         if nb:
-            gb = unbroadcast(blas.matmul_nd(a2, g2, trans_a=True), b2.shape).reshape(b.shape)
+            gb = unbroadcast(blas.matmul_nd(a2, g2, trans_a=True, out=_laid_out_as(b2, g2)),
+                             b2.shape).reshape(b.shape)
         return ga, gb
+
+
+def _laid_out_as(operand, g):
+    """An array for an operand's gradient in the operand's memory order, where it needs no
+    sum over broadcast dimensions: the reshapes and permutes that made the operand (attention's
+    heads of one projection) then give views of the gradient on the way back, not copies."""
+    if (operand.ndim != g.ndim or operand.shape[:-2] != g.shape[:-2]
+            or operand.flags.c_contiguous or operand.dtype != g.dtype):
+        return None
+    return np.empty_like(operand)
 
 
 class Where(Function):
