@@ -63,7 +63,6 @@ cdef void _lstm_row_forward(const floating* proj, const floating* rec, const flo
     """One row in simple passes over contiguous memory (each a loop the compiler vectorizes:
     one loop doing all four gates at once with their scattered stores was 10x slower)."""
     cdef Py_ssize_t j
-    cdef floating cn
     if bias != NULL:
         for j in range(4 * H):
             acts[j] = proj[j] + rec[j] + bias[j]
@@ -76,11 +75,14 @@ cdef void _lstm_row_forward(const floating* proj, const floating* rec, const flo
         acts[j] = _tanh(acts[j])
     for j in range(3 * H, 4 * H):  # output gate
         acts[j] = _sigmoid(acts[j])
+    # (the cell update and its tanh in one loop were not vectorized: too many pointers that
+    # might alias for the compiler's runtime checks; the tanh ran on scalars, 2/3 of the time)
     for j in range(H):
         c_prev[j] = c[j]
-        cn = acts[H + j] * c[j] + acts[j] * acts[2 * H + j]
-        c[j] = cn
-        tanh_c[j] = _tanh(cn)
+    for j in range(H):
+        c[j] = acts[H + j] * c_prev[j] + acts[j] * acts[2 * H + j]
+    for j in range(H):
+        tanh_c[j] = _tanh(c[j])
     for j in range(H):
         h[j] = acts[3 * H + j] * tanh_c[j]
 
@@ -92,24 +94,32 @@ def lstm_step_backward(const floating[:, ::1] acts,    # IN  (N, 4H) the forward
                        floating[:, ::1] dc,            # IN/OUT (N, H) dc of c_new in, of c_prev out
                        floating[:, ::1] dgates,        # OUT (N, 4H) gradient of the pre-activations
                        int num_threads):
-    cdef Py_ssize_t n = acts.shape[0], H = dh.shape[1], r, j
-    cdef floating i, f, g, o, tc, d, dct
+    cdef Py_ssize_t n = acts.shape[0], H = dh.shape[1], r
     if acts.shape[1] != 4 * H or dgates.shape[0] != n or dgates.shape[1] != 4 * H:
         raise ValueError(f"acts and dgates must be ({n}, {4 * H})")
     if not (c_prev.shape[0] == tanh_c.shape[0] == dh.shape[0] == dc.shape[0] == n
             and c_prev.shape[1] == tanh_c.shape[1] == dc.shape[1] == H):
         raise ValueError(f"c_prev, tanh_c, dh and dc must all be ({n}, {H})")
     for r in prange(n, nogil=True, schedule='static', num_threads=num_threads):
-        for j in range(H):
-            i = acts[r, j]
-            f = acts[r, H + j]
-            g = acts[r, 2 * H + j]
-            o = acts[r, 3 * H + j]
-            tc = tanh_c[r, j]
-            d = dh[r, j]
-            dct = dc[r, j] + d * o * (1 - tc * tc)
-            dgates[r, j] = dct * g * i * (1 - i)
-            dgates[r, H + j] = dct * c_prev[r, j] * f * (1 - f)
-            dgates[r, 2 * H + j] = dct * i * (1 - g * g)
-            dgates[r, 3 * H + j] = d * tc * o * (1 - o)
-            dc[r, j] = dct * f
+        _lstm_row_backward(&acts[r, 0], &c_prev[r, 0], &tanh_c[r, 0], &dh[r, 0], &dc[r, 0],
+                           &dgates[r, 0], H)
+
+
+cdef void _lstm_row_backward(const floating* acts, const floating* c_prev,
+                             const floating* tanh_c, const floating* dh, floating* dc,
+                             floating* dgates, Py_ssize_t H) noexcept nogil:
+    """One row, a pass per gate (vectorized; the four gates' stores in one loop were not):
+    dc first becomes the gradient of c_new including the path through h, then of c_prev."""
+    cdef Py_ssize_t j
+    for j in range(H):
+        dc[j] = dc[j] + dh[j] * acts[3 * H + j] * (1 - tanh_c[j] * tanh_c[j])
+    for j in range(H):  # input gate
+        dgates[j] = dc[j] * acts[2 * H + j] * acts[j] * (1 - acts[j])
+    for j in range(H):  # forget gate
+        dgates[H + j] = dc[j] * c_prev[j] * acts[H + j] * (1 - acts[H + j])
+    for j in range(H):  # cell candidate
+        dgates[2 * H + j] = dc[j] * acts[j] * (1 - acts[2 * H + j] * acts[2 * H + j])
+    for j in range(H):  # output gate
+        dgates[3 * H + j] = dh[j] * tanh_c[j] * acts[3 * H + j] * (1 - acts[3 * H + j])
+    for j in range(H):
+        dc[j] = dc[j] * acts[H + j]
