@@ -135,93 +135,37 @@ def matmul_nd(a, b, trans_a=False, trans_b=False, out=None):
     if items * m * n * k < _PARALLEL_MIN_MACS:
         return np.matmul(np.swapaxes(a, -1, -2) if trans_a else a,
                          np.swapaxes(b, -1, -2) if trans_b else b, out=out)
-    c = _blas_operand(out, False, writeable=True)
-    if c is None:  # no unit-stride axis: computed apart, then copied in
+    threads = threads_for(items * m * n * k, _PARALLEL_MIN_MACS)
+    if len(batch) > 2:  # the batch as two dimensions: merged where the layouts allow
+        a, b = (np.broadcast_to(x, batch + x.shape[-2:]) for x in (a, b))
+    a4, b4, c4 = _four_dims(a), _four_dims(b), _four_dims(out)
+    a4 = _four_dims(np.ascontiguousarray(a)) if a4 is None else a4
+    b4 = _four_dims(np.ascontiguousarray(b)) if b4 is None else b4
+    if c4 is None:  # computed apart, then copied in
         out[...] = matmul_nd(a, b, trans_a, trans_b)
         return out
-    if c[2]:  # out's matrices in column-major order: out^T = op(b)^T op(a)^T, row-major
-        matmul_nd(b, a, not trans_b, not trans_a, out=np.swapaxes(out, -1, -2))
-        return out
-    a = np.broadcast_to(a, batch + a.shape[-2:])
-    b = np.broadcast_to(b, batch + b.shape[-2:])
-    # a layout the BLAS cannot address (neither matrix axis unit-stride, batch strides of more
-    # than two levels) is copied into a stack of matrices first
-    if _blas_operand(a, trans_a) is None:
-        a = np.ascontiguousarray(a)
-    if _blas_operand(b, trans_b) is None:
-        b = np.ascontiguousarray(b)
-    levels = _batch_levels(batch, (a, b, out))
-    if levels is None:
-        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-        levels = _batch_levels(batch, (a, b, out))
-        if levels is None:  # out's own batch strides: computed apart, then copied in
-            out[...] = matmul_nd(a, b, trans_a, trans_b)
-            return out
-    (flat_a, lda, ta), (flat_b, ldb, tb) = _blas_operand(a, trans_a), _blas_operand(b, trans_b)
-    flat_c, ldc, _ = c
-    (outer, inner), ((a_outer, a_inner), (b_outer, b_inner), (c_outer, c_inner)) = levels
-    _gemm.gemm_strided(flat_a, flat_b, flat_c, outer, inner, m, n, k, ta, tb,
-                       lda, ldb, ldc, a_outer, a_inner, b_outer, b_inner, c_outer, c_inner,
-                       threads_for(items * m * n * k, _PARALLEL_MIN_MACS))
+    status = _gemm.gemm_nd(a4, b4, c4, trans_a, trans_b, threads)
+    if status == 1 or status == 2:  # an operand the BLAS cannot address: a stack of copies
+        a4, b4 = _four_dims(np.ascontiguousarray(a)), _four_dims(np.ascontiguousarray(b))
+        status = _gemm.gemm_nd(a4, b4, c4, trans_a, trans_b, threads)
+    if status == 3:
+        out[...] = matmul_nd(a, b, trans_a, trans_b)
     return out
 
 
-def _element_strides(x):
-    item = x.itemsize
-    if any(s % item or s < 0 for s in x.strides):
+def _four_dims(x):
+    """x as (batch, batch, rows, columns), a view (None where its batch dimensions cannot
+    merge into two without a copy: only for more than two)."""
+    if x.ndim == 4:
+        return x
+    if x.ndim < 4:
+        return x.reshape((1,) * (4 - x.ndim) + x.shape)
+    merged = x.view()
+    try:
+        merged.shape = (-1,) + x.shape[-3:]
+    except AttributeError:
         return None
-    return [s // item for s in x.strides]
-
-
-def _batch_levels(batch, arrays):
-    """The batch dimensions as at most two levels: ((outer, inner), per array (outer stride,
-    inner stride) in elements), merging the dimensions that step through memory as one in
-    every array; None where more than two remain or a stride is negative or not whole
-    elements."""
-    strides = [_element_strides(x) for x in arrays]
-    if any(s is None for s in strides):
-        return None
-    merged = []  # (size, strides per array), innermost first
-    for i in reversed(range(len(batch))):
-        size = batch[i]
-        if size == 1:
-            continue
-        own = [s[i] for s in strides]
-        if merged:
-            inner_size, inner = merged[-1]
-            if all(o == st * inner_size for o, st in zip(own, inner)):
-                merged[-1] = (size * inner_size, inner)
-                continue
-        merged.append((size, own))
-    if len(merged) > 2:
-        return None
-    merged += [(1, [0] * len(arrays))] * (2 - len(merged))
-    (inner_size, inner), (outer_size, outer) = merged
-    return (outer_size, inner_size), tuple(zip(outer, inner))
-
-
-def _blas_operand(x, trans, writeable=False):
-    """(flat view from x's first element to its last, leading dimension, transpose flag) for
-    the BLAS, a matrix in column-major order passed as its transpose; None where neither axis
-    of the matrices is unit-stride."""
-    strides = _element_strides(x)
-    if strides is None:
-        return None
-    rows, cols = x.shape[-2:]
-    s_row, s_col = strides[-2:]
-    if cols == 1:  # the stride of an axis of length one is never stepped
-        s_col = 1
-    if rows == 1:
-        s_row = max(cols, 1) if s_col == 1 else 1
-    if s_col == 1 and s_row >= max(cols, 1):
-        ld = s_row
-    elif s_row == 1 and s_col >= max(rows, 1):
-        ld, trans = s_col, not trans
-    else:
-        return None
-    span = 1 + sum((size - 1) * st for size, st in zip(x.shape, strides))
-    flat = np.lib.stride_tricks.as_strided(x, (span,), (x.itemsize,), writeable=writeable)
-    return flat, ld, trans
+    return merged
 
 
 def thin_matmul(a, b, trans_a=False):

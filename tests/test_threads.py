@@ -236,21 +236,22 @@ def test_matmul_nd_takes_strided_operands_where_they_lie(dtype, seed):
             np.testing.assert_array_equal(results[0], copies)
 
 
-def test_gemm_strided_keeps_the_gaps_and_refuses_short_rows():
+def test_gemm_nd_keeps_the_gaps_and_says_which_layout_it_cannot_address():
     from cylayers._kernels import gemm
-    c = np.full(2 * 3 * 5, 7.0)  # two 3x4 products with rows 5 apart: column 4 is a gap
-    a = np.ones(2 * 3 * 0)
-    gemm.gemm_strided(a, a, c[:2 * 15 - 1], 1, 2, 3, 4, 0, False, False, 1, 4, 5,
-                      0, 0, 0, 0, 0, 15, 1)
-    grid = c.reshape(2, 3, 5)
-    assert (grid[..., :4] == 0).all() and (grid[..., 4] == 7).all()
-    x = np.ones(12)
-    with pytest.raises(ValueError, match="row stride is shorter"):
-        gemm.gemm_strided(x, x, np.empty(9), 1, 1, 3, 3, 4, False, False, 3, 3, 3,
-                          0, 0, 0, 0, 0, 0, 1)
-    with pytest.raises(ValueError, match="gemm_strided: a has 12 elements, expected 14"):
-        gemm.gemm_strided(x, np.ones(16), np.empty(12), 1, 1, 3, 4, 4, False, False, 5, 4, 4,
-                          0, 0, 0, 0, 0, 0, 1)
+    c = np.full((2, 3, 5), 7.0)[:, :, :4]  # two 3x4 products in rows of 5: column 4 is a gap
+    a = np.ones((1, 2, 3, 0))
+    assert gemm.gemm_nd(a, np.ones((1, 1, 0, 4)), c[None], False, False, 1) == 0
+    assert (c == 0).all() and (c.base[..., 4] == 7).all()
+    x = np.ones((1, 1, 4, 4))
+    spread = np.ones((1, 1, 8, 8))[:, :, ::2, ::2]  # no unit-stride axis
+    out = np.empty((1, 1, 4, 4))
+    assert gemm.gemm_nd(spread, x, out, False, False, 1) == 1
+    assert gemm.gemm_nd(x, spread, out, False, False, 1) == 2
+    assert gemm.gemm_nd(x, x, np.empty((1, 1, 8, 8))[:, :, ::2, ::2], False, False, 1) == 3
+    with pytest.raises(ValueError, match="do not match"):
+        gemm.gemm_nd(x, np.ones((1, 1, 3, 4)), out, False, False, 1)
+    with pytest.raises(ValueError, match="do not broadcast"):
+        gemm.gemm_nd(np.ones((2, 1, 4, 4)), x, np.empty((3, 1, 4, 4)), False, False, 1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

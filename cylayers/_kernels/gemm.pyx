@@ -139,61 +139,114 @@ def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when
                   pb + (lo * k if trans_b else lo), ldb, beta, pc + lo, n)
 
 
-def gemm_strided(const floating[::1] a,  # IN  outer x inner matrices, op(A) M x K
-                 const floating[::1] b,  # IN  outer x inner matrices, op(B) K x N
-                 floating[::1] c,        # OUT outer x inner matrices M x N (not overlapping)
-                 Py_ssize_t outer, Py_ssize_t inner, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
-                 bint trans_a, bint trans_b,
-                 Py_ssize_t lda, Py_ssize_t ldb, Py_ssize_t ldc,  # elements between rows
-                 Py_ssize_t a_outer, Py_ssize_t a_inner,  # elements between matrices (0: shared)
-                 Py_ssize_t b_outer, Py_ssize_t b_inner,
-                 Py_ssize_t c_outer, Py_ssize_t c_inner,
-                 int num_threads):
-    """C[o, i] = op(A[o, i]) op(B[o, i]) for matrices that sit anywhere in their buffers: rows
-    `ld` elements apart, matrices at o * x_outer + i * x_inner (the heads of attention, which
-    are strided views of one projection, need no copy). Each array starts at its first matrix's
-    first element and ends at its last one's last. Blocks and tasks as in gemm: the same BLAS
-    calls on any thread count."""
+cdef int _matrix_layout(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t row_stride,
+                        Py_ssize_t col_stride, Py_ssize_t item, int64_t* ld) noexcept nogil:
+    """How the BLAS can address matrices with these byte strides: 0 row-major, 1 column-major
+    (passed as the transpose), -1 neither (the caller copies). Sets the leading dimension."""
+    if row_stride % item or col_stride % item:
+        return -1
+    row_stride //= item
+    col_stride //= item
+    if cols == 1:  # the stride of an axis of length one is never stepped
+        col_stride = 1
+    if rows == 1:
+        row_stride = cols if col_stride == 1 else 1
+    if col_stride == 1 and row_stride >= max(cols, 1):
+        ld[0] = row_stride
+        return 0
+    if row_stride == 1 and col_stride >= max(rows, 1):
+        ld[0] = col_stride
+        return 1
+    return -1
+
+
+cdef inline bint _broadcasts(Py_ssize_t size, Py_ssize_t to) noexcept nogil:
+    # a batch of 1 stands for any non-empty batch (an empty c has an empty operand: a c cut
+    # short is refused, not read as a broadcast)
+    return size == to or (size == 1 and to > 0)
+
+
+def gemm_nd(const floating[:, :, :, :] a,  # IN  (B0 or 1, B1 or 1) matrices op(A) M x K
+            const floating[:, :, :, :] b,  # IN  (B0 or 1, B1 or 1) matrices op(B) K x N
+            floating[:, :, :, :] c,        # OUT (B0, B1) matrices M x N
+            bint trans_a, bint trans_b, int num_threads):
+    """C[i, j] = op(A[i, j]) op(B[i, j]) for matrices in any layout the BLAS can address: each
+    either row- or column-major (one unit-stride axis, the other at least a row apart), at any
+    place in its buffer (attention's heads: views of one projection; its keys, transposed), a
+    batch dimension of 1 in A or B broadcast. Returns 0; or 1, 2, 3 where A, B or C has a
+    layout the BLAS cannot address (the caller copies it), having touched nothing. Blocks and
+    tasks as in gemm: the same BLAS calls on any thread count."""
     cdef bint single = floating is float
-    cdef int ta = TRANS if trans_a else NO_TRANS
-    cdef int tb = TRANS if trans_b else NO_TRANS
-    cdef Py_ssize_t a_rows = k if trans_a else m, a_cols = m if trans_a else k
-    cdef Py_ssize_t b_rows = n if trans_b else k, b_cols = k if trans_b else n
-    cdef bint split_rows = m >= n
-    cdef Py_ssize_t extent = m if split_rows else n
-    cdef Py_ssize_t parts = _blocks(extent, m * n * k)
-    cdef Py_ssize_t items = outer * inner
-    cdef Py_ssize_t step, task, item, part, lo, hi
-    cdef const floating* pa
-    cdef const floating* pb
-    cdef floating* pc
-    check_counts("gemm_strided", (outer, inner, m, n, k, a_outer, a_inner, b_outer, b_inner,
-                                  c_outer, c_inner))
-    if lda < max(a_cols, 1) or ldb < max(b_cols, 1) or ldc < max(n, 1):
-        raise ValueError(f"gemm_strided: a row stride is shorter than its row (lda {lda} for "
-                         f"{a_cols}, ldb {ldb} for {b_cols}, ldc {ldc} for {n})")
+    cdef Py_ssize_t item = sizeof(floating)
+    cdef Py_ssize_t B0 = c.shape[0], B1 = c.shape[1], m = c.shape[2], n = c.shape[3]
+    cdef Py_ssize_t k = a.shape[2] if trans_a else a.shape[3]
+    cdef int64_t lda = 0, ldb = 0, ldc = 0
+    cdef int layout_a, layout_b, layout_c
+    cdef int ta, tb
+    cdef Py_ssize_t a0, a1, b0, b1, c0 = c.strides[0], c1 = c.strides[1]
+    cdef const char* pa0
+    cdef const char* pb0
+    cdef char* pc0
+    cdef const void* pa
+    cdef const void* pb
+    cdef void* pc
+    cdef bint split_rows
+    cdef Py_ssize_t extent, parts, items, step, task, it, part, lo, hi, tmp
+    if not (_broadcasts(a.shape[0], B0) and _broadcasts(a.shape[1], B1)
+            and _broadcasts(b.shape[0], B0) and _broadcasts(b.shape[1], B1)):
+        raise ValueError(f"gemm_nd: batches ({a.shape[0]}, {a.shape[1]}) and ({b.shape[0]}, "
+                         f"{b.shape[1]}) do not broadcast to c's ({B0}, {B1})")
+    if ((a.shape[3] if trans_a else a.shape[2]) != m
+            or (b.shape[2] if trans_b else b.shape[3]) != n
+            or (b.shape[3] if trans_b else b.shape[2]) != k):
+        raise ValueError(f"gemm_nd: op(a) {m} x {k}, op(b) and c {m} x {n} do not match")
+    items = B0 * B1
     if items == 0 or m == 0 or n == 0:
-        check_length("gemm_strided", "c", c.shape[0], 0)
-        return
-    check_length("gemm_strided", "c", c.shape[0],
-                 (outer - 1) * c_outer + (inner - 1) * c_inner + (m - 1) * ldc + n)
-    if k == 0:  # zero what the products own, not the gaps between them
-        for item in range(items):
-            pc = &c[0] + (item // inner) * c_outer + (item % inner) * c_inner
-            for lo in range(m):
-                for hi in range(n):
-                    pc[lo * ldc + hi] = 0
-        return
-    check_length("gemm_strided", "a", a.shape[0],
-                 (outer - 1) * a_outer + (inner - 1) * a_inner + (a_rows - 1) * lda + a_cols)
-    check_length("gemm_strided", "b", b.shape[0],
-                 (outer - 1) * b_outer + (inner - 1) * b_inner + (b_rows - 1) * ldb + b_cols)
+        return 0
+    layout_c = _matrix_layout(m, n, c.strides[2], c.strides[3], item, &ldc)
+    if layout_c < 0:
+        return 3
+    if k == 0:
+        with nogil:
+            for it in range(items):
+                pc0 = <char*>&c[0, 0, 0, 0] + (it // B1) * c0 + (it % B1) * c1
+                for lo in range(m):
+                    for hi in range(n):
+                        (<floating*>(pc0 + lo * c.strides[2] + hi * c.strides[3]))[0] = 0
+        return 0
+    layout_a = _matrix_layout(a.shape[2], a.shape[3], a.strides[2], a.strides[3], item, &lda)
+    if layout_a < 0:
+        return 1
+    layout_b = _matrix_layout(b.shape[2], b.shape[3], b.strides[2], b.strides[3], item, &ldb)
+    if layout_b < 0:
+        return 2
+    ta = TRANS if (trans_a != (layout_a == 1)) else NO_TRANS
+    tb = TRANS if (trans_b != (layout_b == 1)) else NO_TRANS
+    a0 = a.strides[0] if a.shape[0] > 1 else 0
+    a1 = a.strides[1] if a.shape[1] > 1 else 0
+    b0 = b.strides[0] if b.shape[0] > 1 else 0
+    b1 = b.strides[1] if b.shape[1] > 1 else 0
+    pa0 = <const char*>&a[0, 0, 0, 0]
+    pb0 = <const char*>&b[0, 0, 0, 0]
+    pc0 = <char*>&c[0, 0, 0, 0]
+    if layout_c == 1:  # C column-major: C^T = op(B)^T op(A)^T, written row-major
+        pa0, pb0 = pb0, pa0
+        a0, b0 = b0, a0
+        a1, b1 = b1, a1
+        lda, ldb = ldb, lda
+        tmp = ta
+        ta = NO_TRANS if tb == TRANS else TRANS
+        tb = NO_TRANS if tmp == TRANS else TRANS
+        m, n = n, m
+    split_rows = m >= n
+    extent = m if split_rows else n
+    parts = _blocks(extent, m * n * k)
     step = (extent + parts - 1) // parts
     if num_threads > items * parts:
         num_threads = <int>(items * parts)
     for task in prange(items * parts, nogil=True, schedule='static', num_threads=num_threads,
                        use_threads_if=num_threads > 1):
-        item = task // parts
+        it = task // parts
         part = task % parts
         lo = part * step
         hi = lo + step
@@ -201,15 +254,18 @@ def gemm_strided(const floating[::1] a,  # IN  outer x inner matrices, op(A) M x
             hi = extent
         if lo >= hi:
             continue
-        pa = &a[0] + (item // inner) * a_outer + (item % inner) * a_inner
-        pb = &b[0] + (item // inner) * b_outer + (item % inner) * b_inner
-        pc = &c[0] + (item // inner) * c_outer + (item % inner) * c_inner
+        pa = <const void*>(pa0 + (it // B1) * a0 + (it % B1) * a1)
+        pb = <const void*>(pb0 + (it // B1) * b0 + (it % B1) * b1)
+        pc = <void*>(pc0 + (it // B1) * c0 + (it % B1) * c1)
         if split_rows:
             _call(single, ta, tb, hi - lo, n, k, 1.0,
-                  pa + (lo if trans_a else lo * lda), lda, pb, ldb, 0.0, pc + lo * ldc, ldc)
+                  <const char*>pa + (lo if ta == TRANS else lo * lda) * item, lda, pb, ldb, 0.0,
+                  <char*>pc + lo * ldc * item, ldc)
         else:
             _call(single, ta, tb, m, hi - lo, k, 1.0, pa, lda,
-                  pb + (lo * ldb if trans_b else lo), ldb, 0.0, pc + lo, ldc)
+                  <const char*>pb + (lo * ldb if tb == TRANS else lo) * item, ldb, 0.0,
+                  <char*>pc + lo * item, ldc)
+    return 0
 
 
 def gemm_sum(const floating[::1] a,   # IN  (S, G) x (M x K), or (S, G) x (K x M) when trans_a
