@@ -176,6 +176,37 @@ def test_multihead_attention_matches_pytorch(batch_first, kv, need, avg, masks):
         check(p.grad, theirs_params[name].grad, np.float64, name)
 
 
+
+@pytest.mark.parametrize("add_zero_attn", [False, True])
+@pytest.mark.parametrize("separate", [False, True])
+def test_functional_multi_head_attention_with_static_keys_and_values(add_zero_attn, separate):
+    """F.multi_head_attention_forward's static_k / static_v ((N * heads, S, head_dim), used
+    instead of projecting key and value) and separate projection weights, with gradients."""
+    L, S, N, E, H = 4, 5, 3, 8, 2
+    arrays = dict(q=rng.standard_normal((L, N, E)), k=rng.standard_normal((S, N, E)),
+                  v=rng.standard_normal((S, N, E)), w=rng.standard_normal((3 * E, E)),
+                  b=rng.standard_normal(3 * E), wo=rng.standard_normal((E, E)),
+                  bo=rng.standard_normal(E), sk=rng.standard_normal((N * H, S + 1, E // H)),
+                  sv=rng.standard_normal((N * H, S + 1, E // H)))
+    t = {name: pair(a)[0] for name, a in arrays.items()}
+    c = {name: pair(a)[1] for name, a in arrays.items()}
+    results = []
+    for lib, x in ((torch.nn.functional, t), (F, c)):
+        w_q, w_k, w_v = x["w"].chunk(3)
+        out, weights = lib.multi_head_attention_forward(
+            x["q"], x["k"], x["v"], E, H, None if separate else x["w"], x["b"], None, None,
+            add_zero_attn, 0.0, x["wo"], x["bo"], training=False,
+            use_separate_proj_weight=separate, q_proj_weight=w_q, k_proj_weight=w_k,
+            v_proj_weight=w_v, static_k=x["sk"], static_v=x["sv"])
+        (out.sum() + weights.sum()).backward()
+        results.append((out, weights))
+    (t_out, t_w), (c_out, c_w) = results
+    check(c_out, t_out, np.float64, "output")
+    check(c_w, t_w, np.float64, "weights")
+    for name in arrays:
+        if t[name].grad is not None or c[name].grad is not None:
+            check(c[name].grad, t[name].grad, np.float64, name)
+
 def test_multihead_attention_float32_unbatched_and_fully_masked_rows():
     theirs = torch.nn.MultiheadAttention(6, 3)
     ours = load_from(nn.MultiheadAttention(6, 3), theirs)
