@@ -1,5 +1,5 @@
-"""Direct convolution for few input channels (include/cylayers/direct_conv.h): stride 1 along
-the last axis, any padding, dilation and stride elsewhere, no groups. Work items of up to
+"""Direct convolution for few input channels (include/cylayers/direct_conv.h.tp): stride 1
+along the last axis, any padding, dilation and stride elsewhere, no groups. Work items of up to
 CHUNK_ROWS output rows are spread over the threads; each thread gathers the zero-padded input
 rows of its item into its own scratch row, then accumulates every output channel of each output
 row in registers."""

@@ -1,4 +1,4 @@
-"""Dropout-family kernels on a counter-based RNG (include/cylayers/philox.h).
+"""Dropout-family kernels on a counter-based RNG (include/cylayers/philox.h.tp).
 
 One kernel serves Dropout, Dropout1d/2d/3d, AlphaDropout and FeatureAlphaDropout, forward and
 backward: out = x * (keep ? mul : 0) + (keep ? add : drop_add), where a unit u is kept when its

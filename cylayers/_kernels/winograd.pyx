@@ -51,8 +51,8 @@ cdef extern from "cylayers/winograd.h" nogil:
 # The data transforms work on up to MAX_LANES channels of one image at a time, channels last
 # (V, M, dM and dV are (16, P, channels); planes are moved through a few scratch rows of
 # (columns, channels)): every transform is then a contiguous loop over the channels, which the
-# compiler vectorizes (include/cylayers/winograd.h), where one plane at a time it ran one tile,
-# one element after the other. Each image's channel group is one task with its own scratch
+# compiler vectorizes (include/cylayers/winograd.h.tp), where one plane at a time it ran one
+# tile, one element after the other. Each image's channel group is one task with its own scratch
 # (malloc'd per thread, indexed by threadid()), so the scatter-add of the input's gradient,
 # whose tiles overlap by two rows and columns, never races.
 cdef enum:
