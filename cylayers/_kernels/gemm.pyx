@@ -326,7 +326,7 @@ def register_gemm(const floating[::1] a,  # IN  batch x (M x K), or batch x (K x
                   floating[::1] c,        # OUT batch x (M x N)
                   Py_ssize_t batch, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, bint trans_a,
                   int num_threads):
-    """C[i] = op(A[i]) B[i] with include/cylayers/small_gemm.h: blocks of 8 rows of one product
+    """C[i] = op(A[i]) B[i] with include/cylayers/small_gemm.h.tp: blocks of 8 rows of one product
     per task, every element summed over k in order (the same bits on any thread count)."""
     cdef Py_ssize_t h = CYL_SG_H_f if floating is float else CYL_SG_H_d
     cdef Py_ssize_t blocks = (m + CYL_SG_ROWS - 1) // CYL_SG_ROWS, task, item, r0

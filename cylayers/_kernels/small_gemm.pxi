@@ -1,4 +1,4 @@
-# The register-blocked thin product of include/cylayers/small_gemm.h, declared once for the
+# The register-blocked thin product of include/cylayers/small_gemm.h.tp, declared once for the
 # kernels that call it (gemm.pyx: register_gemm; winograd.pyx: product_output).
 cdef extern from "cylayers/small_gemm.h" nogil:
     int CYL_SG_ROWS
