@@ -358,7 +358,4 @@ cdef inline void _register_rows(const floating* a, const floating* b, floating* 
     cdef Py_ssize_t item = task // blocks, r0 = task % blocks * CYL_SG_ROWS
     cdef Py_ssize_t rows = min(CYL_SG_ROWS, m - r0)
     a += item * m * k + r0 * ars
-    if floating is float:
-        cyl_sg_rows_f(a, ars, aks, b + item * k * n, c + item * m * n + r0 * n, rows, n, k)
-    else:
-        cyl_sg_rows_d(a, ars, aks, b + item * k * n, c + item * m * n + r0 * n, rows, n, k)
+    _sg_rows(a, ars, aks, b + item * k * n, c + item * m * n + r0 * n, rows, n, k)
