@@ -87,22 +87,23 @@ def matmul(a, b, trans_a=False, trans_b=False):
         # against ~6 us through the gemm kernel (a (64x64)(64x10) product), and numpy's BLAS
         # runs them on one thread of its own whatever cylayers' thread count.
         return _numpy_matmul(a, b, trans_a, trans_b, batch_a, batch_b)
-    a = np.ascontiguousarray(a)
-    b = np.ascontiguousarray(b)
     m, k = (a.shape[-1], a.shape[-2]) if trans_a else a.shape[-2:]
     k_b, n = (b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:]
     if k != k_b:
         raise ValueError(f"matmul: inner dimensions differ ({k} vs {k_b})")
     batch = batch_a if batch_b == 1 else batch_b  # numpy's rule: 1 broadcasts, even to 0
     out = np.empty(((batch,) if max(a.ndim, b.ndim) == 3 else ()) + (m, n), dtype=a.dtype)
-    if k == 0:
-        out.fill(0)
+    if batch == 0:
         return out
-    macs = batch * m * n * k
-    nt = threads_for(macs, _PARALLEL_MIN_MACS)
-    _gemm.gemm(a.reshape(-1), b.reshape(-1), out.reshape(-1), batch, m, n, k, trans_a, trans_b,
-               1.0, 0.0, m * k if batch_a > 1 else 0, k * n if batch_b > 1 else 0,
-               batch_a, nt)
+    # a's items cycle through b's: b's batch as (repeats, batch_a) against a's (1, batch_a)
+    inner = batch_a if batch_a > 1 else batch
+    a4 = a.reshape((1, batch_a) + a.shape[-2:])
+    b4 = b.reshape(((batch // inner, inner) if batch_b > 1 else (1, 1)) + b.shape[-2:])
+    c4 = out.reshape((batch // inner, inner, m, n))
+    threads = threads_for(batch * m * n * k, _PARALLEL_MIN_MACS)
+    if _gemm.gemm_nd(a4, b4, c4, trans_a, trans_b, threads) in (1, 2):  # no unit-stride axis
+        a4, b4 = np.ascontiguousarray(a4), np.ascontiguousarray(b4)
+        _gemm.gemm_nd(a4, b4, c4, trans_a, trans_b, threads)
     return out
 
 

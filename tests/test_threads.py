@@ -379,9 +379,6 @@ def test_gemm_sum_refuses_mismatched_sizes():
         gemm.gemm_sum(a, b, np.zeros(29, np.float32), 2, 1, 6, 5, 4, False, False, 1, 1)
     with pytest.raises(ValueError, match="gemm_sum: array sizes"):  # more chunks than items
         gemm.gemm_sum(a, b, np.zeros(3 * 30, np.float32), 2, 1, 6, 5, 4, False, False, 3, 1)
-    with pytest.raises(ValueError, match="a_period"):
-        gemm.gemm(a, b, np.zeros(60, np.float32), 2, 6, 5, 4, False, False, 1.0, 0.0, 24, 20,
-                  0, 1)
 
 TORCH_FIRST = r"""
 import torch  # its OpenMP runtime loads first; cylayers' kernels share it

@@ -82,63 +82,6 @@ cdef inline void _call(bint single, int ta, int tb, int64_t m, int64_t n, int64_
                                 <double*>c, <int>ldc)
 
 
-def gemm(const floating[::1] a,   # IN  batch x (M x K), or batch x (K x M) when trans_a
-         const floating[::1] b,   # IN  batch x (K x N), or batch x (N x K) when trans_b
-         floating[::1] c,         # OUT batch x (M x N); beta scales what is there
-         Py_ssize_t batch, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
-         bint trans_a, bint trans_b, double alpha, double beta,
-         Py_ssize_t a_stride, Py_ssize_t b_stride,  # elements between batch items (0: shared)
-         Py_ssize_t a_period,  # item i uses A[i % a_period] (the groups of a convolution)
-         int num_threads):
-    """C[i] = alpha op(A[i % a_period]) op(B[i]) + beta C[i] for every batch item, each product
-    cut into blocks of its rows (or, for few rows, its columns) by its shape alone, and the
-    (item, block) tasks shared among the threads: the same BLAS calls on any thread count."""
-    cdef bint single = floating is float
-    cdef int ta = TRANS if trans_a else NO_TRANS
-    cdef int tb = TRANS if trans_b else NO_TRANS
-    cdef int64_t lda = m if trans_a else k
-    cdef int64_t ldb = k if trans_b else n
-    cdef bint split_rows = m >= n
-    cdef Py_ssize_t extent = m if split_rows else n
-    cdef Py_ssize_t parts = _blocks(extent, m * n * k)
-    cdef Py_ssize_t step, task, item, part, lo, hi
-    cdef const floating* pa
-    cdef const floating* pb
-    cdef floating* pc
-    check_counts("gemm", (batch, m, n, k, a_stride, b_stride))
-    if a_period < 1:
-        raise ValueError("gemm: a_period must be positive")
-    if batch:
-        check_length("gemm", "a", a.shape[0],
-                     (min(a_period, batch) - 1) * a_stride + m * k if a_stride else m * k)
-        check_length("gemm", "b", b.shape[0], (batch - 1) * b_stride + k * n if b_stride else k * n)
-    check_length("gemm", "c", c.shape[0], batch * m * n)
-    if batch == 0 or m == 0 or n == 0:
-        return
-    step = (extent + parts - 1) // parts
-    if num_threads > batch * parts:  # a thread with no task would only be woken and waited for
-        num_threads = <int>(batch * parts)
-    for task in prange(batch * parts, nogil=True, schedule='static', num_threads=num_threads,
-                       use_threads_if=num_threads > 1):
-        item = task // parts
-        part = task % parts
-        lo = part * step
-        hi = lo + step
-        if hi > extent:
-            hi = extent
-        if lo >= hi:
-            continue
-        pa = &a[0] + (item % a_period) * a_stride
-        pb = &b[0] + item * b_stride
-        pc = &c[0] + item * m * n
-        if split_rows:  # rows lo..hi of C: rows of op(A)
-            _call(single, ta, tb, hi - lo, n, k, alpha,
-                  pa + (lo if trans_a else lo * k), lda, pb, ldb, beta, pc + lo * n, n)
-        else:  # columns lo..hi of C: columns of op(B)
-            _call(single, ta, tb, m, hi - lo, k, alpha, pa, lda,
-                  pb + (lo * k if trans_b else lo), ldb, beta, pc + lo, n)
-
-
 cdef int _matrix_layout(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t row_stride,
                         Py_ssize_t col_stride, Py_ssize_t item, int64_t* ld) noexcept nogil:
     """How the BLAS can address matrices with these byte strides: 0 row-major, 1 column-major
@@ -174,8 +117,10 @@ def gemm_nd(const floating[:, :, :, :] a,  # IN  (B0 or 1, B1 or 1) matrices op(
     either row- or column-major (one unit-stride axis, the other at least a row apart), at any
     place in its buffer (attention's heads: views of one projection; its keys, transposed), a
     batch dimension of 1 in A or B broadcast. Returns 0; or 1, 2, 3 where A, B or C has a
-    layout the BLAS cannot address (the caller copies it), having touched nothing. Blocks and
-    tasks as in gemm: the same BLAS calls on any thread count."""
+    layout the BLAS cannot address (the caller copies it), having touched nothing. Each product
+    is cut into blocks of its rows (or, for few rows, its columns) by its shape alone (_blocks)
+    and the (item, block) tasks are shared among the threads: the same BLAS calls on any thread
+    count."""
     cdef bint single = floating is float
     cdef Py_ssize_t item = sizeof(floating)
     cdef Py_ssize_t B0 = c.shape[0], B1 = c.shape[1], m = c.shape[2], n = c.shape[3]
