@@ -7,12 +7,34 @@ import pathlib
 from Cython import Tempita
 
 
+def fused_c_functions(header, functions, declarations=()):
+    """Cython text declaring ``header``'s C functions, each there for float (``cyl_NAME_f``)
+    and double (``cyl_NAME_d``), and one fused nogil wrapper ``_NAME`` per function, so a
+    kernel calls one name for both types. ``functions``: (NAME, parameters) with ``T`` for the
+    array type, e.g. ("affine", "const T* x, T* out, Py_ssize_t n"); ``declarations``: further
+    lines of the extern block (constants, functions without a type suffix)."""
+    def typed(params, t):
+        return params.replace("T*", t + "*")
+    lines = [f'cdef extern from "{header}" nogil:']
+    lines += [f"    {d}" for d in declarations]
+    for name, params in functions:
+        lines += [f"    void cyl_{name}_f({typed(params, 'float')})",
+                  f"    void cyl_{name}_d({typed(params, 'double')})"]
+    for name, params in functions:
+        args = ", ".join(p.split()[-1] for p in params.split(", "))
+        lines += ["", "", f"cdef inline void _{name}({typed(params, 'floating')}) noexcept nogil:",
+                  "    if floating is float:", f"        cyl_{name}_f({args})",
+                  "    else:", f"        cyl_{name}_d({args})"]
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("template", type=pathlib.Path, help="the .pyx.tp or .h.tp file")
     parser.add_argument("output", type=pathlib.Path, help="the .pyx or .h file to write")
     args = parser.parse_args()
-    text = Tempita.sub(args.template.read_text(encoding="utf-8"))
+    text = Tempita.sub(args.template.read_text(encoding="utf-8"),
+                       fused_c_functions=fused_c_functions)
     note = f"Generated from {args.template.name} by cmake/tempita.py; edit the template."
     header = f"/* {note} */\n" if args.output.suffix in (".h", ".c") else f"# {note}\n"
     args.output.parent.mkdir(parents=True, exist_ok=True)
