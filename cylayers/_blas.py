@@ -100,11 +100,18 @@ def matmul(a, b, trans_a=False, trans_b=False):
     a4 = a.reshape((1, batch_a) + a.shape[-2:])
     b4 = b.reshape(((batch // inner, inner) if batch_b > 1 else (1, 1)) + b.shape[-2:])
     c4 = out.reshape((batch // inner, inner, m, n))
-    threads = threads_for(batch * m * n * k, _PARALLEL_MIN_MACS)
-    if _gemm.gemm_nd(a4, b4, c4, trans_a, trans_b, threads) in (1, 2):  # no unit-stride axis
-        a4, b4 = np.ascontiguousarray(a4), np.ascontiguousarray(b4)
-        _gemm.gemm_nd(a4, b4, c4, trans_a, trans_b, threads)
+    _gemm_into(a4, b4, c4, trans_a, trans_b, threads_for(batch * m * n * k, _PARALLEL_MIN_MACS))
     return out
+
+
+def _gemm_into(a4, b4, c4, trans_a, trans_b, threads):
+    """gemm_nd on (batch, batch, rows, columns) arrays, an operand the BLAS cannot address
+    copied first; False (nothing written) where c4 itself cannot be addressed."""
+    status = _gemm.gemm_nd(a4, b4, c4, trans_a, trans_b, threads)
+    if status == 1 or status == 2:
+        status = _gemm.gemm_nd(np.ascontiguousarray(a4), np.ascontiguousarray(b4), c4, trans_a,
+                               trans_b, threads)
+    return status != 3
 
 
 def matmul_nd(a, b, trans_a=False, trans_b=False, out=None):
@@ -142,15 +149,8 @@ def matmul_nd(a, b, trans_a=False, trans_b=False, out=None):
     a4, b4, c4 = _four_dims(a), _four_dims(b), _four_dims(out)
     a4 = _four_dims(np.ascontiguousarray(a)) if a4 is None else a4
     b4 = _four_dims(np.ascontiguousarray(b)) if b4 is None else b4
-    if c4 is None:  # computed apart, then copied in
-        out[...] = matmul_nd(a, b, trans_a, trans_b)
-        return out
-    status = _gemm.gemm_nd(a4, b4, c4, trans_a, trans_b, threads)
-    if status == 1 or status == 2:  # an operand the BLAS cannot address: a stack of copies
-        a4, b4 = _four_dims(np.ascontiguousarray(a)), _four_dims(np.ascontiguousarray(b))
-        status = _gemm.gemm_nd(a4, b4, c4, trans_a, trans_b, threads)
-    if status == 3:
-        out[...] = matmul_nd(a, b, trans_a, trans_b)
+    if c4 is None or not _gemm_into(a4, b4, c4, trans_a, trans_b, threads):
+        out[...] = matmul_nd(a, b, trans_a, trans_b)  # computed apart, then copied in
     return out
 
 
