@@ -176,7 +176,6 @@ def test_multihead_attention_matches_pytorch(batch_first, kv, need, avg, masks):
         check(p.grad, theirs_params[name].grad, np.float64, name)
 
 
-
 @pytest.mark.parametrize("add_zero_attn", [False, True])
 @pytest.mark.parametrize("separate", [False, True])
 def test_functional_multi_head_attention_with_static_keys_and_values(add_zero_attn, separate):
@@ -206,6 +205,7 @@ def test_functional_multi_head_attention_with_static_keys_and_values(add_zero_at
     for name in arrays:
         if t[name].grad is not None or c[name].grad is not None:
             check(c[name].grad, t[name].grad, np.float64, name)
+
 
 def test_multihead_attention_float32_unbatched_and_fully_masked_rows():
     theirs = torch.nn.MultiheadAttention(6, 3)
