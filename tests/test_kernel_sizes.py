@@ -19,7 +19,7 @@ from cylayers import _kernels, nn
 NO_ARRAYS = {"_openmp": {"have_openmp", "omp_max_threads", "omp_set_num_threads",
                          "vector_bytes"},
              "direct_conv": {"packed_length", "row_length", "scratch_length"},
-             "gemm": {"have_blas", "register_columns", "set_blas"}}
+             "gemm": {"have_blas", "panel_width", "register_columns", "set_blas"}}
 
 
 def _kernel_functions():
@@ -75,6 +75,12 @@ def _workload():
     opt = cylayers.optim.Adam([w])
     opt.step()
     _kernels.dropout.keep_mask(10, 1, 2, 1 << 31, np.empty(10, np.uint8))
+    # the panel product, which the LSTM above uses only at levels with 256-bit vectors
+    width = _kernels.gemm.panel_width(True)
+    panels = np.empty(2 * 5 * width, np.float32)
+    _kernels.gemm.pack_panels(np.ones((5, width + 3), np.float32), panels)
+    _kernels.gemm.panel_gemm(np.ones((7, 5), np.float32), panels,
+                             np.empty((7, width + 3), np.float32), 2)
 
 
 def record_calls():

@@ -293,6 +293,75 @@ def test_register_gemm_refuses_what_does_not_fit():
         gemm.register_gemm(a, b, c[:-1], 2, 8, 32, 4, False, 2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,n,k,trans_b", [
+    (32, 1024, 256, True),   # the char-LM LSTM's step: states times the recurrent weight
+    (32, 256, 1024, False),  # and its backward: the inner dimension in four chunks
+    (13, 37, 300, True),     # rows past whole blocks, a part-filled last panel
+    (1, 5, 3, False), (8, 16, 1, True), (130, 40, 70, False),
+    (4, 9, 0, False),        # nothing to sum: zeros
+])
+def test_panel_gemm_matches_numpy_with_the_same_bits_on_any_thread_count(dtype, m, n, k,
+                                                                         trans_b):
+    from cylayers._kernels import gemm
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    w = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    right = w.T if trans_b else w
+    width = gemm.panel_width(dtype == np.float32)
+    panels = np.full(-(-n // width) * k * width, np.nan, dtype)
+    gemm.pack_panels(right, panels)
+    got = []
+    for threads in (1, 2):
+        wide = np.full((m, n + 5), np.nan, dtype)  # rows a stride apart: c a view
+        gemm.panel_gemm(a, panels, wide[:, 2:n + 2], threads)
+        assert np.isnan(wide[:, :2]).all() and np.isnan(wide[:, n + 2:]).all()
+        got.append(wide[:, 2:n + 2])
+    np.testing.assert_array_equal(got[0], got[1])
+    tol = 2e-6 * np.sqrt(max(k, 1)) if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got[0], a.astype(np.float64) @ right, rtol=tol, atol=tol)
+
+
+def test_panel_gemm_refuses_what_does_not_fit():
+    from cylayers._kernels import gemm
+    width = gemm.panel_width(True)
+    panels = np.empty(2 * 4 * width, np.float32)
+    with pytest.raises(ValueError, match="pack_panels"):
+        gemm.pack_panels(np.ones((4, 2 * width + 1), np.float32), panels)
+    gemm.pack_panels(np.ones((4, width + 1), np.float32), panels)
+    with pytest.raises(ValueError, match="do not match"):  # inner dimension 5, packed for 4
+        gemm.panel_gemm(np.ones((3, 5), np.float32), panels,
+                        np.empty((3, width + 1), np.float32), 1)
+    with pytest.raises(ValueError, match="do not match"):  # columns not unit-strided
+        gemm.panel_gemm(np.ones((3, 4), np.float32), panels,
+                        np.empty((3, 2 * width + 2), np.float32)[:, ::2], 1)
+
+
+@pytest.mark.parametrize("panels", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_b", [True, False])
+def test_packed_operand_gives_the_product_on_either_path(monkeypatch, panels, dtype, trans_b):
+    """A PackedOperand multiplies like matmul: on the panel kernel where vectors are 256 bits or
+    wider and a product has few rows, else on matmul (many rows, another dtype, another build)."""
+    from cylayers import _blas
+    monkeypatch.setattr(_blas, "_register_kernels", panels)
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((48, 20) if trans_b else (20, 48)).astype(dtype)
+    packed = _blas.PackedOperand(w, trans_b=trans_b)
+    assert (packed.panels is not None) == panels
+    calls = []
+    real = _blas._gemm.panel_gemm
+    monkeypatch.setattr(_blas._gemm, "panel_gemm", lambda *a: calls.append(1) or real(*a))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for rows in (1, 7, _blas.PANEL_MAX_ROWS, _blas.PANEL_MAX_ROWS + 1):
+        a = rng.standard_normal((rows, 20)).astype(dtype)
+        np.testing.assert_allclose(packed.left_product(a), a @ (w.T if trans_b else w),
+                                   rtol=tol, atol=tol)
+    assert len(calls) == (3 if panels else 0)
+    with pytest.raises(ValueError, match="inner dimensions differ"):
+        packed.left_product(np.ones((2, 21), dtype))
+
+
 @pytest.mark.parametrize("wide", [True, False])
 @pytest.mark.parametrize("m,n,k", [(40, 32, 16), (40, 17, 16), (40, 32, 65)])
 def test_thin_matmul_uses_the_register_kernel_only_where_it_fits(monkeypatch, wide, m, n, k):

@@ -304,3 +304,55 @@ cdef inline void _register_rows(const floating* a, const floating* b, floating* 
     cdef Py_ssize_t rows = min(CYL_SG_ROWS, m - r0)
     a += item * m * k + r0 * ars
     _sg_rows(a, ars, aks, b + item * k * n, c + item * m * n + r0 * n, rows, n, k)
+
+
+def panel_width(bint single):
+    """Columns of one panel of pack_panels / panel_gemm."""
+    return CYL_PG_WIDTH_f if single else CYL_PG_WIDTH_d
+
+
+def pack_panels(const floating[:, :] b,  # IN  K x N, any strides (a transpose too)
+                floating[::1] panels):   # OUT ceil(N / width) panels of K x width
+    """B packed for panel_gemm: panel p holds columns [p * width, (p + 1) * width) as K rows
+    of `width` contiguous values, the columns past N zero."""
+    cdef Py_ssize_t width = CYL_PG_WIDTH_f if floating is float else CYL_PG_WIDTH_d
+    cdef Py_ssize_t K = b.shape[0], N = b.shape[1]
+    cdef Py_ssize_t count = (N + width - 1) // width, p, k, j, col
+    if panels.shape[0] != count * K * width:
+        raise ValueError(f"pack_panels: {panels.shape[0]} values for {count} panels of "
+                         f"{K} x {width}")
+    with nogil:
+        for p in range(count):
+            for k in range(K):
+                for j in range(width):
+                    col = p * width + j
+                    panels[(p * K + k) * width + j] = b[k, col] if col < N else 0
+
+
+def panel_gemm(const floating[:, ::1] a,  # IN  M x K
+               const floating[::1] panels,  # IN  B (K x N) from pack_panels
+               floating[:, :] c,            # OUT M x N, rows at any stride, columns unit
+               int num_threads):
+    """C = A B with B packed (include/cylayers/small_gemm.h.tp: the panel product); the panels
+    are shared among the threads, each element summed in the same order on any count."""
+    cdef Py_ssize_t width = CYL_PG_WIDTH_f if floating is float else CYL_PG_WIDTH_d
+    cdef Py_ssize_t M = c.shape[0], N = c.shape[1], K = a.shape[1]
+    cdef Py_ssize_t count = (N + width - 1) // width, p, cols
+    if (a.shape[0] != M or panels.shape[0] != count * K * width
+            or (N > 1 and c.strides[1] != sizeof(floating))):
+        raise ValueError(f"panel_gemm: a ({a.shape[0]} x {K}), {panels.shape[0]} packed values "
+                         f"and c ({M} x {N}, unit column stride) do not match")
+    if M == 0 or N == 0:
+        return
+    if K == 0:
+        c[:, :] = 0
+        return
+    if num_threads > count:
+        num_threads = <int>count
+    for p in prange(count, nogil=True, schedule='static', num_threads=num_threads,
+                    use_threads_if=num_threads > 1):
+        cols = N - p * width
+        if cols > width:
+            cols = width
+        _pg_panel(&a[0, 0], a.strides[0] // sizeof(floating), M, K, &panels[p * K * width],
+                  &c[0, p * width], c.strides[0] // sizeof(floating), cols)

@@ -126,6 +126,8 @@ class RecurrentLayer(Function):
         h_prev_all = np.empty((rows_total, P), dtype=dtype)
         saved = {}
         no_bias = np.empty(0, dtype=dtype)
+        step_weight = blas.PackedOperand(w_hh, trans_b=True)  # read at every step
+        projection = blas.PackedOperand(w_hr, trans_b=True) if w_hr is not None else None
         if mode == "LSTM":
             saved["acts"] = np.empty((rows_total, 4 * H), dtype=dtype)
             saved["c_prev"] = np.empty((rows_total, H), dtype=dtype)
@@ -140,7 +142,7 @@ class RecurrentLayer(Function):
             rows = slice(offsets[t], offsets[t] + bs)
             h_t = h[:bs]
             h_prev_all[rows] = h_t
-            recurrent = blas.matmul(h_t, w_hh, trans_b=True)
+            recurrent = step_weight.left_product(h_t)
             if b_hh is not None and mode != "LSTM":  # the LSTM kernel adds it
                 recurrent += b_hh
             if mode == "LSTM":
@@ -150,7 +152,7 @@ class RecurrentLayer(Function):
                     projected[rows], recurrent, no_bias if b_hh is None else b_hh, c[:bs],
                     saved["acts"][rows], saved["c_prev"][rows], saved["tanh_c"][rows], h_full,
                     threads_for(bs * 4 * H))
-                h_new = h_full if w_hr is None else blas.matmul(h_full, w_hr, trans_b=True)
+                h_new = h_full if w_hr is None else projection.left_product(h_full)
             elif mode == "GRU":
                 gi = projected[rows]
                 rzn = saved["rzn"][rows]
@@ -190,6 +192,8 @@ class RecurrentLayer(Function):
         d_recurrent = np.empty((rows_total, gates * H), dtype=dtype)  # d(h_prev @ w_hh^T + b)
         d_projected = d_recurrent if mode != "GRU" else np.empty_like(d_recurrent)
         dh_all = np.empty((rows_total, P), dtype=dtype) if w_hr is not None else None
+        step_weight = blas.PackedOperand(w_hh)
+        projection = blas.PackedOperand(w_hr) if w_hr is not None else None
         for t in reversed(forward_order):
             bs = int(batch_sizes[t])
             rows = slice(offsets[t], offsets[t] + bs)
@@ -197,13 +201,13 @@ class RecurrentLayer(Function):
             if mode == "LSTM":
                 if w_hr is not None:
                     dh_all[rows] = dh_t
-                    dh_t = blas.matmul(dh_t, w_hr)
+                    dh_t = projection.left_product(dh_t)
                 dg = d_recurrent[rows]
                 # dgates of this step and dc[:bs] carried back to the previous one, one pass
                 _recurrent_kernels.lstm_step_backward(
                     saved["acts"][rows], saved["c_prev"][rows], saved["tanh_c"][rows], dh_t,
                     dc[:bs], dg, threads_for(bs * 4 * H))
-                dh[:bs] = blas.matmul(dg, w_hh)
+                dh[:bs] = step_weight.left_product(dg)
             elif mode == "GRU":
                 rzn = saved["rzn"][rows]
                 r, z, n_gate = rzn[:, :H], rzn[:, H:2 * H], rzn[:, 2 * H:]
@@ -215,13 +219,13 @@ class RecurrentLayer(Function):
                 dgi[:, H:2 * H] = dgh[:, H:2 * H] = dz
                 dgi[:, 2 * H:] = dn
                 dgh[:, 2 * H:] = dn * r
-                dh[:bs] = dh_t * z + blas.matmul(dgh, w_hh)
+                dh[:bs] = dh_t * z + step_weight.left_product(dgh)
             else:
                 h_new = out[rows]
                 dpre = d_recurrent[rows]
                 dpre[...] = dh_t * (1 - h_new * h_new) if mode == "RNN_TANH" else \
                     dh_t * (h_new > 0)
-                dh[:bs] = blas.matmul(dpre, w_hh)
+                dh[:bs] = step_weight.left_product(dpre)
         need = ctx.needs_input_grad
         d_w_hh = blas.matmul(d_recurrent, h_prev_all, trans_a=True) if need[3] else None
         d_b_hh = d_recurrent.sum(axis=0, dtype=np.float64).astype(dtype) if need[4] else None
