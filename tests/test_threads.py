@@ -236,6 +236,37 @@ def test_matmul_nd_takes_strided_operands_where_they_lie(dtype, seed):
             np.testing.assert_array_equal(results[0], copies)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,n,k", [(1024, 64, 4096),  # a weight gradient: blocks x parts of k
+                                   (40, 600, 3000),   # blocks of columns, k in parts
+                                   (300, 8, 2100),    # one block, two parts, the last shorter
+                                   (2, 40, 2048)])
+@pytest.mark.parametrize("ta,tb", [(True, False), (False, True), (False, False), (True, True)])
+def test_products_with_a_long_inner_dimension_sum_its_parts_the_same_on_any_thread_count(
+        dtype, m, n, k, ta, tb):
+    """A long inner dimension is cut into parts added in order afterwards: numpy's product with
+    the same bits on 1, 2 and 3 threads, in either output layout."""
+    from cylayers import _blas
+    rng = np.random.default_rng(m + n + k)
+    a = _layout(rng, (k, m) if ta else (m, k), dtype)
+    b = _layout(rng, (n, k) if tb else (k, n), dtype)
+    want = np.matmul(a.T if ta else a, b.T if tb else b)
+    results = []
+    for threads in (1, 2, 3):
+        before = cylayers.get_num_threads()
+        try:
+            cylayers.set_num_threads(threads)
+            results.append(_blas.matmul_nd(a, b, ta, tb))
+        finally:
+            cylayers.set_num_threads(before)
+    for got in results:
+        np.testing.assert_array_equal(got, results[0])
+    np.testing.assert_allclose(results[0], want, **sum_tols(dtype, k, want))
+    column_major = np.empty((n, m), dtype).T  # written as the transposed product
+    _blas.matmul_nd(a, b, ta, tb, out=column_major)
+    np.testing.assert_allclose(column_major, want, **sum_tols(dtype, k, want))
+
+
 def test_gemm_nd_keeps_the_gaps_and_says_which_layout_it_cannot_address():
     from cylayers._kernels import gemm
     c = np.full((2, 3, 5), 7.0)[:, :, :4]  # two 3x4 products in rows of 5: column 4 is a gap

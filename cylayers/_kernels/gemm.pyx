@@ -8,6 +8,7 @@ The BLAS entry points arrive as addresses; ``int64_ints`` says whether the libra
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uintptr_t
+from libc.stdlib cimport free, malloc
 
 ctypedef void (*sgemm64_t)(int, int, int, int64_t, int64_t, int64_t, float, const float*,
                            int64_t, const float*, int64_t, float, float*, int64_t) noexcept nogil
@@ -32,6 +33,13 @@ cdef enum:
     GRAIN_MACS = 1 << 20
     MIN_BLOCK_EXTENT = 64
     MAX_BLOCKS = 16
+    # A long inner dimension (a weight gradient's sum over batch x time rows) is cut too: each
+    # block would pack a K-long operand again, and thin blocks of 64 rows spent 15% of the time
+    # on it. Blocks of at least LONG_K_BLOCK rows times parts of the inner dimension of at least
+    # K_PART, summed in order afterwards (see _gemm_long_k).
+    LONG_K = 2048
+    K_PART = 1024
+    LONG_K_BLOCK = 256
     ROW_MAJOR = 101
     NO_TRANS = 111
     TRANS = 112
@@ -185,6 +193,9 @@ def gemm_nd(const floating[:, :, :, :] a,  # IN  (B0 or 1, B1 or 1) matrices op(
         m, n = n, m
     split_rows = m >= n
     extent = m if split_rows else n
+    if items == 1 and k >= LONG_K:
+        return _gemm_long_k(single, item, ta, tb, m, n, k, pa0, lda, pb0, ldb, pc0, ldc,
+                            split_rows, num_threads)
     parts = _blocks(extent, m * n * k)
     step = (extent + parts - 1) // parts
     if num_threads > items * parts:
@@ -210,6 +221,68 @@ def gemm_nd(const floating[:, :, :, :] a,  # IN  (B0 or 1, B1 or 1) matrices op(
             _call(single, ta, tb, m, hi - lo, k, 1.0, pa, lda,
                   <const char*>pb + (lo * ldb if tb == TRANS else lo) * item, ldb, 0.0,
                   <char*>pc + lo * item, ldc)
+    return 0
+
+
+cdef int _gemm_long_k(bint single, Py_ssize_t item, int ta, int tb, Py_ssize_t m,
+                      Py_ssize_t n, Py_ssize_t k, const char* pa, int64_t lda, const char* pb,
+                      int64_t ldb, char* pc, int64_t ldc, bint split_rows,
+                      int num_threads) except -1:
+    """One product with a long inner dimension, C row-major: (row or column block, part of k)
+    tasks, the parts after the first into scratch, then C = part 0 + part 1 + ... in order.
+    Blocks and parts follow the shape alone, so the bits do not depend on the thread count."""
+    cdef Py_ssize_t extent = m if split_rows else n
+    cdef Py_ssize_t parts = extent // LONG_K_BLOCK, kparts, step, k_step, task, part, kp
+    cdef Py_ssize_t lo, hi, k_lo, k_hi, r, j
+    cdef char* scratch = NULL
+    cdef char* out
+    cdef int64_t ld_out
+    parts = min(max(parts, 1), MAX_BLOCKS)
+    kparts = min(k // K_PART, MAX_BLOCKS // parts)
+    kparts = max(kparts, 1)
+    step = (extent + parts - 1) // parts
+    k_step = (k + kparts - 1) // kparts
+    if kparts > 1:
+        scratch = <char*>malloc((kparts - 1) * m * n * item)
+        if scratch == NULL:
+            raise MemoryError("gemm_nd: no memory for the partial products")
+    if num_threads > parts * kparts:
+        num_threads = <int>(parts * kparts)
+    for task in prange(parts * kparts, nogil=True, schedule='static', num_threads=num_threads,
+                       use_threads_if=num_threads > 1):
+        part = task % parts
+        kp = task // parts
+        lo = part * step
+        hi = min(lo + step, extent)
+        k_lo = kp * k_step
+        k_hi = min(k_lo + k_step, k)
+        if lo >= hi or k_lo >= k_hi:
+            continue
+        out = pc if kp == 0 else scratch + (kp - 1) * m * n * item
+        ld_out = ldc if kp == 0 else n
+        if split_rows:
+            _call(single, ta, tb, hi - lo, n, k_hi - k_lo, 1.0,
+                  pa + ((lo + k_lo * lda) if ta == TRANS else (lo * lda + k_lo)) * item, lda,
+                  pb + (k_lo if tb == TRANS else k_lo * ldb) * item, ldb, 0.0,
+                  out + lo * ld_out * item, ld_out)
+        else:
+            _call(single, ta, tb, m, hi - lo, k_hi - k_lo, 1.0,
+                  pa + (k_lo * lda if ta == TRANS else k_lo) * item, lda,
+                  pb + ((lo * ldb + k_lo) if tb == TRANS else (lo + k_lo * ldb)) * item, ldb,
+                  0.0, out + lo * item, ld_out)
+    if kparts > 1:
+        for r in prange(m, nogil=True, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1):
+            for kp in range(1, kparts):
+                if single:
+                    for j in range(n):
+                        (<float*>pc)[r * ldc + j] += (<float*>scratch)[(kp - 1) * m * n
+                                                                      + r * n + j]
+                else:
+                    for j in range(n):
+                        (<double*>pc)[r * ldc + j] += (<double*>scratch)[(kp - 1) * m * n
+                                                                        + r * n + j]
+        free(scratch)
     return 0
 
 
