@@ -2,6 +2,8 @@
 argmax) that an exporter must still see: a mask computed from the input is part of the model,
 not a constant. ``note`` hands them to the tracer, as Function.apply does for taped ops; the
 classes only name them (cylayers/onnx/ops.py maps each to ONNX)."""
+import contextlib
+
 from cylayers._tensor import trace_state
 
 
@@ -29,7 +31,41 @@ class Arange:
 
 class Recurrent:
     """args: (input, h0 or None, c0 or None, the RNN/LSTM/GRU module, which output: 0 the
-    sequence, 1 h_n, 2 c_n): a whole recurrent module as one op (ONNX has RNN/LSTM/GRU)."""
+    sequence, 1 h_n, 2 c_n, lengths or None, whether input is batch-first): a whole recurrent
+    module as one op (ONNX has RNN/LSTM/GRU). With lengths, input is a packed sequence's padded
+    form and output 0 the output's, time-major, as long as the longest sequence."""
+
+
+class PadPacked:
+    """args: (padded, lengths, whether padded is batch-first, batch_first, padding_value,
+    total_length): pad_packed_sequence during an export trace, from the padded form of the
+    packed sequence (its values past each length arbitrary)."""
+
+
+def remember_padded_form(packed_data, padded, lengths, batch_first):
+    """During an export trace: a packed sequence (its data tensor) stands for ``padded``
+    (T, N, *), or (N, T, *) when batch_first, with these lengths in the caller's order. The
+    graph computes on the padded form; the packed layout never enters it."""
+    if trace_state.active is not None:
+        trace_state.active.annotations.setdefault(id(packed_data), {})["padded_form"] = (
+            padded, lengths, batch_first)
+
+
+def padded_form(packed_data):
+    """What remember_padded_form recorded for this packed data, or None."""
+    if trace_state.active is None:
+        return None
+    return trace_state.active.annotations.get(id(packed_data), {}).get("padded_form")
+
+
+@contextlib.contextmanager
+def trace_paused():
+    """Ops run inside are not traced (a module exported as one op computes its result)."""
+    tracer, trace_state.active = trace_state.active, None
+    try:
+        yield tracer
+    finally:
+        trace_state.active = tracer
 
 
 def annotate(out, **arguments):

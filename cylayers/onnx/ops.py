@@ -807,6 +807,41 @@ def _arange(g, names, args, out, ctx):
     return positions if dtype == np.int64 else g.node("Cast", [positions], to=_onnx_type(dtype))
 
 
+def _first_steps(g, x, count):
+    """x's first ``count`` (a 1-element int64 value) entries along axis 0."""
+    return g.node("Slice", [x, g.int64s([0]), count, g.int64s([0])])
+
+
+@exports(untaped.PadPacked)
+def _pad_packed(g, names, args, out, ctx):
+    """pad_packed_sequence from the packed sequence's padded form: the steps past each length
+    set to padding_value, as many steps as the longest sequence (or total_length)."""
+    padded, lengths, source_batch_first, batch_first, padding_value, total_length = args
+    x, lengths_name = names[0], g.node("Cast", [names[1]], to=_onnx_type(np.int64))
+    if source_batch_first:
+        x = g.node("Transpose", [x], perm=[1, 0] + list(range(2, padded.ndim)))
+    steps = g.node("Shape", [x], start=0, end=1)
+    ones = g.node("ConstantOfShape", [steps], value=_tensor_proto(np.ones(1, np.int64)))
+    positions = g.node("Sub", [g.node("CumSum", [ones, g.const(np.asarray(0, np.int64))]),
+                               g.int64s([1])])
+    inside = g.node("Less", [g.node("Unsqueeze", [positions, g.int64s([1])]),
+                             g.node("Unsqueeze", [lengths_name, g.int64s([0])])])
+    inside = g.node("Reshape", [inside, g.int64s([0, 0] + [1] * (padded.ndim - 2))])
+    x = g.node("Where", [inside, x, g.const(np.asarray(padding_value, dtype=_dtype(out)))])
+    if total_length is None:
+        x = _first_steps(g, x, g.node("ReduceMax", [lengths_name], keepdims=1))
+    else:  # exactly total_length steps: cut, then pad what is missing
+        x = _first_steps(g, x, g.int64s([total_length]))
+        missing = g.node("Sub", [g.int64s([total_length]),
+                                 g.node("Shape", [x], start=0, end=1)])
+        pads = g.node("Concat", [g.int64s([0] * padded.ndim), missing,
+                                 g.int64s([0] * (padded.ndim - 1))], axis=0)
+        x = g.node("Pad", [x, pads, g.const(np.asarray(padding_value, dtype=_dtype(out)))])
+    if batch_first:
+        x = g.node("Transpose", [x], perm=[1, 0] + list(range(2, padded.ndim)))
+    return x
+
+
 def _onnx_type(dtype):
     from onnx import helper
     return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
@@ -814,15 +849,18 @@ def _onnx_type(dtype):
 
 @exports(untaped.Recurrent)
 def _recurrent(g, names, args, out, ctx):
-    x_in, h0, c0, module, which = args
+    x_in, h0, c0, module, which, lengths, batch_first = args
     cache = ctx.replay.cache
     key = ("recurrent", id(module), id(x_in))
     if key not in cache:
-        cache[key] = _recurrent_graph(g, names, x_in, h0, c0, module, ctx)
+        cache[key] = _recurrent_graph(g, names, x_in, module, lengths is not None, batch_first)
     return cache[key][which]
 
 
-def _recurrent_graph(g, names, x_in, h0, c0, module, ctx):
+def _recurrent_graph(g, names, x_in, module, packed, batch_first):
+    """The module's ONNX ops; ``packed``: x_in is a packed sequence's padded form and names[5]
+    its lengths (ONNX's sequence_lens: the steps past each length are not run, their outputs
+    zero, the states those of each sequence's last step)."""
     mode = module.mode
     if module.proj_size > 0:
         raise OnnxExportError("LSTM with proj_size has no ONNX form (ONNX's LSTM has no "
@@ -832,8 +870,11 @@ def _recurrent_graph(g, names, x_in, h0, c0, module, ctx):
     x = names[0]
     if not batched:
         x = g.node("Unsqueeze", [x, g.int64s([1])])
-    elif module.batch_first:
+    elif batch_first:
         x = g.node("Transpose", [x], perm=[1, 0, 2])
+    sequence_lens = g.node("Cast", [names[5]], to=_onnx_type(np.int32)) if packed else ""
+    longest = (g.node("ReduceMax", [g.node("Cast", [names[5]], to=_onnx_type(np.int64))],
+                      keepdims=1) if packed else None)
     h_init, c_init = names[1], names[2]
     if h_init is not None and not batched:
         h_init = g.node("Unsqueeze", [h_init, g.int64s([1])])
@@ -858,7 +899,7 @@ def _recurrent_graph(g, names, x_in, h0, c0, module, ctx):
             _reordered(w[2]._array, mode) if w[2] is not None else np.zeros(gates, dtype),
             _reordered(w[3]._array, mode) if w[3] is not None else np.zeros(gates, dtype)])
             for w in directions]).astype(dtype)
-        inputs = [x, g.const(W), g.const(R), g.const(B), ""]
+        inputs = [x, g.const(W), g.const(R), g.const(B), sequence_lens]
         bounds = [g.int64s([layer * D]), g.int64s([(layer + 1) * D]), g.int64s([0])]
         inputs.append(g.node("Slice", [h_init] + bounds) if h_init is not None else "")
         if op == "LSTM":
@@ -872,7 +913,9 @@ def _recurrent_graph(g, names, x_in, h0, c0, module, ctx):
         if op == "LSTM":
             c_last.append(results[2])
     output = x
-    if not batched:
+    if packed:  # time-major, as long as the longest sequence (the padded input may be longer)
+        output = _first_steps(g, output, longest)
+    elif not batched:
         output = g.node("Squeeze", [output, g.int64s([1])])
     elif module.batch_first:
         output = g.node("Transpose", [output], perm=[1, 0, 2])

@@ -172,8 +172,92 @@ def test_what_onnx_cannot_express_is_refused():
         cylayers.onnx.export(nn.LSTM(3, 4, proj_size=2).eval(), cylayers.randn(5, 2, 3),
                              io.BytesIO())
     packed = nn.utils.rnn.pack_sequence([cylayers.randn(3, 2), cylayers.randn(2, 2)])
-    with pytest.raises(RuntimeError, match="a PackedSequence input cannot be exported"):
+    with pytest.raises(RuntimeError, match="this PackedSequence input cannot be exported"):
         cylayers.onnx.export(nn.GRU(2, 3).eval(), (packed,), io.BytesIO())
+
+    class PadsWhatItDidNotPack(nn.Module):  # a PackedSequence built from its fields
+        def forward(self, x):
+            packed = nn.utils.rnn.PackedSequence(x.reshape(-1, 2), cylayers.tensor([2, 2, 2]))
+            return nn.utils.rnn.pad_packed_sequence(packed)[0]
+    with pytest.raises(RuntimeError, match="this PackedSequence cannot be exported"):
+        cylayers.onnx.export(PadsWhatItDidNotPack().eval(), cylayers.randn(2, 3, 2),
+                             io.BytesIO())
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, True)])
+@pytest.mark.parametrize("batch_first,enforce_sorted", [(True, False), (False, True)])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_packed_sequences_export_with_their_lengths_as_an_input(kind, layers, bidirectional,
+                                                                batch_first, enforce_sorted,
+                                                                with_state):
+    """pack_padded_sequence -> RNN -> pad_packed_sequence exports as the RNN op with
+    sequence_lens: the output, padded as PyTorch pads it (zeros past each length, as long as
+    the longest), and the states of each sequence's last step, for lengths given at run time;
+    the padded input may be longer than the longest sequence."""
+    D = 2 if bidirectional else 1
+    rnn = getattr(nn, kind)(3, 4, num_layers=layers, bidirectional=bidirectional,
+                            batch_first=batch_first)
+    utils = nn.utils.rnn
+
+    class Packed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = rnn
+
+        def forward(self, x, lengths, *state):
+            packed = utils.pack_padded_sequence(x, lengths, batch_first=batch_first,
+                                                enforce_sorted=enforce_sorted)
+            hx = None
+            if state:
+                hx = tuple(state) if kind == "LSTM" else state[0]
+            out, states = self.rnn(packed, hx)
+            padded, out_lengths = utils.pad_packed_sequence(out, batch_first=batch_first)
+            return (padded, out_lengths) + (states if kind == "LSTM" else (states,))
+
+    def inputs(n, t):
+        lengths = rng.integers(1, t, n)  # at (3, 7) the padding runs past the longest
+        if n == 5:
+            lengths[int(rng.integers(0, n))] = t
+        if enforce_sorted:
+            lengths = np.sort(lengths)[::-1].copy()
+        x = rng.standard_normal((n, t, 3) if batch_first else (t, n, 3)).astype(np.float32)
+        xs = [cylayers.tensor(x), cylayers.tensor(lengths.astype(np.int64))]
+        if with_state:
+            xs += [cylayers.tensor(rng.standard_normal((layers * D, n, 4)).astype(np.float32))
+                   for _ in range(2 if kind == "LSTM" else 1)]
+        return xs
+
+    names = ["x", "lengths"] + (["h0", "c0"][:2 if kind == "LSTM" else 1] if with_state
+                                else [])
+    seq_axes = {0: "batch", 1: "length"} if batch_first else {0: "length", 1: "batch"}
+    dynamic = {"x": seq_axes, "lengths": {0: "batch"},
+               **{name: {1: "batch"} for name in names[2:]}}
+    _check(Packed(), inputs, names, dynamic, SIZES)
+
+
+@pytest.mark.parametrize("total_length,padding_value", [(None, -1.5), (9, 0.0), (9, 2.0)])
+def test_pad_packed_sequence_exports_padding_value_and_total_length(total_length,
+                                                                    padding_value):
+    utils = nn.utils.rnn
+
+    class Stacked(nn.Module):  # a packed output packed into a second LSTM, then padded
+        def __init__(self):
+            super().__init__()
+            self.first, self.second = nn.LSTM(3, 4), nn.GRU(4, 2)
+
+        def forward(self, x, lengths):
+            packed = utils.pack_padded_sequence(x, lengths, enforce_sorted=False)
+            out, _ = self.second(self.first(packed)[0])
+            return utils.pad_packed_sequence(out, padding_value=padding_value,
+                                             total_length=total_length)[0]
+
+    def inputs(n, t):
+        lengths = rng.integers(1, t + 1, n)
+        return [cylayers.tensor(rng.standard_normal((t, n, 3)).astype(np.float32)),
+                cylayers.tensor(lengths.astype(np.int64))]
+    _check(Stacked(), inputs, ["x", "lengths"], {"x": {0: "length", 1: "batch"},
+                                                 "lengths": {0: "batch"}}, SIZES)
 
 
 def test_positions_from_arange_of_a_size_follow_the_length():

@@ -13,7 +13,7 @@ from cylayers.nn import init
 from cylayers.nn.functional import rnn as rnn_ops
 from cylayers.nn.modules.module import Module
 from cylayers.nn.parameter import Parameter
-from cylayers.nn.utils.rnn import PackedSequence
+from cylayers.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
@@ -122,26 +122,32 @@ class RNNBase(Module):
                                f"{list(hx.shape)}")
 
     def forward(self, input, hx=None):
-        tracer = trace_state.active
-        if tracer is None:
+        if trace_state.active is None:
             return self._forward(input, hx)
-        if isinstance(input, PackedSequence):
-            raise RuntimeError(f"{type(self).__name__}: a PackedSequence input cannot be "
-                               "exported (its lengths and batch sizes would be fixed in the "
-                               "graph); export the model with a padded input")
         # An exporter sees the whole module as one op per output (not its unrolled steps,
-        # which would fix the sequence length).
-        trace_state.active = None
-        try:
+        # which would fix the sequence length); a packed sequence as its padded form and
+        # lengths (ONNX's sequence_lens), so its lengths are not fixed either.
+        packed = isinstance(input, PackedSequence)
+        source = untaped.padded_form(input.data) if packed else None
+        if packed and source is None:
+            raise RuntimeError(f"{type(self).__name__}: this PackedSequence input cannot be "
+                               "exported (its lengths and batch sizes would be fixed in the "
+                               "graph): pack it with pack_padded_sequence inside the model's "
+                               "forward, or export the model with a padded input")
+        with untaped.trace_paused():
             result = self._forward(input, hx)
-        finally:
-            trace_state.active = tracer
+            output, state = result
+            if packed:
+                padded_output = pad_packed_sequence(output)[0]
         h0, c0 = (hx if isinstance(hx, (tuple, list)) else (hx, None)) if hx is not None \
             else (None, None)
-        output, state = result
         states = state if isinstance(state, tuple) else (state,)
-        for which, out in enumerate((output,) + states):
-            untaped.note(untaped.Recurrent, (input, h0, c0, self, which), out)
+        x, lengths, batch_first = source if packed else (input, None, self.batch_first)
+        for which, out in enumerate(((padded_output if packed else output),) + states):
+            untaped.note(untaped.Recurrent, (x, h0, c0, self, which, lengths, batch_first),
+                         out)
+        if packed:
+            untaped.remember_padded_form(output.data, padded_output, lengths, False)
         return result
 
     def _forward(self, input, hx=None):

@@ -9,7 +9,8 @@ from collections import namedtuple
 import numpy as np
 
 from cylayers import _creation, _functions as ops
-from cylayers._tensor import Tensor
+from cylayers._ops import untaped
+from cylayers._tensor import Tensor, trace_state
 
 
 class PackedSequence(namedtuple("PackedSequence",
@@ -54,6 +55,19 @@ def _lengths_array(lengths):
 
 
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
+    if trace_state.active is not None:  # an export: the graph keeps the padded form
+        with untaped.trace_paused():
+            packed = _pack_padded(input, lengths, batch_first, enforce_sorted)
+        untaped.remember_padded_form(packed.data, input, _lengths_tensor(lengths), batch_first)
+        return packed
+    return _pack_padded(input, lengths, batch_first, enforce_sorted)
+
+
+def _lengths_tensor(lengths):
+    return lengths if isinstance(lengths, Tensor) else Tensor._make(_lengths_array(lengths))
+
+
+def _pack_padded(input, lengths, batch_first, enforce_sorted):
     lengths = _lengths_array(lengths)
     batch_dim = 0 if batch_first else 1
     if lengths.size != input.shape[batch_dim]:
@@ -86,6 +100,22 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
 
 
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
+    if trace_state.active is None:
+        return _pad_packed(sequence, batch_first, padding_value, total_length)
+    source = untaped.padded_form(sequence.data)
+    if source is None:
+        raise RuntimeError("pad_packed_sequence: this PackedSequence cannot be exported: the "
+                           "exporter follows sequences packed by pack_padded_sequence in the "
+                           "model's forward (and the RNN outputs made from them)")
+    with untaped.trace_paused():
+        padded, lengths = _pad_packed(sequence, batch_first, padding_value, total_length)
+    padded_source, source_lengths, source_batch_first = source
+    untaped.note(untaped.PadPacked, (padded_source, source_lengths, source_batch_first,
+                                     batch_first, float(padding_value), total_length), padded)
+    return padded, source_lengths
+
+
+def _pad_packed(sequence, batch_first, padding_value, total_length):
     data, batch_sizes = sequence.data, sequence.batch_sizes._array
     steps, n = len(batch_sizes), int(batch_sizes[0]) if len(batch_sizes) else 0
     if total_length is not None:
