@@ -15,7 +15,7 @@ import importlib
     for name in ("attention", "conv", "conv_transpose", "embedding", "linear", "normalization",
                  "padding", "pooling", "dropout", "rnn"))
 from cylayers.nn.modules import _hooks
-from cylayers.onnx.export import OnnxExportError
+from cylayers.onnx.export import GraphBuilder, OnnxExportError
 
 EXPORTERS = {}
 
@@ -807,6 +807,85 @@ def _arange(g, names, args, out, ctx):
     return positions if dtype == np.int64 else g.node("Cast", [positions], to=_onnx_type(dtype))
 
 
+def _step_mask(g, x, lengths):
+    """(T, N, 1) booleans: step t of sequence n is within its length (x: (T, N, *))."""
+    steps = g.node("Shape", [x], start=0, end=1)
+    ones = g.node("ConstantOfShape", [steps], value=_tensor_proto(np.ones(1, np.int64)))
+    positions = g.node("Sub", [g.node("CumSum", [ones, g.const(np.asarray(0, np.int64))]),
+                               g.int64s([1])])
+    lengths = g.node("Cast", [lengths], to=_onnx_type(np.int64))
+    inside = g.node("Less", [g.node("Unsqueeze", [positions, g.int64s([1])]),
+                             g.node("Unsqueeze", [lengths, g.int64s([0])])])
+    return g.node("Unsqueeze", [inside, g.int64s([2])])
+
+
+def _projected_lstm_layer(g, x, directions, h0, c0, mask, dtype, H, P):
+    """One layer of an LSTM with proj_size P as a Scan per direction: x (T, N, *) time-major,
+    h0 (D, N, P) / c0 (D, N, H) or None, mask (T, N, 1) or None (steps past a sequence's
+    length keep its state and output zeros). Returns (T, N, D * P), h_n (D, N, P) and
+    c_n (D, N, H)."""
+    helper = g.helper
+    elem = _onnx_type(dtype)
+    outputs, h_last, c_last = [], [], []
+    batch = g.node("Shape", [x], start=1, end=2)
+    for d, (w_ih, w_hh, b_ih, b_hh, w_hr) in enumerate(directions):
+        bias = sum(b._array for b in (b_ih, b_hh) if b is not None)
+        projected = g.node("MatMul", [x, g.const(np.ascontiguousarray(w_ih._array.T), dtype)])
+        if b_ih is not None or b_hh is not None:
+            projected = g.node("Add", [projected, g.const(bias, dtype)])
+        states = []
+        for init, size in ((h0, P), (c0, H)):
+            if init is None:
+                shape = g.node("Concat", [batch, g.int64s([size])], axis=0)
+                states.append(g.node("ConstantOfShape", [shape],
+                                     value=_tensor_proto(np.zeros(1, dtype))))
+            else:
+                one = g.node("Slice", [init, g.int64s([d]), g.int64s([d + 1]), g.int64s([0])])
+                states.append(g.node("Squeeze", [one, g.int64s([0])]))
+        body = GraphBuilder(helper, g.numpy_helper, g.opset)
+        body.counter = g.counter  # one namespace: a body may not reuse an outer name
+        # (its weights are its own initializers: the checker does not look for a body's
+        # inputs among the outer graph's)
+        h_prev, c_prev, step_in = body.fresh("h_prev"), body.fresh("c_prev"), body.fresh("x_t")
+        gates = body.node("Add", [step_in, body.node("MatMul", [
+            h_prev, body.const(np.ascontiguousarray(w_hh._array.T), dtype)])])
+        i, f, cell, o = body.node("Split", [gates], n_outputs=4, axis=1, num_outputs=4)
+        c_new = body.node("Add", [body.node("Mul", [body.node("Sigmoid", [f]), c_prev]),
+                                  body.node("Mul", [body.node("Sigmoid", [i]),
+                                                    body.node("Tanh", [cell])])])
+        h_full = body.node("Mul", [body.node("Sigmoid", [o]), body.node("Tanh", [c_new])])
+        h_new = body.node("MatMul", [h_full,
+                                     body.const(np.ascontiguousarray(w_hr._array.T), dtype)])
+        inputs = [(h_prev, elem, ["N", P]), (c_prev, elem, ["N", H]),
+                  (step_in, elem, ["N", 4 * H])]
+        results = [h_new, c_new, h_new]
+        if mask is not None:
+            inside = body.fresh("inside_t")
+            inputs.append((inside, _onnx_type(np.bool_), ["N", 1]))
+            zero = body.const(np.zeros((), dtype))
+            results = [body.node("Where", [inside, h_new, h_prev]),
+                       body.node("Where", [inside, c_new, c_prev]),
+                       body.node("Where", [inside, h_new, zero])]
+        outs = [body.node("Identity", [r]) for r in results]  # names of the body's outputs
+        graph = helper.make_graph(
+            body.nodes, body.fresh("lstm_step"),
+            [helper.make_tensor_value_info(n, kind, shape) for n, kind, shape in inputs],
+            [helper.make_tensor_value_info(n, elem, shape) for n, shape in
+             zip(outs, (["N", P], ["N", H], ["N", P]))], initializer=body.initializers)
+        scanned = [projected] + ([mask] if mask is not None else [])
+        reverse = [d] * len(scanned)
+        h_n, c_n, y = g.node("Scan", states + scanned, n_outputs=3, body=graph,
+                             num_scan_inputs=len(scanned), scan_input_directions=reverse,
+                             scan_output_directions=[d])
+        outputs.append(y)
+        h_last.append(g.node("Unsqueeze", [h_n, g.int64s([0])]))
+        c_last.append(g.node("Unsqueeze", [c_n, g.int64s([0])]))
+    if len(directions) == 1:
+        return outputs[0], h_last[0], c_last[0]
+    return (g.node("Concat", outputs, axis=2), g.node("Concat", h_last, axis=0),
+            g.node("Concat", c_last, axis=0))
+
+
 def _first_steps(g, x, count):
     """x's first ``count`` (a 1-element int64 value) entries along axis 0."""
     return g.node("Slice", [x, g.int64s([0]), count, g.int64s([0])])
@@ -862,9 +941,6 @@ def _recurrent_graph(g, names, x_in, module, packed, batch_first):
     its lengths (ONNX's sequence_lens: the steps past each length are not run, their outputs
     zero, the states those of each sequence's last step)."""
     mode = module.mode
-    if module.proj_size > 0:
-        raise OnnxExportError("LSTM with proj_size has no ONNX form (ONNX's LSTM has no "
-                              "projection)")
     dtype = x_in._array.dtype
     batched = x_in._array.ndim == 3
     x = names[0]
@@ -891,8 +967,19 @@ def _recurrent_graph(g, names, x_in, module, packed, batch_first):
     gates = len(_GATE_ORDER[mode]) * H
     h_last, c_last = [], []
     weights = module._weights_per_direction()
+    if module.proj_size > 0:
+        mask = _step_mask(g, x, names[5]) if packed else None
     for layer in range(module.num_layers):
         directions = weights[layer * D:(layer + 1) * D]
+        bounds = [g.int64s([layer * D]), g.int64s([(layer + 1) * D]), g.int64s([0])]
+        if module.proj_size > 0:  # ONNX's LSTM has no projection: a Scan over the steps
+            layer_h0 = g.node("Slice", [h_init] + bounds) if h_init is not None else None
+            layer_c0 = g.node("Slice", [c_init] + bounds) if c_init is not None else None
+            x, h_n, c_n = _projected_lstm_layer(g, x, directions, layer_h0, layer_c0, mask,
+                                                dtype, H, module.proj_size)
+            h_last.append(h_n)
+            c_last.append(c_n)
+            continue
         W = np.stack([_reordered(w[0]._array, mode) for w in directions]).astype(dtype)
         R = np.stack([_reordered(w[1]._array, mode) for w in directions]).astype(dtype)
         B = np.stack([np.concatenate([
@@ -900,7 +987,6 @@ def _recurrent_graph(g, names, x_in, module, packed, batch_first):
             _reordered(w[3]._array, mode) if w[3] is not None else np.zeros(gates, dtype)])
             for w in directions]).astype(dtype)
         inputs = [x, g.const(W), g.const(R), g.const(B), sequence_lens]
-        bounds = [g.int64s([layer * D]), g.int64s([(layer + 1) * D]), g.int64s([0])]
         inputs.append(g.node("Slice", [h_init] + bounds) if h_init is not None else "")
         if op == "LSTM":
             inputs.append(g.node("Slice", [c_init] + bounds) if c_init is not None else "")

@@ -11,7 +11,7 @@ import pytest
 
 import cylayers
 from cylayers import nn
-from cylayers.onnx import OnnxExportError, TracerWarning
+from cylayers.onnx import TracerWarning
 
 
 def _check(model, make_inputs, names, dynamic, sizes, outputs=None):
@@ -116,18 +116,21 @@ def test_full_transformer_exports():
            SIZES)
 
 
-@pytest.mark.parametrize("kind", ["RNN", "RNN_relu", "LSTM", "GRU"])
+@pytest.mark.parametrize("kind", ["RNN", "RNN_relu", "LSTM", "GRU", "LSTM_proj"])
 @pytest.mark.parametrize("layers,bidirectional,batch_first", [(1, False, False),
                                                               (2, True, True),
                                                               (2, False, True)])
 @pytest.mark.parametrize("with_state", [False, True])
 def test_recurrent_layers_export_as_onnx_ops(kind, layers, bidirectional, batch_first,
                                              with_state):
-    make = (lambda **kw: nn.RNN(nonlinearity="relu", **kw)) if kind == "RNN_relu" else \
-        getattr(nn, kind)
+    """As ONNX's RNN/LSTM/GRU; an LSTM with proj_size (which ONNX's LSTM lacks) as a Scan
+    over the steps."""
+    make = {"RNN_relu": lambda **kw: nn.RNN(nonlinearity="relu", **kw),
+            "LSTM_proj": lambda **kw: nn.LSTM(proj_size=2, **kw)}.get(kind, getattr(nn, kind, None))
     model = make(input_size=3, hidden_size=5, num_layers=layers, bidirectional=bidirectional,
                  batch_first=batch_first, dropout=0.2 if layers > 1 else 0.0)
     D = 2 if bidirectional else 1
+    state_sizes = {"LSTM_proj": (2, 5), "LSTM": (5, 5)}.get(kind, (5,))
 
     class Wrap(nn.Module):
         def __init__(self):
@@ -137,18 +140,18 @@ def test_recurrent_layers_export_as_onnx_ops(kind, layers, bidirectional, batch_
         def forward(self, x, *state):
             if not state:
                 return self.rnn(x)
-            return self.rnn(x, tuple(state) if kind == "LSTM" else state[0])
+            return self.rnn(x, tuple(state) if len(state) == 2 else state[0])
 
     def inputs(n, t):
         x = rng.standard_normal((n, t, 3) if batch_first else (t, n, 3)).astype(np.float32)
         xs = [cylayers.tensor(x)]
         if with_state:
-            for _ in range(2 if kind == "LSTM" else 1):
-                xs.append(cylayers.tensor(rng.standard_normal((layers * D, n, 5))
+            for size in state_sizes:
+                xs.append(cylayers.tensor(rng.standard_normal((layers * D, n, size))
                                           .astype(np.float32)))
         return xs
 
-    names = ["x"] + (["h0", "c0"][:2 if kind == "LSTM" else 1] if with_state else [])
+    names = ["x"] + (["h0", "c0"][:len(state_sizes)] if with_state else [])
     seq_axes = {0: "batch", 1: "length"} if batch_first else {0: "length", 1: "batch"}
     dynamic = {"x": seq_axes, **{n: {1: "batch"} for n in names[1:]}}
     proto_model = Wrap()
@@ -156,21 +159,20 @@ def test_recurrent_layers_export_as_onnx_ops(kind, layers, bidirectional, batch_
     buf = io.BytesIO()
     proto = cylayers.onnx.export(proto_model.eval(), tuple(inputs(2, 3)), buf, input_names=names)
     ops = {n.op_type for n in proto.graph.node}
-    assert ({"LSTM", "GRU", "RNN"} & ops) == {kind.split("_")[0]}
+    want = {"Scan"} if kind == "LSTM_proj" else {kind.split("_")[0]}
+    assert ({"LSTM", "GRU", "RNN", "Scan"} & ops) == want
 
 
 def test_unbatched_recurrent_input_and_cells_export():
-    lstm = nn.LSTM(3, 4, num_layers=2)
-    _check(lstm, lambda n, t: [cylayers.tensor(rng.standard_normal((t, 3)).astype(np.float32))],
-           ["x"], {"x": {0: "length"}}, [(1, 6), (1, 2)])
+    for lstm in (nn.LSTM(3, 4, num_layers=2), nn.LSTM(3, 4, num_layers=2, proj_size=2)):
+        _check(lstm, lambda n, t: [cylayers.tensor(rng.standard_normal((t, 3))
+                                                   .astype(np.float32))],
+               ["x"], {"x": {0: "length"}}, [(1, 6), (1, 2)])
     for cell in (nn.LSTMCell(3, 4), nn.GRUCell(3, 4), nn.RNNCell(3, 4, nonlinearity="relu")):
         _check(cell, _seq(lambda n, t: (n, 3)), ["x"], {"x": {0: "batch"}}, SIZES)
 
 
-def test_what_onnx_cannot_express_is_refused():
-    with pytest.raises(OnnxExportError, match="proj_size has no ONNX form"):
-        cylayers.onnx.export(nn.LSTM(3, 4, proj_size=2).eval(), cylayers.randn(5, 2, 3),
-                             io.BytesIO())
+def test_packed_sequences_the_exporter_cannot_follow_are_refused():
     packed = nn.utils.rnn.pack_sequence([cylayers.randn(3, 2), cylayers.randn(2, 2)])
     with pytest.raises(RuntimeError, match="this PackedSequence input cannot be exported"):
         cylayers.onnx.export(nn.GRU(2, 3).eval(), (packed,), io.BytesIO())
@@ -184,7 +186,7 @@ def test_what_onnx_cannot_express_is_refused():
                              io.BytesIO())
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN", "LSTM_proj"])
 @pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, True)])
 @pytest.mark.parametrize("batch_first,enforce_sorted", [(True, False), (False, True)])
 @pytest.mark.parametrize("with_state", [False, True])
@@ -196,8 +198,10 @@ def test_packed_sequences_export_with_their_lengths_as_an_input(kind, layers, bi
     the longest), and the states of each sequence's last step, for lengths given at run time;
     the padded input may be longer than the longest sequence."""
     D = 2 if bidirectional else 1
-    rnn = getattr(nn, kind)(3, 4, num_layers=layers, bidirectional=bidirectional,
-                            batch_first=batch_first)
+    rnn = getattr(nn, kind.split("_")[0])(3, 4, num_layers=layers, bidirectional=bidirectional,
+                                          batch_first=batch_first,
+                                          **({"proj_size": 3} if kind == "LSTM_proj" else {}))
+    state_sizes = {"LSTM": (4, 4), "LSTM_proj": (3, 4)}.get(kind, (4,))
     utils = nn.utils.rnn
 
     class Packed(nn.Module):
@@ -210,10 +214,10 @@ def test_packed_sequences_export_with_their_lengths_as_an_input(kind, layers, bi
                                                 enforce_sorted=enforce_sorted)
             hx = None
             if state:
-                hx = tuple(state) if kind == "LSTM" else state[0]
+                hx = tuple(state) if len(state) == 2 else state[0]
             out, states = self.rnn(packed, hx)
             padded, out_lengths = utils.pad_packed_sequence(out, batch_first=batch_first)
-            return (padded, out_lengths) + (states if kind == "LSTM" else (states,))
+            return (padded, out_lengths) + (states if len(state_sizes) == 2 else (states,))
 
     def inputs(n, t):
         lengths = rng.integers(1, t, n)  # at (3, 7) the padding runs past the longest
@@ -224,12 +228,11 @@ def test_packed_sequences_export_with_their_lengths_as_an_input(kind, layers, bi
         x = rng.standard_normal((n, t, 3) if batch_first else (t, n, 3)).astype(np.float32)
         xs = [cylayers.tensor(x), cylayers.tensor(lengths.astype(np.int64))]
         if with_state:
-            xs += [cylayers.tensor(rng.standard_normal((layers * D, n, 4)).astype(np.float32))
-                   for _ in range(2 if kind == "LSTM" else 1)]
+            xs += [cylayers.tensor(rng.standard_normal((layers * D, n, size))
+                                   .astype(np.float32)) for size in state_sizes]
         return xs
 
-    names = ["x", "lengths"] + (["h0", "c0"][:2 if kind == "LSTM" else 1] if with_state
-                                else [])
+    names = ["x", "lengths"] + (["h0", "c0"][:len(state_sizes)] if with_state else [])
     seq_axes = {0: "batch", 1: "length"} if batch_first else {0: "length", 1: "batch"}
     dynamic = {"x": seq_axes, "lengths": {0: "batch"},
                **{name: {1: "batch"} for name in names[2:]}}
