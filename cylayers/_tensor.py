@@ -1,4 +1,5 @@
 """cylayers.Tensor: a numpy array plus what the tape needs (requires_grad, grad, its node)."""
+import contextlib
 import threading
 import weakref
 
@@ -370,6 +371,19 @@ class Tensor:
         if self._array.flags.c_contiguous:
             return self
         return self.clone()
+
+
+@contextlib.contextmanager
+def writing(*tensors):
+    """The arrays of ``tensors``, for a kernel to write in place; each tensor's version moves
+    on when the block ends, so backward refuses values saved before the write. Outside the
+    core, tensors are written through their in-place ops (under no_grad), or here where one
+    kernel writes them (an optimizer's fused update): nothing else writes a tensor's array."""
+    try:
+        yield tuple(t._array for t in tensors)
+    finally:
+        for t in tensors:
+            t._bump_version()
 
 
 def unwrap(x):

@@ -14,6 +14,8 @@ import enum
 
 import numpy as np
 
+from cylayers._tensor import Tensor, writing
+from cylayers.autograd.grad_mode import no_grad
 from cylayers.distributed import _group
 from cylayers.distributed._group import DEFAULT_TIMEOUT, is_initialized
 
@@ -87,12 +89,11 @@ def barrier(group=None, async_op=False, device_ids=None):
     _group.wait(g.comm.Ibarrier(), "barrier")
 
 
-def _array_of(tensor):
+def _check_writable(tensor):
     arr = tensor._array
     if not (arr.flags.c_contiguous and arr.flags.writeable):
         raise RuntimeError("collectives work in place: the tensor must be contiguous and "
                            "writeable")
-    return arr
 
 
 def _check_src(src, what):
@@ -109,24 +110,24 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce ``tensor`` over all ranks, in place (AVG divides the sum by the world size)."""
     MPI, g = _mpi(), _group.group()
     op = ReduceOp(op)
-    arr = _array_of(tensor)
-    _group.agree(f"all_reduce({_group.describe([arr])}, op={op.name})")
-    _group.wait(g.comm.Iallreduce(MPI.IN_PLACE, arr, op=getattr(MPI, _MPI_OPS[op])),
-                f"all_reduce({_group.describe([arr])}, op={op.name})")
-    if op == ReduceOp.AVG:
-        arr /= g.size
-    tensor._bump_version()
+    _check_writable(tensor)
+    with writing(tensor) as (arr,):
+        _group.agree(f"all_reduce({_group.describe([arr])}, op={op.name})")
+        _group.wait(g.comm.Iallreduce(MPI.IN_PLACE, arr, op=getattr(MPI, _MPI_OPS[op])),
+                    f"all_reduce({_group.describe([arr])}, op={op.name})")
+        if op == ReduceOp.AVG:
+            arr /= g.size
 
 
 def broadcast(tensor, src, group=None, async_op=False):
     """Rank ``src``'s tensor copied into every rank's, in place."""
     g = _group.group()
     _check_src(src, "broadcast")
-    arr = _array_of(tensor)
-    call = f"broadcast({_group.describe([arr])}, src={int(src)})"
-    _group.agree(call)
-    _group.wait(g.comm.Ibcast(arr, root=int(src)), call)
-    tensor._bump_version()
+    _check_writable(tensor)
+    with writing(tensor) as (arr,):
+        call = f"broadcast({_group.describe([arr])}, src={int(src)})"
+        _group.agree(call)
+        _group.wait(g.comm.Ibcast(arr, root=int(src)), call)
 
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):
@@ -145,6 +146,6 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     _group.agree(call)
     out = np.empty((g.size,) + arr.shape, dtype=arr.dtype)
     _group.wait(g.comm.Iallgather(arr, out), call)
-    for t, part in zip(tensor_list, out):
-        t._array[...] = part
-        t._bump_version()
+    with no_grad():
+        for t, part in zip(tensor_list, out):
+            t.copy_(Tensor._make(part))

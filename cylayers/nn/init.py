@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 
+from cylayers._tensor import Tensor
+from cylayers.autograd.grad_mode import no_grad
 from cylayers.random import get_generator
 
 
@@ -49,9 +51,8 @@ def _fan(tensor, mode):
 
 
 def _write(tensor, values):
-    tensor._array[...] = values
-    tensor._bump_version()
-    return tensor
+    with no_grad():
+        return tensor.copy_(Tensor._make(np.asarray(values)))
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):

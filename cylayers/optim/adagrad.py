@@ -24,8 +24,7 @@ class Adagrad(Optimizer):
                 self.state[p] = {"step": 0.0, "sum": np.full_like(
                     p._array, group["initial_accumulator_value"])}
 
-    def _update(self, param, grad, state, group):
-        p = param._array
+    def _update(self, p, grad, state, group):
         if not state:
             state["step"] = 0.0
             state["sum"] = np.full_like(p, group["initial_accumulator_value"])

@@ -23,8 +23,7 @@ class Adam(Optimizer):
                                                              capturable=capturable,
                                                              fused=fused)))
 
-    def _update(self, param, grad, state, group):
-        p = param._array
+    def _update(self, p, grad, state, group):
         if not state:
             state["step"] = 0.0
             state["exp_avg"] = np.zeros_like(p)

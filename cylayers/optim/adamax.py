@@ -13,8 +13,7 @@ class Adamax(Optimizer):
                                       **implementation_flags(differentiable, foreach=foreach,
                                                              capturable=capturable)))
 
-    def _update(self, param, grad, state, group):
-        p = param._array
+    def _update(self, p, grad, state, group):
         if not state:
             state["step"] = 0.0
             state["exp_avg"] = np.zeros_like(p)

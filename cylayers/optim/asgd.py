@@ -18,8 +18,7 @@ class ASGD(Optimizer):
                                       **implementation_flags(differentiable, foreach=foreach,
                                                              capturable=capturable)))
 
-    def _update(self, param, grad, state, group):
-        p = param._array
+    def _update(self, p, grad, state, group):
         scalar = _dtype.default_float().type
         if not state:
             state["step"] = 0.0

@@ -5,6 +5,7 @@ step (lr; the first one scaled by the gradient's size) or a strong-Wolfe line se
 All parameters are handled as one flat vector (one parameter group, as PyTorch requires)."""
 import numpy as np
 
+from cylayers._tensor import writing
 from cylayers.autograd.grad_mode import enable_grad, no_grad
 from cylayers.optim.optimizer import Optimizer
 
@@ -129,10 +130,10 @@ class LBFGS(Optimizer):
     def _add(self, step, direction):
         offset = 0
         for p in self._params:
-            n = p._array.size
-            p._array += (step * direction[offset:offset + n]).reshape(p._array.shape) \
-                .astype(p._array.dtype, copy=False)
-            p._bump_version()
+            with writing(p) as (value,):
+                n = value.size
+                value += (step * direction[offset:offset + n]).reshape(value.shape) \
+                    .astype(value.dtype, copy=False)
             offset += n
 
     def _values(self):
@@ -140,8 +141,8 @@ class LBFGS(Optimizer):
 
     def _restore(self, values):
         for p, v in zip(self._params, values):
-            p._array[...] = v
-            p._bump_version()
+            with writing(p) as (value,):
+                value[...] = v
 
     def _evaluate(self, closure, x, t, d):
         """Loss and flat gradient at x + t d; the parameters are left at x."""

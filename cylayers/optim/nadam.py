@@ -20,8 +20,7 @@ class NAdam(Optimizer):
                                       **implementation_flags(differentiable, foreach=foreach,
                                                              capturable=capturable)))
 
-    def _update(self, param, grad, state, group):
-        p = param._array
+    def _update(self, p, grad, state, group):
         if not state:
             state["step"] = 0.0
             # PyTorch keeps this product as a tensor of the default dtype's scalar type

@@ -3,7 +3,7 @@ import copy
 
 import numpy as np
 
-from cylayers._tensor import Tensor
+from cylayers._tensor import Tensor, writing
 from cylayers.autograd.engine import zero_grads
 from cylayers.autograd.grad_mode import enable_grad, no_grad
 
@@ -91,11 +91,12 @@ class Optimizer:
                     if p.grad is None:
                         continue
                     state = self.state.setdefault(p, {})
-                    self._update(p, p.grad._array, state, group)
-                    p._bump_version()  # the update is in place, like PyTorch's
+                    with writing(p) as (value,):  # the update is in place, like PyTorch's
+                        self._update(value, p.grad._array, state, group)
         return loss
 
-    def _update(self, param, grad, state, group):
+    def _update(self, value, grad, state, group):
+        """Update the parameter's array ``value`` in place from its gradient's."""
         raise NotImplementedError
 
     # ---------------------------------------------------------------- state

@@ -17,8 +17,7 @@ class Rprop(Optimizer):
                                       **implementation_flags(differentiable, foreach=foreach,
                                                              capturable=capturable)))
 
-    def _update(self, param, grad, state, group):
-        p = param._array
+    def _update(self, p, grad, state, group):
         t = p.dtype.type
         if not state:
             state["step"] = 0.0

@@ -19,12 +19,12 @@ class SGD(Optimizer):
                                       **implementation_flags(differentiable, foreach=foreach,
                                                              fused=fused)))
 
-    def _update(self, param, grad, state, group):
+    def _update(self, p, grad, state, group):
         if group["maximize"]:
             grad = -grad
         wd, momentum = group["weight_decay"], group["momentum"]
         if wd != 0:
-            grad = grad + wd * param._array
+            grad = grad + wd * p
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -34,4 +34,4 @@ class SGD(Optimizer):
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
-        param._array -= group["lr"] * grad
+        p -= group["lr"] * grad

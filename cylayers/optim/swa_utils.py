@@ -80,7 +80,8 @@ class AveragedModel(Module):
         if not self.use_buffers:  # the buffers follow the model's (update_bn recomputes them)
             for a, c in zip(self.module.buffers(), model.buffers()):
                 a.copy_(c.detach())
-        self.n_averaged._array[...] = n + 1
+        with no_grad():
+            self.n_averaged.fill_(n + 1)
 
 
 def update_bn(loader, model, device=None):

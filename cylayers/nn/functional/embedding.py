@@ -3,9 +3,8 @@ F.one_hot."""
 import numpy as np
 
 from cylayers._ops import untaped
-from cylayers._tensor import Tensor
+from cylayers._tensor import Tensor, writing
 from cylayers.autograd.function import Function
-from cylayers.autograd.grad_mode import no_grad
 
 
 class EmbeddingFn(Function):
@@ -46,12 +45,10 @@ def _renorm_(weight, indices, max_norm, norm_type):
     """Rescale, in place and outside autograd, the looked-up rows whose norm exceeds max_norm
     (PyTorch's embedding_renorm_)."""
     rows = np.unique(indices.reshape(-1))
-    w = weight._array
-    norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
-    scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-    with no_grad():
+    with writing(weight) as (w,):  # untraced: an export notes max_norm on the lookup instead
+        norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
+        scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         w[rows] = (w[rows] * scale[:, None]).astype(w.dtype)
-        weight._bump_version()
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,

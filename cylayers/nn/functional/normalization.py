@@ -12,9 +12,10 @@ import math
 import numpy as np
 
 from cylayers._kernels import normalization as _kernel_module
-from cylayers._tensor import unwrap
+from cylayers._tensor import Tensor, unwrap
 from cylayers._threads import get_num_threads, threads_for
 from cylayers.autograd.function import Function
+from cylayers.autograd.grad_mode import no_grad
 from cylayers.nn.functional.padding import pad
 from cylayers.nn.functional.pooling import avg_pool2d, avg_pool3d
 from cylayers._kernel_call import (c_array, float_input, grad_like, named_kernels,
@@ -371,7 +372,8 @@ def _check_eps(eps, op, positive=False):
         raise ValueError(f"{op} eps must be non-negative, but got {eps}")
 
 
-def _update_running(running_mean, running_var, mean, m2, count, momentum, channel_axes):
+def update_running_statistics(running_mean, running_var, mean, m2, count, momentum,
+                              channel_axes):
     """PyTorch's update: running = (1 - momentum) * running + momentum * batch value, with the
     unbiased variance. ``channel_axes`` average per-instance statistics over the batch."""
     unbiased = m2 / max(count - 1, 1) if count > 1 else m2 * np.nan
@@ -380,13 +382,11 @@ def _update_running(running_mean, running_var, mean, m2, count, momentum, channe
     else:
         batch_mean = mean.mean(axis=channel_axes).reshape(-1)
         batch_var = unbiased.mean(axis=channel_axes).reshape(-1)
-    for buf, value in ((running_mean, batch_mean), (running_var, batch_var)):
-        if buf is None:
-            continue
-        arr = buf._array
-        arr *= 1 - momentum
-        arr += (momentum * value).astype(arr.dtype)
-        buf._bump_version()
+    with no_grad():
+        for buf, value in ((running_mean, batch_mean), (running_var, batch_var)):
+            if buf is not None:
+                step = Tensor._make((momentum * value).astype(buf._array.dtype))
+                buf.mul_(1 - momentum).add_(step)
 
 
 def _statistics(input, layout, use_batch_stats, update_running, running_mean, running_var,
@@ -397,7 +397,8 @@ def _statistics(input, layout, use_batch_stats, update_running, running_mean, ru
         return Statistics(unwrap(running_mean), unwrap(running_var), False)
     mean, m2, var = batch_statistics(input._array, layout)
     if update_running:
-        _update_running(running_mean, running_var, mean, m2, layout.group_count, momentum, (0,))
+        update_running_statistics(running_mean, running_var, mean, m2, layout.group_count,
+                                  momentum, (0,))
     return Statistics(mean, var, True)
 
 

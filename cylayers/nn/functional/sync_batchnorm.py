@@ -30,26 +30,36 @@ def merge_moments(counts, means, m2s):
     return n, mean, m2
 
 
+def global_statistics(x):
+    """Per channel over every rank's samples of x (N, C, *): (count, mean, M2), float64. The
+    ranks' batch sizes may differ; their channels and dtype may not (the gathered rows would be
+    cut or misread), which the ranks agree on first."""
+    g = _group.group()
+    c = x.shape[1]
+    call = f"SyncBatchNorm forward({c} channels, {x.dtype}, {x.ndim}-D input)"
+    _group.agree(call)
+    rows = _channels_last(x)
+    n_local = rows.shape[0]
+    mean_local = rows.mean(axis=0) if n_local else np.zeros(c)
+    m2_local = ((rows - mean_local) ** 2).sum(axis=0) if n_local else np.zeros(c)
+    mine = np.concatenate([[n_local], mean_local, m2_local])
+    gathered = np.empty((g.size, mine.size))
+    _group.wait(g.comm.Iallgather(mine, gathered), call)
+    n, mean, m2 = merge_moments(gathered[:, 0], gathered[:, 1:1 + c], gathered[:, 1 + c:])
+    if n <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got "
+                         f"{int(n)} over all ranks")
+    return n, mean, m2
+
+
 class SyncBatchNormFn(Function):
+    """Normalization with the global statistics (global_statistics: count, mean, M2); the
+    caller moves the running estimates with them (a Function never writes module buffers)."""
+
     @staticmethod
-    def forward(ctx, x, weight, bias, eps, running_mean, running_var, momentum):
-        g = _group.group()
+    def forward(ctx, x, weight, bias, eps, statistics):
+        n, mean, m2 = statistics
         c = x.shape[1]
-        # The ranks' batch sizes may differ; their channels and dtype may not (the gathered
-        # rows would be cut or misread).
-        call = f"SyncBatchNorm forward({c} channels, {x.dtype}, {x.ndim}-D input)"
-        _group.agree(call)
-        rows = _channels_last(x)
-        n_local = rows.shape[0]
-        mean_local = rows.mean(axis=0) if n_local else np.zeros(c)
-        m2_local = ((rows - mean_local) ** 2).sum(axis=0) if n_local else np.zeros(c)
-        mine = np.concatenate([[n_local], mean_local, m2_local])
-        gathered = np.empty((g.size, mine.size))
-        _group.wait(g.comm.Iallgather(mine, gathered), call)
-        n, mean, m2 = merge_moments(gathered[:, 0], gathered[:, 1:1 + c], gathered[:, 1 + c:])
-        if n <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got "
-                             f"{int(n)} over all ranks")
         var = m2 / n
         invstd = 1.0 / np.sqrt(var + eps)
         shape = (1, c) + (1,) * (x.ndim - 2)
@@ -57,11 +67,6 @@ class SyncBatchNormFn(Function):
         out = xhat * (weight.reshape(shape) if weight is not None else 1.0)
         if bias is not None:
             out = out + bias.reshape(shape)
-        if running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += (momentum * mean).astype(running_mean.dtype)
-            running_var *= 1 - momentum
-            running_var += (momentum * m2 / (n - 1)).astype(running_var.dtype)
         ctx.n, ctx.invstd, ctx.mean = n, invstd, mean
         ctx.save_for_backward(x, weight)
         return np.asarray(out, dtype=x.dtype)
@@ -85,4 +90,4 @@ class SyncBatchNormFn(Function):
         need_w, need_b = ctx.needs_input_grad[1:3]
         return (np.ascontiguousarray(dx, dtype=x.dtype),
                 local_dw.astype(x.dtype) if need_w else None,
-                local_db.astype(x.dtype) if need_b else None, None, None, None, None)
+                local_db.astype(x.dtype) if need_b else None, None, None)

@@ -1,5 +1,6 @@
 """Activation modules: state and argument checks only; the math lives in nn.functional."""
 from cylayers import _creation
+from cylayers.autograd.grad_mode import no_grad
 from cylayers.nn import functional as F
 from cylayers.nn.modules.module import Module
 from cylayers.nn.parameter import Parameter
@@ -151,7 +152,8 @@ class PReLU(Module):
                                                dtype=dtype or _creation._float_dtype(None)))
 
     def reset_parameters(self):
-        self.weight._array[...] = self.init
+        with no_grad():
+            self.weight.fill_(self.init)
 
     def forward(self, input):
         return F.prelu(input, self.weight)

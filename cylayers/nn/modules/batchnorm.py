@@ -2,7 +2,9 @@
 import numpy as np
 
 from cylayers import _creation
+from cylayers.autograd.grad_mode import no_grad
 from cylayers.nn import functional as F
+from cylayers.nn.functional.normalization import update_running_statistics
 from cylayers.nn.modules._params import register_affine, reset_affine
 from cylayers.nn.modules.module import Module
 
@@ -34,11 +36,10 @@ class _NormBase(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean._array[...] = 0
-            self.running_var._array[...] = 1
-            self.num_batches_tracked._array[...] = 0
-            for b in (self.running_mean, self.running_var, self.num_batches_tracked):
-                b._bump_version()
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -51,8 +52,8 @@ class _NormBase(Module):
         """Advance num_batches_tracked; momentum=None means a cumulative moving average."""
         if not (self.training and self.track_running_stats):
             return 0.0 if self.momentum is None else self.momentum
-        self.num_batches_tracked._array += 1
-        self.num_batches_tracked._bump_version()
+        with no_grad():
+            self.num_batches_tracked.add_(1)
         if self.momentum is None:
             return 1.0 / float(self.num_batches_tracked.item())
         return self.momentum
@@ -113,17 +114,15 @@ class SyncBatchNorm(_BatchNorm):
         from cylayers import distributed as dist
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(input)
-        from cylayers.nn.functional.sync_batchnorm import SyncBatchNormFn
+        from cylayers.nn.functional.sync_batchnorm import SyncBatchNormFn, global_statistics
         self._check_input_dim(input)
         momentum = self._momentum_for_this_step()
-        track = self.track_running_stats
-        out = SyncBatchNormFn.apply(input, self.weight, self.bias, self.eps,
-                                    self.running_mean._array if track else None,
-                                    self.running_var._array if track else None, momentum)
-        if track:
-            self.running_mean._bump_version()
-            self.running_var._bump_version()
-        return out
+        statistics = global_statistics(input._array)
+        if self.track_running_stats:
+            n, mean, m2 = statistics
+            update_running_statistics(self.running_mean, self.running_var, mean[None],
+                                      m2[None], n, momentum, (0,))
+        return SyncBatchNormFn.apply(input, self.weight, self.bias, self.eps, statistics)
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):

@@ -9,6 +9,7 @@ from cylayers.nn.modules._hooks import _HOOK_STORES, call_with_hooks
 from cylayers.utils.hooks import RemovableHandle
 from cylayers._tensor import Size, Tensor, parse_to_args
 from cylayers.autograd.engine import zero_grads
+from cylayers.autograd.grad_mode import no_grad
 from cylayers.nn.parameter import Parameter
 
 
@@ -273,10 +274,10 @@ class Module:
         for m in self.modules():
             for store in (m._parameters, m._buffers):
                 for t in store.values():
-                    if t is not None and t._array.dtype.kind == "f" and t._array.dtype != np_dtype:
-                        t._array = t._array.astype(np_dtype)
+                    if t is not None and t.dtype.is_floating_point and t._array.dtype != np_dtype:
+                        t.data = t.data.to(np_dtype)
                         if t.grad is not None:
-                            t.grad._array = t.grad._array.astype(np_dtype)
+                            t.grad.data = t.grad.data.to(np_dtype)
         return self
 
     def float(self):
@@ -329,11 +330,11 @@ class Module:
                               f"{Size(value.shape)!r} from checkpoint, the shape in current "
                               f"model is {Size(target._array.shape)!r}.")
                 continue
-            if assign:
-                target._array = np.array(value, dtype=target._array.dtype)
-            else:
-                np.copyto(target._array, value, casting="unsafe")
-            target._bump_version()
+            with no_grad():
+                if assign:  # the checkpoint's values in a new array, not the old one's
+                    target.data = Tensor._make(np.array(value, dtype=target._array.dtype))
+                else:
+                    target.copy_(Tensor._make(value))
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: "

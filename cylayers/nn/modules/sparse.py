@@ -1,5 +1,6 @@
 """Embedding: a learnable lookup table."""
 from cylayers import _creation
+from cylayers.autograd.grad_mode import no_grad
 from cylayers.nn import functional as F
 from cylayers.nn import init
 from cylayers.nn.modules.module import Module
@@ -33,9 +34,8 @@ class Embedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            with_padding = self.weight._array
-            with_padding[self.padding_idx] = 0
-            self.weight._bump_version()
+            with no_grad():
+                self.weight[self.padding_idx].fill_(0)
 
     def forward(self, input):
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,

@@ -10,6 +10,7 @@ from cylayers import distributed as dist
 from cylayers.distributed import _group
 from cylayers._tensor import Tensor
 from cylayers.autograd.engine import queue_callback
+from cylayers.autograd.grad_mode import no_grad
 from cylayers.nn.modules.module import Module
 
 
@@ -141,8 +142,8 @@ class DistributedDataParallel(Module):
             for i, p in enumerate(bucket.params):
                 if p.grad is None:
                     p.grad = Tensor._make(np.zeros_like(p._array))
-                p.grad._array[...] = bucket.slot(i).reshape(p._array.shape)
-                p.grad._bump_version()
+                with no_grad():
+                    p.grad.copy_(Tensor._make(bucket.slot(i).reshape(p._array.shape)))
             bucket.ready.clear()
 
     def forward(self, *inputs, **kwargs):

@@ -3,6 +3,7 @@ clip_grad_value_)."""
 import numpy as np
 
 from cylayers._tensor import Tensor
+from cylayers.autograd.grad_mode import no_grad
 
 
 def _grads(parameters):
@@ -49,9 +50,9 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     dtype = total.dtype if total.dtype.kind == "f" else grads[0]._array.dtype
     coef = np.minimum(dtype.type(float(max_norm)) / (total.astype(dtype) + dtype.type(1e-6)),
                       dtype.type(1.0))
-    for g in grads:
-        g._array *= coef.astype(g._array.dtype)
-        g._bump_version()
+    with no_grad():
+        for g in grads:
+            g.mul_(Tensor._make(coef.astype(g._array.dtype)))
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -74,6 +75,6 @@ def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False
 def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every gradient element into [-clip_value, clip_value], in place."""
     clip_value = float(clip_value)
-    for g in _grads(parameters):
-        np.clip(g._array, -clip_value, clip_value, out=g._array)
-        g._bump_version()
+    with no_grad():
+        for g in _grads(parameters):
+            g.clamp_(-clip_value, clip_value)

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from cylayers._tensor import Tensor
+from cylayers._tensor import Tensor, writing
 from cylayers.autograd.grad_mode import no_grad
 from cylayers.nn.parameter import Parameter
 from cylayers.random import get_generator
@@ -94,12 +94,10 @@ class _SpectralNormHook:
         mat = self._matrix(weight)
         if do_power_iteration:
             m = mat.detach()._array
-            uu, vv = u._array, v._array
-            for _ in range(self.n_power_iterations):
-                vv[...] = _normalize(m.T @ uu, self.eps)
-                uu[...] = _normalize(m @ vv, self.eps)
-            u._bump_version()
-            v._bump_version()
+            with writing(u, v) as (uu, vv):
+                for _ in range(self.n_power_iterations):
+                    vv[...] = _normalize(m.T @ uu, self.eps)
+                    uu[...] = _normalize(m @ vv, self.eps)
         u_c, v_c = u.clone(), v.clone()  # PyTorch uses copies, so backward sees these values
         sigma = (u_c * (mat @ v_c)).sum()
         return weight / sigma
