@@ -243,8 +243,8 @@ def test_thread_counts_agree():
     (lambda: nn.InstanceNorm1d(3), (1, 3, 50)),
 ])
 def test_fused_and_tiled_group_norm_paths_agree(monkeypatch, make, shape):
-    """Both implementations of Group/InstanceNorm (chosen by speed in _fused_groups_pay_off),
-    forced in turn on the same input: same output, input gradient and parameter gradients."""
+    """Both implementations of Group/InstanceNorm (chosen by speed in _norm_kernels), forced
+    in turn on the same input: same output, input gradient and parameter gradients."""
     from cylayers.nn.functional import normalization
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape) * 3 + 2
@@ -252,7 +252,9 @@ def test_fused_and_tiled_group_norm_paths_agree(monkeypatch, make, shape):
     params = [rng.standard_normal(p.shape) for p in make().parameters()]
     results = []
     for fused in (True, False):
-        monkeypatch.setattr(normalization, "_fused_groups_pay_off", lambda n, f=fused: f)
+        monkeypatch.setattr(normalization, "_norm_kernels",
+                            lambda layout, fusable=False, f=fused: normalization.FUSED_GROUPS
+                            if f and fusable else normalization._TiledKernels(layout))
         m = make().double()
         for p, value in zip(m.parameters(), params):
             p.data = cylayers.tensor(value)
@@ -287,8 +289,8 @@ def test_batch_norm_kernel_paths_agree(monkeypatch, make, shape, train):
     for kind in (normalization._ChannelKernels, normalization._ColumnKernels,
                  normalization._TiledKernels):
         monkeypatch.setattr(normalization, "_norm_kernels",
-                            lambda layout, k=kind: k(layout) if layout.kind == "batch"
-                            else normalization._TiledKernels(layout))
+                            lambda layout, fusable=False, k=kind: k(layout)
+                            if layout.kind == "batch" else normalization._TiledKernels(layout))
         m = make().double().train(train)
         for p, value in zip(m.parameters(), params):
             p.data = cylayers.tensor(value)
@@ -517,3 +519,38 @@ def test_channel_kernels_refuse_mismatched_sizes():
         K.column_grad_sums(x[:-1], x, k15, k15, k15, 2, 15, 1)
     with pytest.raises(ValueError, match="column_affine_grad: array sizes"):
         K.column_affine_grad(x, x, k15, k15, k15, k15, x[:-1], 2, 15, 1)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+def test_moments_merge_equal_and_unequal_parts_as_one_pass_over_the_values(offset):
+    """Chan et al.'s merge, the one every norm's statistics go through: equal parts along
+    axes and parts of different counts in order give the count, mean and M2 of all the values
+    (a large mean keeps its variance)."""
+    from cylayers.nn.functional.normalization import Moments
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 4, 6)) + offset  # 3 groups of 4 parts of 6 values
+
+    def exact(v):
+        return v.size, v.mean(), ((v - v.mean()) ** 2).sum()
+    parts = Moments(6, x.mean(axis=2), ((x - x.mean(axis=2, keepdims=True)) ** 2).sum(axis=2))
+    merged = parts.merged((1,))
+    for g in range(3):
+        count, mean, m2 = exact(x[g])
+        assert merged.count == count
+        np.testing.assert_allclose(merged.mean[g, 0], mean, rtol=1e-15)
+        np.testing.assert_allclose(merged.m2[g, 0], m2, rtol=1e-9)
+    np.testing.assert_allclose(merged.variance()[:, 0], x.reshape(3, -1).var(axis=1),
+                               rtol=1e-9)
+    np.testing.assert_allclose(merged.unbiased_variance()[:, 0],
+                               x.reshape(3, -1).var(axis=1, ddof=1), rtol=1e-9)
+    cuts = np.split(x.reshape(-1), [5, 5, 30])  # one empty part
+    whole = Moments.in_order(np.array([c.size for c in cuts], dtype=float),
+                             np.array([c.mean() if c.size else 0.0 for c in cuts]),
+                             np.array([((c - c.mean()) ** 2).sum() if c.size else 0.0
+                                       for c in cuts]))
+    count, mean, m2 = exact(x)
+    assert whole.count == count
+    np.testing.assert_allclose(whole.mean, mean, rtol=1e-15)
+    np.testing.assert_allclose(whole.m2, m2, rtol=1e-9)
+    assert np.isnan(Moments(0, np.zeros(2), np.zeros(2)).variance()).all()
+    assert np.isnan(Moments(1, np.zeros(2), np.zeros(2)).unbiased_variance()).all()

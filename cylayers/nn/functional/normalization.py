@@ -35,28 +35,63 @@ def _tiles_per_block(n_blocks, block_len):
     return k if block_len % k == 0 else 1
 
 
-def _merge(mean, m2, count, axes):
-    """Merge equal-count partial statistics along ``axes`` (Chan et al.), keeping dims."""
-    if not axes:
-        return mean, m2
-    mu = mean.mean(axis=axes, keepdims=True)
-    m2 = m2.sum(axis=axes, keepdims=True) + count * ((mean - mu) ** 2).sum(axis=axes,
-                                                                           keepdims=True)
-    return mu, m2
+class Moments:
+    """Statistics of groups of values: count, mean and M2 (the sum of squared deviations from
+    the mean), float64 arrays of one shape. Every batch statistic of Batch-, Instance-, Group-
+    and SyncBatchNorm is one, and partial ones merge here only (Chan et al.'s formula, so a
+    large mean keeps its variance). LayerNorm and the fused GroupNorm kernel compute theirs
+    inside one kernel pass and never merge."""
+
+    def __init__(self, count, mean, m2):
+        self.count, self.mean, self.m2 = count, mean, m2
+
+    def merged(self, axes):
+        """The parts along ``axes`` (each of ``count`` values) as one group, dims kept."""
+        if not axes:
+            return self
+        parts = math.prod(self.mean.shape[a] for a in axes)
+        mu = self.mean.mean(axis=axes, keepdims=True)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, as PyTorch's
+            spread = ((self.mean - mu) ** 2).sum(axis=axes, keepdims=True)
+        return Moments(self.count * parts, mu,
+                       self.m2.sum(axis=axes, keepdims=True) + self.count * spread)
+
+    @staticmethod
+    def in_order(counts, means, m2s):
+        """Parts of different counts (the ranks of a SyncBatchNorm) merged one after another
+        in the order given."""
+        n, mean, m2 = counts[0], means[0].copy(), m2s[0].copy()
+        for nb, mb, m2b in zip(counts[1:], means[1:], m2s[1:]):
+            if nb == 0:
+                continue
+            total = n + nb
+            delta = mb - mean
+            mean = mean + delta * (nb / total)
+            m2 = m2 + m2b + delta * delta * (n * nb / total)
+            n = total
+        return Moments(n, mean, m2)
+
+    def variance(self):
+        """The biased variance (NaN for no values)."""
+        if self.count:
+            return self.m2 / self.count
+        return np.full_like(self.m2, np.nan)  # 0 / 0, without numpy's warning
+
+    def unbiased_variance(self):
+        """M2 / (count - 1), NaN for a single value (PyTorch's running variance)."""
+        return self.m2 / (self.count - 1) if self.count > 1 else self.m2 * np.nan
 
 
 def block_statistics(x_flat, n_blocks, block_len):
-    """Per-block float64 mean and M2 of a C-contiguous (n_blocks, block_len) array."""
+    """Moments of each block of a C-contiguous (n_blocks, block_len) array, flat."""
     k = _tiles_per_block(n_blocks, block_len)
     mean = np.empty(n_blocks * k)
     m2 = np.empty(n_blocks * k)
     K.tile_stats(x_flat, mean, m2, block_len // k if block_len else 0,
                  threads_for(x_flat.shape[0]))
-    if k == 1:
-        return mean, m2
-    mean, m2 = _merge(mean.reshape(n_blocks, k), m2.reshape(n_blocks, k), block_len // k
-                      if block_len else 0, (1,))
-    return mean.reshape(n_blocks), m2.reshape(n_blocks)
+    tiles = Moments(block_len // k if block_len else 0, mean.reshape(n_blocks, k),
+                    m2.reshape(n_blocks, k)).merged((1,) if k > 1 else ())
+    return Moments(tiles.count, tiles.mean.reshape(n_blocks), tiles.m2.reshape(n_blocks))
 
 
 class BlockLayout:
@@ -105,9 +140,9 @@ class _TiledKernels:
 
     def stats(self, flat, nt):
         lay = self.layout
-        mean_b, m2_b = block_statistics(flat, lay.n_blocks, lay.block_len)
-        return _merge(mean_b.reshape(lay.grouped), m2_b.reshape(lay.grouped), lay.block_len,
-                      lay.axes)
+        blocks = block_statistics(flat, lay.n_blocks, lay.block_len)
+        return Moments(blocks.count, blocks.mean.reshape(lay.grouped),
+                       blocks.m2.reshape(lay.grouped)).merged(lay.axes)
 
     def affine(self, flat, center, scale, shift, out, nt):
         K.block_affine(flat, center, scale, shift, out, self.layout.block_len, self.tiles, nt)
@@ -143,10 +178,10 @@ class _ChannelKernels:
             return np.ascontiguousarray(per_channel, dtype=np.float64).reshape(self.c)
         return np.full(self.c, per_channel, dtype=np.float64)
 
-    def stats(self, flat, nt):
+    def stats(self, flat, nt):  # the kernel merges a channel's blocks, in order
         mean, m2 = np.empty(self.c), np.empty(self.c)
         K.channel_stats(flat, mean, m2, self.n, self.c, self.block_len, nt)
-        return mean.reshape(1, self.c), m2.reshape(1, self.c)
+        return Moments(self.n * self.block_len, mean.reshape(1, self.c), m2.reshape(1, self.c))
 
     def affine(self, flat, center, scale, shift, out, nt):
         K.channel_affine(flat, center, scale, shift, out, self.n, self.c, self.block_len, nt)
@@ -182,13 +217,10 @@ class _ColumnKernels(_ChannelKernels):
         k = self.c * self.block_len
         mean, m2 = np.empty(k), np.empty(k)
         K.column_stats(flat, mean, m2, self.n, k, nt)
-        if self.block_len == 1:
-            return mean.reshape(1, self.c), m2.reshape(1, self.c)
-        cols = mean.reshape(self.c, self.block_len)  # equal counts: Chan et al.'s merge
-        mean = cols.mean(axis=1).reshape(1, self.c)
-        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, as PyTorch's
-            spread = ((cols - mean.reshape(self.c, 1)) ** 2).sum(axis=1)
-        return mean, self._channels(m2) + self.n * spread
+        columns = Moments(self.n, mean.reshape(self.c, self.block_len),
+                          m2.reshape(self.c, self.block_len)).merged((1,))
+        return Moments(columns.count, columns.mean.reshape(1, self.c),
+                       columns.m2.reshape(1, self.c))
 
     def affine(self, flat, center, scale, shift, out, nt):
         K.column_affine(flat, center, scale, shift, out, self.n, self.c * self.block_len, nt)
@@ -206,13 +238,21 @@ class _ColumnKernels(_ChannelKernels):
 
 # Blocks below this many elements take the column kernels.
 COLUMN_KERNELS_BELOW = 64
+# _norm_kernels' answer where GroupNormFn's one fused kernel call per direction pays off.
+FUSED_GROUPS = "fused groups"
 
 
-def _norm_kernels(layout):
-    """The kernel family for a layout, chosen for speed alone (tests/nn/test_normalization.py
-    runs all three on the same BatchNorm inputs): BatchNorm's column kernels for small blocks,
-    its channel kernels when there are at least as many channels as threads, else the tiled
-    kernels every norm can use (per-channel sums would leave threads idle)."""
+def _norm_kernels(layout, fusable=False):
+    """The kernels for a layout, chosen in this one place and for speed alone
+    (tests/nn/test_normalization.py runs every choice on the same inputs):
+    - FUSED_GROUPS, for Group- and InstanceNorm with batch statistics that move no running
+      estimates (``fusable``) when there are at least as many groups as threads: GroupNormFn
+      runs one group per thread iteration, reading it once (fewer groups leave threads idle);
+    - BatchNorm's column kernels for small blocks;
+    - its channel kernels when there are at least as many channels as threads;
+    - else the tiled kernels every norm can use (blocks cut into tiles when too few)."""
+    if fusable and layout.kind != "batch" and layout.n * layout.grouped[1] >= get_num_threads():
+        return FUSED_GROUPS
     if layout.kind == "batch":
         if layout.block_len < COLUMN_KERNELS_BELOW:
             return _ColumnKernels(layout)
@@ -231,15 +271,10 @@ class Statistics:
 
 
 def batch_statistics(x, layout):
-    """Float64 mean, M2 (sum of squared deviations) and variance of every group of ``x``, in
-    ``layout.grouped`` shape with the merged axes kept."""
+    """The Moments of every group of ``x``, in ``layout.grouped`` shape with the merged axes
+    kept."""
     flat = float_input(x, "normalization").reshape(-1)
-    mean, m2 = _norm_kernels(layout).stats(flat, threads_for(flat.shape[0]))
-    if layout.group_count:
-        var = m2 / layout.group_count
-    else:
-        var = np.full_like(m2, np.nan)  # 0 / 0, without numpy's warning
-    return mean, m2, var
+    return _norm_kernels(layout).stats(flat, threads_for(flat.shape[0]))
 
 
 class BlockNormFn(Function):
@@ -339,14 +374,6 @@ class GroupNormFn(Function):
         return (dx if need_x else None), dw, db, None, None
 
 
-def _fused_groups_pay_off(n_groups):
-    """Group- and InstanceNorm with batch statistics have two implementations, chosen for speed
-    alone: the fused GroupNormFn runs one group per thread iteration (reading it once), which
-    leaves threads idle when there are fewer groups than threads; BlockNormFn then tiles each
-    group across the threads. tests/nn/test_normalization.py runs both on the same inputs."""
-    return n_groups >= get_num_threads()
-
-
 class EmptyNormFn(Function):
     """A normalization of an input with no elements: an empty output, and zero gradients for
     the affine parameters (PyTorch's answer), so an optimizer step still sees them."""
@@ -372,16 +399,16 @@ def _check_eps(eps, op, positive=False):
         raise ValueError(f"{op} eps must be non-negative, but got {eps}")
 
 
-def update_running_statistics(running_mean, running_var, mean, m2, count, momentum,
-                              channel_axes):
-    """PyTorch's update: running = (1 - momentum) * running + momentum * batch value, with the
-    unbiased variance. ``channel_axes`` average per-instance statistics over the batch."""
-    unbiased = m2 / max(count - 1, 1) if count > 1 else m2 * np.nan
+def update_running_statistics(running_mean, running_var, moments, momentum):
+    """PyTorch's update of the running estimates (either may be None), the one place they
+    move: running = (1 - momentum) * running + momentum * batch value, with the unbiased
+    variance; per-instance statistics ((N, C): InstanceNorm) are averaged over the batch."""
+    mean, unbiased = moments.mean, moments.unbiased_variance()
     if mean.shape[0] == 1:  # BatchNorm: already one value per channel
         batch_mean, batch_var = mean.reshape(-1), unbiased.reshape(-1)
     else:
-        batch_mean = mean.mean(axis=channel_axes).reshape(-1)
-        batch_var = unbiased.mean(axis=channel_axes).reshape(-1)
+        batch_mean = mean.mean(axis=0).reshape(-1)
+        batch_var = unbiased.mean(axis=0).reshape(-1)
     with no_grad():
         for buf, value in ((running_mean, batch_mean), (running_var, batch_var)):
             if buf is not None:
@@ -395,11 +422,10 @@ def _statistics(input, layout, use_batch_stats, update_running, running_mean, ru
     running estimates (channel means of per-instance statistics, for InstanceNorm)."""
     if not use_batch_stats:
         return Statistics(unwrap(running_mean), unwrap(running_var), False)
-    mean, m2, var = batch_statistics(input._array, layout)
+    moments = batch_statistics(input._array, layout)
     if update_running:
-        update_running_statistics(running_mean, running_var, mean, m2, layout.group_count,
-                                  momentum, (0,))
-    return Statistics(mean, var, True)
+        update_running_statistics(running_mean, running_var, moments, momentum)
+    return Statistics(moments.mean, moments.variance(), True)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -443,9 +469,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         return EmptyNormFn.apply(input, weight, bias)
     use_batch_stats = use_input_stats or running_mean is None
     updates_running = use_input_stats and running_mean is not None
-    if use_batch_stats and not updates_running and _fused_groups_pay_off(shape[0] * shape[1]):
-        return GroupNormFn.apply(input, weight, bias, shape[1], eps)
     layout = BlockLayout(shape, "instance")
+    if _norm_kernels(layout, fusable=use_batch_stats and not updates_running) == FUSED_GROUPS:
+        return GroupNormFn.apply(input, weight, bias, shape[1], eps)
     stats = _statistics(input, layout, use_batch_stats, updates_running, running_mean,
                         running_var, momentum)
     return BlockNormFn.apply(input, weight, bias, layout, eps, stats)
@@ -468,9 +494,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     _check_eps(eps, "group_norm")
     if input.numel() == 0:
         return EmptyNormFn.apply(input, weight, bias)
-    if _fused_groups_pay_off(shape[0] * num_groups):
-        return GroupNormFn.apply(input, weight, bias, num_groups, eps)
     layout = BlockLayout(shape, "group", num_groups)
+    if _norm_kernels(layout, fusable=True) == FUSED_GROUPS:
+        return GroupNormFn.apply(input, weight, bias, num_groups, eps)
     return BlockNormFn.apply(input, weight, bias, layout, eps,
                              _statistics(input, layout, True, False, None, None, None))
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from cylayers.distributed import _group
 from cylayers.autograd.function import Function
+from cylayers.nn.functional.normalization import Moments
 
 
 def _channels_last(x):
@@ -16,24 +17,10 @@ def _channels_last(x):
     return np.moveaxis(x, 1, -1).reshape(-1, c).astype(np.float64)
 
 
-def merge_moments(counts, means, m2s):
-    """Chan et al.'s pairwise merge of (count, mean, M2) per channel, in the order given."""
-    n, mean, m2 = counts[0], means[0].copy(), m2s[0].copy()
-    for nb, mb, m2b in zip(counts[1:], means[1:], m2s[1:]):
-        if nb == 0:
-            continue
-        total = n + nb
-        delta = mb - mean
-        mean = mean + delta * (nb / total) if total else mean
-        m2 = m2 + m2b + delta * delta * (n * nb / total) if total else m2
-        n = total
-    return n, mean, m2
-
-
 def global_statistics(x):
-    """Per channel over every rank's samples of x (N, C, *): (count, mean, M2), float64. The
-    ranks' batch sizes may differ; their channels and dtype may not (the gathered rows would be
-    cut or misread), which the ranks agree on first."""
+    """The Moments per channel of every rank's samples of x (N, C, *), each rank's merged in
+    rank order. The ranks' batch sizes may differ; their channels and dtype may not (the
+    gathered rows would be cut or misread), which the ranks agree on first."""
     g = _group.group()
     c = x.shape[1]
     call = f"SyncBatchNorm forward({c} channels, {x.dtype}, {x.ndim}-D input)"
@@ -45,22 +32,21 @@ def global_statistics(x):
     mine = np.concatenate([[n_local], mean_local, m2_local])
     gathered = np.empty((g.size, mine.size))
     _group.wait(g.comm.Iallgather(mine, gathered), call)
-    n, mean, m2 = merge_moments(gathered[:, 0], gathered[:, 1:1 + c], gathered[:, 1 + c:])
-    if n <= 1:
+    moments = Moments.in_order(gathered[:, 0], gathered[:, 1:1 + c], gathered[:, 1 + c:])
+    if moments.count <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got "
-                         f"{int(n)} over all ranks")
-    return n, mean, m2
+                         f"{int(moments.count)} over all ranks")
+    return moments
 
 
 class SyncBatchNormFn(Function):
-    """Normalization with the global statistics (global_statistics: count, mean, M2); the
-    caller moves the running estimates with them (a Function never writes module buffers)."""
+    """Normalization with the global statistics (global_statistics); the caller moves the
+    running estimates with them (a Function never writes module buffers)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, eps, statistics):
-        n, mean, m2 = statistics
+    def forward(ctx, x, weight, bias, eps, moments):
+        n, mean, var = moments.count, moments.mean, moments.variance()
         c = x.shape[1]
-        var = m2 / n
         invstd = 1.0 / np.sqrt(var + eps)
         shape = (1, c) + (1,) * (x.ndim - 2)
         xhat = (x - mean.reshape(shape)) * invstd.reshape(shape)

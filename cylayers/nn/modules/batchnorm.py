@@ -4,7 +4,7 @@ import numpy as np
 from cylayers import _creation
 from cylayers.autograd.grad_mode import no_grad
 from cylayers.nn import functional as F
-from cylayers.nn.functional.normalization import update_running_statistics
+from cylayers.nn.functional.normalization import Moments, update_running_statistics
 from cylayers.nn.modules._params import register_affine, reset_affine
 from cylayers.nn.modules.module import Module
 
@@ -117,12 +117,11 @@ class SyncBatchNorm(_BatchNorm):
         from cylayers.nn.functional.sync_batchnorm import SyncBatchNormFn, global_statistics
         self._check_input_dim(input)
         momentum = self._momentum_for_this_step()
-        statistics = global_statistics(input._array)
+        moments = global_statistics(input._array)
         if self.track_running_stats:
-            n, mean, m2 = statistics
-            update_running_statistics(self.running_mean, self.running_var, mean[None],
-                                      m2[None], n, momentum, (0,))
-        return SyncBatchNormFn.apply(input, self.weight, self.bias, self.eps, statistics)
+            update_running_statistics(self.running_mean, self.running_var, Moments(
+                moments.count, moments.mean[None], moments.m2[None]), momentum)
+        return SyncBatchNormFn.apply(input, self.weight, self.bias, self.eps, moments)
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):
