@@ -3,6 +3,7 @@
 committed (scikit-learn's approach)."""
 import argparse
 import pathlib
+import re
 
 from Cython import Tempita
 
@@ -10,21 +11,25 @@ from Cython import Tempita
 def fused_c_functions(header, functions, declarations=()):
     """Cython text declaring ``header``'s C functions, each there for float (``cyl_NAME_f``)
     and double (``cyl_NAME_d``), and one fused nogil wrapper ``_NAME`` per function, so a
-    kernel calls one name for both types. ``functions``: (NAME, parameters) with ``T`` for the
-    array type, e.g. ("affine", "const T* x, T* out, Py_ssize_t n"); ``declarations``: further
-    lines of the extern block (constants, functions without a type suffix)."""
-    def typed(params, t):
-        return params.replace("T*", t + "*")
+    kernel calls one name for both types. ``functions``: (NAME, parameters[, return type])
+    with ``T`` for the array type, e.g. ("affine", "const T* x, T* out, Py_ssize_t n") (the
+    return type is void unless given); ``declarations``: further lines of the extern block
+    (constants, functions without a type suffix)."""
+    def typed(text, t):
+        return re.sub(r"\bT\b", t, text)
     lines = [f'cdef extern from "{header}" nogil:']
     lines += [f"    {d}" for d in declarations]
-    for name, params in functions:
-        lines += [f"    void cyl_{name}_f({typed(params, 'float')})",
-                  f"    void cyl_{name}_d({typed(params, 'double')})"]
-    for name, params in functions:
+    entries = [(f[0], f[1], f[2] if len(f) > 2 else "void") for f in functions]
+    for name, params, ret in entries:
+        lines += [f"    {typed(ret, 'float')} cyl_{name}_f({typed(params, 'float')})",
+                  f"    {typed(ret, 'double')} cyl_{name}_d({typed(params, 'double')})"]
+    for name, params, ret in entries:
         args = ", ".join(p.split()[-1] for p in params.split(", "))
-        lines += ["", "", f"cdef inline void _{name}({typed(params, 'floating')}) noexcept nogil:",
-                  "    if floating is float:", f"        cyl_{name}_f({args})",
-                  "    else:", f"        cyl_{name}_d({args})"]
+        give = "" if ret == "void" else "return "
+        lines += ["", "", f"cdef inline {typed(ret, 'floating')} _{name}("
+                  f"{typed(params, 'floating')}) noexcept nogil:",
+                  "    if floating is float:", f"        {give}cyl_{name}_f({args})",
+                  "    else:", f"        {give}cyl_{name}_d({args})"]
     return "\n".join(lines)
 
 
