@@ -184,6 +184,16 @@ def test_gemm_kernel_matches_numpy(dtype, shapes, ta, tb, threads):
 
 
 
+def _on_threads(threads, fn, *args):
+    """fn(*args) with cylayers' thread count set to ``threads``, restored after."""
+    before = cylayers.get_num_threads()
+    try:
+        cylayers.set_num_threads(threads)
+        return fn(*args)
+    finally:
+        cylayers.set_num_threads(before)
+
+
 def _layout(rng, shape, dtype):
     """An array of this shape laid out at random in a larger buffer: axes permuted in memory,
     padded rows and columns, sometimes a reversed axis."""
@@ -216,14 +226,7 @@ def test_matmul_nd_takes_strided_operands_where_they_lie(dtype, seed):
             operands.append(_layout(rng, own[int(rng.integers(0, 2)) if own else 0:] + mat,
                                     dtype))
         a, b = operands
-        results = []
-        for threads in (1, 2):
-            before = cylayers.get_num_threads()
-            try:
-                cylayers.set_num_threads(threads)
-                results.append(_blas.matmul_nd(a, b, ta, tb))
-            finally:
-                cylayers.set_num_threads(before)
+        results = [_on_threads(threads, _blas.matmul_nd, a, b, ta, tb) for threads in (1, 2)]
         want = np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b)
         assert results[0].shape == want.shape and results[0].dtype == want.dtype
         np.testing.assert_allclose(results[0], want, **sum_tols(dtype, k, want))
@@ -251,14 +254,7 @@ def test_products_with_a_long_inner_dimension_sum_its_parts_the_same_on_any_thre
     a = _layout(rng, (k, m) if ta else (m, k), dtype)
     b = _layout(rng, (n, k) if tb else (k, n), dtype)
     want = np.matmul(a.T if ta else a, b.T if tb else b)
-    results = []
-    for threads in (1, 2, 3):
-        before = cylayers.get_num_threads()
-        try:
-            cylayers.set_num_threads(threads)
-            results.append(_blas.matmul_nd(a, b, ta, tb))
-        finally:
-            cylayers.set_num_threads(before)
+    results = [_on_threads(threads, _blas.matmul_nd, a, b, ta, tb) for threads in (1, 2, 3)]
     for got in results:
         np.testing.assert_array_equal(got, results[0])
     np.testing.assert_allclose(results[0], want, **sum_tols(dtype, k, want))

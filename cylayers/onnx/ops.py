@@ -797,9 +797,7 @@ def _arange(g, names, args, out, ctx):
         shifted = g.node("Sub", [size, g.int64s([int(start) - int(step) + 1])])
         count = g.node("Div", [shifted, g.int64s([int(step)])])
         count = g.node("Max", [count, g.int64s([0])])
-    ones = g.node("ConstantOfShape", [count], value=_tensor_proto(np.ones(1, np.int64)))
-    positions = g.node("Sub", [g.node("CumSum", [ones, g.const(np.asarray(0, np.int64))]),
-                               g.int64s([1])])
+    positions = _positions(g, count)
     if start != 0 or step != 1:
         positions = g.node("Add", [g.node("Mul", [positions, g.int64s([int(step)])]),
                                    g.int64s([int(start)])])
@@ -807,16 +805,22 @@ def _arange(g, names, args, out, ctx):
     return positions if dtype == np.int64 else g.node("Cast", [positions], to=_onnx_type(dtype))
 
 
-def _step_mask(g, x, lengths):
-    """(T, N, 1) booleans: step t of sequence n is within its length (x: (T, N, *))."""
-    steps = g.node("Shape", [x], start=0, end=1)
-    ones = g.node("ConstantOfShape", [steps], value=_tensor_proto(np.ones(1, np.int64)))
-    positions = g.node("Sub", [g.node("CumSum", [ones, g.const(np.asarray(0, np.int64))]),
-                               g.int64s([1])])
+def _positions(g, count):
+    """0, 1, ..., count - 1 (int64) for a 1-element int64 count: a CumSum of ones, not
+    ONNX's Range (see _arange)."""
+    ones = g.node("ConstantOfShape", [count], value=_tensor_proto(np.ones(1, np.int64)))
+    return g.node("Sub", [g.node("CumSum", [ones, g.const(np.asarray(0, np.int64))]),
+                          g.int64s([1])])
+
+
+def _step_mask(g, x, lengths, ndim=3):
+    """(T, N, 1, ...) booleans, ``ndim`` dimensions: step t of sequence n is within its length
+    (x: (T, N, *) time-major)."""
+    positions = _positions(g, g.node("Shape", [x], start=0, end=1))
     lengths = g.node("Cast", [lengths], to=_onnx_type(np.int64))
     inside = g.node("Less", [g.node("Unsqueeze", [positions, g.int64s([1])]),
                              g.node("Unsqueeze", [lengths, g.int64s([0])])])
-    return g.node("Unsqueeze", [inside, g.int64s([2])])
+    return g.node("Unsqueeze", [inside, g.int64s(range(2, ndim))]) if ndim > 2 else inside
 
 
 def _projected_lstm_layer(g, x, directions, h0, c0, mask, dtype, H, P):
@@ -899,13 +903,7 @@ def _pad_packed(g, names, args, out, ctx):
     x, lengths_name = names[0], g.node("Cast", [names[1]], to=_onnx_type(np.int64))
     if source_batch_first:
         x = g.node("Transpose", [x], perm=[1, 0] + list(range(2, padded.ndim)))
-    steps = g.node("Shape", [x], start=0, end=1)
-    ones = g.node("ConstantOfShape", [steps], value=_tensor_proto(np.ones(1, np.int64)))
-    positions = g.node("Sub", [g.node("CumSum", [ones, g.const(np.asarray(0, np.int64))]),
-                               g.int64s([1])])
-    inside = g.node("Less", [g.node("Unsqueeze", [positions, g.int64s([1])]),
-                             g.node("Unsqueeze", [lengths_name, g.int64s([0])])])
-    inside = g.node("Reshape", [inside, g.int64s([0, 0] + [1] * (padded.ndim - 2))])
+    inside = _step_mask(g, x, lengths_name, padded.ndim)
     x = g.node("Where", [inside, x, g.const(np.asarray(padding_value, dtype=_dtype(out)))])
     if total_length is None:
         x = _first_steps(g, x, g.node("ReduceMax", [lengths_name], keepdims=1))
