@@ -12,6 +12,7 @@ import cylayers
 from cylayers import nn
 from cylayers.autograd import gradcheck
 from cylayers.nn.utils import rnn as rnn_utils
+from helpers import sum_tols
 
 rng = np.random.default_rng(0)
 
@@ -249,3 +250,43 @@ def test_lstm_step_kernels_refuse_mismatched_shapes():
                             state, state, 1)
     with pytest.raises(ValueError, match="recurrent.lstm_step_backward"):
         k.lstm_step_backward(gates, state, state, state, np.zeros((4, 2), np.float32), gates, 1)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "LSTM_proj", "GRU"])
+@pytest.mark.parametrize("batch,hidden,inputs", [(1, 5, 3), (7, 17, 9), (33, 20, 8),
+                                                 (130, 16, 4), (200, 9, 5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("packed", [False, True])
+def test_recurrent_step_products_match_pytorch_at_any_batch_and_width(kind, batch, hidden,
+                                                                      inputs, dtype, packed):
+    """The per-step products with the packed recurrent weight (_blas.PackedOperand): batches
+    of one row, of several row blocks with tails, and past PANEL_MAX_ROWS (the BLAS), hidden
+    sizes that leave the last panel part-filled; two bidirectional layers, padded or packed
+    with shrinking batches: outputs, states and every gradient equal PyTorch's."""
+    kw = dict(input_size=inputs, hidden_size=hidden, num_layers=2, bidirectional=True)
+    theirs = _make(kind, torch, **kw)
+    ours = load_from(_make(kind, cylayers, **kw), theirs)
+    if dtype == np.float64:
+        theirs, ours = theirs.double(), ours.double()
+    steps = 6
+    x = rng.standard_normal((steps, batch, inputs)).astype(dtype)
+    tx, cx = torch.tensor(x, requires_grad=True), cylayers.tensor(x, requires_grad=True)
+    if packed:
+        lengths = np.sort(rng.integers(1, steps + 1, batch))[::-1].copy()
+        t_in = torch.nn.utils.rnn.pack_padded_sequence(tx, torch.tensor(lengths))
+        c_in = rnn_utils.pack_padded_sequence(cx, cylayers.tensor(lengths))
+    else:
+        t_in, c_in = tx, cx
+    t_out, c_out = _flatten_out(theirs(t_in)), _flatten_out(ours(c_in))
+    weights = [rng.standard_normal(tuple(t.shape)).astype(dtype) for t in t_out]
+    sum((t * torch.tensor(w)).sum() for t, w in zip(t_out, weights)).backward()
+    sum((c * cylayers.tensor(w)).sum() for c, w in zip(c_out, weights)).backward()
+    for i, (c, t) in enumerate(zip(c_out, t_out)):
+        close(c, t, dtype, f"output {i}")
+    close(cx.grad, tx.grad, dtype, "input gradient")
+    for (name, p), q in zip(theirs.named_parameters(), ours.parameters()):
+        # a weight's gradient sums over every step and sequence: float32 tolerances follow
+        # the length of that sum and the gradient's size
+        want = p.grad.numpy()
+        np.testing.assert_allclose(q.grad.numpy(), want, err_msg=name,
+                                   **sum_tols(dtype, steps * batch * hidden, want))
