@@ -70,8 +70,8 @@ def _workload():
         pool(x).sum().backward()
     w = t(300, 400)
     (t(500, 300) @ w).sum().backward()
-    lstm = nn.LSTM(4, 8)
-    lstm(t(5, 3, 4))[0].sum().backward()
+    for recurrent in (nn.LSTM(4, 8), nn.GRU(4, 8)):
+        recurrent(t(5, 3, 4))[0].sum().backward()
     opt = cylayers.optim.Adam([w])
     opt.step()
     _kernels.dropout.keep_mask(10, 1, 2, 1 << 31, np.empty(10, np.uint8))

@@ -1,5 +1,6 @@
-"""Recurrent cell kernels: one time step of the LSTM's gate math, forward and backward, each
-one pass over the step's gates (the matrix products around them stay on the BLAS).
+"""Recurrent cell kernels: one time step of the LSTM's and the GRU's gate math, forward and
+backward, each one pass over the step's gates (the matrix products around them stay on the
+BLAS or the panel kernel).
 
 Arrays are C-contiguous (rows, columns) memoryviews: the rows of one step. Gates are laid out
 as PyTorch's (input, forget, cell, output), H columns each. Every element is computed by the
@@ -123,3 +124,89 @@ cdef void _lstm_row_backward(const floating* acts, const floating* c_prev,
         dgates[3 * H + j] = dh[j] * tanh_c[j] * acts[3 * H + j] * (1 - acts[3 * H + j])
     for j in range(H):
         dc[j] = dc[j] * acts[H + j]
+
+
+def gru_step_forward(const floating[:, ::1] projected,  # IN  (N, 3H) input projection + b_ih
+                     const floating[:, ::1] recurrent,  # IN  (N, 3H) h_prev @ w_hh^T
+                     const floating[::1] bias,          # IN  (3H,) b_hh, or empty for none
+                     const floating[:, ::1] h_prev,     # IN  (N, H)
+                     floating[:, ::1] rzn,              # OUT (N, 3H) sig(r), sig(z), tanh(n)
+                     floating[:, ::1] gh_n,             # OUT (N, H) the recurrent part of n
+                     floating[:, ::1] h,                # OUT (N, H) n + z * (h_prev - n)
+                     int num_threads):
+    """One GRU step's gates (PyTorch's reset, update, new order), one pass per gate."""
+    cdef Py_ssize_t n = projected.shape[0], H = h_prev.shape[1], r
+    cdef bint has_bias = bias.shape[0] != 0
+    if (projected.shape[1] != 3 * H or recurrent.shape[0] != n or recurrent.shape[1] != 3 * H
+            or rzn.shape[0] != n or rzn.shape[1] != 3 * H):
+        raise ValueError(f"gates (projected, recurrent, rzn) must be ({n}, {3 * H})")
+    if has_bias and bias.shape[0] != 3 * H:
+        raise ValueError(f"bias must have {3 * H} elements, got {bias.shape[0]}")
+    if not (h_prev.shape[0] == gh_n.shape[0] == h.shape[0] == n
+            and gh_n.shape[1] == h.shape[1] == H):
+        raise ValueError(f"h_prev, gh_n and h must all be ({n}, {H})")
+    for r in prange(n, nogil=True, schedule='static', num_threads=num_threads):
+        _gru_row_forward(&projected[r, 0], &recurrent[r, 0], &bias[0] if has_bias else NULL,
+                         &h_prev[r, 0], &rzn[r, 0], &gh_n[r, 0], &h[r, 0], H)
+
+
+cdef void _gru_row_forward(const floating* proj, const floating* rec, const floating* bias,
+                           const floating* h_prev, floating* rzn, floating* gh_n, floating* h,
+                           Py_ssize_t H) noexcept nogil:
+    cdef Py_ssize_t j
+    if bias != NULL:
+        for j in range(2 * H):
+            rzn[j] = proj[j] + rec[j] + bias[j]
+        for j in range(H):
+            gh_n[j] = rec[2 * H + j] + bias[2 * H + j]
+    else:
+        for j in range(2 * H):
+            rzn[j] = proj[j] + rec[j]
+        for j in range(H):
+            gh_n[j] = rec[2 * H + j]
+    for j in range(2 * H):  # reset and update gates
+        rzn[j] = _sigmoid(rzn[j])
+    for j in range(H):
+        rzn[2 * H + j] = _tanh(proj[2 * H + j] + rzn[j] * gh_n[j])
+    for j in range(H):
+        h[j] = rzn[2 * H + j] + rzn[H + j] * (h_prev[j] - rzn[2 * H + j])
+
+
+def gru_step_backward(const floating[:, ::1] rzn,     # IN  (N, 3H) the forward's gates
+                      const floating[:, ::1] gh_n,    # IN  (N, H)
+                      const floating[:, ::1] h_prev,  # IN  (N, H)
+                      const floating[:, ::1] dh,      # IN  (N, H) gradient of h at this step
+                      floating[:, ::1] d_projected,   # OUT (N, 3H) of the input projection
+                      floating[:, ::1] d_recurrent,   # OUT (N, 3H) of h_prev @ w_hh^T + b_hh
+                      floating[:, ::1] dh_direct,     # OUT (N, H) dh * z: h_prev's direct part
+                      int num_threads):
+    cdef Py_ssize_t n = rzn.shape[0], H = dh.shape[1], r
+    if (rzn.shape[1] != 3 * H or d_projected.shape[0] != n or d_projected.shape[1] != 3 * H
+            or d_recurrent.shape[0] != n or d_recurrent.shape[1] != 3 * H):
+        raise ValueError(f"rzn, d_projected and d_recurrent must be ({n}, {3 * H})")
+    if not (gh_n.shape[0] == h_prev.shape[0] == dh.shape[0] == dh_direct.shape[0] == n
+            and gh_n.shape[1] == h_prev.shape[1] == dh_direct.shape[1] == H):
+        raise ValueError(f"gh_n, h_prev, dh and dh_direct must all be ({n}, {H})")
+    for r in prange(n, nogil=True, schedule='static', num_threads=num_threads):
+        _gru_row_backward(&rzn[r, 0], &gh_n[r, 0], &h_prev[r, 0], &dh[r, 0],
+                          &d_projected[r, 0], &d_recurrent[r, 0], &dh_direct[r, 0], H)
+
+
+cdef void _gru_row_backward(const floating* rzn, const floating* gh_n, const floating* h_prev,
+                            const floating* dh, floating* dgi, floating* dgh,
+                            floating* dh_direct, Py_ssize_t H) noexcept nogil:
+    """dn = dh (1 - z) (1 - n^2), dr = dn gh_n r (1 - r), dz = dh (h_prev - n) z (1 - z);
+    the input projection's gradient is (dr, dz, dn), the recurrent one's (dr, dz, dn r)."""
+    cdef Py_ssize_t j
+    for j in range(H):  # new gate
+        dgi[2 * H + j] = dh[j] * (1 - rzn[H + j]) * (1 - rzn[2 * H + j] * rzn[2 * H + j])
+    for j in range(H):
+        dgh[2 * H + j] = dgi[2 * H + j] * rzn[j]
+    for j in range(H):  # reset gate
+        dgi[j] = dgi[2 * H + j] * gh_n[j] * rzn[j] * (1 - rzn[j])
+    for j in range(H):  # update gate
+        dgi[H + j] = dh[j] * (h_prev[j] - rzn[2 * H + j]) * rzn[H + j] * (1 - rzn[H + j])
+    for j in range(2 * H):
+        dgh[j] = dgi[j]
+    for j in range(H):
+        dh_direct[j] = dh[j] * rzn[H + j]

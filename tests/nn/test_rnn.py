@@ -221,25 +221,26 @@ def test_dropout_between_layers_in_training_only_and_argument_errors():
         nn.LSTM(3, 4)(cylayers.randn(1, 2, 3, 3))
 
 
-def test_lstm_step_kernels_give_the_same_bits_on_any_thread_count():
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_step_kernels_give_the_same_bits_on_any_thread_count(kind):
     x = np.random.default_rng(3).standard_normal((6, 32, 8)).astype(np.float32)
     results = []
     for threads in (1, 2, 3):
         cylayers.set_num_threads(threads)
         cylayers.manual_seed(0)
-        lstm = cylayers.nn.LSTM(8, 256, num_layers=2)  # 32 x 1024 gates: threaded
+        layer = getattr(cylayers.nn, kind)(8, 256, num_layers=2)  # 32 x 1024 gates: threaded
         inp = cylayers.tensor(x, requires_grad=True)
-        out, (h, c) = lstm(inp)
-        (out.sum() + h.sum() + c.sum()).backward()
+        out, state = layer(inp)
+        (out.sum() + sum(s.sum() for s in (state if kind == "LSTM" else (state,)))).backward()
         results.append([out.detach().numpy().copy(), inp.grad.numpy().copy()]
-                       + [p.grad.numpy().copy() for p in lstm.parameters()])
+                       + [p.grad.numpy().copy() for p in layer.parameters()])
     cylayers.set_num_threads(2)
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
 
 
-def test_lstm_step_kernels_refuse_mismatched_shapes():
+def test_step_kernels_refuse_mismatched_shapes():
     from cylayers._kernel_call import named_kernels
     from cylayers._kernels import recurrent
     k = named_kernels(recurrent)
@@ -250,6 +251,12 @@ def test_lstm_step_kernels_refuse_mismatched_shapes():
                             state, state, 1)
     with pytest.raises(ValueError, match="recurrent.lstm_step_backward"):
         k.lstm_step_backward(gates, state, state, state, np.zeros((4, 2), np.float32), gates, 1)
+    gru_gates = np.zeros((4, 9), np.float32)
+    with pytest.raises(ValueError, match="recurrent.gru_step_forward"):
+        k.gru_step_forward(gru_gates, gru_gates, np.zeros(8, np.float32), state, gru_gates,
+                           state, state, 1)
+    with pytest.raises(ValueError, match="recurrent.gru_step_backward"):
+        k.gru_step_backward(gru_gates, state, state, state[:3], gru_gates, gru_gates, state, 1)
 
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "LSTM_proj", "GRU"])

@@ -1,9 +1,10 @@
 """Recurrent steps (RNN tanh/relu, LSTM, GRU) and the loop over time, layers and directions.
 
 Each layer projects its whole input sequence with one matrix product (on the tape); the time
-loop is one op (RecurrentLayer): per step one product with the recurrent weight and the gate
-nonlinearities in one pass, their activations kept for backward through time, which ends with
-one product for the recurrent weight's gradient over all steps. The cells (one step, no loop)
+loop is one op (RecurrentLayer): per step one product with the recurrent weight (packed once)
+and the gate nonlinearities in one kernel call (LSTM, GRU), their activations kept for
+backward through time, which ends with one product for the recurrent weight's gradient over
+all steps. The cells (one step, no loop)
 use LSTMGates / GRUGates, the same gate math as ops of their own.
 
 Sequences run in packed form (data: the steps one after another, each with only the sequences
@@ -143,7 +144,7 @@ class RecurrentLayer(Function):
             h_t = h[:bs]
             h_prev_all[rows] = h_t
             recurrent = step_weight.left_product(h_t)
-            if b_hh is not None and mode != "LSTM":  # the LSTM kernel adds it
+            if b_hh is not None and mode not in ("LSTM", "GRU"):  # their kernels add it
                 recurrent += b_hh
             if mode == "LSTM":
                 # the gate math of one step in one kernel pass; c[:bs] becomes c_new
@@ -154,14 +155,10 @@ class RecurrentLayer(Function):
                     threads_for(bs * 4 * H))
                 h_new = h_full if w_hr is None else projection.left_product(h_full)
             elif mode == "GRU":
-                gi = projected[rows]
-                rzn = saved["rzn"][rows]
-                rzn[:, :2 * H] = _sigmoid(gi[:, :2 * H] + recurrent[:, :2 * H])
-                r, z = rzn[:, :H], rzn[:, H:2 * H]
-                saved["gh_n"][rows] = recurrent[:, 2 * H:]
-                rzn[:, 2 * H:] = np.tanh(gi[:, 2 * H:] + r * recurrent[:, 2 * H:])
-                n_gate = rzn[:, 2 * H:]
-                h_new = n_gate + z * (h_t - n_gate)
+                h_new = out[rows]
+                _recurrent_kernels.gru_step_forward(
+                    projected[rows], recurrent, no_bias if b_hh is None else b_hh, h_t,
+                    saved["rzn"][rows], saved["gh_n"][rows], h_new, threads_for(bs * 3 * H))
             else:
                 pre = projected[rows] + recurrent
                 h_new = np.tanh(pre) if mode == "RNN_TANH" else np.maximum(pre, 0)
@@ -209,17 +206,11 @@ class RecurrentLayer(Function):
                     dc[:bs], dg, threads_for(bs * 4 * H))
                 dh[:bs] = step_weight.left_product(dg)
             elif mode == "GRU":
-                rzn = saved["rzn"][rows]
-                r, z, n_gate = rzn[:, :H], rzn[:, H:2 * H], rzn[:, 2 * H:]
-                dn = dh_t * (1 - z) * (1 - n_gate * n_gate)
-                dr = dn * saved["gh_n"][rows] * r * (1 - r)
-                dz = dh_t * (h_prev_all[rows] - n_gate) * z * (1 - z)
-                dgi, dgh = d_projected[rows], d_recurrent[rows]
-                dgi[:, :H] = dgh[:, :H] = dr
-                dgi[:, H:2 * H] = dgh[:, H:2 * H] = dz
-                dgi[:, 2 * H:] = dn
-                dgh[:, 2 * H:] = dn * r
-                dh[:bs] = dh_t * z + step_weight.left_product(dgh)
+                dgh, dh_direct = d_recurrent[rows], np.empty_like(dh_t)
+                _recurrent_kernels.gru_step_backward(
+                    saved["rzn"][rows], saved["gh_n"][rows], h_prev_all[rows], dh_t,
+                    d_projected[rows], dgh, dh_direct, threads_for(bs * 3 * H))
+                dh[:bs] = dh_direct + step_weight.left_product(dgh)
             else:
                 h_new = out[rows]
                 dpre = d_recurrent[rows]
