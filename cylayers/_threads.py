@@ -61,15 +61,22 @@ def threads_for(work_items, min_items=PARALLEL_MIN_ELEMENTS):
     """Thread count for a kernel over ``work_items`` elements: serial when small, and no more
     threads than the cores other processes leave free."""
     global _pool_started
-    if work_items < min_items:
-        return 1
-    n = max(1, min(get_num_threads(), work_items // (min_items // 2) or 1))
-    cap = _load.thread_cap()
+    n = threads_for_cores(work_items, min_items, get_num_threads())
+    cap = _load.thread_cap() if n > 1 else None
     if cap is not None and n > cap:
         n = cap
     if n > 1:
         _pool_started = True
     return n
+
+
+def threads_for_cores(work_items, min_items, cores):
+    """The cost model alone: one thread per ``min_items // 2`` items of work (elements, or
+    multiply-adds for a matrix product), none below ``min_items``, at most ``cores``
+    (python -m cylayers.bench.thread_plan tabulates it for each bench row)."""
+    if work_items < min_items:
+        return 1
+    return max(1, min(cores, work_items // (min_items // 2) or 1))
 
 
 # How MPI launchers tell a process how many ranks share its node: MPICH's Hydra, Open MPI,

@@ -88,3 +88,34 @@ def test_busy_neighbour_row_times_one_and_n_threads_beside_a_spinning_process(mo
     spinners = [p for p in started if "while True: pass" in p.args]
     assert len(spinners) == 1 and spinners[0].poll() is not None  # the spinner is gone
     assert "2 threads take" in format_table(rows, threads)
+
+
+def test_thread_plan_tabulates_the_cost_models_picks_at_other_core_counts(tmp_path):
+    """Each row's thread-count decisions, answered again for 2, 16 and 64 cores: never more
+    threads than cores, never fewer with more cores, and threads_for left as it was."""
+    from cylayers import _threads
+    from cylayers.bench import thread_plan
+    from cylayers.nn.functional import normalization
+    real = _threads.threads_for
+    out = tmp_path / "plan.md"
+    thread_plan.main(["--filter", "epoch: digits CNN", "--out", str(out)])
+    assert normalization.threads_for is real and _threads.threads_for is real
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| epoch")]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].split("|")[1:-1]]
+    decisions = int(cells[2])
+    largest = []
+    for cores, cell in zip((2, 16, 64), cells[3:]):
+        counts, top = cell.split(" [")
+        assert sum(int(c) for c in counts.split(" / ")) == decisions > 100
+        largest.append(int(top.rstrip("]")))
+        assert largest[-1] <= cores
+    assert largest == sorted(largest) and largest[0] == 2
+
+
+def test_threads_for_cores_is_the_rule_threads_for_follows():
+    from cylayers._threads import PARALLEL_MIN_ELEMENTS as MIN, threads_for_cores
+    assert threads_for_cores(MIN - 1, MIN, 64) == 1          # below the minimum: one thread
+    assert threads_for_cores(MIN, MIN, 64) == 2              # one per half the minimum
+    assert threads_for_cores(5 * MIN // 2, MIN, 64) == 5
+    assert threads_for_cores(100 * MIN, MIN, 16) == 16       # at most the cores
