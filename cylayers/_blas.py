@@ -206,12 +206,14 @@ class PackedOperand:
     right operand again at every call, for only the batch's rows; the panel kernel
     (_kernels/gemm.pyx: panel_gemm) reads the packing made here. It is used where its vectors
     are 256 bits or wider and a product has at most PANEL_MAX_ROWS rows; other products go to
-    matmul. Packing copies b: change b, pack again."""
+    matmul, and b is not packed when all the caller's products (``min_rows`` rows at least)
+    would. Packing copies b: change b, pack again."""
 
-    def __init__(self, b, trans_b=False):
+    def __init__(self, b, trans_b=False, min_rows=1):
         self.b, self.trans_b = b, trans_b
         self.panels = None
-        if _register_kernels and b.ndim == 2 and b.dtype in _FLOAT:
+        if (_register_kernels and b.ndim == 2 and b.dtype in _FLOAT
+                and min_rows <= PANEL_MAX_ROWS):
             right = b.T if trans_b else b
             width = _gemm.panel_width(b.dtype == np.float32)
             self.panels = np.empty(-(-right.shape[1] // width) * right.shape[0] * width,
@@ -232,8 +234,7 @@ class PackedOperand:
         return out
 
 
-# Up to this many rows the panel kernel beats the BLAS ((rows x 256)(256 x 1024) float32 on 2
-# AVX2 cores: 0.6x its time at 16 rows, 0.75x at 32, 0.9x at 128; even from 256).
+# Up to this many rows the panel kernel beats the BLAS (docs/performance.md has the times).
 PANEL_MAX_ROWS = 128
 THIN_MAX_INNER = 64
 

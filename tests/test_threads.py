@@ -376,6 +376,8 @@ def test_packed_operand_gives_the_product_on_either_path(monkeypatch, panels, dt
     w = rng.standard_normal((48, 20) if trans_b else (20, 48)).astype(dtype)
     packed = _blas.PackedOperand(w, trans_b=trans_b)
     assert (packed.panels is not None) == panels
+    # products that would all go to matmul leave b unpacked
+    assert _blas.PackedOperand(w, trans_b, min_rows=_blas.PANEL_MAX_ROWS + 1).panels is None
     calls = []
     real = _blas._gemm.panel_gemm
     monkeypatch.setattr(_blas._gemm, "panel_gemm", lambda *a: calls.append(1) or real(*a))

@@ -34,9 +34,9 @@ cdef enum:
     MIN_BLOCK_EXTENT = 64
     MAX_BLOCKS = 16
     # A long inner dimension (a weight gradient's sum over batch x time rows) is cut too: each
-    # block would pack a K-long operand again, and thin blocks of 64 rows spent 15% of the time
-    # on it. Blocks of at least LONG_K_BLOCK rows times parts of the inner dimension of at least
-    # K_PART, summed in order afterwards (see _gemm_long_k).
+    # block would pack a K-long operand again, which thin blocks of rows pay for many times
+    # (docs/performance.md). Blocks of at least LONG_K_BLOCK rows times parts of the inner
+    # dimension of at least K_PART, summed in order afterwards (see _gemm_long_k).
     LONG_K = 2048
     K_PART = 1024
     LONG_K_BLOCK = 256
@@ -275,15 +275,19 @@ cdef int _gemm_long_k(bint single, Py_ssize_t item, int ta, int tb, Py_ssize_t m
                         use_threads_if=num_threads > 1):
             for kp in range(1, kparts):
                 if single:
-                    for j in range(n):
-                        (<float*>pc)[r * ldc + j] += (<float*>scratch)[(kp - 1) * m * n
-                                                                      + r * n + j]
+                    _add_row(<float*>(pc + r * ldc * item),
+                             <const float*>(scratch + ((kp - 1) * m + r) * n * item), n)
                 else:
-                    for j in range(n):
-                        (<double*>pc)[r * ldc + j] += (<double*>scratch)[(kp - 1) * m * n
-                                                                        + r * n + j]
+                    _add_row(<double*>(pc + r * ldc * item),
+                             <const double*>(scratch + ((kp - 1) * m + r) * n * item), n)
         free(scratch)
     return 0
+
+
+cdef inline void _add_row(floating* c, const floating* part, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        c[j] += part[j]
 
 
 def gemm_sum(const floating[::1] a,   # IN  (S, G) x (M x K), or (S, G) x (K x M) when trans_a

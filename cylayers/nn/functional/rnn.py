@@ -127,8 +127,9 @@ class RecurrentLayer(Function):
         h_prev_all = np.empty((rows_total, P), dtype=dtype)
         saved = {}
         no_bias = np.empty(0, dtype=dtype)
-        step_weight = blas.PackedOperand(w_hh, trans_b=True)  # read at every step
-        projection = blas.PackedOperand(w_hr, trans_b=True) if w_hr is not None else None
+        fewest = int(batch_sizes[-1]) if len(batch_sizes) else 0  # rows of the last step
+        step_weight = blas.PackedOperand(w_hh, True, fewest)  # read at every step
+        projection = blas.PackedOperand(w_hr, True, fewest) if w_hr is not None else None
         if mode == "LSTM":
             saved["acts"] = np.empty((rows_total, 4 * H), dtype=dtype)
             saved["c_prev"] = np.empty((rows_total, H), dtype=dtype)
@@ -153,17 +154,20 @@ class RecurrentLayer(Function):
                     projected[rows], recurrent, no_bias if b_hh is None else b_hh, c[:bs],
                     saved["acts"][rows], saved["c_prev"][rows], saved["tanh_c"][rows], h_full,
                     threads_for(bs * 4 * H))
-                h_new = h_full if w_hr is None else projection.left_product(h_full)
+                if w_hr is not None:
+                    out[rows] = projection.left_product(h_full)
             elif mode == "GRU":
-                h_new = out[rows]
                 _recurrent_kernels.gru_step_forward(
                     projected[rows], recurrent, no_bias if b_hh is None else b_hh, h_t,
-                    saved["rzn"][rows], saved["gh_n"][rows], h_new, threads_for(bs * 3 * H))
+                    saved["rzn"][rows], saved["gh_n"][rows], out[rows],
+                    threads_for(bs * 3 * H))
             else:
                 pre = projected[rows] + recurrent
-                h_new = np.tanh(pre) if mode == "RNN_TANH" else np.maximum(pre, 0)
-            out[rows] = h_new
-            h[:bs] = h_new
+                if mode == "RNN_TANH":
+                    np.tanh(pre, out=out[rows])
+                else:
+                    np.maximum(pre, 0, out=out[rows])
+            h[:bs] = out[rows]  # every branch wrote the step's output there
         ctx.mode, ctx.batch_sizes, ctx.reverse = mode, batch_sizes, reverse
         ctx.saved_arrays = saved
         ctx.save_for_backward(out, h_prev_all, w_hh, w_hr)
@@ -189,8 +193,9 @@ class RecurrentLayer(Function):
         d_recurrent = np.empty((rows_total, gates * H), dtype=dtype)  # d(h_prev @ w_hh^T + b)
         d_projected = d_recurrent if mode != "GRU" else np.empty_like(d_recurrent)
         dh_all = np.empty((rows_total, P), dtype=dtype) if w_hr is not None else None
-        step_weight = blas.PackedOperand(w_hh)
-        projection = blas.PackedOperand(w_hr) if w_hr is not None else None
+        fewest = int(batch_sizes[-1]) if len(batch_sizes) else 0
+        step_weight = blas.PackedOperand(w_hh, min_rows=fewest)
+        projection = blas.PackedOperand(w_hr, min_rows=fewest) if w_hr is not None else None
         for t in reversed(forward_order):
             bs = int(batch_sizes[t])
             rows = slice(offsets[t], offsets[t] + bs)
@@ -206,11 +211,12 @@ class RecurrentLayer(Function):
                     dc[:bs], dg, threads_for(bs * 4 * H))
                 dh[:bs] = step_weight.left_product(dg)
             elif mode == "GRU":
-                dgh, dh_direct = d_recurrent[rows], np.empty_like(dh_t)
+                dgh = d_recurrent[rows]
+                # dh[:bs] (read into dh_t already) receives h_prev's direct part dh_t * z
                 _recurrent_kernels.gru_step_backward(
                     saved["rzn"][rows], saved["gh_n"][rows], h_prev_all[rows], dh_t,
-                    d_projected[rows], dgh, dh_direct, threads_for(bs * 3 * H))
-                dh[:bs] = dh_direct + step_weight.left_product(dgh)
+                    d_projected[rows], dgh, dh[:bs], threads_for(bs * 3 * H))
+                dh[:bs] += step_weight.left_product(dgh)
             else:
                 h_new = out[rows]
                 dpre = d_recurrent[rows]

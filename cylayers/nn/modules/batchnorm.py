@@ -4,7 +4,7 @@ import numpy as np
 from cylayers import _creation
 from cylayers.autograd.grad_mode import no_grad
 from cylayers.nn import functional as F
-from cylayers.nn.functional.normalization import Moments, update_running_statistics
+from cylayers.nn.functional.normalization import update_running_statistics
 from cylayers.nn.modules._params import register_affine, reset_affine
 from cylayers.nn.modules.module import Module
 
@@ -119,8 +119,7 @@ class SyncBatchNorm(_BatchNorm):
         momentum = self._momentum_for_this_step()
         moments = global_statistics(input._array)
         if self.track_running_stats:
-            update_running_statistics(self.running_mean, self.running_var, Moments(
-                moments.count, moments.mean[None], moments.m2[None]), momentum)
+            update_running_statistics(self.running_mean, self.running_var, moments, momentum)
         return SyncBatchNormFn.apply(input, self.weight, self.bias, self.eps, moments)
 
     @classmethod
