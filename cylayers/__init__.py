@@ -19,7 +19,6 @@ from cylayers._dtype import (bool_ as bool, double, dtype, finfo, float, float16
                              float64, get_default_dtype, half, iinfo, int, int8, int16, int32,
                              int64, long, set_default_dtype, short, uint8)
 from cylayers._tensor import Size, Tensor
-from cylayers import _tensor_methods  # noqa: E402,F401  (Tensor's operators and math)
 from cylayers._tensor_types import LEGACY_TYPES as _LEGACY_TYPES
 from cylayers._format import set_printoptions
 from cylayers.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
@@ -30,7 +29,6 @@ from cylayers._creation import (arange, as_tensor, empty, empty_like, eye, from_
 from cylayers._functions import *  # noqa: F401,F403
 from cylayers._composite import *  # noqa: F401,F403
 from cylayers._random_ops import *  # noqa: F401,F403
-from cylayers import _tensor_extras  # noqa: E402,F401  (in-place views, Tensor.new, put_...)
 from cylayers._threads import get_num_threads, have_openmp, set_num_threads
 from cylayers.random import Generator, default_generator, initial_seed, manual_seed, seed
 from cylayers.device import device

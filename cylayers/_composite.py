@@ -14,11 +14,11 @@ import numpy as np
 from cylayers import _dtype, linalg
 from cylayers._creation import linspace
 from cylayers._functions import cat, meshgrid, searchsorted, stack
-from cylayers._tensor import Size, Tensor, _norm_dim, unwrap
+from cylayers._tensor_base import Size, TensorBase, _norm_dim, unwrap
 from cylayers._ops import promotion
 from cylayers._ops.arith import unbroadcast
-from cylayers._tensor_methods import (_pick, _tensor_only, _where, unique_result,
-                                      values_indices)
+from cylayers._tensor_arithmetic import _tensor_only, _where
+from cylayers._tensor_reductions import _pick, unique_result, values_indices
 from cylayers._tensor_types import scalar_type_name
 from cylayers.autograd.function import Function
 
@@ -27,7 +27,7 @@ _aminmax_result = collections.namedtuple("aminmax", ["min", "max"])
 
 
 def _t(x):
-    return x if isinstance(x, Tensor) else Tensor._make(np.asarray(x))
+    return x if isinstance(x, TensorBase) else TensorBase._make(np.asarray(x))
 
 
 def _float(x):
@@ -65,7 +65,7 @@ def _scaled_sum(input, product, beta, alpha, operands):
     product = product.to(dt) if product._array.dtype != dt else product  # bmm sums widen
     product = product if alpha == 1 else product * alpha
     if beta == 0:  # the value ignores input; its gradient is zeros (where's unpicked side)
-        return _where(Tensor._make(np.ones((), bool)), product, input)
+        return _where(TensorBase._make(np.ones((), bool)), product, input)
     return (input if beta == 1 else input * beta) + product
 
 
@@ -193,7 +193,7 @@ def heaviside(input, values):
         raise RuntimeError("heaviside is not yet implemented for tensors with different "
                            "dtypes")
     a, v = input._array, values._array
-    return Tensor._make(np.where(a == 0, v, (a > 0)).astype(np.result_type(a, v)))
+    return TensorBase._make(np.where(a == 0, v, (a > 0)).astype(np.result_type(a, v)))
 
 
 def _nan_aware_extremum(take_max):
@@ -211,13 +211,13 @@ fmin = _tensor_only(_nan_aware_extremum(False), "fmin")
 
 
 def float_power(input, exponent):
-    a = input.double() if isinstance(input, Tensor) else float(input)
-    b = exponent.double() if isinstance(exponent, Tensor) else float(exponent)
-    return a ** b if isinstance(a, Tensor) else _t(np.float64(a)) ** b
+    a = input.double() if isinstance(input, TensorBase) else float(input)
+    b = exponent.double() if isinstance(exponent, TensorBase) else float(exponent)
+    return a ** b if isinstance(a, TensorBase) else _t(np.float64(a)) ** b
 
 
 def ldexp(input, other):
-    if not isinstance(other, Tensor):
+    if not isinstance(other, TensorBase):
         raise TypeError(f"ldexp(): argument 'other' (position 2) must be Tensor, not "
                         f"{type(other).__name__}")
     return _float(input) * (2.0 ** other)
@@ -226,7 +226,7 @@ def ldexp(input, other):
 def frexp(input):
     if not input.is_floating_point():
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
-    exponent = Tensor._make(np.frexp(input._array)[1].astype(np.int32))
+    exponent = TensorBase._make(np.frexp(input._array)[1].astype(np.int32))
     # mantissa = input / 2^exponent exactly (a power of two), with that gradient
     mantissa = input / (2.0 ** exponent.to(input.dtype))
     return collections.namedtuple("frexp", ["mantissa", "exponent"])(mantissa, exponent)
@@ -239,7 +239,7 @@ def _integer_binary(ufunc, name):
             if np.asarray(x).dtype.kind not in "iu":
                 raise RuntimeError(f'"{name}_cpu" not implemented for '
                                    f"'{scalar_type_name(np.asarray(x).dtype)}'")
-        return Tensor._make(np.asarray(ufunc(a, b)))
+        return TensorBase._make(np.asarray(ufunc(a, b)))
     fn.__name__ = name
     return fn
 
@@ -254,7 +254,7 @@ def nextafter(input, other):
 
 
 def signbit(input):
-    return Tensor._make(np.signbit(input._array))
+    return TensorBase._make(np.signbit(input._array))
 
 
 def sgn(input):
@@ -276,7 +276,7 @@ def clamp_max(input, max):
 
 
 def isin(elements, test_elements, *, assume_unique=False, invert=False):
-    return Tensor._make(np.isin(unwrap(elements), unwrap(test_elements), invert=invert))
+    return TensorBase._make(np.isin(unwrap(elements), unwrap(test_elements), invert=invert))
 
 
 def is_nonzero(input):
@@ -293,7 +293,7 @@ def is_complex(input):
 
 def typename(obj):
     """The name of obj's type: the legacy tensor type for a tensor (as x.type() gives)."""
-    if isinstance(obj, Tensor):
+    if isinstance(obj, TensorBase):
         return obj.type()
     module = type(obj).__module__
     return type(obj).__qualname__ if module in (None, "builtins") else \
@@ -304,20 +304,20 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
     """A tensor sharing obj's memory when it can (a tensor or an array of the asked dtype and
     copy not True), a new one otherwise; copy=False refuses a copy."""
     np_dtype = None if dtype is None else _dtype.to_numpy_dtype(dtype)
-    source = obj._array if isinstance(obj, Tensor) else obj
+    source = obj._array if isinstance(obj, TensorBase) else obj
     if copy:
         arr = np.array(source, dtype=np_dtype, copy=True)
     else:
         arr = np.asarray(source, dtype=np_dtype)
-        if not isinstance(source, (np.ndarray, Tensor)) and np_dtype is None and \
+        if not isinstance(source, (np.ndarray, TensorBase)) and np_dtype is None and \
                 arr.dtype == np.float64 and not isinstance(obj, (np.generic,)):
             arr = arr.astype(_dtype.default_float())  # Python floats: the default dtype
         if copy is False and isinstance(source, np.ndarray) and arr is not source and \
                 not np.shares_memory(arr, source):
             raise ValueError("can't alias tensor from an array of another dtype without a copy")
-    if isinstance(obj, Tensor) and arr is obj._array and not requires_grad:
+    if isinstance(obj, TensorBase) and arr is obj._array and not requires_grad:
         return obj
-    out = Tensor._make(arr)
+    out = TensorBase._make(arr)
     return out.requires_grad_(True) if requires_grad else out
 
 
@@ -450,7 +450,7 @@ def take_along_dim(input, indices, dim=None):
 def tensor_split(input, indices_or_sections, dim=0):
     d = _norm_dim(dim, input.dim())
     n = input.shape[d]
-    if isinstance(indices_or_sections, Tensor):
+    if isinstance(indices_or_sections, TensorBase):
         indices_or_sections = indices_or_sections.tolist()
     if isinstance(indices_or_sections, int):
         sections = indices_or_sections
@@ -546,11 +546,11 @@ def block_diag(*tensors):
     rows, before = [], 0
     for m in mats:
         r, c = m.shape
-        parts = [Tensor._make(np.zeros((r, before), dt)), m.to(dt),
-                 Tensor._make(np.zeros((r, cols - before - c), dt))]
+        parts = [TensorBase._make(np.zeros((r, before), dt)), m.to(dt),
+                 TensorBase._make(np.zeros((r, cols - before - c), dt))]
         rows.append(_cat(parts, 1))
         before += c
-    return _cat(rows, 0) if rows else Tensor._make(np.zeros((1, 0), dt))
+    return _cat(rows, 0) if rows else TensorBase._make(np.zeros((1, 0), dt))
 
 
 def cartesian_prod(*tensors):
@@ -569,14 +569,14 @@ def combinations(input, r=2, with_replacement=False):
     idx = np.array(list(pick(range(n), r)), dtype=np.int64).reshape(-1, r)
     if r == 0:
         return input[:0]
-    return input[Tensor._make(idx.reshape(-1))].reshape(-1, r)
+    return input[TensorBase._make(idx.reshape(-1))].reshape(-1, r)
 
 
 def _triangle_indices(upper):
     def fn(row, col, offset=0, *, dtype=None, device=None, layout=None):
         rows, cols = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
         dt = np.int64 if dtype is None else _dtype.to_numpy_dtype(dtype)
-        return Tensor._make(np.stack([rows, cols]).astype(dt).reshape(2, -1))
+        return TensorBase._make(np.stack([rows, cols]).astype(dt).reshape(2, -1))
     fn.__name__ = "triu_indices" if upper else "tril_indices"
     return fn
 
@@ -594,7 +594,7 @@ def vander(x, N=None, increasing=False):
     x = x if x.is_floating_point() else x.long()
     powers = [x ** p for p in range(n)] if n else []
     if not powers:
-        return Tensor._make(np.zeros((x.shape[0], 0), x._array.dtype))
+        return TensorBase._make(np.zeros((x.shape[0], 0), x._array.dtype))
     out = stack(powers, 1)
     return out if increasing else out.flip(1)
 
@@ -678,10 +678,10 @@ def nanmedian(input, dim=None, keepdim=False):
         if not valid.any():
             return input.reshape(-1)[:0].sum() * np.nan if arr.size else \
                 input.median()
-        return flat[Tensor._make(valid)].median()
+        return flat[TensorBase._make(valid)].median()
     d = _norm_dim(dim, arr.ndim)
     if not arr.ndim:
-        return values_indices["median"](input.clone(), Tensor._make(np.zeros((), np.int64)))
+        return values_indices["median"](input.clone(), TensorBase._make(np.zeros((), np.int64)))
     nan = np.isnan(arr) if arr.dtype.kind == "f" else np.zeros(arr.shape, bool)
     order = np.argsort(np.where(nan, np.inf, arr), axis=d, kind="stable")
     count = (~nan).sum(axis=d, keepdims=True)
@@ -697,7 +697,7 @@ def _quantile(ignore_nan):
                                f"higher, midpoint or nearest. Got {interpolation}")
         if not input.is_floating_point():
             raise RuntimeError("quantile() input tensor must be either float or double dtype")
-        scalar_q = not isinstance(q, Tensor)
+        scalar_q = not isinstance(q, TensorBase)
         qs = np.atleast_1d(np.asarray(unwrap(q), dtype=np.float64))
         if qs.ndim > 1:
             raise RuntimeError("quantile() q must be a scalar or 1D tensor")
@@ -710,7 +710,7 @@ def _quantile(ignore_nan):
         arr = x._array
         nan = np.isnan(arr)
         order = np.argsort(np.where(nan, np.inf, arr), axis=d, kind="stable")
-        sorted_x = x.gather(d, Tensor._make(order))
+        sorted_x = x.gather(d, TensorBase._make(order))
         n_valid = (~nan).sum(axis=d, keepdims=True) if ignore_nan else \
             np.full(np.take(arr, [0], axis=d).shape, arr.shape[d])
         has_nan = nan.any(axis=d, keepdims=True)
@@ -725,15 +725,15 @@ def _quantile(ignore_nan):
                 lo = hi
             elif interpolation == "nearest":
                 lo = hi = np.round(rank).astype(np.int64)  # half to even, as PyTorch
-            lo_v = sorted_x.gather(d, Tensor._make(lo))
-            hi_v = sorted_x.gather(d, Tensor._make(hi))
+            lo_v = sorted_x.gather(d, TensorBase._make(lo))
+            hi_v = sorted_x.gather(d, TensorBase._make(hi))
             if interpolation == "midpoint":
                 w = np.where(hi > lo, 0.5, 0.0)
             else:
                 w = rank - lo if interpolation == "linear" else np.zeros(rank.shape)
-            val = lo_v + (hi_v - lo_v) * Tensor._make(w.astype(arr.dtype))
+            val = lo_v + (hi_v - lo_v) * TensorBase._make(w.astype(arr.dtype))
             bad = (n_valid == 0) if ignore_nan else has_nan
-            val = val.masked_fill(Tensor._make(np.broadcast_to(bad, val.shape).copy()),
+            val = val.masked_fill(TensorBase._make(np.broadcast_to(bad, val.shape).copy()),
                                   float("nan"))
             if not keepdim or input.dim() == 0:
                 val = val.squeeze(d)
@@ -795,12 +795,12 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
 
 def histogram(input, bins=100, *, range=None, weight=None, density=False):
     arr = input._array
-    edges = unwrap(bins) if isinstance(bins, Tensor) else bins
+    edges = unwrap(bins) if isinstance(bins, TensorBase) else bins
     hist, edges = np.histogram(arr, bins=edges, range=range,
                                weights=None if weight is None else unwrap(weight),
                                density=density)
     return collections.namedtuple("histogram", ["hist", "bin_edges"])(
-        Tensor._make(hist.astype(arr.dtype)), Tensor._make(edges.astype(arr.dtype)))
+        TensorBase._make(hist.astype(arr.dtype)), TensorBase._make(edges.astype(arr.dtype)))
 
 
 def trapezoid(y, x=None, *, dx=None, dim=-1):
@@ -834,9 +834,9 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
     exps = linspace(start, end, steps, dtype=_dtype.float64)
-    out = Tensor._make(np.power(float(base), exps._array))
+    out = TensorBase._make(np.power(float(base), exps._array))
     dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else _dtype.default_float()
-    out = Tensor._make(out._array.astype(dt) if np.dtype(dt).kind == "f" else
+    out = TensorBase._make(out._array.astype(dt) if np.dtype(dt).kind == "f" else
                        np.trunc(out._array).astype(dt))
     return out.requires_grad_(requires_grad) if requires_grad else out
 
@@ -871,7 +871,7 @@ def unravel_index(indices, shape):
     total = int(np.prod(shape))
     if ((idx < -total) | (idx >= total)).any():
         raise RuntimeError("index out of bounds")
-    return tuple(Tensor._make(c.astype(np.int64)) for c in np.unravel_index(idx % max(total, 1),
+    return tuple(TensorBase._make(c.astype(np.int64)) for c in np.unravel_index(idx % max(total, 1),
                                                                             shape))
 
 
@@ -882,8 +882,8 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
     rows, cols = view.shape[-2], view.shape[-1]
     n = builtins.max(builtins.min(rows - builtins.max(-offset, 0),
                                   cols - builtins.max(offset, 0)), 0)
-    r = Tensor._make(np.arange(n) + builtins.max(-offset, 0))
-    c = Tensor._make(np.arange(n) + builtins.max(offset, 0))
+    r = TensorBase._make(np.arange(n) + builtins.max(-offset, 0))
+    c = TensorBase._make(np.arange(n) + builtins.max(offset, 0))
     view[..., r, c] = src.to(out.dtype)
     return out
 
@@ -919,7 +919,7 @@ def _index_put_(self, indices, values, accumulate=False):
     rest = tuple(self.shape[len(indices):])
     flat = self.reshape(-1, *rest) if rest else self.reshape(-1)
     vals = _t(values).to(self.dtype).expand(*flat_index.shape, *rest).reshape(-1, *rest)
-    updated = flat.index_add(0, Tensor._make(flat_index.reshape(-1)), vals)
+    updated = flat.index_add(0, TensorBase._make(flat_index.reshape(-1)), vals)
     return self.copy_(updated.reshape(*self.shape))
 
 
@@ -1012,7 +1012,7 @@ def logdet(input):
     """log(det): NaN for a negative determinant, -inf for zero, as PyTorch."""
     sign, logabs = linalg.slogdet(input)
     # NaN, with a zero gradient, where the determinant is negative
-    return _where(Tensor._make(sign._array < 0), float("nan"), logabs)
+    return _where(TensorBase._make(sign._array < 0), float("nan"), logabs)
 
 
 def slogdet(input):
@@ -1069,84 +1069,15 @@ def cholesky_solve(B, L, upper=False):
 
 def cholesky_inverse(L, upper=False):
     n = L.shape[-1]
-    eye = Tensor._make(np.broadcast_to(np.eye(n, dtype=L._array.dtype), L.shape).copy())
+    eye = TensorBase._make(np.broadcast_to(np.eye(n, dtype=L._array.dtype), L.shape).copy())
     return cholesky_solve(eye, L, upper)
 
 
 # ------------------------------------------------------------------ Tensor methods
-_TENSOR_METHODS = {
-    "addmm": addmm, "addmv": addmv, "addr": addr, "addbmm": addbmm, "baddbmm": baddbmm,
-    "addcmul": addcmul, "addcdiv": addcdiv, "mv": mv, "dot": dot, "vdot": vdot,
-    "inner": inner, "outer": outer, "ger": outer, "hypot": hypot, "logaddexp2": logaddexp2,
-    "deg2rad": deg2rad, "rad2deg": rad2deg, "sinc": sinc, "logit": logit, "erfc": erfc,
-    "erfinv": erfinv, "heaviside": heaviside, "fmax": fmax, "fmin": fmin,
-    "float_power": float_power, "ldexp": ldexp, "frexp": frexp, "gcd": gcd, "lcm": lcm,
-    "nextafter": nextafter, "signbit": signbit, "sgn": sgn, "positive": positive,
-    "isin": isin, "is_nonzero": is_nonzero, "is_complex": is_complex,
-    "broadcast_to": broadcast_to, "movedim": movedim, "moveaxis": moveaxis,
-    "swapaxes": swapaxes, "swapdims": swapdims, "ravel": ravel, "tile": tile, "rot90": rot90,
-    "fliplr": fliplr, "flipud": flipud, "take": take, "take_along_dim": take_along_dim,
-    "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit,
-    "select": select, "narrow_copy": narrow_copy, "diagflat": diagflat, "kron": kron,
-    "cross": cross, "dist": dist, "renorm": renorm, "aminmax": aminmax, "nansum": nansum,
-    "nanmean": nanmean, "nanmedian": nanmedian, "quantile": quantile,
-    "nanquantile": nanquantile, "cov": cov, "corrcoef": corrcoef, "histogram": histogram,
-    "unique_consecutive": unique_consecutive, "diagonal_scatter": diagonal_scatter,
-    "select_scatter": select_scatter, "slice_scatter": slice_scatter, "index_put": index_put,
-    "index_put_": _index_put_, "multiply": lambda self, other: self * other,
-    "det": det, "logdet": logdet, "slogdet": slogdet, "inverse": inverse,
-    "cholesky": cholesky, "pinverse": pinverse, "svd": svd, "qr": qr,
-    "matrix_power": matrix_power, "matrix_exp": matrix_exp,
-    "triangular_solve": triangular_solve, "cholesky_solve": cholesky_solve,
-    "cholesky_inverse": cholesky_inverse,
-    "subtract": lambda self, other, alpha=1: self.sub(other, alpha=alpha),
-}
-_IN_PLACE = ("addmm", "addmv", "addr", "addbmm", "baddbmm", "addcmul", "addcdiv", "hypot",
-             "deg2rad", "rad2deg", "sinc", "logit", "erfc", "erfinv", "heaviside",
-             "float_power", "ldexp", "gcd", "lcm", "nextafter", "sgn", "renorm", "multiply",
-             "subtract")
-
-
 def _store(self, result):
     """Write an op's result into self as PyTorch's in-place ops do (check_in_place_cast)."""
     promotion.check_in_place_cast(result._array.dtype, self._array.dtype)
     return self.copy_(result)
-
-
-def _in_place(fn):
-    def method(self, *args, **kwargs):
-        return _store(self, fn(self, *args, **kwargs))
-    return method
-
-
-def _float_power_(self, exponent):
-    if self.dtype != _dtype.float64:
-        raise RuntimeError(f"the base given to float_power_ has dtype "
-                           f"{scalar_type_name(self._array.dtype)} but the operation's result "
-                           f"requires dtype Double")
-    return self.copy_(float_power(self, exponent))
-
-
-for _name, _fn in _TENSOR_METHODS.items():
-    setattr(Tensor, _name, _fn)
-for _name in _IN_PLACE:
-    setattr(Tensor, _name + "_", _in_place(_TENSOR_METHODS[_name]))
-Tensor.float_power_ = _float_power_
-Tensor.clamp_min_ = lambda self, min: self.clamp_(min=min)
-Tensor.clamp_max_ = lambda self, max: self.clamp_(max=max)
-Tensor.clip_ = lambda self, min=None, max=None: self.clamp_(min, max)
-Tensor.type_as = lambda self, other: self.to(other.dtype)
-Tensor.ndimension = lambda self: self.dim()
-Tensor.nbytes = property(lambda self: self._array.nbytes)
-Tensor.itemsize = property(lambda self: self._array.itemsize)
-Tensor.is_signed = lambda self: self._array.dtype.kind in "fic"
-Tensor.byte = lambda self: self.to(_dtype.uint8)
-Tensor.char = lambda self: self.to(_dtype.int8)
-Tensor.short = lambda self: self.to(_dtype.int16)
-Tensor.half = lambda self: self.to(_dtype.float16)
-Tensor.split_with_sizes = lambda self, split_sizes, dim=0: self.split(list(split_sizes), dim)
-Tensor.is_same_size = lambda self, other: tuple(self.shape) == tuple(other.shape)
-Tensor.sum_to_size = lambda self, *size: _sum_to_size(self, size)
 
 
 def _sum_to_size(self, size):
@@ -1161,45 +1092,6 @@ def _sum_to_size(self, size):
     out = self.sum(tuple(range(lead))) if lead > 0 else self
     dims = tuple(i for i, s in enumerate(size) if s == 1 and out.shape[i] != 1)
     return out.sum(dims, keepdim=True) if dims else out
-
-
-def _fill_diagonal_(self, fill_value, wrap=False):
-    if self.dim() < 2:
-        raise RuntimeError("dimensions must larger than 1")
-    if self.dim() > 2 and len(set(self.shape)) != 1:
-        raise RuntimeError("all dimensions of input must be of equal length")
-    n = builtins.min(self.shape)
-    if self.dim() == 2:
-        rows = self.shape[0]
-        step = self.shape[1] + 1
-        stop = rows * self.shape[1] if wrap else builtins.min(rows, self.shape[1]) * self.shape[1]
-        flat = np.arange(0, stop, step)
-        flat = flat[flat < self.numel()]
-    else:
-        flat = np.ravel_multi_index(tuple([np.arange(n)] * self.dim()), tuple(self.shape))
-    view = self.view(-1)
-    view[Tensor._make(flat.astype(np.int64))] = fill_value
-    return self
-
-
-Tensor.fill_diagonal_ = _fill_diagonal_
-
-
-def _comparison_in_place(name):
-    def method(self, *args, **kwargs):
-        return _store(self, getattr(self, name)(*args, **kwargs))
-    return method
-
-
-for _name in ("eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
-              "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor",
-              "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
-              "bitwise_right_shift", "xlogy", "divide", "true_divide", "floor_divide",
-              "cumsum", "cumprod"):
-    if not hasattr(Tensor, _name + "_") and hasattr(Tensor, _name):
-        setattr(Tensor, _name + "_", _comparison_in_place(_name))
-Tensor.logical_not_ = lambda self: _store(self, self.logical_not())
-Tensor.bitwise_not_ = lambda self: _store(self, self.bitwise_not())
 
 
 __all__ = ["addmm", "addmv", "addr", "addbmm", "baddbmm", "addcmul", "addcdiv", "mv", "dot",
@@ -1229,3 +1121,301 @@ def multiply(input, other):
 
 def subtract(input, other, *, alpha=1):
     return input.sub(other, alpha=alpha)
+
+
+class CompositeMethods:
+    """Tensor methods that are the functions above with the tensor first
+    (``x.addmm(m1, m2)`` is ``addmm(x, m1, m2)``), their in-place forms, and the in-place forms
+    of comparisons and other ops that write their result back into the tensor."""
+    __slots__ = ()
+
+    addmm = addmm
+    addmv = addmv
+    addr = addr
+    addbmm = addbmm
+    baddbmm = baddbmm
+    addcmul = addcmul
+    addcdiv = addcdiv
+    mv = mv
+    dot = dot
+    vdot = vdot
+    inner = inner
+    outer = outer
+    ger = outer
+    hypot = hypot
+    logaddexp2 = logaddexp2
+    deg2rad = deg2rad
+    rad2deg = rad2deg
+    sinc = sinc
+    logit = logit
+    erfc = erfc
+    erfinv = erfinv
+    heaviside = heaviside
+    fmax = fmax
+    fmin = fmin
+    float_power = float_power
+    ldexp = ldexp
+    frexp = frexp
+    gcd = gcd
+    lcm = lcm
+    nextafter = nextafter
+    signbit = signbit
+    sgn = sgn
+    positive = positive
+    isin = isin
+    is_nonzero = is_nonzero
+    is_complex = is_complex
+    broadcast_to = broadcast_to
+    movedim = movedim
+    moveaxis = moveaxis
+    swapaxes = swapaxes
+    swapdims = swapdims
+    ravel = ravel
+    tile = tile
+    rot90 = rot90
+    fliplr = fliplr
+    flipud = flipud
+    take = take
+    take_along_dim = take_along_dim
+    tensor_split = tensor_split
+    hsplit = hsplit
+    vsplit = vsplit
+    dsplit = dsplit
+    select = select
+    narrow_copy = narrow_copy
+    diagflat = diagflat
+    kron = kron
+    cross = cross
+    dist = dist
+    renorm = renorm
+    aminmax = aminmax
+    nansum = nansum
+    nanmean = nanmean
+    nanmedian = nanmedian
+    quantile = quantile
+    nanquantile = nanquantile
+    cov = cov
+    corrcoef = corrcoef
+    histogram = histogram
+    unique_consecutive = unique_consecutive
+    diagonal_scatter = diagonal_scatter
+    select_scatter = select_scatter
+    slice_scatter = slice_scatter
+    index_put = index_put
+    index_put_ = _index_put_
+
+    def multiply(self, other):
+        return self * other
+
+    det = det
+    logdet = logdet
+    slogdet = slogdet
+    inverse = inverse
+    cholesky = cholesky
+    pinverse = pinverse
+    svd = svd
+    qr = qr
+    matrix_power = matrix_power
+    matrix_exp = matrix_exp
+    triangular_solve = triangular_solve
+    cholesky_solve = cholesky_solve
+    cholesky_inverse = cholesky_inverse
+
+    def subtract(self, other, alpha=1):
+        return self.sub(other, alpha=alpha)
+
+    # ------------------------------------------------------------ results written back in place
+    def addmm_(self, *args, **kwargs):
+        return _store(self, self.addmm(*args, **kwargs))
+
+    def addmv_(self, *args, **kwargs):
+        return _store(self, self.addmv(*args, **kwargs))
+
+    def addr_(self, *args, **kwargs):
+        return _store(self, self.addr(*args, **kwargs))
+
+    def addbmm_(self, *args, **kwargs):
+        return _store(self, self.addbmm(*args, **kwargs))
+
+    def baddbmm_(self, *args, **kwargs):
+        return _store(self, self.baddbmm(*args, **kwargs))
+
+    def addcmul_(self, *args, **kwargs):
+        return _store(self, self.addcmul(*args, **kwargs))
+
+    def addcdiv_(self, *args, **kwargs):
+        return _store(self, self.addcdiv(*args, **kwargs))
+
+    def hypot_(self, *args, **kwargs):
+        return _store(self, self.hypot(*args, **kwargs))
+
+    def deg2rad_(self, *args, **kwargs):
+        return _store(self, self.deg2rad(*args, **kwargs))
+
+    def rad2deg_(self, *args, **kwargs):
+        return _store(self, self.rad2deg(*args, **kwargs))
+
+    def sinc_(self, *args, **kwargs):
+        return _store(self, self.sinc(*args, **kwargs))
+
+    def logit_(self, *args, **kwargs):
+        return _store(self, self.logit(*args, **kwargs))
+
+    def erfc_(self, *args, **kwargs):
+        return _store(self, self.erfc(*args, **kwargs))
+
+    def erfinv_(self, *args, **kwargs):
+        return _store(self, self.erfinv(*args, **kwargs))
+
+    def heaviside_(self, *args, **kwargs):
+        return _store(self, self.heaviside(*args, **kwargs))
+
+    def ldexp_(self, *args, **kwargs):
+        return _store(self, self.ldexp(*args, **kwargs))
+
+    def gcd_(self, *args, **kwargs):
+        return _store(self, self.gcd(*args, **kwargs))
+
+    def lcm_(self, *args, **kwargs):
+        return _store(self, self.lcm(*args, **kwargs))
+
+    def nextafter_(self, *args, **kwargs):
+        return _store(self, self.nextafter(*args, **kwargs))
+
+    def sgn_(self, *args, **kwargs):
+        return _store(self, self.sgn(*args, **kwargs))
+
+    def renorm_(self, *args, **kwargs):
+        return _store(self, self.renorm(*args, **kwargs))
+
+    def multiply_(self, *args, **kwargs):
+        return _store(self, self.multiply(*args, **kwargs))
+
+    def subtract_(self, *args, **kwargs):
+        return _store(self, self.subtract(*args, **kwargs))
+
+    def eq_(self, *args, **kwargs):
+        return _store(self, self.eq(*args, **kwargs))
+
+    def ne_(self, *args, **kwargs):
+        return _store(self, self.ne(*args, **kwargs))
+
+    def lt_(self, *args, **kwargs):
+        return _store(self, self.lt(*args, **kwargs))
+
+    def le_(self, *args, **kwargs):
+        return _store(self, self.le(*args, **kwargs))
+
+    def gt_(self, *args, **kwargs):
+        return _store(self, self.gt(*args, **kwargs))
+
+    def ge_(self, *args, **kwargs):
+        return _store(self, self.ge(*args, **kwargs))
+
+    def greater_(self, *args, **kwargs):
+        return _store(self, self.greater(*args, **kwargs))
+
+    def greater_equal_(self, *args, **kwargs):
+        return _store(self, self.greater_equal(*args, **kwargs))
+
+    def less_(self, *args, **kwargs):
+        return _store(self, self.less(*args, **kwargs))
+
+    def less_equal_(self, *args, **kwargs):
+        return _store(self, self.less_equal(*args, **kwargs))
+
+    def not_equal_(self, *args, **kwargs):
+        return _store(self, self.not_equal(*args, **kwargs))
+
+    def logical_and_(self, *args, **kwargs):
+        return _store(self, self.logical_and(*args, **kwargs))
+
+    def logical_or_(self, *args, **kwargs):
+        return _store(self, self.logical_or(*args, **kwargs))
+
+    def logical_xor_(self, *args, **kwargs):
+        return _store(self, self.logical_xor(*args, **kwargs))
+
+    def bitwise_and_(self, *args, **kwargs):
+        return _store(self, self.bitwise_and(*args, **kwargs))
+
+    def bitwise_or_(self, *args, **kwargs):
+        return _store(self, self.bitwise_or(*args, **kwargs))
+
+    def bitwise_xor_(self, *args, **kwargs):
+        return _store(self, self.bitwise_xor(*args, **kwargs))
+
+    def bitwise_left_shift_(self, *args, **kwargs):
+        return _store(self, self.bitwise_left_shift(*args, **kwargs))
+
+    def bitwise_right_shift_(self, *args, **kwargs):
+        return _store(self, self.bitwise_right_shift(*args, **kwargs))
+
+    def xlogy_(self, *args, **kwargs):
+        return _store(self, self.xlogy(*args, **kwargs))
+
+    def divide_(self, *args, **kwargs):
+        return _store(self, self.divide(*args, **kwargs))
+
+    def true_divide_(self, *args, **kwargs):
+        return _store(self, self.true_divide(*args, **kwargs))
+
+    def floor_divide_(self, *args, **kwargs):
+        return _store(self, self.floor_divide(*args, **kwargs))
+
+    def cumsum_(self, *args, **kwargs):
+        return _store(self, self.cumsum(*args, **kwargs))
+
+    def cumprod_(self, *args, **kwargs):
+        return _store(self, self.cumprod(*args, **kwargs))
+
+    def logical_not_(self):
+        return _store(self, self.logical_not())
+
+    def bitwise_not_(self):
+        return _store(self, self.bitwise_not())
+
+    def float_power_(self, exponent):
+        if self.dtype != _dtype.float64:
+            raise RuntimeError(f"the base given to float_power_ has dtype "
+                               f"{scalar_type_name(self._array.dtype)} but the operation's result "
+                               f"requires dtype Double")
+        return self.copy_(float_power(self, exponent))
+
+    def clamp_min_(self, min):
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max):
+        return self.clamp_(max=max)
+
+    def clip_(self, min=None, max=None):
+        return self.clamp_(min, max)
+
+    def fill_diagonal_(self, fill_value, wrap=False):
+        if self.dim() < 2:
+            raise RuntimeError("dimensions must larger than 1")
+        if self.dim() > 2 and len(set(self.shape)) != 1:
+            raise RuntimeError("all dimensions of input must be of equal length")
+        n = builtins.min(self.shape)
+        if self.dim() == 2:
+            rows = self.shape[0]
+            step = self.shape[1] + 1
+            cols = self.shape[1]
+            stop = rows * cols if wrap else builtins.min(rows, cols) * cols
+            flat = np.arange(0, stop, step)
+            flat = flat[flat < self.numel()]
+        else:
+            flat = np.ravel_multi_index(tuple([np.arange(n)] * self.dim()), tuple(self.shape))
+        view = self.view(-1)
+        view[TensorBase._make(flat.astype(np.int64))] = fill_value
+        return self
+
+    # ------------------------------------------------------------ shapes
+    def split_with_sizes(self, split_sizes, dim=0):
+        return self.split(list(split_sizes), dim)
+
+    def is_same_size(self, other):
+        return tuple(self.shape) == tuple(other.shape)
+
+    def sum_to_size(self, *size):
+        return _sum_to_size(self, size)

@@ -5,7 +5,7 @@ import numpy as np
 
 from cylayers import _dtype
 from cylayers._ops import untaped
-from cylayers._tensor import Tensor, TracedInt, _shape_arg, trace_state
+from cylayers._tensor_base import TensorBase, TracedInt, _shape_arg, trace_state
 from cylayers.random import get_generator
 
 
@@ -25,7 +25,7 @@ def _infer_dtype(data):
 
 
 def _finish(arr, requires_grad):
-    t = Tensor._make(arr)
+    t = TensorBase._make(arr)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -33,19 +33,19 @@ def _finish(arr, requires_grad):
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """Copy ``data`` (nested lists, numbers, numpy arrays, Tensors) into a new Tensor."""
-    if isinstance(data, Tensor):
+    if isinstance(data, TensorBase):
         data = data._array
-    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
-        data = [d._array if isinstance(d, Tensor) else d for d in data]
+    if isinstance(data, (list, tuple)) and any(isinstance(d, TensorBase) for d in data):
+        data = [d._array if isinstance(d, TensorBase) else d for d in data]
     np_dtype = _dtype.to_numpy_dtype(dtype) if dtype is not None else _infer_dtype(data)
     return _finish(np.array(data, dtype=np_dtype, copy=True), requires_grad)
 
 
 def as_tensor(data, dtype=None):
-    if isinstance(data, Tensor) and dtype is None:
+    if isinstance(data, TensorBase) and dtype is None:
         return data
     if isinstance(data, np.ndarray) and dtype is None:
-        return Tensor._make(data)
+        return TensorBase._make(data)
     return tensor(data, dtype=dtype)
 
 
@@ -53,7 +53,7 @@ def from_numpy(array):
     """A Tensor sharing memory with ``array`` (no copy)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
-    return Tensor._make(array)
+    return TensorBase._make(array)
 
 
 def _float_dtype(dtype):
@@ -159,7 +159,7 @@ def randint(low, high=None, size=None, generator=None, dtype=None, requires_grad
 
 
 def randperm(n, generator=None, dtype=None, device=None):
-    return Tensor._make(get_generator(generator).permutation(n).astype(
+    return TensorBase._make(get_generator(generator).permutation(n).astype(
         _dtype.to_numpy_dtype(dtype or np.int64)))
 
 

@@ -4,14 +4,14 @@ import builtins
 import numpy as np
 
 from cylayers import _dtype
-from cylayers._tensor import Tensor, _norm_dim
+from cylayers._tensor_base import TensorBase, _norm_dim
 from cylayers._ops import indexing, promotion, shape as shape_ops
-from cylayers._tensor_methods import _where
+from cylayers._tensor_arithmetic import _where
 from cylayers.random import get_generator
 
 
 def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor._make(np.asarray(x))
+    return x if isinstance(x, TensorBase) else TensorBase._make(np.asarray(x))
 
 
 def cat(tensors, dim=0):
@@ -47,15 +47,15 @@ def where(condition, input=None, other=None):
 
 
 def nonzero(input, *, as_tuple=False):
-    arr = input._array if isinstance(input, Tensor) else np.asarray(input)
+    arr = input._array if isinstance(input, TensorBase) else np.asarray(input)
     if as_tuple:
-        return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(arr)))
-    return Tensor._make(np.argwhere(arr).astype(np.int64))
+        return tuple(TensorBase._make(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(arr)))
+    return TensorBase._make(np.argwhere(arr).astype(np.int64))
 
 
 def pow(input, exponent):
     """input ** exponent, where either may be a Python number (torch.pow(2, x) included)."""
-    if isinstance(input, Tensor):
+    if isinstance(input, TensorBase):
         return input ** exponent
     return _as_tensor(exponent).__rpow__(input)
 
@@ -224,7 +224,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                  sorter=None):
     """Insertion indices of ``input`` into ``sorted_sequence`` (its last dimension)."""
     seq = sorted_sequence._array
-    values = input._array if isinstance(input, Tensor) else np.asarray(input)
+    values = input._array if isinstance(input, TensorBase) else np.asarray(input)
     if side is not None:
         if side not in ("left", "right"):
             raise RuntimeError(f"side can only be 'left' or 'right' but got {side}")
@@ -242,7 +242,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         flat_s, flat_v = seq.reshape(-1, seq.shape[-1]), values.reshape(-1, values.shape[-1])
         out = np.stack([np.searchsorted(r, v, side=how) for r, v in zip(flat_s, flat_v)])
         out = out.reshape(values.shape)
-    return Tensor._make(np.asarray(out, dtype=np.int32 if out_int32 else np.int64))
+    return TensorBase._make(np.asarray(out, dtype=np.int32 if out_int32 else np.int64))
 
 
 def histc(input, bins=100, min=0, max=0):
@@ -269,7 +269,7 @@ def histc(input, bins=100, min=0, max=0):
     inside = flat[(flat >= t(lo)) & (flat <= t(hi))]
     pos = ((inside - t(lo)) * t(bins) / (t(hi) - t(lo))).astype(np.int64)
     pos[pos == bins] = bins - 1
-    return Tensor._make(np.bincount(pos, minlength=bins).astype(x.dtype))
+    return TensorBase._make(np.bincount(pos, minlength=bins).astype(x.dtype))
 
 
 def maximum(input, other):
@@ -313,7 +313,7 @@ _METHOD_FUNCTIONS = (
     "argwhere", "std_mean", "var_mean",
 )
 def _operand(x):
-    return x._array if isinstance(x, Tensor) else x
+    return x._array if isinstance(x, TensorBase) else x
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -322,7 +322,7 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """num_samples draws of category indices from each row of non-negative weights."""
-    probs = np.asarray(input._array if isinstance(input, Tensor) else input, dtype=np.float64)
+    probs = np.asarray(input._array if isinstance(input, TensorBase) else input, dtype=np.float64)
     if probs.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if (probs < 0).any() or not np.isfinite(probs).all():
@@ -340,7 +340,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
             raise RuntimeError("invalid multinomial distribution (with replacement=False, not "
                                "enough non-negative category to sample)")
         out[r] = gen.choice(w.size, size=num_samples, replace=replacement, p=w / w.sum())
-    return Tensor._make(out.reshape(probs.shape[:-1] + (num_samples,)))
+    return TensorBase._make(out.reshape(probs.shape[:-1] + (num_samples,)))
 
 
 def result_type(tensor, other):

@@ -3,6 +3,9 @@
 constructor for a dtype, not a subclass: every tensor is a cylayers.Tensor."""
 import numpy as np
 
+from cylayers import _dtype
+from cylayers._tensor_base import TensorBase
+
 _LEGACY_NAMES = {
     np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
     np.dtype(np.float16): "HalfTensor", np.dtype(np.int64): "LongTensor",
@@ -26,12 +29,10 @@ class _LegacyTensorType(type):
     """Metaclass: the class object is a constructor and an isinstance check for one dtype."""
 
     def __instancecheck__(cls, obj):
-        from cylayers._tensor import Tensor
-        return isinstance(obj, Tensor) and obj._array.dtype == cls.np_dtype
+        return isinstance(obj, TensorBase) and obj._array.dtype == cls.np_dtype
 
     def __call__(cls, *args):
-        from cylayers._tensor import Tensor
-        return Tensor(*args, dtype=cls.np_dtype)
+        return TensorBase(*args, dtype=cls.np_dtype)
 
     def __repr__(cls):
         return f"<class 'cylayers.{cls.__name__}'>"
@@ -46,7 +47,6 @@ LEGACY_TYPES = {name: _make_type(name) for name in _BY_NAME}
 
 def legacy_to_numpy(value):
     """A numpy dtype from a dtype, a legacy type or its name ('torch.FloatTensor' too)."""
-    from cylayers import _dtype
     if isinstance(value, _LegacyTensorType):
         return value.np_dtype
     if isinstance(value, str):

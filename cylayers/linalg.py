@@ -9,8 +9,8 @@ import numpy as np
 from cylayers import _dtype
 from cylayers._functions import stack
 from cylayers._ops import linalg as linalg_ops
-from cylayers._tensor import Tensor, _norm_dim
-from cylayers._tensor_methods import _where
+from cylayers._tensor_base import TensorBase, _norm_dim
+from cylayers._tensor_arithmetic import _where
 from cylayers._tensor_types import scalar_type_name
 
 _SVD_ORDERS = ("nuc", 2, -2)
@@ -66,7 +66,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
     """torch.linalg.norm: ord None is the 2-norm of all elements (Frobenius for matrices);
     otherwise a vector norm over one dim, or a matrix norm over two (the last two of a 2-D
     input when dim is None)."""
-    if not isinstance(A, Tensor):
+    if not isinstance(A, TensorBase):
         raise TypeError(f"linalg.norm(): argument 'input' must be Tensor, not "
                         f"{type(A).__name__}")
     if isinstance(dim, int):
@@ -96,7 +96,7 @@ _lstsq_result = collections.namedtuple("lstsq", ["solution", "residuals", "rank"
 
 
 def _tensor(x, name):
-    if not isinstance(x, Tensor):
+    if not isinstance(x, TensorBase):
         raise TypeError(f"linalg.{name}(): argument 'A' must be Tensor, not {type(x).__name__}")
     return x
 
@@ -107,12 +107,12 @@ def inv(A):
 
 def inv_ex(A, *, check_errors=False):
     try:
-        return _inv_ex_result(inv(A), Tensor._make(np.zeros(A.shape[:-2], np.int32)))
+        return _inv_ex_result(inv(A), TensorBase._make(np.zeros(A.shape[:-2], np.int32)))
     except RuntimeError:
         if check_errors:
             raise
-        nan = Tensor._make(np.full(A.shape, np.nan, A._array.dtype))
-        return _inv_ex_result(nan, Tensor._make(np.ones(A.shape[:-2], np.int32)))
+        nan = TensorBase._make(np.full(A.shape, np.nan, A._array.dtype))
+        return _inv_ex_result(nan, TensorBase._make(np.ones(A.shape[:-2], np.int32)))
 
 
 def det(A):
@@ -135,12 +135,12 @@ def cholesky(A, *, upper=False):
 def cholesky_ex(A, *, upper=False, check_errors=False):
     try:
         return _cholesky_ex_result(cholesky(A, upper=upper),
-                                   Tensor._make(np.zeros(A.shape[:-2], np.int32)))
+                                   TensorBase._make(np.zeros(A.shape[:-2], np.int32)))
     except RuntimeError:
         if check_errors:
             raise
-        return _cholesky_ex_result(Tensor._make(np.zeros(A.shape, A._array.dtype)),
-                                   Tensor._make(np.ones(A.shape[:-2], np.int32)))
+        return _cholesky_ex_result(TensorBase._make(np.zeros(A.shape, A._array.dtype)),
+                                   TensorBase._make(np.ones(A.shape[:-2], np.int32)))
 
 
 def eigh(A, UPLO="L"):
@@ -170,7 +170,7 @@ def qr(A, mode="reduced"):
                            f"'reduced' (default), 'r', or 'complete'")
     q, r = linalg_ops.QR.apply_multi(_tensor(A, "qr"), mode)
     if mode == "r":
-        return _qr_result(Tensor._make(np.zeros((0,), A._array.dtype)), r)
+        return _qr_result(TensorBase._make(np.zeros((0,), A._array.dtype)), r)
     return _qr_result(q, r)
 
 
@@ -183,7 +183,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
         rtol = 0.0 if atol is not None and atol > 0 else eps * max(A.shape[-2:])
     top = s.detach().amax(-1, keepdim=True) if s.shape[-1] else s.detach()
     cutoff = np.maximum(float(atol or 0.0), (top * rtol)._array)
-    keep = Tensor._make(s._array > cutoff)
+    keep = TensorBase._make(s._array > cutoff)
     inv_s = (1 / s.masked_fill(~keep, 1.0)).masked_fill(~keep, 0.0)
     return (vh.transpose(-2, -1) * inv_s.unsqueeze(-2)) @ u.transpose(-2, -1)
 
@@ -203,7 +203,7 @@ def matrix_power(A, n):
             base = base @ base
     if result is None:  # the identity, with a zero gradient to A (PyTorch's)
         eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A._array.dtype), A.shape).copy()
-        return _where(Tensor._make(np.ones((), bool)), Tensor._make(eye), A)
+        return _where(TensorBase._make(np.ones((), bool)), TensorBase._make(eye), A)
     return result
 
 
@@ -213,7 +213,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     if rtol is None:
         rtol = 0.0 if atol is not None and atol > 0 else eps * max(A.shape[-2:])
     top = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,))
-    return Tensor._make((s > np.maximum(atol or 0.0, top * rtol)).sum(-1).astype(np.int64))
+    return TensorBase._make((s > np.maximum(atol or 0.0, top * rtol)).sum(-1).astype(np.int64))
 
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
@@ -229,9 +229,9 @@ def lstsq(A, B, rcond=None, *, driver=None):
     vector = B.dim() == A.dim() - 1
     bb = B.unsqueeze(-1) if vector else B
     x = pinv(A) @ bb
-    empty = Tensor._make(np.zeros((0,), A._array.dtype))
+    empty = TensorBase._make(np.zeros((0,), A._array.dtype))
     return _lstsq_result(x.squeeze(-1) if vector else x, empty,
-                         Tensor._make(np.zeros((0,), np.int64)), empty)
+                         TensorBase._make(np.zeros((0,), np.int64)), empty)
 
 
 def multi_dot(tensors):
@@ -291,7 +291,7 @@ def matrix_exp(A):
     norm = float(np.abs(A._array).sum(-2).max()) if A.numel() else 0.0
     squarings = max(0, int(np.ceil(np.log2(norm))) + 1) if norm > 0.5 else 0
     x = A / (2 ** squarings)
-    eye = Tensor._make(np.broadcast_to(np.eye(A.shape[-1], dtype=A._array.dtype),
+    eye = TensorBase._make(np.broadcast_to(np.eye(A.shape[-1], dtype=A._array.dtype),
                                        A.shape).copy())
     result, term = eye, eye
     for k in range(1, 13):

@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 
-from cylayers._tensor import Tensor
+from cylayers._tensor_base import TensorBase
 from cylayers.device import check_cpu, device
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's default initial seed
@@ -84,7 +84,7 @@ class Generator:
     def get_state(self):
         """An opaque uint8 tensor, as in PyTorch; pass it back to :meth:`set_state`."""
         state = json.dumps({"seed": self._seed, "numpy": self._numpy.bit_generator.state})
-        return Tensor._make(np.frombuffer(state.encode(), dtype=np.uint8).copy())
+        return TensorBase._make(np.frombuffer(state.encode(), dtype=np.uint8).copy())
 
     def set_state(self, state):
         raw = state._array if hasattr(state, "_array") else np.asarray(state, dtype=np.uint8)
@@ -118,7 +118,7 @@ class _DefaultGenerator(Generator):
 
     def get_state(self):
         state = json.dumps(get_rng_state())
-        return Tensor._make(np.frombuffer(state.encode(), dtype=np.uint8).copy())
+        return TensorBase._make(np.frombuffer(state.encode(), dtype=np.uint8).copy())
 
     def set_state(self, state):
         raw = state._array if hasattr(state, "_array") else np.asarray(state, dtype=np.uint8)

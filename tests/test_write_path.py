@@ -12,8 +12,10 @@ import cylayers
 from cylayers import nn
 
 PACKAGE = pathlib.Path(cylayers.__file__).parent
-CORE = ("_tensor.py", "_tensor_methods.py", "_tensor_extras.py", "_functions.py",
-        "_creation.py", "_random_ops.py", "_composite.py", "autograd/", "_ops/")
+CORE = ("_tensor.py", "_tensor_base.py", "_tensor_arithmetic.py", "_tensor_math.py",
+        "_tensor_reductions.py", "_tensor_shape.py", "_tensor_inplace.py",
+        "_tensor_conversions.py", "_tensor_autograd.py", "_functions.py", "_creation.py",
+        "_random_ops.py", "_composite.py", "autograd/", "_ops/")
 
 
 def _writes_outside_the_core(root=PACKAGE):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from cylayers._kernels import activation as _kernel_module
-from cylayers._tensor import _norm_dim
+from cylayers._tensor_base import _norm_dim
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import (c_array, float_input, grad_like, named_kernels, run_unary,

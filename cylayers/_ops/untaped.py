@@ -4,7 +4,7 @@ not a constant. ``note`` hands them to the tracer, as Function.apply does for ta
 classes only name them (cylayers/onnx/ops.py maps each to ONNX)."""
 import contextlib
 
-from cylayers._tensor import trace_state
+from cylayers._tensor_base import trace_state
 
 
 class Elementwise:

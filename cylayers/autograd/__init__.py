@@ -7,7 +7,7 @@ from cylayers.autograd.api import backward, grad
 from cylayers.autograd.anomaly_mode import (detect_anomaly, is_anomaly_check_nan_enabled,
                                            is_anomaly_enabled, set_detect_anomaly)
 from cylayers.autograd import functional
-from cylayers._tensor import Tensor as _Tensor
+from cylayers._tensor_base import TensorBase as _Tensor
 
 
 class _VariableMeta(type):

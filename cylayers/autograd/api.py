@@ -1,7 +1,7 @@
 """torch.autograd.backward / torch.autograd.grad on cylayers' engine."""
 import numpy as np
 
-from cylayers._tensor import Size, Tensor
+from cylayers._tensor_base import Size, TensorBase
 from cylayers.autograd.engine import _accumulate, run_backward
 
 
@@ -18,7 +18,7 @@ def _root_gradients(tensors, grad_tensors, check_requires_grad=True):
                            f"{len(grad_tensors)} gradients for {len(tensors)} tensors")
     roots = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
-        if not isinstance(t, Tensor):
+        if not isinstance(t, TensorBase):
             raise TypeError(f"expected a Tensor, got {type(t).__name__}")
         if check_requires_grad and not t.requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not "
@@ -28,7 +28,7 @@ def _root_gradients(tensors, grad_tensors, check_requires_grad=True):
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             grad = np.ones_like(t._array)
         else:
-            grad = np.asarray(g._array if isinstance(g, Tensor) else g, dtype=t._array.dtype)
+            grad = np.asarray(g._array if isinstance(g, TensorBase) else g, dtype=t._array.dtype)
             if grad.shape != t._array.shape:
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                    f"{Size(grad.shape)} and output[{i}] has a shape of "
@@ -63,7 +63,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         if t._node is None:
             _accumulate(t, g)
         else:  # a non-leaf input: its .grad, as if it had retain_grad()
-            t.grad = Tensor._make(np.array(g)) if t.grad is None else t.grad + g
+            t.grad = TensorBase._make(np.array(g)) if t.grad is None else t.grad + g
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -80,7 +80,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                          "materialize_grads=True, but got: allow_unused=False.")
     outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
     for t in inputs:
-        if not isinstance(t, Tensor) or not t.requires_grad:
+        if not isinstance(t, TensorBase) or not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     roots = _root_gradients(outputs, grad_outputs)
     captured = run_backward(roots, retain_graph=bool(retain_graph), capture=inputs,
@@ -93,7 +93,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 raise RuntimeError("One of the differentiated Tensors appears to not have been "
                                    "used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
-            result.append(Tensor._make(np.zeros_like(t._array)) if materialize_grads else None)
+            result.append(TensorBase._make(np.zeros_like(t._array)) if materialize_grads else None)
         else:
-            result.append(Tensor._make(np.array(g, dtype=t._array.dtype)))
+            result.append(TensorBase._make(np.array(g, dtype=t._array.dtype)))
     return tuple(result)

@@ -6,7 +6,7 @@ off, ``ctx.save_for_backward`` keeps Tensors (checked for in-place changes), bac
 and returns Tensors. One output tensor per Function, as the tape has one output per node."""
 import numpy as np
 
-from cylayers._tensor import Tensor
+from cylayers._tensor_base import TensorBase
 
 from cylayers.autograd.function import Function as _TapeFunction, _next_nodes
 from cylayers.autograd.grad_mode import grad_state, no_grad
@@ -37,18 +37,18 @@ class Function(_TapeFunction):
     def apply(cls, *args, **kwargs):
         ctx = cls()
         ctx._dirty, ctx._non_differentiable, ctx._materialize = (), set(), True
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        ctx.input_shapes = [a._array.shape if isinstance(a, Tensor) else None for a in args]
+        ctx.needs_input_grad = tuple(isinstance(a, TensorBase) and a.requires_grad for a in args)
+        ctx.input_shapes = [a._array.shape if isinstance(a, TensorBase) else None for a in args]
         requires = grad_state.enabled and any(ctx.needs_input_grad)
         with no_grad():
             out = cls.forward(ctx, *args, **kwargs)
         if isinstance(out, (tuple, list)):
-            tensors = [o for o in out if isinstance(o, Tensor)]
+            tensors = [o for o in out if isinstance(o, TensorBase)]
             if len(tensors) > 1:
                 raise NotImplementedError(
                     f"{cls.__name__}.forward returned {len(tensors)} tensors; cylayers' tape "
                     "records one output tensor per Function")
-        if not isinstance(out, Tensor):
+        if not isinstance(out, TensorBase):
             if isinstance(out, (tuple, list)) and len(out) == 1:
                 out = out[0]
             else:
@@ -58,18 +58,18 @@ class Function(_TapeFunction):
         if not requires or id(out) in ctx._non_differentiable:
             return out
         if any(out is a for a in args):  # forward returned an input: give back an alias
-            alias = Tensor._make(out._array)
+            alias = TensorBase._make(out._array)
             alias._vc = out._vc
             out = alias
         ctx.next_nodes = _next_nodes(args)
         ctx._saved_versions = [(t._vc, t._vc[0]) for t in ctx.saved_tensors
-                               if isinstance(t, Tensor)]
+                               if isinstance(t, TensorBase)]
         out._node = ctx
         out._requires_grad = True
         return out
 
     def _run_backward(self, g):
-        grads = type(self).backward(self, Tensor._make(g))
+        grads = type(self).backward(self, TensorBase._make(g))
         grads = grads if isinstance(grads, tuple) else (grads,)
         n = len(self.next_nodes)
         if len(grads) < n:
@@ -80,7 +80,7 @@ class Function(_TapeFunction):
             if grad is None or self.next_nodes[i] is None:
                 out.append(None)
                 continue
-            arr = grad._array if isinstance(grad, Tensor) else np.asarray(grad)
+            arr = grad._array if isinstance(grad, TensorBase) else np.asarray(grad)
             if shape is not None and arr.shape != shape:
                 try:
                     arr = np.broadcast_to(arr, shape) if arr.size == 1 else arr

@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from cylayers._tensor import Tensor
+from cylayers._tensor_base import TensorBase
 from cylayers.autograd.anomaly_mode import anomaly_state
 from cylayers.autograd.function import AccumulateGrad, gradient_edge
 
@@ -44,7 +44,7 @@ def _accumulate(leaf, grad, sole_owner=False):
     if leaf.grad is None:
         adopt = (sole_owner and grad.dtype == leaf._array.dtype and grad.base is None
                  and grad.flags.c_contiguous and grad.flags.writeable)
-        leaf.grad = Tensor._make(grad if adopt else np.array(grad, dtype=leaf._array.dtype,
+        leaf.grad = TensorBase._make(grad if adopt else np.array(grad, dtype=leaf._array.dtype,
                                                              order="C"))
     else:
         target = leaf.grad._array
@@ -57,9 +57,9 @@ def _accumulate(leaf, grad, sole_owner=False):
 
 def _run_hooks(hooks, grad):
     for hook in list(hooks.values()):
-        result = hook(Tensor._make(grad))
+        result = hook(TensorBase._make(grad))
         if result is not None:
-            new = result._array if isinstance(result, Tensor) else np.asarray(result)
+            new = result._array if isinstance(result, TensorBase) else np.asarray(result)
             if new.shape != grad.shape:
                 raise RuntimeError(f"hook returned a gradient of shape {new.shape}, expected "
                                    f"{grad.shape}")
@@ -131,7 +131,7 @@ def run_backward(roots, retain_graph=False, capture=None, accumulate=True):
             t = retained()
             if t is not None:
                 if t.grad is None:
-                    t.grad = Tensor._make(np.array(g, copy=True))
+                    t.grad = TensorBase._make(np.array(g, copy=True))
                 else:
                     t.grad._array = t.grad._array + g
         if owner is not None:

@@ -11,7 +11,7 @@ import weakref
 import numpy as np
 
 from cylayers._ops.promotion import check_in_place_cast
-from cylayers._tensor import Tensor
+from cylayers._tensor_base import TensorBase
 from cylayers.autograd import tracer
 from cylayers.autograd.grad_mode import grad_state
 
@@ -113,14 +113,14 @@ class Function:
     @classmethod
     def apply(cls, *args):
         ctx = cls()
-        raw = [a._array if isinstance(a, Tensor) else a for a in args]
+        raw = [a._array if isinstance(a, TensorBase) else a for a in args]
         requires = False
         if grad_state.enabled:
             for a in args:
                 # Every tensor's requires_grad is read: it brings a stale view up to date.
-                if isinstance(a, Tensor) and a.requires_grad:
+                if isinstance(a, TensorBase) and a.requires_grad:
                     requires = True
-        ctx.needs_input_grad = (tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ctx.needs_input_grad = (tuple(isinstance(a, TensorBase) and a._requires_grad for a in args)
                                 if requires else (False,) * len(args))
         try:
             result = cls.forward(ctx, *raw)
@@ -131,12 +131,12 @@ class Function:
         if cls.returns_view:
             out = args[0]._make_view(result, requires, cls, args[1:])
         else:
-            out = Tensor._make(result, requires)
+            out = TensorBase._make(result, requires)
         if tracer.state.active is not None:  # cylayers.onnx.export is recording the ops
             tracer.state.active.record(cls, args, out)
         if requires:
             ctx.next_nodes = _next_nodes(args)
-            ctx._record_versions([a for a in args if isinstance(a, Tensor)] + [out])
+            ctx._record_versions([a for a in args if isinstance(a, TensorBase)] + [out])
             out._node = ctx
         return out
 
@@ -163,12 +163,12 @@ class Function:
                 "a single memory location. Please clone() the tensor before performing the "
                 "operation.")
         requires = grad_on and (target_requires or any(
-            isinstance(a, Tensor) and a.requires_grad for a in args))
+            isinstance(a, TensorBase) and a.requires_grad for a in args))
         ctx = cls()
         ctx.out = target._array
         full = (target,) + args
-        raw = [a._array if isinstance(a, Tensor) else a for a in full]
-        ctx.needs_input_grad = (tuple(isinstance(a, Tensor) and a._requires_grad for a in full)
+        raw = [a._array if isinstance(a, TensorBase) else a for a in full]
+        ctx.needs_input_grad = (tuple(isinstance(a, TensorBase) and a._requires_grad for a in full)
                                 if requires else (False,) * len(full))
         if requires:
             ctx.next_nodes = _next_nodes(full)
@@ -190,7 +190,7 @@ class Function:
         ctx.out = None
         if not requires:
             return target
-        ctx._record_versions([a for a in args if isinstance(a, Tensor)] + [target])
+        ctx._record_versions([a for a in args if isinstance(a, TensorBase)] + [target])
         if base is None:
             target._node = ctx
             target._requires_grad = True
@@ -306,7 +306,7 @@ def gradient_edge(t):
 
 def _next_nodes(args):
     """Where each argument's gradient goes, or None for arguments that need none."""
-    return tuple(gradient_edge(a) if isinstance(a, Tensor) and a._requires_grad else None
+    return tuple(gradient_edge(a) if isinstance(a, TensorBase) and a._requires_grad else None
                  for a in args)
 
 

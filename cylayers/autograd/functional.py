@@ -3,7 +3,7 @@ output element for the Jacobian). Higher-order ones (hessian, hvp, vhp) would ne
 backward pass on the tape, which cylayers does not record: they raise."""
 import numpy as np
 
-from cylayers._tensor import Tensor
+from cylayers._tensor_base import TensorBase
 from cylayers.autograd.api import grad as _grad
 
 
@@ -32,10 +32,10 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         if any(o.numel() != 1 for o in outs):
             raise RuntimeError("The vector v can only be None if the user-provided function "
                                "returns a single Tensor with a single element.")
-        v = tuple(Tensor._make(np.ones(o.shape, o._array.dtype)) for o in outs)
+        v = tuple(TensorBase._make(np.ones(o.shape, o._array.dtype)) for o in outs)
     vs, _ = _as_tuple(v)
     grads = _grad(outs, inputs, vs, allow_unused=True)
-    grads = tuple(g if g is not None else Tensor._make(np.zeros(i.shape, i._array.dtype))
+    grads = tuple(g if g is not None else TensorBase._make(np.zeros(i.shape, i._array.dtype))
                   for g, i in zip(grads, inputs))
     outs = tuple(o.detach() for o in outs)
     return (outs[0] if single_out else outs), (grads[0] if single else grads)
@@ -62,7 +62,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
             for row, g in zip(rows, gs):
                 if g is not None:
                     row.reshape((flat.shape[0],) + row.shape[out.dim():])[k] = g._array
-        table.append(tuple(Tensor._make(r) for r in rows))
+        table.append(tuple(TensorBase._make(r) for r in rows))
     if single_out:
         return table[0][0] if single_in else table[0]
     return tuple(t[0] if single_in else t for t in table)
@@ -76,7 +76,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         if any(i.numel() != 1 for i in inputs_t):
             raise RuntimeError("The vector v can only be None if the input to the user-provided "
                                "function is a single Tensor with a single element.")
-        v = tuple(Tensor._make(np.ones(i.shape, i._array.dtype)) for i in inputs_t)
+        v = tuple(TensorBase._make(np.ones(i.shape, i._array.dtype)) for i in inputs_t)
     vs, _ = _as_tuple(v)
     outs, single_out = _as_tuple(func(*[i.detach() for i in inputs_t]))
     jac = jacobian(func, inputs_t)
@@ -88,7 +88,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
             n_in = vi.dim()
             total = total + np.tensordot(j._array, vi._array, axes=n_in) if n_in else \
                 total + j._array * vi._array
-        results.append(Tensor._make(np.asarray(total, dtype=o._array.dtype)))
+        results.append(TensorBase._make(np.asarray(total, dtype=o._array.dtype)))
     outs = tuple(o.detach() for o in outs)
     return (outs[0] if single_out else outs), (results[0] if single_out else tuple(results))
 

@@ -4,16 +4,8 @@ Each thread has its own state and a new thread starts with recording on, so one 
 ``no_grad`` (an eval loop, ``Optimizer.step``) never switches recording off for another.
 """
 import functools
-import threading
 
-
-class _GradState(threading.local):
-    # Class attributes are every thread's starting values; assignments are per thread.
-    enabled = True
-    inference = False
-
-
-grad_state = _GradState()
+from cylayers._grad_state import grad_state
 
 
 def is_grad_enabled():

@@ -1,7 +1,7 @@
 """Finite-difference gradient checking in float64."""
 import numpy as np
 
-from cylayers import _tensor
+from cylayers._tensor_base import TensorBase
 
 
 class GradcheckError(RuntimeError):
@@ -11,7 +11,7 @@ class GradcheckError(RuntimeError):
 def _outputs(fn, inputs):
     out = fn(*inputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
-    return [o for o in outs if isinstance(o, _tensor.Tensor) and o._array.dtype.kind == "f"]
+    return [o for o in outs if isinstance(o, TensorBase) and o._array.dtype.kind == "f"]
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
@@ -22,7 +22,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     diff_inputs = [(k, t) for k, t in enumerate(inputs)
-                   if isinstance(t, _tensor.Tensor) and t.requires_grad]
+                   if isinstance(t, TensorBase) and t.requires_grad]
     if not diff_inputs:
         raise ValueError("gradcheck expects at least one input tensor to require gradient")
     for k, t in diff_inputs:
@@ -48,7 +48,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
                 seed = np.zeros(o._array.shape)
                 if oj == oi:
                     seed.reshape(-1)[j] = 1.0
-                term = (o * _tensor.Tensor._make(seed)).sum()
+                term = (o * TensorBase._make(seed)).sum()
                 total = term if total is None else total + term
             if total is not None and total.requires_grad:
                 total.backward()

@@ -3,4 +3,4 @@
 ``state.active`` is None except while an exporter traces a forward pass in this thread: then
 Function.apply hands it each op's class, arguments and output. Per thread, so that a model
 trained in another thread meanwhile never lands in the exported graph."""
-from cylayers._tensor import trace_state as state  # noqa: F401  (one switch for both)
+from cylayers._tensor_base import trace_state as state  # noqa: F401  (one switch for both)

@@ -5,7 +5,7 @@ reductions and argument checks."""
 import numpy as np
 
 from cylayers._tensor import Tensor
-from cylayers._tensor_methods import _where
+from cylayers._tensor_arithmetic import _where
 from cylayers.nn.functional.activation import logsigmoid
 from cylayers.nn.functional.distance import pairwise_distance
 from cylayers.nn.functional.loss import _check_reduction, _reduce
