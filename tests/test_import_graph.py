@@ -109,3 +109,9 @@ def test_no_import_cycle_through_the_core_or_nn():
     assert len(in_core) > 50
     for component in cycles(import_graph()):
         assert not component.intersection(in_core), sorted(component)
+
+
+def test_no_import_cycle_anywhere():
+    """Beyond the core: the exporter's graph, ops and replay import one way too (graph <- ops
+    <- replay <- export), as does every other package."""
+    assert cycles(import_graph()) == []

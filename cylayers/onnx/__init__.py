@@ -11,6 +11,7 @@ The default opset is 22, where LayerNormalization, GroupNormalization (per-chann
 opset 21), Gelu and Mish are native operators. Needs the ``onnx`` package
 (``pip install cylayers[onnx]``).
 """
-from cylayers.onnx.export import DEFAULT_OPSET, OnnxExportError, TracerWarning, export
+from cylayers.onnx.export import DEFAULT_OPSET, export
+from cylayers.onnx.graph import OnnxExportError, TracerWarning
 
 __all__ = ["export", "OnnxExportError", "TracerWarning", "DEFAULT_OPSET"]

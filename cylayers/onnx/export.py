@@ -1,5 +1,4 @@
 """Tracing a forward pass and assembling the ONNX graph."""
-import collections
 import contextlib
 import io
 import os
@@ -8,22 +7,16 @@ import warnings
 import numpy as np
 
 from cylayers._stacklevel import user_stacklevel
-from cylayers._tensor import Tensor, TracedInt
+from cylayers._tensor import Tensor
 from cylayers.autograd import tracer as _tracer_slot
 from cylayers.autograd.grad_mode import no_grad
+from cylayers.nn.modules.module import Module
+from cylayers.onnx import ops
+from cylayers.onnx.graph import GraphBuilder, OnnxExportError, TracerWarning
+from cylayers.onnx.replay import Replay
 
 DEFAULT_OPSET = 22
 MIN_OPSET = 21  # GroupNormalization with per-channel scale and bias
-
-
-class OnnxExportError(RuntimeError):
-    """An op or an argument the exporter cannot express in ONNX."""
-
-
-class TracerWarning(Warning):
-    """The exported graph may not generalize: a traced value became a Python value (a
-    constant in the graph), or a constant size stands where an input's size varies
-    (PyTorch's torch.jit.TracerWarning)."""
 
 
 def _onnx():
@@ -76,36 +69,6 @@ class _Trace:
         return self.module_stack[-1] if self.module_stack else "the model's forward"
 
 
-class GraphBuilder:
-    """Names values, emits nodes and constants."""
-
-    def __init__(self, helper, numpy_helper, opset):
-        self.helper, self.numpy_helper, self.opset = helper, numpy_helper, opset
-        self.nodes, self.initializers = [], []
-        self.counter = collections.Counter()
-
-    def fresh(self, stem):
-        self.counter[stem] += 1
-        return f"{stem}_{self.counter[stem]}"
-
-    def node(self, op, inputs, n_outputs=1, name_hint=None, **attrs):
-        outs = [self.fresh(name_hint or op) for _ in range(n_outputs)]
-        self.nodes.append(self.helper.make_node(op, list(inputs), outs,
-                                                name=self.fresh(op + "_node"), **attrs))
-        return outs[0] if n_outputs == 1 else outs
-
-    def const(self, value, dtype=None, name=None):
-        arr = np.asarray(value, dtype=dtype)
-        if arr.dtype == np.float16:
-            arr = arr.astype(np.float32)
-        name = name or self.fresh("const")
-        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(arr), name))
-        return name
-
-    def int64s(self, values):
-        return self.const(np.asarray(list(values), dtype=np.int64))
-
-
 def _flatten_outputs(out):
     if isinstance(out, Tensor):
         return [out]
@@ -125,7 +88,6 @@ def _elem_type(onnx, dtype):
 @contextlib.contextmanager
 def _tracing(model, trace):
     """Record ops while the model runs in eval mode, with the module path of each op."""
-    from cylayers.nn.modules.module import Module
     handles = []
     if isinstance(model, Module):
         names = {id(m): (n or type(model).__name__) for n, m in model.named_modules()}
@@ -151,8 +113,6 @@ def export(model, args, f, export_params=True, verbose=False, input_names=None,
     """Trace ``model(*args)`` once in eval mode and write it as an ONNX model to ``f`` (a path
     or a binary file object). Returns the onnx.ModelProto."""
     onnx, helper, numpy_helper = _onnx()
-    from cylayers.onnx import ops
-    from cylayers.onnx.replay import Replay
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
     if opset < MIN_OPSET:
         raise OnnxExportError(f"opset_version={opset}: cylayers exports with opset "

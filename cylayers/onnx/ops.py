@@ -6,16 +6,19 @@ Python arguments); ``out`` is the traced result, for its dtype and shape."""
 import numpy as np
 
 from cylayers._ops import activation, arith, indexing, pointwise, reduce, shape, untaped
-from cylayers._tensor import TracedInt
-import importlib
-
-(attention, conv, conv_transpose, embedding, linear, normalization, padding, pooling,
- dropout_ops, rnn) = (
-    importlib.import_module("cylayers.nn.functional." + name)  # modules, not functions
-    for name in ("attention", "conv", "conv_transpose", "embedding", "linear", "normalization",
-                 "padding", "pooling", "dropout", "rnn"))
+from cylayers._tensor import DerivedInt, TracedInt
+from cylayers.nn.functional.attention import AttentionSoftmax
+from cylayers.nn.functional.conv import ConvFn
+from cylayers.nn.functional.conv_transpose import ConvTransposeFn
+from cylayers.nn.functional.dropout import DropoutFn
+from cylayers.nn.functional.embedding import EmbeddingFn
+from cylayers.nn.functional.linear import LinearFn
+from cylayers.nn.functional.normalization import BlockNormFn, GroupNormFn, LayerNormFn
+from cylayers.nn.functional.padding import PadFn, _pairs
+from cylayers.nn.functional.pooling import AdaptiveAvgPoolFn, AvgPoolFn, MaxPoolFn
+from cylayers.nn.functional.rnn import GRUGates, LSTMGates
 from cylayers.nn.modules import _hooks
-from cylayers.onnx.export import GraphBuilder, OnnxExportError
+from cylayers.onnx.graph import GraphBuilder, OnnxExportError, scatter
 
 EXPORTERS = {}
 
@@ -251,7 +254,6 @@ def _reshape(g, names, args, out, ctx):
 def _shape_value(g, spec, what, ctx):
     """A 1-D int64 ONNX value for a shape as asked: a size read from a graph tensor (a
     TracedInt) becomes that tensor's Shape at run time, anything else a constant."""
-    from cylayers._tensor import DerivedInt, TracedInt
     pieces, constants = [], []
     for n in spec:
         source = n.source if isinstance(n, TracedInt) else None
@@ -279,7 +281,6 @@ def _permute(g, names, args, out, ctx):
 
 @exports(shape.Expand)
 def _expand(g, names, args, out, ctx):
-    from cylayers._tensor import TracedInt
     a, target = args
     spec = ctx.replay.trace.annotations.get(id(out), {}).get("spec", target)
     in_shape = (1,) * (len(target) - a._array.ndim) + tuple(a._array.shape)
@@ -347,7 +348,6 @@ def _getitem(g, names, args, out, ctx):
 
 @exports(shape.SetItem)
 def _setitem(g, names, args, out, ctx):
-    from cylayers.onnx.replay import scatter
     target, index, value = args
     if ctx.dynamic:
         raise OnnxExportError("an indexed assignment cannot be exported with dynamic axes "
@@ -435,10 +435,10 @@ def _einsum(g, names, args, out, ctx):
     return g.node("Einsum", names[1:], equation=equation)
 
 
-@exports(padding.PadFn)
+@exports(PadFn)
 def _pad(g, names, args, out, ctx):
     x, pad, mode, value = args
-    widths = padding._pairs(pad, x._array.ndim)
+    widths = _pairs(pad, x._array.ndim)
     pads = [b for b, _ in widths] + [a for _, a in widths]
     onnx_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
                  "circular": "wrap"}[mode]
@@ -448,7 +448,7 @@ def _pad(g, names, args, out, ctx):
     return g.node("Pad", inputs, mode=onnx_mode)
 
 
-@exports(embedding.EmbeddingFn)
+@exports(EmbeddingFn)
 def _embedding(g, names, args, out, ctx):
     rows = g.node("Gather", [names[0], names[1]], axis=0)
     renorm = ctx.replay.trace.annotations.get(id(out))
@@ -475,7 +475,7 @@ def _embedding(g, names, args, out, ctx):
 
 
 # ---------------------------------------------------------------- layers
-@exports(linear.LinearFn)
+@exports(LinearFn)
 def _linear(g, names, args, out, ctx):
     x, weight, bias = args
     if x._array.ndim == 2:
@@ -490,7 +490,7 @@ def _window_attrs(geom):
                 pads=list(geom.pad_before) + list(geom.pad_after))
 
 
-@exports(conv.ConvFn)
+@exports(ConvFn)
 def _conv(g, names, args, out, ctx):
     x, weight, bias, geom, groups = args
     inputs = [names[0], names[1]] + ([names[2]] if bias is not None else [])
@@ -498,7 +498,7 @@ def _conv(g, names, args, out, ctx):
                   **_window_attrs(geom))
 
 
-@exports(conv_transpose.ConvTransposeFn)
+@exports(ConvTransposeFn)
 def _conv_transpose(g, names, args, out, ctx):
     x, weight, bias, geom, groups = args
     inputs = [names[0], names[1]] + ([names[2]] if bias is not None else [])
@@ -511,7 +511,7 @@ def _conv_transpose(g, names, args, out, ctx):
                   output_padding=output_padding)
 
 
-@exports(pooling.MaxPoolFn)
+@exports(MaxPoolFn)
 def _max_pool(g, names, args, out, ctx):
     geom = args[1]
     return g.node("MaxPool", [names[0]], dilations=list(geom.dilation),
@@ -528,7 +528,7 @@ def _max_pool_indices(g, names, args, out, ctx):
     return g.node("Mod", [flat, g.const(np.asarray(plane, np.int64))])
 
 
-@exports(pooling.AvgPoolFn)
+@exports(AvgPoolFn)
 def _avg_pool(g, names, args, out, ctx):
     x, geom, count_include_pad, divisor_override = args
     if divisor_override is not None:
@@ -537,7 +537,7 @@ def _avg_pool(g, names, args, out, ctx):
                   ceil_mode=int(geom.ceil_mode), **_window_attrs(geom))
 
 
-@exports(pooling.AdaptiveAvgPoolFn)
+@exports(AdaptiveAvgPoolFn)
 def _adaptive_avg_pool(g, names, args, out, ctx):
     x, out_spatial = args
     in_spatial = x.shape[-len(out_spatial):]
@@ -645,7 +645,7 @@ def _softmax(g, names, args, out, ctx):
     return g.node("LogSoftmax" if log_output else "Softmax", [names[0]], axis=axis)
 
 
-@exports(dropout_ops.DropoutFn)
+@exports(DropoutFn)
 def _dropout(g, names, args, out, ctx):
     raise OnnxExportError("dropout was applied with training=True inside forward; an exported "
                           "model is an inference model (call dropout with "
@@ -657,7 +657,7 @@ def _affine(g, name, value, n, dtype, fill):
     return name if value is not None else g.const(np.full(n, fill, dtype=dtype))
 
 
-@exports(normalization.BlockNormFn)
+@exports(BlockNormFn)
 def _block_norm(g, names, args, out, ctx):
     x, weight, bias, layout, eps, stats = args
     c, dtype = layout.c, _dtype(out)
@@ -686,7 +686,7 @@ def _block_norm(g, names, args, out, ctx):
     return g.node("Add", [y, g.node("Reshape", [shift, shape])])
 
 
-@exports(normalization.GroupNormFn)
+@exports(GroupNormFn)
 def _group_norm(g, names, args, out, ctx):
     x, weight, bias, num_groups, eps = args
     c, dtype = x.shape[1], _dtype(out)
@@ -698,7 +698,7 @@ def _group_norm(g, names, args, out, ctx):
                   epsilon=float(eps))
 
 
-@exports(normalization.LayerNormFn)
+@exports(LayerNormFn)
 def _layer_norm(g, names, args, out, ctx):
     x, weight, bias, row_len, param_ndim, eps = args
     normalized = tuple(x.shape[x._array.ndim - param_ndim:])
@@ -709,7 +709,7 @@ def _layer_norm(g, names, args, out, ctx):
 
 
 # ---------------------------------------------------------------- attention and recurrent
-@exports(attention.AttentionSoftmax)
+@exports(AttentionSoftmax)
 def _attention_softmax(g, names, args, out, ctx):
     scores, keep, fully_masked_rows_zero = args
     dtype = _dtype(out)
@@ -738,7 +738,7 @@ def _split(g, name, parts, size):
     return g.node("Split", [name, g.int64s([size] * parts)], n_outputs=parts, axis=1)
 
 
-@exports(rnn.LSTMGates)
+@exports(LSTMGates)
 def _lstm_gates(g, names, args, out, ctx):
     gates, c_prev = args
     H = c_prev.shape[-1]
@@ -749,7 +749,7 @@ def _lstm_gates(g, names, args, out, ctx):
     return g.node("Concat", [h, c], axis=1)
 
 
-@exports(rnn.GRUGates)
+@exports(GRUGates)
 def _gru_gates(g, names, args, out, ctx):
     gi, gh, h_prev = args
     H = h_prev.shape[-1]

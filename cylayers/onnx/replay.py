@@ -11,36 +11,12 @@ import numpy as np
 
 from cylayers._stacklevel import user_stacklevel
 from cylayers._tensor import Tensor
-from cylayers.onnx.export import OnnxExportError, TracerWarning
 from cylayers.onnx import ops
+from cylayers.onnx.graph import OnnxExportError, TracerWarning, scatter, storage_positions
 
 
 def _root(t):
     return t._base if t._base is not None else t
-
-
-def storage_positions(root, view):
-    """The flat positions in ``root``'s (C-contiguous) array of each element of ``view``'s."""
-    base, arr = root._array, view._array
-    if not base.flags.c_contiguous or not np.shares_memory(base, arr):
-        raise OnnxExportError("an in-place write into a view whose storage layout the exporter "
-                              "cannot follow (the viewed tensor is not contiguous)")
-    offset = arr.__array_interface__["data"][0] - base.__array_interface__["data"][0]
-    flat = np.arange(base.size, dtype=np.int64)
-    item = base.itemsize
-    positions = np.lib.stride_tricks.as_strided(
-        flat[offset // item:], shape=arr.shape,
-        strides=[s // item * flat.itemsize for s in arr.strides])
-    return np.array(positions)
-
-
-def scatter(g, base_name, base_shape, positions, updates_name):
-    """``base`` with the elements at flat ``positions`` replaced by ``updates`` (one each)."""
-    flat = g.node("Reshape", [base_name, g.int64s([-1])])
-    updates = g.node("Reshape", [updates_name, g.int64s([-1])])
-    written = g.node("ScatterND", [flat, g.const(positions.reshape(-1, 1).astype(np.int64)),
-                                   updates])
-    return g.node("Reshape", [written, g.int64s(base_shape)])
 
 
 class Replay:
