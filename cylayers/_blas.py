@@ -83,9 +83,9 @@ def matmul(a, b, trans_a=False, trans_b=False):
             a.ndim not in (2, 3) or b.ndim not in (2, 3) or \
             max(batch_a, batch_b) * (a.size // max(batch_a, 1)) * \
             b.shape[-2 if trans_b else -1] < _PARALLEL_MIN_MACS:
-        # Products too small for a second thread go to numpy's matmul: its call costs ~3 us
-        # against ~6 us through the gemm kernel (a (64x64)(64x10) product), and numpy's BLAS
-        # runs them on one thread of its own whatever cylayers' thread count.
+        # Products too small for a second thread go to numpy's matmul: its call costs half
+        # the gemm kernel's for them, and numpy's BLAS runs them on one thread of its own
+        # whatever cylayers' thread count.
         return _numpy_matmul(a, b, trans_a, trans_b, batch_a, batch_b)
     m, k = (a.shape[-1], a.shape[-2]) if trans_a else a.shape[-2:]
     k_b, n = (b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:]

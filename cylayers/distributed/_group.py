@@ -28,8 +28,8 @@ _LEAVING_TAG = 7301
 # After a rank's leaving notice arrives, a collective it did take part in may still need a few
 # polls to complete locally; only one still incomplete after this long waits on a rank gone.
 _GRACE_SECONDS = 2.0
-# Waits poll without sleeping this long (a sleep costs a step ~1 ms per collective, and most
-# waits are shorter), then back off to sleeps of up to 1 ms, to leave the core to others.
+# Waits poll without sleeping this long (a sleep costs a step its length at every collective,
+# and most waits are shorter), then back off to sleeps of up to 1 ms, to leave the core to others.
 _SPIN_SECONDS = 0.1
 # Time for MPI's launcher to forward a dying rank's last words before MPI_Abort kills the job.
 _LAST_WORDS_SECONDS = 1.0

@@ -30,8 +30,8 @@ class EmbeddingFn(Function):
             rows = rows / counts[flat][:, None]
         grad = np.zeros((ctx.shape[0], rows.shape[1]), dtype=g.dtype)
         if flat.size:
-            # rows grouped by index (stable sort), each group summed: 5x faster than
-            # np.add.at's one-row-at-a-time scatter (a char-LM batch: 2.8 -> 0.55 ms)
+            # rows grouped by index (stable sort), each group summed: np.add.at scatters one
+            # row at a time
             order = np.argsort(flat, kind="stable")
             ordered = flat[order]
             starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
