@@ -3,7 +3,6 @@
 The ops and the tape work on TensorBase; cylayers.Tensor (in _tensor.py) adds the methods
 that call the ops, so its mixins can import the ops while the ops only import this module.
 Every tensor made here, by ``TensorBase._make`` or ``TensorBase(...)``, is a cylayers.Tensor."""
-import contextlib
 import threading
 import weakref
 
@@ -378,17 +377,25 @@ def register_tensor_class(cls):
     _public_class[0] = cls
 
 
-@contextlib.contextmanager
-def writing(*tensors):
-    """The arrays of ``tensors``, for a kernel to write in place; each tensor's version moves
-    on when the block ends, so backward refuses values saved before the write. Outside the
-    core, tensors are written through their in-place ops (under no_grad), or here where one
-    kernel writes them (an optimizer's fused update): nothing else writes a tensor's array."""
-    try:
-        yield tuple(t._array for t in tensors)
-    finally:
-        for t in tensors:
+class writing:
+    """``with writing(*tensors) as arrays``: the arrays of ``tensors``, for a kernel to write in
+    place; each tensor's version moves on when the block ends, so backward refuses values saved
+    before the write. Outside the core, tensors are written through their in-place ops (under
+    no_grad), or here where one kernel writes them (an optimizer's fused update): nothing else
+    writes a tensor's array. A class, not a generator: an optimizer enters one per parameter
+    and step."""
+    __slots__ = ("tensors",)
+
+    def __init__(self, *tensors):
+        self.tensors = tensors
+
+    def __enter__(self):
+        return tuple(t._array for t in self.tensors)
+
+    def __exit__(self, *exc):
+        for t in self.tensors:
             t._bump_version()
+        return False
 
 
 def unwrap(x):

@@ -99,3 +99,15 @@ def test_batchnorm_buffers_move_on_through_their_in_place_ops():
     np.testing.assert_array_equal(bn.running_mean.numpy(), np.zeros(3, np.float32))
     np.testing.assert_array_equal(bn.running_var.numpy(), np.ones(3, np.float32))
     assert int(bn.num_batches_tracked) == 0
+
+
+def test_writing_moves_versions_on_even_when_the_write_fails():
+    from cylayers._tensor import writing
+    a, b = cylayers.zeros(3), cylayers.zeros(2)
+    with writing(a, b) as (x, y):
+        x += 1
+    assert a._version == 1 and b._version == 1 and a.tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(ZeroDivisionError):
+        with writing(a):
+            1 / 0
+    assert a._version == 2 and b._version == 1

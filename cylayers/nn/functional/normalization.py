@@ -46,9 +46,9 @@ class Moments:
 
     def merged(self, axes):
         """The parts along ``axes`` (each of ``count`` values) as one group, dims kept."""
-        if not axes:
-            return self
         parts = math.prod(self.mean.shape[a] for a in axes)
+        if parts == 1:  # one part along each axis (BatchNorm1d's columns): nothing to merge
+            return self
         mu = self.mean.mean(axis=axes, keepdims=True)
         with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, as PyTorch's
             spread = ((self.mean - mu) ** 2).sum(axis=axes, keepdims=True)
