@@ -190,3 +190,30 @@ def channel_sums(const floating[::1] g,  # IN  (N, O, L)
             else:
                 s = s + cyl_sum_as_double_d(&g[0] + (n * O + o) * L, L)
         out[o] = s
+
+
+# Columns per task of column_sums: their float64 sums (2 KB) stay in L1 while the rows stream.
+cdef enum:
+    COLUMN_CHUNK = 256
+
+
+def column_sums(const floating[::1] g,  # IN  (rows, cols)
+                double[::1] out,        # OUT (cols,): each column's sum over the rows
+                Py_ssize_t rows, Py_ssize_t cols, int num_threads):
+    """A bias gradient of a linear layer or a broadcast add (the rows of g are its samples),
+    in float64: each column summed over the rows in order by one thread, whatever the thread
+    count. Threads take blocks of COLUMN_CHUNK columns; each row's block is read contiguously."""
+    cdef Py_ssize_t chunk, start, stop, i, j
+    cdef Py_ssize_t n_chunks = (cols + COLUMN_CHUNK - 1) // COLUMN_CHUNK
+    if g.shape[0] != rows * cols or out.shape[0] != cols:
+        raise ValueError("column_sums: array sizes do not match the geometry")
+    out[:] = 0
+    for chunk in prange(n_chunks, nogil=True, schedule='static', num_threads=num_threads,
+                        use_threads_if=num_threads > 1 and n_chunks > 1):
+        start = chunk * COLUMN_CHUNK
+        stop = start + COLUMN_CHUNK
+        if stop > cols:
+            stop = cols
+        for i in range(rows):
+            for j in range(start, stop):
+                out[j] += g[i * cols + j]

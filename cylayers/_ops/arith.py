@@ -1,7 +1,12 @@
 """Elementwise arithmetic and math ops with broadcasting, and matmul."""
+import math
+
 import numpy as np
 
 from cylayers import _blas as blas
+from cylayers._kernel_call import c_array, named_kernels
+from cylayers._kernels import im2col as _sum_kernels
+from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers._ops.promotion import convert, promote, promote_float, result_dtype
 
@@ -9,16 +14,43 @@ _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
 
 
+K = named_kernels(_sum_kernels)  # column_sums
+
+
+def column_sums(rows):
+    """Each column's sum over the rows of a 2-D array (a bias gradient: the rows are its
+    samples), accumulated in float64 and returned in the array's dtype."""
+    if rows.dtype == np.float32 or rows.dtype == np.float64:
+        rows = c_array(rows)
+        sums = np.empty(rows.shape[1])
+        K.column_sums(rows.reshape(-1), sums, rows.shape[0], rows.shape[1],
+                      threads_for(rows.size))
+        return sums.astype(rows.dtype)
+    if rows.dtype.kind == "f":
+        return rows.sum(axis=0, dtype=np.float64).astype(rows.dtype)
+    return rows.sum(axis=0)
+
+
 def unbroadcast(grad, shape):
-    """Sum ``grad`` back down to ``shape`` after numpy broadcasting expanded it."""
+    """Sum ``grad`` back down to ``shape`` after numpy broadcasting expanded it (in float64 for
+    float gradients, as the other reductions)."""
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
+    # the axes of ``shape`` that broadcasting stretched from 1
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[extra + i] != 1)
+    lead = len(axes) if axes == tuple(range(len(axes))) else 0
+    if extra + lead:  # new and stretched leading axes: the rows of a 2-D array (a bias)
+        kept = grad.shape[extra + lead:]
+        rows = grad.reshape(math.prod(grad.shape[:extra + lead]), math.prod(kept))
+        grad = column_sums(rows).reshape(kept)
+        if lead:
+            axes = ()
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+        if grad.dtype.kind == "f":
+            grad = grad.sum(axis=axes, keepdims=True, dtype=np.float64).astype(grad.dtype)
+        else:
+            grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape)
 
 

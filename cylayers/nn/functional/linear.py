@@ -2,6 +2,7 @@
 import numpy as np
 
 from cylayers import _blas as blas
+from cylayers._ops.arith import column_sums
 from cylayers.autograd.function import Function
 
 
@@ -41,7 +42,7 @@ class LinearFn(Function):
             if nw:
                 gw = blas.matmul(g2, x.reshape(rows, x.shape[-1]), trans_a=True)
             if nb:
-                gb = g2.sum(axis=0)
+                gb = column_sums(g2)  # in float64
         return gx, gw, gb
 
 

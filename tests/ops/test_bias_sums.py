@@ -1,0 +1,82 @@
+"""Bias gradients (a linear layer's, a broadcast add's) are sums over the samples, accumulated
+in float64 for float32 gradients as every reduction is: on many samples they stay close to the
+exact sum where a float32 running sum drifts."""
+import numpy as np
+import pytest
+import torch
+
+import cylayers
+from cylayers._ops.arith import column_sums, unbroadcast
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (1, 1), (7, 3), (300, 257), (40, 600),
+                                   (4096, 10)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_column_sums_are_float64_sums_in_order(shape, dtype, threads):
+    rng = np.random.default_rng(sum(shape))
+    rows = rng.standard_normal(shape).astype(dtype)
+    previous = cylayers.get_num_threads()
+    cylayers.set_num_threads(threads)
+    try:
+        got = column_sums(rows)
+    finally:
+        cylayers.set_num_threads(previous)
+    exact = rows.astype(np.float64).sum(axis=0)
+    assert got.dtype == dtype and got.shape == (shape[1],)
+    np.testing.assert_array_equal(got, exact.astype(dtype))  # float64 sums: exact here
+
+
+def test_column_sums_of_a_strided_and_a_half_array():
+    rows = np.arange(24, dtype=np.float32).reshape(6, 4)[:, ::2]
+    np.testing.assert_array_equal(column_sums(rows), [60.0, 72.0])
+    half = np.ones((3000, 2), np.float16)
+    assert column_sums(half).dtype == np.float16 and column_sums(half)[0] == 3000
+
+
+def test_a_large_first_sample_does_not_swallow_the_rest():
+    # 2^24 then a thousand ones: a float32 running sum stays at 2^24 (each + 1 rounds away);
+    # the float64 sum is 2^24 + 1000, which float32 holds.
+    g = np.ones((1001, 16), np.float32)
+    g[0] = 1 << 24
+    want = (1 << 24) + 1000
+    assert column_sums(g)[0] == want
+    lin = cylayers.nn.Linear(16, 16)
+    lin(cylayers.zeros(1001, 16)).backward(cylayers.tensor(g))
+    assert lin.bias.grad[0].item() == want
+    b = cylayers.zeros(16, requires_grad=True)
+    (cylayers.zeros(1001, 16) + b).backward(cylayers.tensor(g))
+    assert b.grad[0].item() == want
+
+
+@pytest.mark.parametrize("grad_shape,shape", [
+    ((4, 3), (3,)), ((4, 3), (1, 3)), ((4, 3), (4, 1)), ((2, 4, 3), (3,)),
+    ((2, 4, 3), (4, 1)), ((2, 4, 3), (1, 4, 1)), ((2, 4, 3), (2, 1, 3)), ((2, 4, 3), ()),
+    ((2, 4, 3), (1, 1, 1)), ((5, 1, 3), (1, 3)), ((0, 3), (3,)), ((3, 0), (1, 0))])
+def test_unbroadcast_sums_what_broadcasting_stretched(grad_shape, shape):
+    rng = np.random.default_rng(0)
+    grad = rng.standard_normal(grad_shape).astype(np.float32)
+    got = unbroadcast(grad, shape)
+    # the reference: torch's sum_to_size on the same values, in float64
+    want = torch.from_numpy(grad.astype(np.float64)).sum_to_size(shape).numpy()
+    assert got.shape == shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want.astype(np.float32), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch", [3, 1000])
+def test_bias_gradients_match_pytorch(batch):
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 7, 5)).astype(np.float32)
+    w = rng.standard_normal((6, 5)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    grads = {}
+    for lib in (cylayers, torch):
+        xs = lib.tensor(x)
+        ws = lib.tensor(w, requires_grad=True)
+        bs = lib.tensor(b, requires_grad=True)
+        b2 = lib.tensor(b, requires_grad=True)
+        out = lib.nn.functional.linear(xs, ws, bs) + b2  # a linear bias and a broadcast one
+        (out * out).sum().backward()
+        grads[lib.__name__] = (bs.grad.numpy(), b2.grad.numpy(), ws.grad.numpy())
+    for ours, theirs in zip(grads["cylayers"], grads["torch"]):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=1e-3)
