@@ -1,8 +1,11 @@
 """Reductions: sum, mean, var, max/min (with and without dim)."""
 import warnings
 
+import math
+
 import numpy as np
 
+from cylayers._ops.arith import column_sums
 from cylayers.autograd.function import Function
 
 
@@ -23,6 +26,18 @@ def norm_dims(dim, ndim):
     return tuple(sorted(out)) if ndim else ()
 
 
+def _float_sum(a, dims, keepdim):
+    """The sum of a float array over ``dims``. Over leading axes (x.sum(0) of samples) numpy's
+    sum is a running sum in the array's type, so there the rows go to column_sums (float64);
+    other sums are numpy's pairwise ones."""
+    lead = len(dims)
+    if 0 < lead < a.ndim and dims == tuple(range(lead)) and a.dtype.kind == "f":
+        kept = a.shape[lead:]
+        out = column_sums(a.reshape(math.prod(a.shape[:lead]), math.prod(kept))).reshape(kept)
+        return out.reshape((1,) * lead + kept) if keepdim else out
+    return np.asarray(np.sum(a, axis=dims, keepdims=keepdim))
+
+
 def _expand_back(g, shape, dims, keepdim):
     if not keepdim and dims:
         g = np.expand_dims(g, dims)
@@ -36,7 +51,7 @@ class Sum(Function):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
         if a.dtype.kind in "bui":
             return np.sum(a, axis=dims, keepdims=keepdim, dtype=np.int64)
-        return np.asarray(np.sum(a, axis=dims, keepdims=keepdim))
+        return _float_sum(a, dims, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -56,6 +71,8 @@ class Mean(Function):
             count *= a.shape[d]
         ctx.count = count
         with np.errstate(invalid="ignore", divide="ignore"):
+            if 0 < len(dims) < a.ndim and dims == tuple(range(len(dims))):
+                return np.asarray(_float_sum(a, dims, keepdim) / a.dtype.type(count))
             return np.asarray(np.mean(a, axis=dims, keepdims=keepdim), dtype=a.dtype)
 
     @staticmethod

@@ -1,6 +1,6 @@
-"""Bias gradients (a linear layer's, a broadcast add's) are sums over the samples, accumulated
-in float64 for float32 gradients as every reduction is: on many samples they stay close to the
-exact sum where a float32 running sum drifts."""
+"""Sums over the samples (the leading axes) accumulate in float64 for float32 data: bias
+gradients (a linear layer's, a broadcast add's) and x.sum(0) / x.mean(0). Over those axes
+numpy's sum is a running sum in the array's type, which drifts on many samples."""
 import numpy as np
 import pytest
 import torch
@@ -80,3 +80,34 @@ def test_bias_gradients_match_pytorch(batch):
         grads[lib.__name__] = (bs.grad.numpy(), b2.grad.numpy(), ws.grad.numpy())
     for ours, theirs in zip(grads["cylayers"], grads["torch"]):
         np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("dims,keepdim", [(0, False), (0, True), ((0, 1), False),
+                                          ((0, 1), True), (1, False), ((1, 2), True),
+                                          (None, False)])
+@pytest.mark.parametrize("op", ["sum", "mean"])
+def test_sum_and_mean_match_pytorch(dims, keepdim, op):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((40, 6, 5)).astype(np.float32)
+    kwargs = {} if dims is None else {"dim": dims, "keepdim": keepdim}
+    results = []
+    for lib in (cylayers, torch):
+        t = lib.tensor(x, requires_grad=True)
+        out = getattr(t, op)(**kwargs)
+        (out * out).sum().backward()
+        results.append((out.detach().numpy(), t.grad.numpy()))
+    for ours, theirs in zip(*results):
+        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_sum_and_mean_over_samples_are_exact_float64_sums():
+    x = np.ones((1001, 3), np.float32)
+    x[0] = 1 << 24
+    t = cylayers.tensor(x)
+    assert t.sum(0).tolist() == [(1 << 24) + 1000] * 3
+    assert t.sum((0,), keepdim=True).shape == (1, 3)
+    mean = np.float32(np.float32((1 << 24) + 1000) / np.float32(1001))
+    assert t.mean(0).tolist() == [mean] * 3
+    assert t.mean(0).dtype == cylayers.float32
+    assert cylayers.zeros(0, 3).mean(0).isnan().all()
