@@ -16,6 +16,7 @@ import numpy as np
 from cylayers import _blas as blas, _functions as ops
 from cylayers._kernels import activation as _activation_kernels
 from cylayers._kernels import recurrent as _recurrent_module
+from cylayers._ops.arith import column_sums
 from cylayers._threads import threads_for
 from cylayers.autograd.function import Function
 from cylayers._kernel_call import named_kernels
@@ -225,7 +226,7 @@ class RecurrentLayer(Function):
                 dh[:bs] = step_weight.left_product(dpre)
         need = ctx.needs_input_grad
         d_w_hh = blas.matmul(d_recurrent, h_prev_all, trans_a=True) if need[3] else None
-        d_b_hh = d_recurrent.sum(axis=0, dtype=np.float64).astype(dtype) if need[4] else None
+        d_b_hh = column_sums(d_recurrent) if need[4] else None  # in float64
         d_w_hr = None
         if w_hr is not None and need[5]:
             d_w_hr = blas.matmul(dh_all, saved["h_full"], trans_a=True)
