@@ -13,7 +13,7 @@ import numpy as np
 
 from cylayers import _dtype, linalg
 from cylayers._creation import linspace
-from cylayers._functions import cat, meshgrid, searchsorted, stack
+from cylayers._functions import cat, histc, meshgrid, searchsorted, stack
 from cylayers._tensor_base import Size, TensorBase, _norm_dim, unwrap
 from cylayers._ops import promotion
 from cylayers._ops.arith import unbroadcast
@@ -1130,6 +1130,7 @@ class CompositeMethods:
     __slots__ = ()
 
     addmm = addmm
+    histc = histc
     addmv = addmv
     addr = addr
     addbmm = addbmm

@@ -6,6 +6,7 @@ import numpy as np
 
 from cylayers import _dtype
 from cylayers._tensor_base import TensorBase, _shape_arg, unwrap
+from cylayers._functions import multinomial
 from cylayers.random import default_generator, get_generator
 
 
@@ -125,3 +126,5 @@ class RandomMethods:
 
     def bernoulli(self, p=None, *, generator=None):
         return bernoulli(self, p, generator=generator)
+
+    multinomial = multinomial

@@ -143,6 +143,16 @@ class ConversionMethods:
     def is_cpu(self):
         return True
 
+    def get_device(self):
+        """-1: the CPU (PyTorch's answer for a CPU tensor)."""
+        return -1
+
+    @property
+    def is_sparse(self):
+        return False
+
+    is_sparse_csr = is_quantized = is_meta = is_nested = is_mkldnn = is_sparse
+
     # ------------------------------------------------------------ complex API on real tensors
     def conj(self):
         return self

@@ -304,6 +304,9 @@ class MathMethods:
     def tanh_(self):
         return activation.TanhFn.apply_inplace(self)
 
+    def prelu(self, weight):
+        return activation.PReLUFn.apply(self, weight)
+
     def softmax(self, dim, dtype=None):
         return activation.SoftmaxFn.apply(self if dtype is None else self.type(dtype), dim,
                                           False)

@@ -355,6 +355,9 @@ class ShapeMethods:
             out = out.narrow(d, 1, size - 1) - out.narrow(d, 0, size - 1)
         return out
 
+    # PyTorch's forms that skip its in-place-on-views checks: the same pieces here
+    unsafe_split, unsafe_chunk = split, chunk
+
     # ------------------------------------------------------------ selections
     def gather(self, dim, index, sparse_grad=False):
         return indexing.Gather.apply(self, _norm_dim(dim, self._array.ndim), unwrap(index))

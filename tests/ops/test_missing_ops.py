@@ -99,7 +99,31 @@ CASES = {
     "unfold_overlap_3d": (lambda L, f, x: x.reshape(2, 2, 5).unfold(2, 3, 1), [X45]),
     "unfold_whole": (lambda L, f, x: x.unfold(-1, 4, 3), [X34]),
     "maximum_method_tie": (lambda L, f, x: x.max(x.detach().clamp(min=0) * 1.0), [X34]),
+    "prelu_method": (lambda L, f, x: x.prelu(L.tensor([0.25, 0.5, 0.1, 2.0],
+                                                       dtype=L.float64)), [X34]),
+    "prelu_method_shared": (lambda L, f, x: x.prelu(L.tensor([0.3], dtype=L.float64)), [X34]),
+    "histc_method": (lambda L, f, x: x.detach().histc(bins=5, min=-1, max=1), [X34]),
+    "unsafe_chunk": (lambda L, f, x: x.unsafe_chunk(3, 1)[1], [X45]),
+    "unsafe_split": (lambda L, f, x: x.unsafe_split(2, 0)[-1], [X45]),
 }
+
+
+def test_device_and_layout_queries_match_pytorch():
+    ours, theirs = cylayers.ones(2), torch.ones(2)
+    for name in ("get_device",):
+        assert getattr(ours, name)() == getattr(theirs, name)()
+    for name in ("is_sparse", "is_sparse_csr", "is_quantized", "is_meta", "is_nested",
+                 "is_mkldnn", "is_cpu"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+
+
+def test_multinomial_method_is_the_function():
+    probs = cylayers.tensor([0.0, 1.0, 0.0])
+    assert probs.multinomial(3, replacement=True).tolist() == [1, 1, 1]
+    cylayers.manual_seed(3)
+    a = cylayers.tensor([0.2, 0.3, 0.5]).multinomial(2)
+    cylayers.manual_seed(3)
+    assert a.tolist() == cylayers.multinomial(cylayers.tensor([0.2, 0.3, 0.5]), 2).tolist()
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
