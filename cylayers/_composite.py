@@ -13,7 +13,7 @@ import numpy as np
 
 from cylayers import _dtype, linalg
 from cylayers._creation import linspace
-from cylayers._functions import cat, histc, meshgrid, searchsorted, stack
+from cylayers._functions import cat, histc, meshgrid, outer, searchsorted, stack
 from cylayers._tensor_base import Size, TensorBase, _norm_dim, unwrap
 from cylayers._ops import promotion
 from cylayers._ops.arith import unbroadcast
@@ -108,13 +108,6 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
                            "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
     (value,) = _integral_scales((input, tensor1, tensor2), value)
     return input + (tensor1 / tensor2 if value == 1 else tensor1 / tensor2 * value)
-
-
-def outer(input, vec2):
-    if input.dim() != 1 or vec2.dim() != 1:
-        raise RuntimeError(f"outer: expected 1-D tensors, got {input.dim()}-D and "
-                           f"{vec2.dim()}-D")
-    return input.unsqueeze(1) * vec2.unsqueeze(0)
 
 
 def mv(input, vec):
