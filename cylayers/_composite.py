@@ -17,7 +17,7 @@ from cylayers._functions import cat, histc, meshgrid, outer, searchsorted, stack
 from cylayers._tensor_base import Size, TensorBase, _norm_dim, unwrap
 from cylayers._ops import promotion
 from cylayers._ops.arith import unbroadcast
-from cylayers._tensor_arithmetic import _tensor_only, _where
+from cylayers._tensor_arithmetic import _tensor_only, _where, tensor_operand
 from cylayers._tensor_reductions import _pick, unique_result, values_indices
 from cylayers._tensor_types import scalar_type_name
 from cylayers.autograd.function import Function
@@ -41,12 +41,6 @@ def _same_dtype(name, a, b):
         raise RuntimeError(f"{name}: expected both vectors to have same dtype, but found "
                            f"{scalar_type_name(a._array.dtype)} and "
                            f"{scalar_type_name(b._array.dtype)}")
-
-
-def _tensor_only_fn(name):
-    def wrap(fn):
-        return _tensor_only(fn, name)
-    return wrap
 
 
 # ------------------------------------------------------------------ multiply-adds
@@ -142,7 +136,7 @@ def inner(input, other):
 
 
 # ------------------------------------------------------------------ elementwise math
-@_tensor_only_fn("hypot")
+@tensor_operand("hypot")
 def hypot(input, other):
     return (input * input + other * other).sqrt()
 
@@ -241,7 +235,7 @@ gcd = _tensor_only(_integer_binary(np.gcd, "gcd"), "gcd")
 lcm = _tensor_only(_integer_binary(np.lcm, "lcm"), "lcm")
 
 
-@_tensor_only_fn("nextafter")
+@tensor_operand("nextafter")
 def nextafter(input, other):
     return _NextAfter.apply(input, other)
 

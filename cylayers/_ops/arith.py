@@ -31,6 +31,13 @@ def column_sums(rows):
     return rows.sum(axis=0)
 
 
+def sum_leading(a, lead):
+    """``a`` summed over its first ``lead`` axes: the column sums of a 2-D array whose rows
+    run over them (float64 accumulation, a's dtype)."""
+    kept = a.shape[lead:]
+    return column_sums(a.reshape(math.prod(a.shape[:lead]), math.prod(kept))).reshape(kept)
+
+
 def unbroadcast(grad, shape):
     """Sum ``grad`` back down to ``shape`` after numpy broadcasting expanded it (in float64 for
     float gradients, as the other reductions)."""
@@ -40,10 +47,8 @@ def unbroadcast(grad, shape):
     # the axes of ``shape`` that broadcasting stretched from 1
     axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[extra + i] != 1)
     lead = len(axes) if axes == tuple(range(len(axes))) else 0
-    if extra + lead:  # new and stretched leading axes: the rows of a 2-D array (a bias)
-        kept = grad.shape[extra + lead:]
-        rows = grad.reshape(math.prod(grad.shape[:extra + lead]), math.prod(kept))
-        grad = column_sums(rows).reshape(kept)
+    if extra + lead:  # new and stretched leading axes: a bias's samples
+        grad = sum_leading(grad, extra + lead)
         if lead:
             axes = ()
     if axes:

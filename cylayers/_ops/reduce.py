@@ -1,11 +1,9 @@
 """Reductions: sum, mean, var, max/min (with and without dim)."""
 import warnings
 
-import math
-
 import numpy as np
 
-from cylayers._ops.arith import column_sums
+from cylayers._ops.arith import sum_leading
 from cylayers.autograd.function import Function
 
 
@@ -26,15 +24,18 @@ def norm_dims(dim, ndim):
     return tuple(sorted(out)) if ndim else ()
 
 
+def _over_leading_axes(dims, ndim):
+    """Whether sorted ``dims`` are the first axes, not all of them (x.sum(0) of samples)."""
+    return 0 < len(dims) < ndim and dims == tuple(range(len(dims)))
+
+
 def _float_sum(a, dims, keepdim):
-    """The sum of a float array over ``dims``. Over leading axes (x.sum(0) of samples) numpy's
-    sum is a running sum in the array's type, so there the rows go to column_sums (float64);
-    other sums are numpy's pairwise ones."""
-    lead = len(dims)
-    if 0 < lead < a.ndim and dims == tuple(range(lead)) and a.dtype.kind == "f":
-        kept = a.shape[lead:]
-        out = column_sums(a.reshape(math.prod(a.shape[:lead]), math.prod(kept))).reshape(kept)
-        return out.reshape((1,) * lead + kept) if keepdim else out
+    """The sum of a float array over ``dims``. Over leading axes numpy's sum is a running sum
+    in the array's type, so there sum_leading sums in float64; other sums are numpy's pairwise
+    ones."""
+    if _over_leading_axes(dims, a.ndim) and a.dtype.kind == "f":
+        out = sum_leading(a, len(dims))
+        return out.reshape((1,) * len(dims) + out.shape) if keepdim else out
     return np.asarray(np.sum(a, axis=dims, keepdims=keepdim))
 
 
@@ -71,7 +72,7 @@ class Mean(Function):
             count *= a.shape[d]
         ctx.count = count
         with np.errstate(invalid="ignore", divide="ignore"):
-            if 0 < len(dims) < a.ndim and dims == tuple(range(len(dims))):
+            if _over_leading_axes(dims, a.ndim):
                 return np.asarray(_float_sum(a, dims, keepdim) / a.dtype.type(count))
             return np.asarray(np.mean(a, axis=dims, keepdims=keepdim), dtype=a.dtype)
 
