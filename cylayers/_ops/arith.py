@@ -17,25 +17,30 @@ _F32 = np.dtype(np.float32)
 K = named_kernels(_sum_kernels)  # column_sums
 
 
-def column_sums(rows):
+def column_sums(rows, dtype=None):
     """Each column's sum over the rows of a 2-D array (a bias gradient: the rows are its
-    samples), accumulated in float64 and returned in the array's dtype."""
+    samples), accumulated in float64 and returned in ``dtype`` (default: the array's; a sum
+    beyond its range is inf, as in PyTorch)."""
+    dtype = rows.dtype if dtype is None else np.dtype(dtype)
     if rows.dtype == np.float32 or rows.dtype == np.float64:
         rows = c_array(rows)
         sums = np.empty(rows.shape[1])
         K.column_sums(rows.reshape(-1), sums, rows.shape[0], rows.shape[1],
                       threads_for(rows.size))
-        return sums.astype(rows.dtype)
-    if rows.dtype.kind == "f":
-        return rows.sum(axis=0, dtype=np.float64).astype(rows.dtype)
-    return rows.sum(axis=0)
+    elif rows.dtype.kind == "f":
+        sums = rows.sum(axis=0, dtype=np.float64)
+    else:
+        return rows.sum(axis=0)
+    with np.errstate(over="ignore"):
+        return sums.astype(dtype, copy=False)
 
 
-def sum_leading(a, lead):
+def sum_leading(a, lead, dtype=None):
     """``a`` summed over its first ``lead`` axes: the column sums of a 2-D array whose rows
-    run over them (float64 accumulation, a's dtype)."""
+    run over them (float64 accumulation; in ``dtype``, default a's)."""
     kept = a.shape[lead:]
-    return column_sums(a.reshape(math.prod(a.shape[:lead]), math.prod(kept))).reshape(kept)
+    rows = a.reshape(math.prod(a.shape[:lead]), math.prod(kept))
+    return column_sums(rows, dtype).reshape(kept)
 
 
 def unbroadcast(grad, shape):

@@ -72,8 +72,9 @@ class Mean(Function):
             count *= a.shape[d]
         ctx.count = count
         with np.errstate(invalid="ignore", divide="ignore"):
-            if _over_leading_axes(dims, a.ndim):
-                return np.asarray(_float_sum(a, dims, keepdim) / a.dtype.type(count))
+            if _over_leading_axes(dims, a.ndim):  # divided in float64: float16 sums overflow
+                means = (sum_leading(a, len(dims), np.float64) / count).astype(a.dtype)
+                return means.reshape((1,) * len(dims) + means.shape) if keepdim else means
             return np.asarray(np.mean(a, axis=dims, keepdims=keepdim), dtype=a.dtype)
 
     @staticmethod

@@ -111,3 +111,11 @@ def test_sum_and_mean_over_samples_are_exact_float64_sums():
     assert t.mean(0).tolist() == [mean] * 3
     assert t.mean(0).dtype == cylayers.float32
     assert cylayers.zeros(0, 3).mean(0).isnan().all()
+
+
+def test_float16_means_over_samples_do_not_overflow():
+    # the sum of 1001 x 100 is beyond float16's range; the mean is not (PyTorch: 100)
+    x = np.full((1001, 2), 100, np.float16)
+    assert cylayers.tensor(x).mean(0).tolist() == torch.tensor(x).mean(0).tolist() == [100, 100]
+    assert cylayers.tensor(x).mean(0, keepdim=True).shape == (1, 2)
+    assert cylayers.tensor(x).sum(0).tolist() == torch.tensor(x).sum(0).tolist()  # inf, both
